@@ -1,0 +1,173 @@
+"""MovieLens data: the official files (folder or zip), a synthetic look-alike, and bulk loading.
+
+Frames keep MovieLens' CSV shape: movies ``movieId, title, genres``; ratings ``userId,
+movieId, rating, timestamp`` (epoch seconds). Loading goes through PUT + COPY INTO a staging
+table, then one INSERT ... SELECT converting epoch seconds to TIMESTAMP_NTZ -- a pattern
+that works on Snowflake and on the fakesnow stand-in alike.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MOVIE_COLUMNS = ("movieId", "title", "genres")
+RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
+GENRES = (
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "IMAX",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+
+
+class DatasetError(ValueError):
+    """Files that are not a MovieLens dataset."""
+
+
+@dataclass(frozen=True)
+class MovieLens:
+    movies: pd.DataFrame
+    ratings: pd.DataFrame
+
+
+def read_movielens(source: Path) -> MovieLens:
+    """Read ``movies.csv`` and ``ratings.csv`` from a MovieLens folder or its official zip."""
+    if source.is_dir():
+        files = {name: source / name for name in ("movies.csv", "ratings.csv")}
+        missing = [n for n, p in files.items() if not p.is_file()]
+        if missing:
+            raise DatasetError(f"{source} has no {missing[0]}: point at an unpacked MovieLens folder.")
+        return MovieLens(
+            _frame(files["movies.csv"], MOVIE_COLUMNS, "movies.csv"),
+            _frame(files["ratings.csv"], RATING_COLUMNS, "ratings.csv"),
+        )
+    try:
+        archive = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError):
+        raise DatasetError(f"{source} is neither a folder nor a readable zip: give ml-latest-small.zip.") from None
+    with archive:
+        members = {Path(n).name: n for n in archive.namelist() if not n.endswith("/")}
+        missing = [n for n in ("movies.csv", "ratings.csv") if n not in members]
+        if missing:
+            raise DatasetError(f"{source} contains no {missing[0]}: is it a MovieLens zip?")
+        with archive.open(members["movies.csv"]) as movies, archive.open(members["ratings.csv"]) as ratings:
+            return MovieLens(
+                _frame(movies, MOVIE_COLUMNS, "movies.csv"), _frame(ratings, RATING_COLUMNS, "ratings.csv")
+            )
+
+
+def _frame(handle: object, columns: tuple[str, ...], name: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(handle, dtype={"title": "string", "genres": "string"})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"{name} is not a readable CSV file ({exc}).") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"{name} has no column {missing[0]}: expected {', '.join(columns)}.")
+    return frame[list(columns)]
+
+
+def synthetic_movielens(
+    n_users: int = 610, n_movies: int = 9000, n_ratings: int = 100_000, *, seed: int = 0
+) -> MovieLens:
+    """A MovieLens-shaped set with latent structure: popular movies, picky users, 0.5-5.0 stars.
+
+    Ratings come from user and movie biases plus a rank-8 interaction and noise, rounded to
+    half stars, so a factor model has something real to learn. Every user rates at least one
+    movie and no (user, movie) pair repeats.
+    """
+    if n_ratings > n_users * n_movies:
+        raise ValueError("more ratings requested than (user, movie) pairs exist")
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, n_movies + 1) ** 0.8
+    rng.shuffle(popularity)
+    activity = rng.lognormal(0.0, 1.0, n_users)
+
+    first_movies = rng.choice(n_movies, n_users, p=popularity / popularity.sum())
+    pairs = np.arange(n_users, dtype=np.int64) * n_movies + first_movies
+    while len(pairs) < n_ratings:
+        draw = int((n_ratings - len(pairs)) * 1.2) + 16
+        users = rng.choice(n_users, draw, p=activity / activity.sum())
+        movies = rng.choice(n_movies, draw, p=popularity / popularity.sum())
+        pairs = np.unique(np.concatenate([pairs, users * n_movies + movies]))
+    keep = np.concatenate([np.arange(n_users) * n_movies + first_movies, rng.permutation(pairs)])
+    pairs = pd.unique(keep)[:n_ratings]
+    users, movies = pairs // n_movies, pairs % n_movies
+
+    rank = 8
+    user_vec = rng.normal(0, 0.45, (n_users, rank))
+    movie_vec = rng.normal(0, 0.45, (n_movies, rank))
+    stars = (
+        3.5
+        + rng.normal(0, 0.35, n_users)[users]
+        + (0.6 * np.log(popularity / popularity.mean()) / 4 + rng.normal(0, 0.3, n_movies))[movies]
+        + np.einsum("ij,ij->i", user_vec[users], movie_vec[movies])
+        + rng.normal(0, 0.5, len(pairs))
+    )
+    stars = np.clip(np.round(stars * 2) / 2, 0.5, 5.0)
+
+    movie_ids = np.sort(rng.choice(np.arange(1, n_movies * 3), n_movies, replace=False))
+    years = rng.integers(1920, 2024, n_movies)
+    genre_count = rng.integers(1, 4, n_movies)
+    genres = ["|".join(sorted(rng.choice(GENRES, c, replace=False))) for c in genre_count]
+    movies_frame = pd.DataFrame(
+        {
+            "movieId": movie_ids,
+            "title": [f"Synthetic Movie {i} ({y})" for i, y in zip(movie_ids, years, strict=True)],
+            "genres": genres,
+        }
+    )
+    ratings_frame = pd.DataFrame(
+        {
+            "userId": users + 1,
+            "movieId": movie_ids[movies],
+            "rating": stars,
+            "timestamp": rng.integers(828_000_000, 1_700_000_000, len(pairs)),
+        }
+    ).sort_values(["userId", "movieId"], ignore_index=True)
+    return MovieLens(movies_frame, ratings_frame)
+
+
+def load_ratings(cursor: object, table: str, ratings: pd.DataFrame) -> int:
+    """Replace ``table`` (a validated name) with ``ratings`` via PUT + COPY; returns the row count.
+
+    ``table`` gets the seed's columns ``USERID, MOVIEID, RATING, TIMESTAMP TIMESTAMP_NTZ``.
+    """
+    namespace, _, name = table.rpartition(".")
+    staging, stage = f"{name}_LOAD", f"{name}_LOAD_STAGE"  # temporary objects: unqualified
+    with tempfile.TemporaryDirectory(prefix="ratings-") as scratch:
+        path = Path(scratch) / "ratings.csv"
+        ratings[list(RATING_COLUMNS)].to_csv(path, index=False, header=False)
+        for sql in (
+            f"CREATE OR REPLACE TABLE {table} (USERID NUMBER, MOVIEID NUMBER, RATING FLOAT, TIMESTAMP TIMESTAMP_NTZ)",
+            *([f"USE SCHEMA {namespace}"] if namespace else []),
+            f"CREATE OR REPLACE TEMPORARY TABLE {staging} "
+            "(USERID NUMBER, MOVIEID NUMBER, RATING FLOAT, EPOCH_SECONDS NUMBER)",
+            f"CREATE TEMPORARY STAGE {stage}",
+            f"PUT 'file://{path.as_posix()}' @{stage} OVERWRITE=TRUE",
+            f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV)",
+            f"INSERT INTO {table} SELECT USERID, MOVIEID, RATING, TO_TIMESTAMP_NTZ(EPOCH_SECONDS) FROM {staging}",
+        ):
+            cursor.execute(sql)  # type: ignore[attr-defined]
+    return len(ratings)

@@ -1,0 +1,100 @@
+"""Shared fixtures: the MovieLens data and the local stand-ins (fakesnow, moto) on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import snowflake.connector
+from snowflake.connector import SnowflakeConnection
+
+from snowflake_sql.movielens import MovieLens, load_ratings, read_movielens, synthetic_movielens
+from tests.standins import Server, fakesnow_server, moto_server
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
+DATABASE, SCHEMA = "MOVIELENS", "PUBLIC"
+REGION = "us-east-1"
+
+
+def dataset_source() -> str:
+    return str(SHARED_MOVIELENS) if SHARED_MOVIELENS.is_dir() else "synthetic (../shared absent)"
+
+
+def pytest_report_header() -> str:
+    return f"MovieLens data: {dataset_source()}"
+
+
+@pytest.fixture(scope="session")
+def movielens() -> MovieLens:
+    """ml-latest-small from ../shared when present, else a synthetic set of the same shape."""
+    if SHARED_MOVIELENS.is_dir():
+        return read_movielens(SHARED_MOVIELENS)
+    return synthetic_movielens(n_users=610, n_movies=9000, n_ratings=100_000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def fakesnow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("fakesnow")
+    with fakesnow_server(root / "data", root / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with moto_server(tmp_path_factory.mktemp("moto") / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def aws_env(moto: Server) -> dict[str, str]:
+    """Environment that points boto3 at the moto server."""
+    return {
+        "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+@pytest.fixture(scope="session")
+def aws_client(aws_env: dict[str, str]):
+    def client(service: str):
+        return boto3.client(
+            service,
+            endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+def snowflake_connection(server: Server) -> SnowflakeConnection:
+    return snowflake.connector.connect(
+        account="fakesnow",
+        user="tester",
+        password="tester",
+        host=server.host,
+        port=server.port,
+        protocol="http",
+        database=DATABASE,
+        schema=SCHEMA,
+        login_timeout=15,
+        network_timeout=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def snowflake_db(fakesnow: Server, movielens: MovieLens) -> Iterator[SnowflakeConnection]:
+    """A connection to fakesnow with ``MOVIELENS.PUBLIC.RATINGS`` loaded through PUT + COPY."""
+    connection = snowflake_connection(fakesnow)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
+        load_ratings(cursor, f"{DATABASE}.{SCHEMA}.RATINGS", movielens.ratings)
+    yield connection
+    connection.close()

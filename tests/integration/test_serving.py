@@ -1,0 +1,133 @@
+"""The serve program as SageMaker runs it, answering over HTTP from the trained model."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from tests.integration.conftest import TrainedJob
+from tests.standins import Server, free_port, python_env, running
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(trained_job: TrainedJob, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    port = free_port()
+    env = python_env(OPT_ML=str(trained_job.run.opt_ml), SAGEMAKER_BIND_TO_PORT=str(port))
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with running(
+        [sys.executable, "-m", "recommender.serve", "--host", "127.0.0.1", "--workers", "2"],
+        port=port,
+        log=log,
+        env=env,
+    ) as process:
+        yield process
+
+
+def call(server: Server, method: str, path: str, body: bytes = b"", content_type: str | None = None):
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    headers = {"Content-Type": content_type} if content_type else {}
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.getheader("Content-Type"), response.read()
+
+
+def test_ping(server: Server, trained_job: TrainedJob) -> None:
+    status, _, body = call(server, "GET", "/ping")
+    assert status == 200
+    assert json.loads(body)["movies"] == trained_job.model.n_items
+
+
+def test_csv_predictions_match_the_model(server: Server, trained_job: TrainedJob) -> None:
+    model = trained_job.model
+    rng = np.random.default_rng(3)
+    users = rng.choice(model.user_ids, 2000)
+    movies = rng.choice(model.item_ids, 2000)
+    body = "\n".join(f"{u},{m}" for u, m in zip(users, movies, strict=True)).encode()
+    status, content_type, answer = call(server, "POST", "/invocations", body, "text/csv")
+    assert status == 200 and content_type.startswith("text/csv")
+    served = np.array(answer.decode().split(), dtype=float)
+    np.testing.assert_allclose(served, model.predict(users, movies), atol=1e-6)
+    assert served.min() >= model.rating_min and served.max() <= model.rating_max
+
+
+def test_unknown_ids_get_the_baseline(server: Server, trained_job: TrainedJob) -> None:
+    model = trained_job.model
+    user, movie = int(model.user_ids[0]), int(model.item_ids[0])
+    unknown = 10**12
+    body = json.dumps({"instances": [[unknown, movie], [user, unknown], [unknown, unknown]]}).encode()
+    status, _, answer = call(server, "POST", "/invocations", body, "application/json")
+    assert status == 200
+    expected = np.clip(
+        [
+            model.global_mean + model.item_bias[0],
+            model.global_mean + model.user_bias[0],
+            model.global_mean,
+        ],
+        model.rating_min,
+        model.rating_max,
+    )
+    np.testing.assert_allclose(json.loads(answer)["predictions"], expected, atol=1e-6)
+
+
+def test_json_recommendations_exclude_rated_movies(server: Server, trained_job: TrainedJob, movielens) -> None:
+    users = [int(u) for u in trained_job.model.user_ids[:20]]
+    body = json.dumps({"user_ids": users, "k": 7}).encode()
+    status, _, answer = call(server, "POST", "/invocations", body, "application/json; charset=utf-8")
+    assert status == 200
+    served = json.loads(answer)["recommendations"]
+    assert served == trained_job.model.recommend(np.array(users), 7)
+    rated = movielens.ratings.groupby("userId").movieId.agg(set).to_dict()
+    for user, movies in zip(users, served, strict=True):
+        assert len(movies) == 7 and not set(movies) & rated[user]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "status", "fragment"),
+    [
+        ("text/csv", b"1,2,3\n", 400, "2 fields"),
+        ("text/csv", b"one,two\n", 400, "user_id,movie_id"),
+        ("text/csv", b"", 400, "empty"),
+        ("application/json", b"{not json", 400, "not valid JSON"),
+        ("application/json", b'{"instances": [[1]]}', 400, "pairs"),
+        ("application/json", b'{"user_ids": [1], "k": 0}', 400, "'k'"),
+        ("application/json", b"[1, 2]", 400, "must be an object"),
+        ("text/plain", b"1,2", 415, "not supported"),
+        (None, b"1,2", 415, "not supported"),
+    ],
+)
+def test_bad_requests(server: Server, content_type: str | None, body: bytes, status: int, fragment: str) -> None:
+    got, _, answer = call(server, "POST", "/invocations", body, content_type)
+    assert got == status
+    assert fragment in json.loads(answer)["description"]
+
+
+def test_body_over_6_mb_is_refused_before_it_is_read(server: Server) -> None:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    connection.putrequest("POST", "/invocations")
+    connection.putheader("Content-Type", "text/csv")
+    connection.putheader("Content-Length", str(6 * 1024 * 1024 + 1))
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413
+    assert "6 MB" in json.loads(response.read())["description"]
+
+
+def test_serve_without_a_model_exits_with_a_reason(tmp_path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender.serve", "--port", str(free_port())],
+        env=python_env(OPT_ML=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "No model in" in done.stderr

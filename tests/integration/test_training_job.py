@@ -1,0 +1,234 @@
+"""The training program end to end against fakesnow, and each way it refuses bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from snowflake.connector import SnowflakeConnection
+
+from snowflake_sql.movielens import MovieLens
+from tests.conftest import DATABASE, SCHEMA
+from tests.integration.conftest import (
+    INPUT_TABLE,
+    OUTPUT_TABLE,
+    TrainedJob,
+    connection_hyperparameters,
+    run_training,
+)
+from tests.standins import Server, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def recommendations(connection: SnowflakeConnection, table: str) -> dict[int, tuple[list[int], list[float]]]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT USERID, TOP_10_RECOMMENDATIONS, PREDICTED_RATINGS FROM {table}")
+        return {int(u): (json.loads(r), json.loads(p)) for u, r, p in cursor.fetchall()}
+
+
+def test_metric_lines_match_sagemaker_regexes(trained_job: TrainedJob) -> None:
+    rmse = re.search(r"^validation:rmse=([0-9.]+)$", trained_job.run.stdout, re.MULTILINE)
+    mae = re.search(r"^validation:mae=([0-9.]+)$", trained_job.run.stdout, re.MULTILINE)
+    assert rmse and mae, trained_job.run.stdout
+    assert 0.5 < float(rmse.group(1)) < 1.0
+    assert 0.3 < float(mae.group(1)) < float(rmse.group(1))
+    assert trained_job.metadata["metrics"]["validation:rmse"] == pytest.approx(float(rmse.group(1)), abs=1e-6)
+
+
+def test_every_user_gets_k_distinct_unrated_movies(
+    trained_job: TrainedJob, snowflake_db: SnowflakeConnection, movielens: MovieLens
+) -> None:
+    stored = recommendations(snowflake_db, OUTPUT_TABLE)
+    ratings = movielens.ratings
+    assert set(stored) == set(ratings.userId.unique())
+    rated = ratings.groupby("userId").movieId.agg(set).to_dict()
+    catalogue = set(ratings.movieId)
+    for user, (movies, predicted) in stored.items():
+        assert len(movies) == 10 and len(set(movies)) == 10
+        assert not set(movies) & rated[user]
+        assert set(movies) <= catalogue
+        assert predicted == sorted(predicted, reverse=True)
+        assert all(0.5 <= p <= 5.0 for p in predicted)
+
+
+def test_stored_recommendations_are_the_models_own(trained_job: TrainedJob, snowflake_db: SnowflakeConnection) -> None:
+    stored = recommendations(snowflake_db, OUTPUT_TABLE)
+    users = np.array(sorted(stored))[:50]
+    assert trained_job.model.recommend(users, 10) == [stored[int(u)][0] for u in users]
+
+
+def test_output_rows_carry_model_version_and_time(snowflake_db: SnowflakeConnection, trained_job: TrainedJob) -> None:
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT MODEL_VERSION, GENERATED_AT IS NOT NULL FROM {OUTPUT_TABLE}")
+        assert cursor.fetchall() == [("movielens-test-job", True)]
+
+
+def test_model_files_are_arrays_and_json(trained_job: TrainedJob, movielens: MovieLens) -> None:
+    model_dir = trained_job.run.opt_ml / "model"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["metadata.json", "model.npz"]
+    meta = trained_job.metadata
+    assert meta["format_version"] == 1 and meta["model_version"] == "movielens-test-job"
+    assert meta["data"]["ratings"] == len(movielens.ratings)
+    assert meta["data"]["users"] == movielens.ratings.userId.nunique()
+    assert len(meta["data"]["sha256"]) == 64
+    assert meta["rating_scale"] == [movielens.ratings.rating.min(), movielens.ratings.rating.max()]
+    assert meta["hyperparameters"]["n_factors"] == 100
+    assert meta["libraries"]["scikit-surprise"] == "1.1.5"
+    assert trained_job.model.n_users == movielens.ratings.userId.nunique()
+    assert "pw" not in (model_dir / "metadata.json").read_text()
+
+
+def test_logs_hold_no_secret(trained_job: TrainedJob) -> None:
+    assert '"pw"' not in trained_job.run.stderr and "'pw'" not in trained_job.run.stderr
+    assert "credentials: password" in trained_job.run.stderr
+
+
+def test_rerun_replaces_rather_than_appends(
+    trained_job: TrainedJob, snowflake_db: SnowflakeConnection, tmp_path, aws_env
+) -> None:
+    hyperparameters = {**trained_job.hyperparameters, "n_epochs": "2", "validation_fraction": "0", "top_k": "5"}
+    run = run_training(tmp_path, hyperparameters, aws_env)
+    assert run.returncode == 0, run.stderr
+    assert "validation:rmse" not in run.stdout
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COUNT(DISTINCT USERID), MIN(ARRAY_SIZE(TOP_10_RECOMMENDATIONS)) FROM {OUTPUT_TABLE}"
+        )
+        count, users, smallest = cursor.fetchone()
+    assert count == users == trained_job.model.n_users
+    assert smallest == 5
+
+
+@pytest.fixture
+def job(fakesnow: Server, tmp_path, snowflake_secret: str):
+    """Hyperparameters of a small, fast job writing to its own table."""
+    base = {
+        "input_table": INPUT_TABLE,
+        "output_table": f"{DATABASE}.{SCHEMA}.RECS_{tmp_path.name.upper().replace('-', '_')[-40:]}",
+        **connection_hyperparameters(fakesnow),
+        "n_epochs": "2",
+        "validation_fraction": "0",
+    }
+    return base
+
+
+def refused(run, *fragments: str) -> str:
+    """Assert the run failed with one clear reason, written to the failure file and stderr."""
+    assert run.returncode != 0
+    assert run.failure is not None, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    for fragment in fragments:
+        assert fragment in run.failure, run.failure
+    assert run.failure.strip() in run.stderr
+    return run.failure
+
+
+def table_rows(connection: SnowflakeConnection, table: str) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY 1")
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def previous_output(snowflake_db: SnowflakeConnection, job: dict[str, str]) -> list[tuple]:
+    """The output table already holds recommendations that a failed run must leave intact."""
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {job['output_table']} (USERID NUMBER, TOP_10_RECOMMENDATIONS VARIANT)")
+        cursor.execute(f"INSERT INTO {job['output_table']} SELECT 1, PARSE_JSON('[1, 2, 3]')")
+    return table_rows(snowflake_db, job["output_table"])
+
+
+def test_empty_input_table(snowflake_db, job, previous_output, tmp_path) -> None:
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(
+            f"CREATE OR REPLACE TABLE {DATABASE}.{SCHEMA}.EMPTY_RATINGS (USERID INT, MOVIEID INT, RATING FLOAT)"
+        )
+    run = run_training(
+        tmp_path, {**job, "input_table": f"{DATABASE}.{SCHEMA}.EMPTY_RATINGS"}, {"SNOWFLAKE_PASSWORD": "pw"}
+    )
+    refused(run, "EMPTY_RATINGS has no ratings")
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+
+
+def test_missing_column(snowflake_db, job, tmp_path) -> None:
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE OR REPLACE TABLE {DATABASE}.{SCHEMA}.NO_RATING (USERID INT, MOVIEID INT, STARS FLOAT)")
+        cursor.execute(f"INSERT INTO {DATABASE}.{SCHEMA}.NO_RATING VALUES (1, 1, 4.0)")
+    run = run_training(tmp_path, {**job, "input_table": f"{DATABASE}.{SCHEMA}.NO_RATING"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "has no column RATING")
+
+
+def test_missing_input_table(job, tmp_path) -> None:
+    run = run_training(tmp_path, {**job, "input_table": f"{DATABASE}.{SCHEMA}.NOPE"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "NOPE does not exist")
+
+
+@pytest.mark.parametrize("table", ["x; drop table y", 'MOVIELENS.PUBLIC."RATINGS"', "RATINGS -- comment", "A.B.C.D"])
+def test_unsafe_identifier_is_never_used(job, tmp_path, table: str) -> None:
+    run = run_training(tmp_path, {**job, "input_table": table}, {"SNOWFLAKE_PASSWORD": "pw"})
+    failure = refused(run, "input_table", "not a plain Snowflake identifier")
+    assert table not in failure
+
+
+def test_unreachable_snowflake(job, tmp_path) -> None:
+    run = run_training(tmp_path, {**job, "snowflake_port": str(free_port())}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "Cannot connect to Snowflake")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ({"n_factors": "many"}, "'n_factors' must be a whole number"),
+        ({"lr_all": "0"}, "'lr_all' must be a number above 0"),
+        ({"top_k": "0"}, "'top_k' must be from 1 to 1000"),
+        ({"n_factor": "10"}, "Unknown hyperparameter 'n_factor'"),
+        ({"output_table": ""}, "'output_table' is required"),
+    ],
+)
+def test_bad_hyperparameters(job, tmp_path, override: dict[str, str], fragment: str) -> None:
+    run = run_training(tmp_path, {**job, **override}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, fragment)
+
+
+def test_missing_hyperparameters_file(tmp_path) -> None:
+    refused(run_training(tmp_path, None, {}), "No hyperparameters file")
+
+
+def test_no_credentials(job, tmp_path) -> None:
+    refused(run_training(tmp_path, job, {}), "No Snowflake credentials")
+
+
+def test_unknown_secret(job, tmp_path, aws_env) -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist"
+    run = run_training(tmp_path, {**job, "snowflake_secret_arn": arn}, aws_env)
+    refused(run, "Cannot read secret", "ResourceNotFoundException")
+
+
+def test_incompatible_output_table(snowflake_db, job, tmp_path) -> None:
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {job['output_table']} (USERID NUMBER, RECS VARIANT)")
+    run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "exists without column TOP_10_RECOMMENDATIONS")
+
+
+def test_failed_swap_rolls_back(snowflake_db, job, tmp_path) -> None:
+    """The write fails inside the transaction (JSON into a NUMBER column): old rows survive."""
+    table = job["output_table"]
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (USERID NUMBER, TOP_10_RECOMMENDATIONS NUMBER)")
+        cursor.execute(f"INSERT INTO {table} VALUES (1, 42)")
+    run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "Snowflake failed while writing")
+    assert table_rows(snowflake_db, table) == [(1, 42)]
+    assert not (tmp_path / "model" / "model.npz").exists()
+
+
+def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, tmp_path) -> None:
+    run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
+    assert run.returncode == 0, run.stderr
+    rows = table_rows(snowflake_db, job["output_table"])
+    assert len(rows) > 1 and all(len(row) == 2 for row in rows)
+    assert rows != previous_output

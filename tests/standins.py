@@ -1,0 +1,80 @@
+"""Start and stop local processes on loopback: the fakesnow and moto servers, and our own programs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Server:
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running(
+    args: Sequence[str], *, port: int, log: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> Iterator[Server]:
+    """Run ``args`` until the block ends; yield once ``port`` accepts connections."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(list(args), stdout=sink, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{args[0]} exited with {process.returncode}: {log.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.5):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(args)} did not listen on {port} within {timeout} s")
+            time.sleep(0.1)
+        yield Server(LOOPBACK, port, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    args = [sys.executable, "-m", "fakesnow", "-s", "--host", LOOPBACK, "-p", str(port), "-d", str(data_dir)]
+    return running(args, port=port, log=log)
+
+
+def moto_server(log: Path) -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    return running([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)], port=port, log=log)
+
+
+def python_env(**extra: str) -> dict[str, str]:
+    """The current environment with the image's package importable, plus ``extra``."""
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNOWFLAKE_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(root / "training_image"), str(root)])
+    env.update(extra)
+    return env

@@ -1,0 +1,217 @@
+"""Typed, validated training configuration from SageMaker's ``hyperparameters.json``.
+
+SageMaker passes every hyperparameter as a string. :func:`parse_hyperparameters` turns them
+into a :class:`TrainingConfig` or raises :class:`ConfigError` with one sentence naming the
+offending key and what to do. Credentials are never hyperparameters: only the ARN of the
+Secrets Manager secret that holds them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from recommender.identifiers import InvalidIdentifierError, TableName
+
+T = TypeVar("T")
+
+_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_OBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+
+
+class ConfigError(ValueError):
+    """A hyperparameter that is missing, unknown or malformed."""
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    """Where and as whom to connect. Holds no credentials, only where to find them."""
+
+    account: str
+    user: str
+    role: str | None = None
+    warehouse: str | None = None
+    database: str | None = None
+    schema: str | None = None
+    secret_arn: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    aws_region: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Surprise SVD hyperparameters. Defaults beat ``SVD()`` by >2% holdout RMSE (bench/)."""
+
+    n_factors: int = 100
+    n_epochs: int = 50
+    lr_all: float = 0.01
+    reg_all: float = 0.08
+    init_std_dev: float = 0.05
+    random_state: int = 42
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    input_table: TableName
+    output_table: TableName
+    snowflake: SnowflakeSettings
+    model: ModelParams = field(default_factory=ModelParams)
+    top_k: int = 10
+    validation_fraction: float = 0.2
+
+    def describe(self) -> dict[str, Any]:
+        """A loggable summary (contains no secrets: the config never holds any)."""
+        return {
+            "input_table": self.input_table.sql,
+            "output_table": self.output_table.sql,
+            "snowflake_account": self.snowflake.account,
+            "snowflake_user": self.snowflake.user,
+            "credentials": "secret" if self.snowflake.secret_arn else "SNOWFLAKE_PASSWORD",
+            "top_k": self.top_k,
+            "validation_fraction": self.validation_fraction,
+            **asdict(self.model),
+        }
+
+
+def _integer(low: int, high: int) -> Callable[[str, str], int]:
+    def parse(key: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ConfigError(
+                f"Hyperparameter '{key}' must be a whole number from {low} to {high}, got {raw!r}."
+            ) from None
+        if not low <= value <= high:
+            raise ConfigError(f"Hyperparameter '{key}' must be from {low} to {high}, got {value}.")
+        return value
+
+    return parse
+
+
+def _real(low: float, high: float, *, low_open: bool = False) -> Callable[[str, str], float]:
+    def parse(key: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = float("nan")
+        ok = (low < value if low_open else low <= value) and value <= high
+        if not ok:  # also rejects nan and inf
+            bound = "above" if low_open else "from"
+            raise ConfigError(f"Hyperparameter '{key}' must be a number {bound} {low} up to {high}, got {raw!r}.")
+        return value
+
+    return parse
+
+
+def _matching(pattern: re.Pattern[str], example: str) -> Callable[[str, str], str]:
+    def parse(key: str, raw: str) -> str:
+        value = raw.strip()
+        if not pattern.fullmatch(value):
+            raise ConfigError(f"Hyperparameter '{key}' is malformed: expected something like {example}.")
+        return value
+
+    return parse
+
+
+def _table(key: str, raw: str) -> TableName:
+    try:
+        return TableName.parse(raw, what=f"hyperparameter '{key}'")
+    except InvalidIdentifierError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _protocol(key: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("http", "https"):
+        raise ConfigError(f"Hyperparameter '{key}' must be 'https' (or 'http' for a local stand-in).")
+    return value
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "input_table": _table,
+    "output_table": _table,
+    "snowflake_account": _matching(_ACCOUNT, "'myorg-myaccount'"),
+    "snowflake_user": _matching(_OBJECT, "'SAGEMAKER_SVC'"),
+    "snowflake_role": _matching(_OBJECT, "'RECOMMENDER_ROLE'"),
+    "snowflake_warehouse": _matching(_OBJECT, "'COMPUTE_WH'"),
+    "snowflake_database": _matching(_OBJECT, "'MOVIELENS'"),
+    "snowflake_schema": _matching(_OBJECT, "'PUBLIC'"),
+    "snowflake_secret_arn": _matching(
+        _SECRET_ARN, "'arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key'"
+    ),
+    "snowflake_host": _matching(_HOST, "'myorg-myaccount.privatelink.snowflakecomputing.com'"),
+    "snowflake_port": _integer(1, 65535),
+    "snowflake_protocol": _protocol,
+    "aws_region": _matching(_REGION, "'us-east-1'"),
+    "n_factors": _integer(1, 1000),
+    "n_epochs": _integer(1, 1000),
+    "lr_all": _real(0.0, 1.0, low_open=True),
+    "reg_all": _real(0.0, 10.0),
+    "init_std_dev": _real(0.0, 10.0),
+    "random_state": _integer(0, 2**32 - 1),
+    "top_k": _integer(1, 1000),
+    "validation_fraction": _real(0.0, 0.5),
+}
+_REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")
+KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)
+
+
+def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
+    """Validate SageMaker hyperparameters (string values) into a :class:`TrainingConfig`.
+
+    Keys starting with ``sagemaker_`` are SageMaker's own and ignored; any other unknown key
+    is rejected so that a typo never silently falls back to a default.
+    """
+    unknown = sorted(k for k in raw if k not in _PARSERS and not k.startswith("sagemaker_"))
+    if unknown:
+        raise ConfigError(f"Unknown hyperparameter '{unknown[0]}': allowed are {', '.join(sorted(_PARSERS))}.")
+    missing = [k for k in _REQUIRED if not str(raw.get(k, "") or "").strip()]
+    if missing:
+        raise ConfigError(f"Hyperparameter '{missing[0]}' is required but missing or empty.")
+
+    values: dict[str, Any] = {}
+    for key, parser in _PARSERS.items():
+        value = raw.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        values[key] = parser(key, str(value))
+
+    def take(prefix: str, cls: type[T]) -> T:
+        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        return cls(**{n: values[prefix + n] for n in names if prefix + n in values})
+
+    snowflake = take("snowflake_", SnowflakeSettings)
+    if "aws_region" in values:
+        snowflake = SnowflakeSettings(**{**asdict(snowflake), "aws_region": values["aws_region"]})
+    return TrainingConfig(
+        input_table=values["input_table"],
+        output_table=values["output_table"],
+        snowflake=snowflake,
+        model=take("", ModelParams),
+        **{k: values[k] for k in ("top_k", "validation_fraction") if k in values},
+    )
+
+
+def load_hyperparameters(path: Path) -> TrainingConfig:
+    """Read and validate ``hyperparameters.json``; a missing or non-JSON file is a ConfigError."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"No hyperparameters file at {path}: start the job with hyperparameters "
+            "(or set OPT_ML to a folder that has input/config/hyperparameters.json)."
+        ) from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ConfigError(f"{path} is not valid JSON: write an object of string values.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must hold a JSON object of hyperparameter names to string values.")
+    return parse_hyperparameters(raw)

@@ -1,0 +1,115 @@
+"""Snowflake credentials: key-pair from AWS Secrets Manager, or a password for local stand-ins.
+
+The secret's value is one of
+- a PEM private key (``-----BEGIN PRIVATE KEY-----...``), used with ``SNOWFLAKE_JWT``;
+- a JSON object ``{"private_key": "<PEM>", "private_key_passphrase": "..."}`` (passphrase
+  optional), used with ``SNOWFLAKE_JWT``;
+- a JSON object ``{"password": "..."}`` -- accepted for local stand-ins only.
+
+Without a secret ARN the password comes from ``SNOWFLAKE_PASSWORD`` (local use). Nothing
+here logs or formats a credential into a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+PASSWORD_ENV = "SNOWFLAKE_PASSWORD"  # noqa: S105 -- the variable's name, not a password
+
+
+class CredentialsError(RuntimeError):
+    """Credentials could not be found or read."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Connector keyword arguments for authentication; ``repr`` hides the values."""
+
+    connect_args: dict[str, Any] = field(repr=False)
+    kind: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(kind={self.kind!r})"
+
+
+def credentials_from_secret_string(secret: str, *, source: str) -> Credentials:
+    """Interpret a secret's text; ``source`` names it in errors (never the text itself)."""
+    text = secret.strip()
+    if text.startswith("-----BEGIN"):
+        return _key_pair(text, None, source=source)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("private_key"), str):
+        passphrase = doc.get("private_key_passphrase")
+        return _key_pair(doc["private_key"], passphrase if isinstance(passphrase, str) else None, source=source)
+    if isinstance(doc, dict) and isinstance(doc.get("password"), str) and doc["password"]:
+        return Credentials({"password": doc["password"]}, kind="password")
+    raise CredentialsError(
+        f"Secret {source} holds neither a PEM private key nor JSON with 'private_key' "
+        "(or 'password' for stand-ins): store the Snowflake user's RSA private key in it."
+    )
+
+
+def _key_pair(pem: str, passphrase: str | None, *, source: str) -> Credentials:
+    try:
+        key = serialization.load_pem_private_key(
+            pem.strip().encode(), password=passphrase.encode() if passphrase else None
+        )
+    except (ValueError, TypeError):
+        raise CredentialsError(
+            f"Secret {source} has a private key that cannot be read (malformed PEM or wrong "
+            "passphrase): store an unencrypted PKCS#8 PEM or add 'private_key_passphrase'."
+        ) from None
+    if not isinstance(key, RSAPrivateKey) or key.key_size < 2048:
+        raise CredentialsError(
+            f"Secret {source} must hold an RSA private key of at least 2048 bits, as Snowflake requires."
+        )
+    return Credentials({"authenticator": "SNOWFLAKE_JWT", "private_key": key}, kind="key-pair")
+
+
+def fetch_credentials(secret_arn: str | None, *, region: str | None = None) -> Credentials:
+    """Credentials from the named Secrets Manager secret, else from ``SNOWFLAKE_PASSWORD``.
+
+    boto3 honours ``AWS_ENDPOINT_URL``, so a local moto server needs no special code.
+    """
+    if not secret_arn:
+        password = os.environ.get(PASSWORD_ENV)
+        if not password:
+            raise CredentialsError(
+                "No Snowflake credentials: set the snowflake_secret_arn hyperparameter "
+                f"(or {PASSWORD_ENV} for a local stand-in)."
+            )
+        return Credentials({"password": password}, kind="password")
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client = boto3.client("secretsmanager", region_name=region or _region_of(secret_arn))
+        response = client.get_secret_value(SecretId=secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise CredentialsError(
+            f"Cannot read secret {secret_arn} ({code}): check that it exists and that the "
+            "training role may call secretsmanager:GetSecretValue on it."
+        ) from None
+    except BotoCoreError as exc:
+        raise CredentialsError(
+            f"Cannot reach AWS Secrets Manager for secret {secret_arn} ({type(exc).__name__})."
+        ) from None
+    secret = response.get("SecretString")
+    if not secret:
+        raise CredentialsError(f"Secret {secret_arn} has no text value: store the PEM key as a string.")
+    return credentials_from_secret_string(secret, source=secret_arn)
+
+
+def _region_of(arn: str) -> str:
+    return arn.split(":")[3]

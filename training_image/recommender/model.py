@@ -1,0 +1,219 @@
+"""The trained model as plain arrays: scoring, top-k, and a pickle-free file format.
+
+A model directory holds ``model.npz`` (NumPy arrays only, loaded with ``allow_pickle=False``)
+and ``metadata.json`` (format version, hyperparameters, metrics, data fingerprint, library
+versions). Loading a file of another format version fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, top_k
+
+FORMAT = "recommender.factor-model"
+FORMAT_VERSION = 1
+ARRAYS_FILE = "model.npz"
+METADATA_FILE = "metadata.json"
+
+
+class ModelFormatError(RuntimeError):
+    """A model directory that is missing, incomplete or of an unknown format."""
+
+
+@dataclass(frozen=True)
+class FactorModel:
+    """Biased matrix factorisation: ``mean + b_u + b_i + p_u . q_i``, clipped to the rating scale.
+
+    ``user_ids`` and ``item_ids`` are sorted raw ids; row j of the factor and bias arrays
+    belongs to the j-th id. ``rated`` lists, per user row, the item rows the user rated.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    global_mean: float
+    rating_min: float
+    rating_max: float
+    rated: RatedItems
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def user_rows(self, user_ids: np.ndarray) -> np.ndarray:
+        """Row of each raw user id, -1 where unknown."""
+        return _lookup(self.user_ids, user_ids)
+
+    def item_rows(self, item_ids: np.ndarray) -> np.ndarray:
+        """Row of each raw item id, -1 where unknown."""
+        return _lookup(self.item_ids, item_ids)
+
+    def predict(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+        """Predicted ratings for aligned arrays of raw ids, vectorised.
+
+        An unknown user or item contributes no bias and no interaction term, so it gets the
+        baseline estimate (global mean plus whatever bias is known). Clipped to the scale.
+        """
+        users = self.user_rows(np.asarray(user_ids))
+        items = self.item_rows(np.asarray(item_ids))
+        return self.predict_rows(users, items)
+
+    def predict_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Like :meth:`predict`, for row indices (-1 = unknown)."""
+        known_u, known_i = users >= 0, items >= 0
+        estimate = np.full(len(users), self.global_mean, dtype=np.float64)
+        estimate += np.where(known_u, self.user_bias[np.where(known_u, users, 0)], 0.0)
+        estimate += np.where(known_i, self.item_bias[np.where(known_i, items, 0)], 0.0)
+        both = known_u & known_i
+        estimate[both] += np.einsum(
+            "ij,ij->i",
+            self.user_factors[users[both]].astype(np.float64),
+            self.item_factors[items[both]].astype(np.float64),
+        )
+        return np.clip(estimate, self.rating_min, self.rating_max)
+
+    def top_k_rows(self, users: np.ndarray, k: int) -> TopK:
+        """Top-k item rows for user rows (-1 = unknown user: ranked by item bias)."""
+        vectors = _user_vectors(self, users)
+        return top_k(vectors, users, self.item_factors, self.item_bias, self.rated, k)
+
+    def recommend(self, user_ids: np.ndarray, k: int) -> list[list[int]]:
+        """Best-first raw item ids per raw user id, excluding items the user rated."""
+        result = self.top_k_rows(self.user_rows(np.asarray(user_ids)), k)
+        ids = np.where(result.items >= 0, self.item_ids[np.maximum(result.items, 0)], -1)
+        return [row[row >= 0].tolist() for row in ids]
+
+    def iter_all_top_k(self, k: int, *, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Iterator[tuple[int, TopK]]:
+        """Blocks of top-k for every known user, in user-row order (see ``iter_top_k``)."""
+        rows = np.arange(self.n_users)
+        return iter_top_k(
+            self.user_factors,
+            rows,
+            self.item_factors,
+            self.item_bias,
+            self.rated,
+            k,
+            memory_budget_bytes=memory_budget_bytes,
+        )
+
+    def estimates_from_scores(self, users: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Turn top-k ranking scores of the given user rows back into clipped ratings."""
+        base = self.global_mean + self.user_bias[users].astype(np.float64)
+        return np.clip(scores.astype(np.float64) + base[:, None], self.rating_min, self.rating_max)
+
+    # -- files -------------------------------------------------------------------------
+
+    def save(self, directory: Path, metadata: dict[str, Any]) -> None:
+        """Write ``model.npz`` and ``metadata.json`` into ``directory`` (each written aside, then renamed)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "user_factors": self.user_factors,
+            "item_factors": self.item_factors,
+            "user_bias": self.user_bias,
+            "item_bias": self.item_bias,
+            "rated_indptr": self.rated.indptr,
+            "rated_indices": self.rated.indices,
+            "scalars": np.array([self.global_mean, self.rating_min, self.rating_max]),
+        }
+        document = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "n_factors": int(self.user_factors.shape[1]),
+            "global_mean": self.global_mean,
+            "rating_scale": [self.rating_min, self.rating_max],
+            **metadata,
+        }
+        with _aside(directory / ARRAYS_FILE) as handle:
+            np.savez(handle, **arrays)
+        with _aside(directory / METADATA_FILE) as handle:
+            handle.write(json.dumps(document, indent=2, sort_keys=True).encode())
+
+    @classmethod
+    def load(cls, directory: Path) -> tuple[FactorModel, dict[str, Any]]:
+        """Read a model directory written by :meth:`save`; raise :class:`ModelFormatError`."""
+        meta_path, arrays_path = directory / METADATA_FILE, directory / ARRAYS_FILE
+        if not meta_path.is_file() or not arrays_path.is_file():
+            raise ModelFormatError(
+                f"No model in {directory}: expected {METADATA_FILE} and {ARRAYS_FILE} written by the training job."
+            )
+        try:
+            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ModelFormatError(f"{meta_path} is not valid JSON: retrain the model.") from None
+        if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
+            raise ModelFormatError(
+                f"{meta_path} describes format {metadata.get('format')!r} version "
+                f"{metadata.get('format_version')!r}; this server reads {FORMAT!r} version "
+                f"{FORMAT_VERSION}: retrain or use a matching image."
+            )
+        try:
+            with np.load(arrays_path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+            scalars = arrays.pop("scalars")
+            model = cls(
+                user_ids=arrays["user_ids"],
+                item_ids=arrays["item_ids"],
+                user_factors=arrays["user_factors"],
+                item_factors=arrays["item_factors"],
+                user_bias=arrays["user_bias"],
+                item_bias=arrays["item_bias"],
+                global_mean=float(scalars[0]),
+                rating_min=float(scalars[1]),
+                rating_max=float(scalars[2]),
+                rated=RatedItems(arrays["rated_indptr"], arrays["rated_indices"]),
+            )
+        except (KeyError, ValueError, OSError) as exc:
+            raise ModelFormatError(f"{arrays_path} is damaged or incomplete ({exc}): retrain the model.") from None
+        return model, metadata
+
+
+def _lookup(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if len(sorted_ids) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    pos = np.searchsorted(sorted_ids, wanted)
+    pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
+    return np.where(sorted_ids[pos_clipped] == wanted, pos_clipped, -1).astype(np.int64)
+
+
+def _user_vectors(model: FactorModel, users: np.ndarray) -> np.ndarray:
+    vectors = np.zeros((len(users), model.user_factors.shape[1]), dtype=np.float32)
+    known = users >= 0
+    vectors[known] = model.user_factors[users[known]]
+    return vectors
+
+
+@contextmanager
+def _aside(path: Path) -> Iterator[BinaryIO]:
+    """Write to a temporary file beside ``path`` and rename it over ``path`` on success."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        tmp.chmod(0o644)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink()
+        raise

@@ -1,0 +1,85 @@
+"""Ratings as aligned arrays, with the checks and splits training needs."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ("USERID", "MOVIEID", "RATING")
+
+
+class RatingsError(ValueError):
+    """Input ratings that cannot be trained on."""
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """One rating per position: ``users[j]`` rated ``items[j]`` with ``values[j]``."""
+
+    users: np.ndarray  # int64 raw user ids
+    items: np.ndarray  # int64 raw movie ids
+    values: np.ndarray  # float64
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, source: str) -> Ratings:
+        """Validate a ``USERID, MOVIEID, RATING`` frame; ``source`` names the table in errors."""
+        columns = {str(c).upper(): c for c in frame.columns}
+        missing = [c for c in COLUMNS if c not in columns]
+        if missing:
+            raise RatingsError(f"Input table {source} has no column {missing[0]}: it needs USERID, MOVIEID and RATING.")
+        if frame.empty:
+            raise RatingsError(f"Input table {source} has no ratings: load ratings before training.")
+        data = frame[[columns[c] for c in COLUMNS]]
+        if data.isna().any().any():
+            column = COLUMNS[int(np.argmax(data.isna().any().to_numpy()))]
+            raise RatingsError(f"Input table {source} has NULLs in {column}: filter them out (e.g. a view) and retry.")
+        try:
+            users = data.iloc[:, 0].to_numpy(dtype=np.float64)
+            items = data.iloc[:, 1].to_numpy(dtype=np.float64)
+            values = data.iloc[:, 2].to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            raise RatingsError(
+                f"Input table {source} has non-numeric USERID, MOVIEID or RATING values: "
+                "store ids as integers and ratings as numbers."
+            ) from None
+        if not (np.all(users == np.round(users)) and np.all(items == np.round(items))):
+            raise RatingsError(f"Input table {source} has fractional USERID or MOVIEID values: ids must be integers.")
+        if not np.all(np.isfinite(values)):
+            raise RatingsError(f"Input table {source} has infinite RATING values.")
+        return cls(users.astype(np.int64), items.astype(np.int64), values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """(lowest, highest) rating present -- the rating scale comes from the data."""
+        return float(self.values.min()), float(self.values.max())
+
+    @property
+    def n_users(self) -> int:
+        return len(np.unique(self.users))
+
+    @property
+    def n_items(self) -> int:
+        return len(np.unique(self.items))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the ratings in a canonical order: the same data gives the same value."""
+        order = np.lexsort((self.items, self.users))
+        digest = hashlib.sha256()
+        for array in (self.users[order], self.items[order], self.values[order]):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def take(self, positions: np.ndarray) -> Ratings:
+        return Ratings(self.users[positions], self.items[positions], self.values[positions])
+
+    def split(self, holdout_fraction: float, seed: int) -> tuple[Ratings, Ratings]:
+        """Seeded random (train, holdout) split; the same seed always gives the same split."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        n_holdout = round(len(self) * holdout_fraction)
+        return self.take(np.sort(order[n_holdout:])), self.take(np.sort(order[:n_holdout]))

@@ -1,0 +1,195 @@
+"""The SageMaker training program: Snowflake ratings in, model and top-k recommendations out.
+
+Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), fit SVD on
+a seeded split and print ``validation:rmse=`` / ``validation:mae=`` lines, fit on all ratings,
+compute every user's top-k in blocks, swap them into the output table, save the model.
+On failure the reason goes to ``/opt/ml/output/failure`` and stderr, and the exit is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recommender import __version__
+from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
+from recommender.credentials import CredentialsError, fetch_credentials
+from recommender.model import FactorModel
+from recommender.paths import OptMl
+from recommender.ratings import Ratings, RatingsError
+from recommender.snowflake_io import (
+    RecommendationsFile,
+    SnowflakeError,
+    check_output_table,
+    connect,
+    read_ratings,
+    replace_recommendations,
+)
+from recommender.svd import Metrics, evaluate, fit_svd
+
+log = logging.getLogger("recommender.train")
+EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError)
+FAILURE_LIMIT = 1024  # SageMaker keeps this many characters as FailureReason
+
+
+@contextmanager
+def step(name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    log.info("%s ...", name)
+    yield
+    log.info("%s done in %.2f s", name, time.perf_counter() - started)
+
+
+def run(paths: OptMl) -> None:
+    """One training job, end to end. Raises one of ``EXPECTED_ERRORS`` on bad input."""
+    config = load_hyperparameters(paths.hyperparameters)
+    log.info("configuration: %s", config.describe())
+    settings = config.snowflake
+    credentials = fetch_credentials(settings.secret_arn, region=settings.aws_region)
+    log.info("credentials: %s", credentials.kind)
+    model_version = os.environ.get("TRAINING_JOB_NAME") or f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+
+    with connect(settings, credentials) as connection:
+        check_output_table(connection, config.output_table)
+        with step(f"reading {config.input_table}"):
+            ratings = read_ratings(connection, config.input_table)
+        log.info(
+            "ratings: %d from %d users on %d movies, scale %.1f-%.1f",
+            len(ratings),
+            ratings.n_users,
+            ratings.n_items,
+            *ratings.scale,
+        )
+        metrics = validate(ratings, config)
+        with step("fitting SVD on all ratings"):
+            model = fit_svd(ratings, config.model, scale=ratings.scale)
+        with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
+            data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
+            with step(f"replacing the contents of {config.output_table}"):
+                rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
+        log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
+
+    with step(f"saving the model to {paths.model_dir}"):
+        model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
+
+
+def validate(ratings: Ratings, config: TrainingConfig) -> Metrics | None:
+    """Fit on a seeded split and print the holdout metrics for SageMaker's metric regexes."""
+    if config.validation_fraction <= 0:
+        log.info("validation skipped (validation_fraction=0)")
+        return None
+    train, holdout = ratings.split(config.validation_fraction, config.model.random_state)
+    if len(holdout) == 0 or len(train) == 0:
+        log.warning("validation skipped: too few ratings to hold %s out", config.validation_fraction)
+        return None
+    with step(f"validating on {len(holdout)} held-out ratings"):
+        metrics = evaluate(fit_svd(train, config.model, scale=ratings.scale), holdout)
+    print(f"validation:rmse={metrics.rmse:.6f}", flush=True)
+    print(f"validation:mae={metrics.mae:.6f}", flush=True)
+    return metrics
+
+
+def write_top_k(model: FactorModel, k: int, path: Path) -> RecommendationsFile:
+    """Every user's top-k unrated movies, best first, as a CSV ready for bulk loading."""
+    data = RecommendationsFile(path)
+    started, reported = time.perf_counter(), 0.0
+    try:
+        for first, block in model.iter_all_top_k(k):
+            rows = np.arange(first, first + len(block.items))
+            movies = np.where(block.items >= 0, model.item_ids[np.maximum(block.items, 0)], -1)
+            data.add(model.user_ids[rows], movies, model.estimates_from_scores(rows, block.scores))
+            elapsed = time.perf_counter() - started
+            if elapsed - reported >= 5 or data.rows == model.n_users:
+                reported = elapsed
+                log.info("top-%d: %d/%d users (%.1f s)", k, data.rows, model.n_users, elapsed)
+    finally:
+        data.close()
+    return data
+
+
+def model_metadata(
+    config: TrainingConfig, ratings: Ratings, metrics: Metrics | None, model_version: str
+) -> dict[str, Any]:
+    def package(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {
+        "model_version": model_version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "hyperparameters": {
+            **config.model.__dict__,
+            "top_k": config.top_k,
+            "validation_fraction": config.validation_fraction,
+        },
+        "metrics": None if metrics is None else {"validation:rmse": metrics.rmse, "validation:mae": metrics.mae},
+        "data": {
+            "source_table": config.input_table.sql,
+            "ratings": len(ratings),
+            "users": ratings.n_users,
+            "movies": ratings.n_items,
+            "sha256": ratings.fingerprint(),
+        },
+        "libraries": {
+            "recommender": __version__,
+            "python": platform.python_version(),
+            **{name: package(name) for name in ("numpy", "scikit-surprise", "snowflake-connector-python")},
+        },
+    }
+
+
+def record_failure(paths: OptMl, message: str) -> None:
+    """Write the reason where SageMaker reads FailureReason, and to stderr."""
+    print(message, file=sys.stderr, flush=True)
+    try:
+        paths.output_dir.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(message[:FAILURE_LIMIT], encoding="utf-8")
+    except OSError as exc:
+        print(f"could not write {paths.failure_file}: {exc}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train",
+        description=(
+            "Train the SVD recommender on a Snowflake ratings table and write every user's "
+            "top-k movies back. Reads $OPT_ML/input/config/hyperparameters.json "
+            "(OPT_ML defaults to /opt/ml); writes the model to $OPT_ML/model."
+        ),
+    )
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
+    paths = OptMl.from_env()
+    paths.failure_file.unlink(missing_ok=True)  # a reason left by an earlier local run
+    try:
+        with step("training job"):
+            run(paths)
+    except EXPECTED_ERRORS as exc:
+        record_failure(paths, str(exc))
+        return 1
+    except Exception as exc:  # the job must always leave a reason behind
+        traceback.print_exc()
+        record_failure(paths, f"Training failed unexpectedly ({type(exc).__name__}): {exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
