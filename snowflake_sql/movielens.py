@@ -88,6 +88,16 @@ def _frame(handle: object, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     return frame[list(columns)]
 
 
+def shared_or_synthetic(shared: Path) -> tuple[MovieLens, str]:
+    """MovieLens from ``shared`` (a folder or zip) when it exists, else a synthetic set of ml-latest-small's shape.
+
+    Returns the data and a description of where it came from, for progress output.
+    """
+    if shared.exists():
+        return read_movielens(shared), str(shared)
+    return synthetic_movielens(), f"synthetic MovieLens-shaped data ({shared} not found)"
+
+
 def synthetic_movielens(
     n_users: int = 610, n_movies: int = 9000, n_ratings: int = 100_000, *, seed: int = 0
 ) -> MovieLens:
@@ -97,8 +107,8 @@ def synthetic_movielens(
     half stars, so a factor model has something real to learn. Every user rates at least one
     movie and no (user, movie) pair repeats.
     """
-    if n_ratings > n_users * n_movies:
-        raise ValueError("more ratings requested than (user, movie) pairs exist")
+    if not n_users <= n_ratings <= n_users * n_movies:
+        raise ValueError("n_ratings must be at least n_users (everyone rates) and at most n_users * n_movies")
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, n_movies + 1) ** 0.8
     rng.shuffle(popularity)

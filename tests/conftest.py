@@ -10,7 +10,7 @@ import pytest
 import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
-from snowflake_sql.movielens import MovieLens, load_ratings, read_movielens, synthetic_movielens
+from snowflake_sql.movielens import MovieLens, load_ratings, shared_or_synthetic
 from tests.standins import Server, fakesnow_server, moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,20 +19,14 @@ DATABASE, SCHEMA = "MOVIELENS", "PUBLIC"
 REGION = "us-east-1"
 
 
-def dataset_source() -> str:
-    return str(SHARED_MOVIELENS) if SHARED_MOVIELENS.is_dir() else "synthetic (../shared absent)"
-
-
 def pytest_report_header() -> str:
-    return f"MovieLens data: {dataset_source()}"
+    return f"MovieLens data: {SHARED_MOVIELENS if SHARED_MOVIELENS.is_dir() else 'synthetic (../shared absent)'}"
 
 
 @pytest.fixture(scope="session")
 def movielens() -> MovieLens:
     """ml-latest-small from ../shared when present, else a synthetic set of the same shape."""
-    if SHARED_MOVIELENS.is_dir():
-        return read_movielens(SHARED_MOVIELENS)
-    return synthetic_movielens(n_users=610, n_movies=9000, n_ratings=100_000, seed=7)
+    return shared_or_synthetic(SHARED_MOVIELENS)[0]
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -160,7 +161,9 @@ class FactorModel:
         try:
             metadata = json.loads(meta_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ModelFormatError(f"{meta_path} is not valid JSON: retrain the model.") from None
+            metadata = None
+        if not isinstance(metadata, dict):
+            raise ModelFormatError(f"{meta_path} is not a JSON object: retrain the model.")
         if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
             raise ModelFormatError(
                 f"{meta_path} describes format {metadata.get('format')!r} version "
@@ -183,7 +186,7 @@ class FactorModel:
                 rating_max=float(scalars[2]),
                 rated=RatedItems(arrays["rated_indptr"], arrays["rated_indices"]),
             )
-        except (KeyError, ValueError, OSError) as exc:
+        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(f"{arrays_path} is damaged or incomplete ({exc}): retrain the model.") from None
         return model, metadata
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ("USERID", "MOVIEID", "RATING")
+MAX_EXACT_ID = 2**53  # the largest id a float column holds exactly
 
 
 class RatingsError(ValueError):
@@ -37,19 +38,15 @@ class Ratings:
             column = COLUMNS[int(np.argmax(data.isna().any().to_numpy()))]
             raise RatingsError(f"Input table {source} has NULLs in {column}: filter them out (e.g. a view) and retry.")
         try:
-            users = data.iloc[:, 0].to_numpy(dtype=np.float64)
-            items = data.iloc[:, 1].to_numpy(dtype=np.float64)
             values = data.iloc[:, 2].to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             raise RatingsError(
-                f"Input table {source} has non-numeric USERID, MOVIEID or RATING values: "
-                "store ids as integers and ratings as numbers."
+                f"Input table {source} has non-numeric RATING values: store ratings as numbers."
             ) from None
-        if not (np.all(users == np.round(users)) and np.all(items == np.round(items))):
-            raise RatingsError(f"Input table {source} has fractional USERID or MOVIEID values: ids must be integers.")
         if not np.all(np.isfinite(values)):
             raise RatingsError(f"Input table {source} has infinite RATING values.")
-        return cls(users.astype(np.int64), items.astype(np.int64), values)
+        users, items = (_ids(data.iloc[:, j], name, source) for j, name in ((0, "USERID"), (1, "MOVIEID")))
+        return cls(users, items, values)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -69,7 +66,7 @@ class Ratings:
 
     def fingerprint(self) -> str:
         """SHA-256 of the ratings in a canonical order: the same data gives the same value."""
-        order = np.lexsort((self.items, self.users))
+        order = np.lexsort((self.values, self.items, self.users))
         digest = hashlib.sha256()
         for array in (self.users[order], self.items[order], self.values[order]):
             digest.update(np.ascontiguousarray(array).tobytes())
@@ -83,3 +80,19 @@ class Ratings:
         order = np.random.default_rng(seed).permutation(len(self))
         n_holdout = round(len(self) * holdout_fraction)
         return self.take(np.sort(order[n_holdout:])), self.take(np.sort(order[:n_holdout]))
+
+
+def _ids(column: pd.Series, name: str, source: str) -> np.ndarray:
+    """Integer ids as int64, exactly: integer columns as they are, float columns only if whole."""
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return column.to_numpy(dtype=np.int64)
+    try:
+        values = column.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise RatingsError(f"Input table {source} has non-numeric {name} values: ids must be integers.") from None
+    if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) or np.any(np.abs(values) > MAX_EXACT_ID):
+        raise RatingsError(
+            f"Input table {source} has {name} values that are not whole numbers: ids must be integers "
+            f"(stored as NUMBER(38,0), or below 2^53 if stored as FLOAT)."
+        )
+    return values.astype(np.int64)

@@ -1,0 +1,250 @@
+import json
+import math
+
+import pytest
+
+from recommender.config import (
+    KNOWN_HYPERPARAMETERS,
+    ConfigError,
+    ModelParams,
+    SnowflakeSettings,
+    TrainingConfig,
+    load_hyperparameters,
+    parse_hyperparameters,
+)
+from recommender.identifiers import TableName
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snowflake-key-AbCdEf"
+
+
+def minimal():
+    return {
+        "input_table": "movielens.public.ratings",
+        "output_table": "movielens.public.recommendations",
+        "snowflake_account": "myorg-myaccount",
+        "snowflake_user": "sagemaker_svc",
+    }
+
+
+def test_minimal_config_uses_defaults():
+    config = parse_hyperparameters(minimal())
+    assert isinstance(config, TrainingConfig)
+    assert config.input_table == TableName(("MOVIELENS", "PUBLIC", "RATINGS"))
+    assert config.output_table.sql == "MOVIELENS.PUBLIC.RECOMMENDATIONS"
+    assert config.snowflake == SnowflakeSettings(account="myorg-myaccount", user="sagemaker_svc")
+    assert config.model == ModelParams()
+    assert config.top_k == 10
+    assert config.validation_fraction == 0.2
+
+
+def test_all_keys_as_strings_parse_to_typed_values():
+    raw = {
+        **minimal(),
+        "snowflake_role": "RECOMMENDER_ROLE",
+        "snowflake_warehouse": "COMPUTE_WH",
+        "snowflake_database": "MOVIELENS",
+        "snowflake_schema": "PUBLIC",
+        "snowflake_secret_arn": ARN,
+        "snowflake_host": "myorg-myaccount.privatelink.snowflakecomputing.com",
+        "snowflake_port": "8443",
+        "snowflake_protocol": "HTTPS",
+        "aws_region": "eu-west-1",
+        "n_factors": "64",
+        "n_epochs": " 30 ",
+        "lr_all": "0.005",
+        "reg_all": "0.1",
+        "init_std_dev": "0.1",
+        "random_state": "7",
+        "top_k": "25",
+        "validation_fraction": "0.1",
+    }
+    assert set(raw) == KNOWN_HYPERPARAMETERS
+    config = parse_hyperparameters(raw)
+    assert config.snowflake == SnowflakeSettings(
+        account="myorg-myaccount",
+        user="sagemaker_svc",
+        role="RECOMMENDER_ROLE",
+        warehouse="COMPUTE_WH",
+        database="MOVIELENS",
+        schema="PUBLIC",
+        secret_arn=ARN,
+        host="myorg-myaccount.privatelink.snowflakecomputing.com",
+        port=8443,
+        protocol="https",
+        aws_region="eu-west-1",
+    )
+    assert config.model == ModelParams(
+        n_factors=64, n_epochs=30, lr_all=0.005, reg_all=0.1, init_std_dev=0.1, random_state=7
+    )
+    assert type(config.model.n_factors) is int
+    assert type(config.model.lr_all) is float
+    assert type(config.snowflake.port) is int
+    assert config.top_k == 25
+    assert config.validation_fraction == 0.1
+
+
+def test_empty_optional_values_fall_back_to_defaults():
+    config = parse_hyperparameters({**minimal(), "n_factors": "", "snowflake_role": "  "})
+    assert config.model.n_factors == ModelParams().n_factors
+    assert config.snowflake.role is None
+
+
+@pytest.mark.parametrize("key", ["input_table", "output_table", "snowflake_account", "snowflake_user"])
+def test_missing_required_key(key):
+    raw = minimal()
+    del raw[key]
+    with pytest.raises(ConfigError, match=f"'{key}' is required"):
+        parse_hyperparameters(raw)
+
+
+def test_empty_required_key_is_missing():
+    with pytest.raises(ConfigError, match="'snowflake_user' is required"):
+        parse_hyperparameters({**minimal(), "snowflake_user": "   "})
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="Unknown hyperparameter 'n_factor'"):
+        parse_hyperparameters({**minimal(), "n_factor": "10"})
+
+
+def test_sagemaker_keys_are_ignored():
+    raw = {**minimal(), "sagemaker_program": "train", "sagemaker_region": "not a region!"}
+    assert parse_hyperparameters(raw) == parse_hyperparameters(minimal())
+
+
+@pytest.mark.parametrize("value", ["eight", "8.5", "1e2", "0", "1001", "-3"])
+def test_bad_n_factors(value):
+    with pytest.raises(ConfigError, match="'n_factors'"):
+        parse_hyperparameters({**minimal(), "n_factors": value})
+
+
+@pytest.mark.parametrize("value", ["0", "1001"])
+def test_top_k_out_of_range(value):
+    with pytest.raises(ConfigError, match=r"'top_k' must be from 1 to 1000"):
+        parse_hyperparameters({**minimal(), "top_k": value})
+
+
+@pytest.mark.parametrize("value", ["1", "1000"])
+def test_top_k_bounds_are_inclusive(value):
+    assert parse_hyperparameters({**minimal(), "top_k": value}).top_k == int(value)
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "Infinity", "0", "0.0", "-0.01", "1.5", "fast"])
+def test_bad_lr_all(value):
+    with pytest.raises(ConfigError, match="'lr_all'"):
+        parse_hyperparameters({**minimal(), "lr_all": value})
+
+
+def test_lr_all_upper_bound_is_inclusive():
+    assert parse_hyperparameters({**minimal(), "lr_all": "1"}).model.lr_all == 1.0
+
+
+@pytest.mark.parametrize("key", ["reg_all", "init_std_dev", "validation_fraction"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_bad_reals(key, value):
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        parse_hyperparameters({**minimal(), key: value})
+
+
+def test_zero_is_allowed_where_closed():
+    config = parse_hyperparameters({**minimal(), "reg_all": "0", "validation_fraction": "0"})
+    assert config.model.reg_all == 0.0
+    assert config.validation_fraction == 0.0
+    assert not math.isnan(config.model.reg_all)
+
+
+@pytest.mark.parametrize("value", ["ftp", "tcp", "https://"])
+def test_bad_protocol(value):
+    with pytest.raises(ConfigError, match="'snowflake_protocol' must be 'https'"):
+        parse_hyperparameters({**minimal(), "snowflake_protocol": value})
+
+
+def test_http_protocol_allowed_for_stand_ins():
+    assert parse_hyperparameters({**minimal(), "snowflake_protocol": "http"}).snowflake.protocol == "http"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "snowflake-key",
+        "arn:aws:secretsmanager:us-east-1:1234:secret:key",
+        "arn:aws:s3:::bucket",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:key; rm -rf /",
+    ],
+)
+def test_malformed_secret_arn(value):
+    with pytest.raises(ConfigError, match="'snowflake_secret_arn' is malformed"):
+        parse_hyperparameters({**minimal(), "snowflake_secret_arn": value})
+
+
+@pytest.mark.parametrize("key", ["input_table", "output_table"])
+def test_bad_table_identifier(key):
+    bad = "ratings; drop table users"
+    with pytest.raises(ConfigError, match=f"hyperparameter '{key}'") as info:
+        parse_hyperparameters({**minimal(), key: bad})
+    assert bad not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("snowflake_user", "svc user"),
+        ("snowflake_account", "-bad"),
+        ("snowflake_port", "0"),
+        ("snowflake_port", "65536"),
+        ("aws_region", "EU-WEST-1"),
+    ],
+)
+def test_other_malformed_values(key, value):
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        parse_hyperparameters({**minimal(), key: value})
+
+
+def test_describe_holds_no_secrets():
+    config = parse_hyperparameters({**minimal(), "snowflake_secret_arn": ARN})
+    described = config.describe()
+    for key in described:
+        lowered = key.lower()
+        assert not any(word in lowered for word in ("password", "passphrase", "private", "secret", "arn", "token"))
+    assert ARN not in json.dumps(described)
+    assert described["credentials"] == "secret"
+    assert described["input_table"] == "MOVIELENS.PUBLIC.RATINGS"
+    assert described["n_factors"] == ModelParams().n_factors
+    assert parse_hyperparameters(minimal()).describe()["credentials"] == "SNOWFLAKE_PASSWORD"
+
+
+def test_load_missing_file(tmp_path):
+    path = tmp_path / "hyperparameters.json"
+    with pytest.raises(ConfigError, match="No hyperparameters file at"):
+        load_hyperparameters(path)
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "\u00ff\u00fe"])
+def test_load_non_json(tmp_path, text):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(text, encoding="latin-1")
+    with pytest.raises(ConfigError, match="is not valid JSON"):
+        load_hyperparameters(path)
+
+
+def test_load_json_list(tmp_path):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(json.dumps([minimal()]), encoding="utf-8")
+    with pytest.raises(ConfigError, match="must hold a JSON object"):
+        load_hyperparameters(path)
+
+
+def test_load_valid_file(tmp_path):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(json.dumps({**minimal(), "top_k": "5", "sagemaker_program": "x"}), encoding="utf-8")
+    config = load_hyperparameters(path)
+    assert config.top_k == 5
+    assert config == parse_hyperparameters({**minimal(), "top_k": "5"})
+
+
+def test_load_validates_contents(tmp_path):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text(json.dumps({**minimal(), "n_epochs": "many"}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="'n_epochs'"):
+        load_hyperparameters(path)

@@ -1,0 +1,285 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from surprise import SVD, Dataset, Reader
+
+from recommender.config import ModelParams
+from recommender.model import ARRAYS_FILE, FORMAT, FORMAT_VERSION, METADATA_FILE, FactorModel, ModelFormatError
+from recommender.ratings import Ratings
+from recommender.svd import Metrics, evaluate, fit_svd
+from snowflake_sql.movielens import synthetic_movielens
+
+PARAMS = ModelParams(n_factors=8, n_epochs=5)
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return synthetic_movielens(n_users=60, n_movies=200, n_ratings=3000, seed=1).ratings[
+        ["userId", "movieId", "rating"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def ratings(frame):
+    return Ratings.from_frame(frame, source="synthetic")
+
+
+@pytest.fixture(scope="module")
+def model(ratings):
+    return fit_svd(ratings, PARAMS)
+
+
+@pytest.fixture(scope="module")
+def surprise_algo(frame, ratings):
+    trainset = Dataset.load_from_df(frame, Reader(rating_scale=ratings.scale)).build_full_trainset()
+    algo = SVD(
+        n_factors=PARAMS.n_factors,
+        n_epochs=PARAMS.n_epochs,
+        lr_all=PARAMS.lr_all,
+        reg_all=PARAMS.reg_all,
+        init_std_dev=PARAMS.init_std_dev,
+        random_state=PARAMS.random_state,
+    )
+    algo.fit(trainset)
+    return algo
+
+
+def test_fit_shapes_and_ids(model, ratings):
+    assert model.user_ids.tolist() == sorted(set(ratings.users.tolist()))
+    assert model.item_ids.tolist() == sorted(set(ratings.items.tolist()))
+    assert model.user_factors.shape == (model.n_users, 8)
+    assert model.item_factors.shape == (model.n_items, 8)
+    assert model.user_bias.shape == (model.n_users,)
+    assert model.item_bias.shape == (model.n_items,)
+    assert (model.rating_min, model.rating_max) == ratings.scale
+    assert model.global_mean == pytest.approx(ratings.values.mean())
+    assert model.rated.n_users == model.n_users
+    assert len(model.rated.indices) == len(ratings)
+
+
+def test_rated_matches_ratings(model, ratings):
+    for user in model.user_ids[:10]:
+        row = int(model.user_rows(np.array([user]))[0])
+        rated_rows = model.rated.indices[model.rated.indptr[row] : model.rated.indptr[row + 1]]
+        assert set(model.item_ids[rated_rows].tolist()) == set(ratings.items[ratings.users == user].tolist())
+
+
+def test_predict_matches_surprise_for_known_pairs(model, ratings, surprise_algo):
+    users, items = ratings.users[::7], ratings.items[::7]
+    ours = model.predict(users, items)
+    theirs = np.array([surprise_algo.predict(int(u), int(i)).est for u, i in zip(users, items, strict=True)])
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+def test_predict_matches_surprise_for_unrated_known_pairs(model, ratings, surprise_algo):
+    rng = np.random.default_rng(0)
+    users = rng.choice(model.user_ids, 300)
+    items = rng.choice(model.item_ids, 300)
+    ours = model.predict(users, items)
+    theirs = np.array([surprise_algo.predict(int(u), int(i)).est for u, i in zip(users, items, strict=True)])
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["unknown user", "unknown movie", "both unknown"])
+def test_predict_matches_surprise_for_unknown_ids(model, surprise_algo, case):
+    known_user, known_item = int(model.user_ids[3]), int(model.item_ids[5])
+    user = 10**6 if case != "unknown movie" else known_user
+    item = 10**6 + 1 if case != "unknown user" else known_item
+    ours = model.predict(np.array([user]), np.array([item]))[0]
+    assert ours == pytest.approx(surprise_algo.predict(user, item).est, abs=1e-5)
+    if case == "both unknown":
+        assert ours == pytest.approx(model.global_mean)
+
+
+def test_predict_is_clipped(model):
+    users = np.repeat(model.user_ids, model.n_items)
+    items = np.tile(model.item_ids, model.n_users)
+    predictions = model.predict(users, items)
+    assert predictions.min() >= model.rating_min
+    assert predictions.max() <= model.rating_max
+
+
+def brute_force_recommend(model, user, k):
+    row = int(model.user_rows(np.array([user]))[0])
+    scores = model.item_bias.astype(np.float64) + model.item_factors.astype(np.float64) @ model.user_factors[
+        row
+    ].astype(np.float64)
+    rated = set(model.rated.indices[model.rated.indptr[row] : model.rated.indptr[row + 1]].tolist())
+    order = sorted((i for i in range(model.n_items) if i not in rated), key=lambda i: (-scores[i], i))
+    return [int(model.item_ids[i]) for i in order[:k]], scores
+
+
+def test_recommend_excludes_rated_and_matches_brute_force(model, ratings):
+    users = model.user_ids
+    recommendations = model.recommend(users, 10)
+    assert len(recommendations) == len(users)
+    for user, recommended in zip(users.tolist(), recommendations, strict=True):
+        assert len(recommended) == 10
+        assert not set(recommended) & set(ratings.items[ratings.users == user].tolist())
+        expected, scores = brute_force_recommend(model, user, 10)
+        if recommended != expected:  # only float32 vs float64 rounding of near-equal scores may differ
+            got = scores[model.item_rows(np.array(recommended))]
+            want = scores[model.item_rows(np.array(expected))]
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        else:
+            assert recommended == expected
+
+
+def test_recommend_ranks_by_unclipped_score(model):
+    # the estimate (mean + user bias + score) is clipped for predict, but ranking must use the raw score
+    user = int(model.user_ids[0])
+    expected, _ = brute_force_recommend(model, user, model.n_items)
+    assert model.recommend(np.array([user]), model.n_items)[0] == expected
+
+
+def test_recommend_unknown_user_by_item_bias(model):
+    result = model.recommend(np.array([10**7]), 5)[0]
+    order = sorted(range(model.n_items), key=lambda i: (-model.item_bias[i], i))[:5]
+    assert result == model.item_ids[order].tolist()
+
+
+def test_save_load_round_trip(model, tmp_path):
+    metadata = {"metrics": {"rmse": 0.9}, "fingerprint": "abc"}
+    model.save(tmp_path / "m", metadata)
+    loaded, meta = FactorModel.load(tmp_path / "m")
+    for name in ("user_ids", "item_ids", "user_factors", "item_factors", "user_bias", "item_bias"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+        assert getattr(loaded, name).dtype == getattr(model, name).dtype
+    np.testing.assert_array_equal(loaded.rated.indptr, model.rated.indptr)
+    np.testing.assert_array_equal(loaded.rated.indices, model.rated.indices)
+    assert loaded.global_mean == model.global_mean
+    assert (loaded.rating_min, loaded.rating_max) == (model.rating_min, model.rating_max)
+    assert meta["format"] == FORMAT
+    assert meta["format_version"] == FORMAT_VERSION
+    assert meta["metrics"] == {"rmse": 0.9}
+    assert meta["fingerprint"] == "abc"
+    assert meta["n_users"] == model.n_users
+    assert meta["n_items"] == model.n_items
+    assert meta["n_factors"] == 8
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [METADATA_FILE, ARRAYS_FILE]
+    users = model.user_ids[:5]
+    assert loaded.recommend(users, 5) == model.recommend(users, 5)
+
+
+def test_save_overwrites(model, tmp_path):
+    model.save(tmp_path, {"run": 1})
+    model.save(tmp_path, {"run": 2})
+    assert FactorModel.load(tmp_path)[1]["run"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [METADATA_FILE, ARRAYS_FILE]
+
+
+def test_load_empty_dir(tmp_path):
+    with pytest.raises(ModelFormatError, match="No model in"):
+        FactorModel.load(tmp_path)
+
+
+def test_load_missing_dir(tmp_path):
+    with pytest.raises(ModelFormatError, match="No model in"):
+        FactorModel.load(tmp_path / "absent")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"format_version": FORMAT_VERSION + 1}, {"format_version": "1"}, {"format": "other"}],
+)
+def test_load_wrong_format(model, tmp_path, change):
+    model.save(tmp_path, {})
+    meta_path = tmp_path / METADATA_FILE
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), **change}))
+    with pytest.raises(ModelFormatError, match="retrain or use a matching image"):
+        FactorModel.load(tmp_path)
+
+
+def test_load_metadata_not_json(model, tmp_path):
+    model.save(tmp_path, {})
+    (tmp_path / METADATA_FILE).write_text("{oops")
+    with pytest.raises(ModelFormatError, match="is not a JSON object"):
+        FactorModel.load(tmp_path)
+
+
+def test_load_metadata_not_an_object(model, tmp_path):
+    model.save(tmp_path, {})
+    (tmp_path / METADATA_FILE).write_text("[1, 2]")
+    with pytest.raises(ModelFormatError):
+        FactorModel.load(tmp_path)
+
+
+def test_load_garbage_npz(model, tmp_path):
+    model.save(tmp_path, {})
+    (tmp_path / ARRAYS_FILE).write_bytes(b"this is not a numpy file at all")
+    with pytest.raises(ModelFormatError, match="damaged or incomplete"):
+        FactorModel.load(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit-flipped"])
+def test_load_corrupted_npz(model, tmp_path, damage):
+    model.save(tmp_path, {})
+    path = tmp_path / ARRAYS_FILE
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        start = data.find(model.item_factors.tobytes()[:64])  # savez stores arrays uncompressed
+        assert start > 0
+        data[start + 100] ^= 0xFF  # one array's bytes change: the zip member's CRC no longer matches
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFormatError, match="damaged or incomplete"):
+        FactorModel.load(tmp_path)
+
+
+def test_load_npz_missing_array(model, tmp_path):
+    model.save(tmp_path, {})
+    path = tmp_path / ARRAYS_FILE
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files if name != "item_bias"}
+    np.savez(path, **arrays)
+    with pytest.raises(ModelFormatError, match="damaged or incomplete"):
+        FactorModel.load(tmp_path)
+
+
+def test_load_refuses_pickled_object_array(model, tmp_path):
+    model.save(tmp_path, {})
+    path = tmp_path / ARRAYS_FILE
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["user_ids"] = np.array([{"evil": True}, "x"], dtype=object)
+    np.savez(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        assert "user_ids.npy" in archive.namelist()
+    with pytest.raises(ModelFormatError, match="damaged or incomplete"):
+        FactorModel.load(tmp_path)
+
+
+def test_evaluate_matches_hand_computation(model, ratings):
+    _, holdout = ratings.split(0.2, seed=0)
+    holdout = Ratings(
+        np.append(holdout.users, [10**6]), np.append(holdout.items, [holdout.items[0]]), np.append(holdout.values, 0.5)
+    )
+    metrics = evaluate(model, holdout)
+    errors = []
+    for u, i, v in zip(holdout.users, holdout.items, holdout.values, strict=True):
+        estimate = model.global_mean
+        urow, irow = model.user_rows(np.array([u]))[0], model.item_rows(np.array([i]))[0]
+        if urow >= 0:
+            estimate += model.user_bias[urow]
+        if irow >= 0:
+            estimate += model.item_bias[irow]
+        if urow >= 0 and irow >= 0:
+            estimate += float(np.dot(model.user_factors[urow].astype(float), model.item_factors[irow].astype(float)))
+        errors.append(min(max(estimate, model.rating_min), model.rating_max) - v)
+    errors = np.array(errors)
+    assert isinstance(metrics, Metrics)
+    assert metrics.rmse == pytest.approx(float(np.sqrt(np.mean(errors**2))), rel=1e-9)
+    assert metrics.mae == pytest.approx(float(np.mean(np.abs(errors))), rel=1e-9)
+
+
+def test_evaluate_tiny_example(model):
+    users = model.user_ids[:2]
+    items = model.item_ids[:2]
+    predictions = model.predict(users, items)
+    truth = predictions + np.array([1.0, -3.0])
+    metrics = evaluate(model, Ratings(users, items, truth))
+    assert metrics.rmse == pytest.approx(np.sqrt(5.0))
+    assert metrics.mae == pytest.approx(2.0)
