@@ -62,8 +62,18 @@ def test_parse_csv_pairs():
     assert users.dtype == np.int64
 
 
-def test_format_csv():
-    assert format_csv(np.array([1.0, 2.1234567])) == b"1.0\n2.123457\n"
+def test_format_csv_fixed_width_for_common_scales():
+    assert format_csv(np.array([1.0, 2.1234567, 0.5, 4.99996, 0.0])) == b"1.0000\n2.1235\n0.5000\n5.0000\n0.0000\n"
+
+
+@pytest.mark.parametrize("values", [[-1.25, 3.0], [10.0, 2.5], [123.456789]])
+def test_format_csv_other_scales(values):
+    assert format_csv(np.array(values)) == "".join(f"{v:.4f}\n" for v in values).encode()
+
+
+def test_format_csv_round_trips():
+    values = np.random.default_rng(0).uniform(0.5, 5.0, 1000)
+    np.testing.assert_allclose(np.array(format_csv(values).split(), dtype=float), values, atol=5e-5)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,15 @@ import pytest
 from surprise import SVD, Dataset, Reader
 
 from recommender.config import ModelParams
-from recommender.model import ARRAYS_FILE, FORMAT, FORMAT_VERSION, METADATA_FILE, FactorModel, ModelFormatError
+from recommender.model import (
+    ARRAYS_FILE,
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA_FILE,
+    FactorModel,
+    IdLookup,
+    ModelFormatError,
+)
 from recommender.ratings import Ratings
 from recommender.svd import Metrics, evaluate, fit_svd
 from snowflake_sql.movielens import synthetic_movielens
@@ -283,3 +291,21 @@ def test_evaluate_tiny_example(model):
     metrics = evaluate(model, Ratings(users, items, truth))
     assert metrics.rmse == pytest.approx(np.sqrt(5.0))
     assert metrics.mae == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.array([3, 10, 11, 400]),  # compact: dense table
+        np.array([-7, 3, 10]),  # negative ids: binary search
+        np.array([5, 10**12, 10**15]),  # sparse, huge ids: binary search
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_id_lookup_finds_known_ids_and_marks_unknown(ids):
+    lookup = IdLookup(ids)
+    wanted = np.concatenate([ids[::-1], [-1, 0, 2, 12, 10**13, 2**62]])
+    expected = [len(ids) - 1 - j for j in range(len(ids))] + [
+        int(np.flatnonzero(ids == w)[0]) if w in ids else -1 for w in [-1, 0, 2, 12, 10**13, 2**62]
+    ]
+    assert lookup.rows(wanted).tolist() == expected

@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +26,7 @@ FORMAT = "recommender.factor-model"
 FORMAT_VERSION = 1
 ARRAYS_FILE = "model.npz"
 METADATA_FILE = "metadata.json"
+_PREDICT_CHUNK = 1024  # rows scored per step in FactorModel.predict_rows
 
 
 class ModelFormatError(RuntimeError):
@@ -60,11 +62,19 @@ class FactorModel:
 
     def user_rows(self, user_ids: np.ndarray) -> np.ndarray:
         """Row of each raw user id, -1 where unknown."""
-        return _lookup(self.user_ids, user_ids)
+        return self._user_lookup.rows(user_ids)
 
     def item_rows(self, item_ids: np.ndarray) -> np.ndarray:
         """Row of each raw item id, -1 where unknown."""
-        return _lookup(self.item_ids, item_ids)
+        return self._item_lookup.rows(item_ids)
+
+    @cached_property
+    def _user_lookup(self) -> IdLookup:
+        return IdLookup(self.user_ids)
+
+    @cached_property
+    def _item_lookup(self) -> IdLookup:
+        return IdLookup(self.item_ids)
 
     def predict(self, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
         """Predicted ratings for aligned arrays of raw ids, vectorised.
@@ -79,14 +89,19 @@ class FactorModel:
     def predict_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Like :meth:`predict`, for row indices (-1 = unknown)."""
         known_u, known_i = users >= 0, items >= 0
-        estimate = np.full(len(users), self.global_mean, dtype=np.float64)
-        estimate += np.where(known_u, self.user_bias[np.where(known_u, users, 0)], 0.0)
-        estimate += np.where(known_i, self.item_bias[np.where(known_i, items, 0)], 0.0)
-        both = known_u & known_i
-        estimate[both] += np.einsum(
-            "ij,ij->i",
-            self.user_factors[users[both]].astype(np.float64),
-            self.item_factors[items[both]].astype(np.float64),
+        # Unknown rows read row 0 and are then zeroed: one gather per array, no masked copies.
+        u, i = np.where(known_u, users, 0), np.where(known_i, items, 0)
+        interaction = np.empty(len(u), dtype=np.float32)
+        # Chunks keep the gathered factor rows small: bounded memory for any request, and
+        # no fresh multi-MB allocations (page faults) on the serving hot path.
+        for start in range(0, len(u), _PREDICT_CHUNK):
+            chunk = slice(start, start + _PREDICT_CHUNK)
+            interaction[chunk] = np.einsum("ij,ij->i", self.user_factors[u[chunk]], self.item_factors[i[chunk]])
+        estimate = (
+            self.global_mean
+            + self.user_bias[u] * known_u
+            + self.item_bias[i] * known_i
+            + interaction * (known_u & known_i)
         )
         return np.clip(estimate, self.rating_min, self.rating_max)
 
@@ -191,13 +206,27 @@ class FactorModel:
         return model, metadata
 
 
-def _lookup(sorted_ids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    wanted = np.asarray(wanted, dtype=np.int64)
-    if len(sorted_ids) == 0:
-        return np.full(len(wanted), -1, dtype=np.int64)
-    pos = np.searchsorted(sorted_ids, wanted)
-    pos_clipped = np.minimum(pos, len(sorted_ids) - 1)
-    return np.where(sorted_ids[pos_clipped] == wanted, pos_clipped, -1).astype(np.int64)
+class IdLookup:
+    """Raw id -> row for sorted ids: a dense table when the ids are compact, else binary search."""
+
+    DENSE_LIMIT = 50_000_000  # largest id that gets a dense table (4 bytes per possible id)
+
+    def __init__(self, sorted_ids: np.ndarray) -> None:
+        self.sorted_ids = np.asarray(sorted_ids, dtype=np.int64)
+        self.table: np.ndarray | None = None
+        if len(self.sorted_ids) and self.sorted_ids[0] >= 0 and self.sorted_ids[-1] < self.DENSE_LIMIT:
+            self.table = np.full(int(self.sorted_ids[-1]) + 1, -1, dtype=np.int32)
+            self.table[self.sorted_ids] = np.arange(len(self.sorted_ids), dtype=np.int32)
+
+    def rows(self, wanted: np.ndarray) -> np.ndarray:
+        wanted = np.asarray(wanted, dtype=np.int64)
+        if self.table is not None:
+            inside = (wanted >= 0) & (wanted < len(self.table))
+            return np.where(inside, self.table[np.where(inside, wanted, 0)], -1).astype(np.int64)
+        if len(self.sorted_ids) == 0:
+            return np.full(len(wanted), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sorted_ids, wanted), len(self.sorted_ids) - 1)
+        return np.where(self.sorted_ids[pos] == wanted, pos, -1).astype(np.int64)
 
 
 def _user_vectors(model: FactorModel, users: np.ndarray) -> np.ndarray:

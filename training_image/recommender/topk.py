@@ -97,13 +97,15 @@ def iter_top_k(
     items_t[:n_factors] = item_factors.T
     items_t[n_factors] = item_bias
     step = block_rows(n_items, memory_budget_bytes)
-    users = np.empty((min(step, len(user_vectors)), n_factors + 1), dtype=np.float32)
+    rows = min(step, len(user_vectors))
+    users = np.empty((rows, n_factors + 1), dtype=np.float32)
     users[:, n_factors] = 1.0
+    buffer = np.empty((rows, n_items), dtype=np.float32)  # reused: no page faults per block
     for start in range(0, len(user_vectors), step):
         stop = min(start + step, len(user_vectors))
         block = users[: stop - start]
         block[:, :n_factors] = user_vectors[start:stop]
-        scores = block @ items_t
+        scores = np.matmul(block, items_t, out=buffer[: stop - start])
         positions, items = rated.gather(user_rows[start:stop])
         scores[positions, items] = -np.inf
         yield start, _select(scores, k)
