@@ -30,8 +30,8 @@ from bench.seed_method import seed_predict_csv  # noqa: E402
 from recommender.config import ModelParams  # noqa: E402
 from recommender.ratings import Ratings  # noqa: E402
 from recommender.svd import fit_svd  # noqa: E402
+from snowflake_sql.local.standins import free_port, python_env, running  # noqa: E402
 from snowflake_sql.movielens import shared_or_synthetic  # noqa: E402
-from tests.standins import free_port, python_env, running  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 

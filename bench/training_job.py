@@ -28,8 +28,8 @@ import snowflake.connector  # noqa: E402
 from recommender.config import ModelParams  # noqa: E402
 from recommender.ratings import Ratings  # noqa: E402
 from recommender.svd import evaluate, fit_svd  # noqa: E402
+from snowflake_sql.local.standins import fakesnow_server, python_env  # noqa: E402
 from snowflake_sql.movielens import load_ratings, shared_or_synthetic  # noqa: E402
-from tests.standins import fakesnow_server, python_env  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 SURPRISE_DEFAULTS = ModelParams(n_factors=100, n_epochs=20, lr_all=0.005, reg_all=0.02, init_std_dev=0.1)

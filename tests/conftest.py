@@ -10,8 +10,8 @@ import pytest
 import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
+from snowflake_sql.local.standins import Server, fakesnow_server, moto_server
 from snowflake_sql.movielens import MovieLens, load_ratings, shared_or_synthetic
-from tests.standins import Server, fakesnow_server, moto_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"

@@ -12,8 +12,8 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 
 from recommender.model import FactorModel
+from snowflake_sql.local.standins import Server, python_env
 from tests.conftest import DATABASE, SCHEMA
-from tests.standins import Server, python_env
 
 INPUT_TABLE = f"{DATABASE}.{SCHEMA}.RATINGS"
 OUTPUT_TABLE = f"{DATABASE}.{SCHEMA}.USER_MOVIE_RECOMMENDATIONS"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from snowflake_sql.local.standins import Server, free_port, python_env, running
 from tests.integration.conftest import TrainedJob
-from tests.standins import Server, free_port, python_env, running
 
 pytestmark = pytest.mark.integration
 

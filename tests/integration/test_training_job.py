@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from snowflake.connector import SnowflakeConnection
 
+from snowflake_sql.local.standins import Server, free_port
 from snowflake_sql.movielens import MovieLens
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
@@ -18,7 +19,6 @@ from tests.integration.conftest import (
     connection_hyperparameters,
     run_training,
 )
-from tests.standins import Server, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -68,12 +68,13 @@ def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextMana
 
 def moto_server(log: Path) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
-    return running([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)], port=port, log=log)
+    args = [sys.executable, "-m", "snowflake_sql.local.moto_server", "-H", LOOPBACK, "-p", str(port)]
+    return running(args, port=port, log=log, env=python_env())
 
 
 def python_env(**extra: str) -> dict[str, str]:
     """The current environment with the image's package importable, plus ``extra``."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNOWFLAKE_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(root / "training_image"), str(root)])
     env.update(extra)

@@ -1,0 +1,57 @@
+"""boto3 clients (created once per Lambda container) and AWS errors as external-function errors."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
+
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+_NOT_FOUND_CODES = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
+
+
+@cache
+def sagemaker() -> Any:
+    return boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+
+
+@cache
+def sagemaker_runtime() -> Any:
+    # API Gateway gives the whole call 29 s; leave room for Snowflake's retry instead of hanging.
+    config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=20)
+    return boto3.client("sagemaker-runtime", config=config)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", "")).strip().rstrip(".")[:300]
+
+
+def is_not_found(exc: ClientError) -> bool:
+    message = error_message(exc).lower()
+    return error_code(exc) in _NOT_FOUND_CODES and ("not find" in message or "not found" in message)
+
+
+def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
+    """Translate an AWS failure into the answer Snowflake should get (retry or not)."""
+    if isinstance(exc, ClientError):
+        code = error_code(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in _THROTTLED or status == 429:
+            return ThrottledError(f"SageMaker is throttling requests while {doing}; Snowflake will retry.")
+        if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
+            return UnavailableError(f"SageMaker failed transiently while {doing}; Snowflake will retry.")
+        if code in {"AccessDenied", "AccessDeniedException"}:
+            return BadRequestError(f"The pipeline is not allowed to act while {doing}: check the stack's IAM policies.")
+        return BadRequestError(f"SageMaker refused {doing}: {error_message(exc) or code}.")
+    if isinstance(exc, BotoCoreError):
+        return UnavailableError(f"SageMaker could not be reached while {doing}; Snowflake will retry.")
+    raise exc

@@ -1,0 +1,211 @@
+"""``deploy_model(model_name, model_ref)``: put a trained model behind a SageMaker endpoint.
+
+``model_ref`` is an ``s3://<pipeline bucket>/...model.tar.gz`` URI, a training job name of this
+pipeline, or ``'latest'`` (its newest Completed job). Each deployment creates a versioned
+SageMaker Model and EndpointConfig, then creates the endpoint or -- if it exists -- switches it
+with ``UpdateEndpoint``, which keeps serving the old version until the new one is ready.
+Versions derive from the batch id and row, so a retried batch converges instead of adding more.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from external_functions import names
+from external_functions.aws import is_not_found, upstream_error
+from external_functions.protocol import BadRequestError, Batch, Row
+from external_functions.settings import HostingSettings
+from external_functions.training import describe as describe_training_job
+
+FUNCTION = "deploy_model"
+VARIANT = "AllTraffic"
+_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    row: Row
+    model: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    model_data: str
+    source: str  # what the reference resolved to, for the caller
+
+
+def parse_row(row: Row, prefix: str) -> Deployment:
+    model = names.model_name(row.args[0], prefix, row=row.number)
+    reference = row.args[1]
+    if not isinstance(reference, str) or not reference.strip():
+        raise BadRequestError(
+            f"Row {row.number}: model_ref must be 'latest', a training job name or an s3:// model.tar.gz URI."
+        )
+    return Deployment(row, model, reference.strip())
+
+
+def deploy(batch: Batch, settings: HostingSettings, sagemaker: Any) -> list[dict[str, Any]]:
+    """Deploy one model per row; every row is validated before anything is created."""
+    if not batch.batch_id:
+        raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
+    deployments = [parse_row(row, settings.prefix) for row in batch.rows]
+    return [_deploy_one(d, batch.batch_id, settings, sagemaker) for d in deployments]
+
+
+def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: int) -> ModelSource:
+    """Turn a model reference into the S3 URI of its model.tar.gz."""
+    if reference.startswith("s3://"):
+        if not re.fullmatch(rf"s3://{re.escape(settings.bucket)}/[\w!\-.*'()/=+]+\.tar\.gz", reference):
+            raise BadRequestError(
+                f"Row {row}: model_ref must be a model.tar.gz under s3://{settings.bucket}/ "
+                "(the pipeline's bucket, which SageMaker may read)."
+            )
+        return ModelSource(reference, reference)
+    if reference.lower() == "latest":
+        job = latest_completed_job(settings.prefix, sagemaker)
+        if job is None:
+            raise BadRequestError(
+                f"Row {row}: this pipeline has no completed training job yet: run "
+                "train_and_get_recommendations first, or pass an s3:// model URI."
+            )
+    else:
+        if not names.is_sagemaker_name(reference) or not reference.startswith(
+            names.training_job_prefix(settings.prefix)
+        ):
+            raise BadRequestError(
+                f"Row {row}: model_ref is neither 'latest', an s3:// URI nor a training job of this "
+                f"pipeline (named {names.training_job_prefix(settings.prefix)}...)."
+            )
+        job = describe_training_job(sagemaker, reference)
+        if job is None:
+            raise BadRequestError(f"Row {row}: there is no training job named {reference}.")
+    if job["TrainingJobStatus"] != "Completed":
+        raise BadRequestError(
+            f"Row {row}: training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
+            "check pipeline_status for it."
+        )
+    return ModelSource(job["ModelArtifacts"]["S3ModelArtifacts"], job["TrainingJobName"])
+
+
+def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
+    """The newest Completed training job of this pipeline, or None."""
+    try:
+        page = sagemaker.list_training_jobs(
+            NameContains=names.training_job_prefix(prefix),
+            StatusEquals="Completed",
+            SortBy="CreationTime",
+            SortOrder="Descending",
+        )
+    except ClientError as exc:
+        raise upstream_error(exc, "listing training jobs") from None
+    # Ours are named <prefix>-train-...; NameContains alone would also match e.g. "x<prefix>-train-".
+    ours = [
+        j for j in page["TrainingJobSummaries"] if j["TrainingJobName"].startswith(names.training_job_prefix(prefix))
+    ]
+    if not ours:
+        return None
+    newest = max(ours, key=lambda j: j["CreationTime"])
+    return describe_training_job(sagemaker, newest["TrainingJobName"])
+
+
+def _deploy_one(deployment: Deployment, batch_id: str, settings: HostingSettings, sagemaker: Any) -> dict[str, Any]:
+    source = resolve(deployment.reference, settings, sagemaker, row=deployment.row.number)
+    version = names.versioned_name(
+        settings.prefix, deployment.model, names.idempotency_token(batch_id, deployment.row.number)
+    )
+    endpoint = names.endpoint_name(settings.prefix, deployment.model)
+    tags = names.tags(settings.prefix, **{"recommender:model": deployment.model})
+    _ensure_model(version, source.model_data, settings, sagemaker, tags)
+    _ensure_endpoint_config(version, settings, sagemaker, tags)
+
+    current = describe_endpoint(sagemaker, endpoint)
+    try:
+        if current is None:
+            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
+            action = "created"
+        elif current["EndpointConfigName"] == version:
+            action = "unchanged"  # a retry of a deployment that already went through
+        elif current["EndpointStatus"] in _BUSY:
+            raise BadRequestError(
+                f"Row {deployment.row.number}: endpoint {endpoint} is {current['EndpointStatus']} from an "
+                f"earlier deployment; call deploy_model again once pipeline_status('{deployment.model}') "
+                "says InService."
+            )
+        elif current["EndpointStatus"] == "Failed":
+            raise BadRequestError(
+                f"Row {deployment.row.number}: endpoint {endpoint} is Failed "
+                f"({current.get('FailureReason', 'no reason given')[:200]}); delete it before redeploying."
+            )
+        else:
+            sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=version)
+            action = "updated"
+    except ClientError as exc:
+        raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
+    status = describe_endpoint(sagemaker, endpoint) or {}
+    return {
+        "endpoint_name": endpoint,
+        "endpoint_config_name": version,
+        "model_name": version,
+        "model_data": source.model_data,
+        "source": source.source,
+        "action": action,
+        "status": status.get("EndpointStatus", "Creating"),
+        "previous_endpoint_config_name": None if current is None else current["EndpointConfigName"],
+    }
+
+
+def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
+    try:
+        sagemaker.describe_model(ModelName=name)
+        return
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise upstream_error(exc, f"looking up model {name}") from None
+    try:
+        sagemaker.create_model(
+            ModelName=name,
+            PrimaryContainer={"Image": settings.image_uri, "ModelDataUrl": model_data},
+            ExecutionRoleArn=settings.role_arn,
+            Tags=tags,
+        )
+    except ClientError as exc:
+        raise upstream_error(exc, f"creating model {name}") from None
+
+
+def _ensure_endpoint_config(name: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
+    try:
+        sagemaker.describe_endpoint_config(EndpointConfigName=name)
+        return
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise upstream_error(exc, f"looking up endpoint config {name}") from None
+    variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": name}
+    if settings.serverless:
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": settings.memory_mb,
+            "MaxConcurrency": settings.max_concurrency,
+        }
+    else:
+        variant.update(
+            InstanceType=settings.instance_type,
+            InitialInstanceCount=settings.instance_count,
+            InitialVariantWeight=1.0,
+        )
+    try:
+        sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tags)
+    except ClientError as exc:
+        raise upstream_error(exc, f"creating endpoint config {name}") from None
+
+
+def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
+    try:
+        return sagemaker.describe_endpoint(EndpointName=endpoint)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise upstream_error(exc, f"looking up endpoint {endpoint}") from None

@@ -1,0 +1,83 @@
+"""Lambda entry points, one per external function (API Gateway REST proxy events in and out).
+
+Each handler parses Snowflake's batch, reads its configuration, calls one logic module and
+answers in Snowflake's format. Failures become one-sentence answers (see ``protocol``); an
+unexpected exception is logged with its traceback and answered with 500 and the request id.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from external_functions import aws, deployment, scoring, status, training
+from external_functions.logs import log
+from external_functions.protocol import Batch, ExternalFunctionError, failed, ok, parse_event
+from external_functions.settings import Environment, HostingSettings, TrainingSettings
+
+Work = Callable[[Batch, Environment], Sequence[Any]]
+
+
+def _serve(event: dict[str, Any], context: Any, *, function: str, arities: Sequence[int], work: Work) -> dict:
+    started = time.perf_counter()
+    request_id = getattr(context, "aws_request_id", None)
+    fields: dict[str, Any] = {"function": function, "request_id": request_id}
+    try:
+        batch = parse_event(event, function=function, arities=arities)
+        fields.update(query_id=batch.query_id, batch_id=batch.batch_id, rows=len(batch.rows))
+        answer = ok(batch, work(batch, Environment.current(function)))
+        log("INFO", "answered", status=200, duration_ms=_since(started), **fields)
+        return answer
+    except ExternalFunctionError as error:
+        log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
+        return failed(error)
+    except Exception as exc:  # an answer Snowflake can show, never a stack trace
+        log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc(), **fields)
+        error = ExternalFunctionError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}.")
+        return failed(error)
+
+
+def _since(started: float) -> int:
+    return round((time.perf_counter() - started) * 1000)
+
+
+def train_handler(event: dict[str, Any], context: Any) -> dict:
+    """``train_and_get_recommendations(input_table, output_table[, options])`` -> job OBJECT."""
+    return _serve(
+        event, context, function=training.FUNCTION, arities=(2, 3),
+        work=lambda batch, env: training.start(batch, TrainingSettings.from_env(env), aws.sagemaker()),
+    )  # fmt: skip
+
+
+def deploy_handler(event: dict[str, Any], context: Any) -> dict:
+    """``deploy_model(model_name, model_ref)`` -> deployment OBJECT."""
+    return _serve(
+        event, context, function=deployment.FUNCTION, arities=(2,),
+        work=lambda batch, env: deployment.deploy(batch, HostingSettings.from_env(env), aws.sagemaker()),
+    )  # fmt: skip
+
+
+def invoke_handler(event: dict[str, Any], context: Any) -> dict:
+    """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
+    return _serve(
+        event, context, function="invoke_model", arities=(3,),
+        work=lambda batch, env: scoring.invoke(batch, env.prefix(), aws.sagemaker_runtime()),
+    )  # fmt: skip
+
+
+def recommend_handler(event: dict[str, Any], context: Any) -> dict:
+    """``recommend(model_name, user_id, k)`` -> ARRAY of movie ids, best first."""
+    return _serve(
+        event, context, function="recommend", arities=(3,),
+        work=lambda batch, env: scoring.recommend(batch, env.prefix(), aws.sagemaker_runtime()),
+    )  # fmt: skip
+
+
+def status_handler(event: dict[str, Any], context: Any) -> dict:
+    """``pipeline_status(name)`` -> OBJECT describing a training job or endpoint."""
+    return _serve(
+        event, context, function="pipeline_status", arities=(1,),
+        work=lambda batch, env: status.statuses(batch, env.prefix(), aws.sagemaker()),
+    )  # fmt: skip

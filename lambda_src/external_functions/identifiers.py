@@ -1,0 +1,60 @@
+"""Snowflake object names that are safe to put into SQL text.
+
+Only unquoted identifiers are accepted (letters, digits, ``_`` and ``$``, not starting with a
+digit or ``$``, at most 255 characters per part, one to three dot-separated parts). Anything
+else -- quotes, spaces, semicolons, comments -- is rejected, so a validated name can never
+change the meaning of the statement it is placed in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+MAX_PARTS = 3
+
+
+class InvalidIdentifierError(ValueError):
+    """A name that is not a plain Snowflake identifier."""
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A validated ``[DATABASE.][SCHEMA.]TABLE`` name, stored upper-cased as Snowflake resolves it."""
+
+    parts: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: object, *, what: str = "table name") -> TableName:
+        """Validate ``text``; raise :class:`InvalidIdentifierError` naming ``what`` if it is unsafe."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidIdentifierError(f"The {what} is missing: give a table as DATABASE.SCHEMA.TABLE.")
+        parts = tuple(text.strip().split("."))
+        if len(parts) > MAX_PARTS or not all(_PART.fullmatch(p) for p in parts):
+            raise InvalidIdentifierError(
+                f"The {what} is not a plain Snowflake identifier: use DATABASE.SCHEMA.TABLE "
+                "with letters, digits, '_' or '$' only (no quotes, spaces or punctuation)."
+            )
+        return cls(tuple(p.upper() for p in parts))
+
+    @property
+    def sql(self) -> str:
+        """The name as SQL text (safe by construction)."""
+        return ".".join(self.parts)
+
+    @property
+    def table(self) -> str:
+        return self.parts[-1]
+
+    @property
+    def namespace(self) -> str | None:
+        """``DATABASE.SCHEMA`` or ``SCHEMA`` the table lives in, or None for a bare name."""
+        return ".".join(self.parts[:-1]) or None
+
+    def sibling(self, table: str) -> TableName:
+        """A name for another object in the same namespace as this one."""
+        return TableName.parse(".".join((*self.parts[:-1], table)), what="derived object name")
+
+    def __str__(self) -> str:
+        return self.sql

@@ -1,0 +1,68 @@
+"""Names of the SageMaker objects a pipeline creates, all under its resource prefix.
+
+- training job: ``<prefix>-train-<12 hex>`` derived from the Snowflake batch id and row, so a
+  retried batch maps to the job it already started;
+- endpoint: ``<prefix>-<model>`` for the model name SQL users pass to ``deploy_model``;
+- model and endpoint config: ``<prefix>-<model>-<12 hex>``, one version per deployment.
+SageMaker names are at most 63 characters of letters, digits and single hyphens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from external_functions.protocol import BadRequestError
+
+MAX_NAME = 63
+VERSION_DIGITS = 12
+PIPELINE_TAG = "recommender:pipeline"
+_SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-?[a-zA-Z0-9])*")
+
+
+def idempotency_token(*parts: object) -> str:
+    """A short stable hash of the parts (batch id, row number, arguments)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:VERSION_DIGITS]
+
+
+def training_job_prefix(prefix: str) -> str:
+    return f"{prefix}-train-"
+
+
+def training_job_name(prefix: str, token: str) -> str:
+    return f"{training_job_prefix(prefix)}{token}"
+
+
+def max_model_name(prefix: str) -> int:
+    """Longest model name that still leaves room for the prefix and a version suffix."""
+    return MAX_NAME - len(prefix) - 1 - (VERSION_DIGITS + 1)
+
+
+def model_name(value: object, prefix: str, *, row: int) -> str:
+    """Validate a SQL user's model name; returns it lower-cased (endpoint names ignore case)."""
+    longest = max_model_name(prefix)
+    if not isinstance(value, str) or not value:
+        raise BadRequestError(f"Row {row}: the model name must be a non-empty string such as 'movielens'.")
+    if len(value) > longest or not _SAGEMAKER_NAME.fullmatch(value):
+        raise BadRequestError(
+            f"Row {row}: the model name must be 1-{longest} letters, digits or single hyphens, "
+            "starting and ending with a letter or digit (e.g. 'movielens')."
+        )
+    return value.lower()
+
+
+def endpoint_name(prefix: str, model: str) -> str:
+    return f"{prefix}-{model}"
+
+
+def versioned_name(prefix: str, model: str, token: str) -> str:
+    return f"{prefix}-{model}-{token}"
+
+
+def is_sagemaker_name(value: str) -> bool:
+    return len(value) <= MAX_NAME and bool(_SAGEMAKER_NAME.fullmatch(value))
+
+
+def tags(prefix: str, **extra: str) -> list[dict[str, str]]:
+    """The tags that let teardown find everything a pipeline created at run time."""
+    return [{"Key": PIPELINE_TAG, "Value": prefix}, *({"Key": k, "Value": v} for k, v in extra.items())]

@@ -1,0 +1,160 @@
+"""Snowflake's external-function batch protocol over API Gateway REST proxy events.
+
+Request body ``{"data": [[row_number, arg1, ...], ...]}``, possibly base64-encoded by API
+Gateway and/or gzip/deflate-compressed by Snowflake. Response 200
+``{"data": [[row_number, value], ...]}``: one output per input row, same numbers, same order.
+Errors are one sentence in the body -- Snowflake shows it to the SQL user verbatim -- and never
+echo request data: 400 for bad input, 429/503 for transient upstream trouble (Snowflake
+retries those with the same batch id).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+
+
+class ExternalFunctionError(Exception):
+    """An error answered to Snowflake with ``status`` and this one-sentence message."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequestError(ExternalFunctionError):
+    """The caller's input is wrong; retrying the same batch cannot help."""
+
+    status = 400
+
+
+class ThrottledError(ExternalFunctionError):
+    """An upstream service throttled us; Snowflake retries the batch."""
+
+    status = 429
+
+
+class UnavailableError(ExternalFunctionError):
+    """An upstream service failed transiently; Snowflake retries the batch."""
+
+    status = 503
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    rows: tuple[Row, ...]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def query_id(self) -> str | None:
+        return self.headers.get("sf-external-function-current-query-id")
+
+    @property
+    def batch_id(self) -> str | None:
+        return self.headers.get("sf-external-function-query-batch-id")
+
+    @property
+    def function_name(self) -> str | None:
+        return self.headers.get("sf-external-function-name")
+
+
+def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int]) -> Batch:
+    """Decode an API Gateway proxy event into rows of ``function``'s arguments.
+
+    ``arities`` lists the accepted argument counts (e.g. ``(2, 3)`` for an optional third).
+    """
+    if not isinstance(event, dict):
+        raise BadRequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    raw = _body_bytes(event, headers, function)
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequestError(f"The request body for {function} is not valid JSON.") from None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, list):
+        raise BadRequestError(f'The request body for {function} has no "data" list of rows.')
+
+    rows = []
+    expected = " or ".join(str(a) for a in arities)
+    for position, item in enumerate(data):
+        if not isinstance(item, list) or not item:
+            raise BadRequestError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
+        number = item[0]
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise BadRequestError(f"Row {position} of the batch for {function} has no integer row number.")
+        args = tuple(item[1:])
+        if len(args) not in arities:
+            plural = "argument" if len(args) == 1 else "arguments"
+            raise BadRequestError(f"Row {number}: {function} takes {expected} arguments, got {len(args)} {plural}.")
+        rows.append(Row(number, args))
+    return Batch(tuple(rows), headers)
+
+
+def _body_bytes(event: dict[str, Any], headers: dict[str, str], function: str) -> bytes:
+    body = event.get("body")
+    if body is None or body == "":
+        raise BadRequestError(f"The request for {function} has an empty body.")
+    if event.get("isBase64Encoded"):
+        try:
+            raw = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequestError(f"The request body for {function} is marked base64 but is not.") from None
+    else:
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
+    encoding = headers.get("content-encoding", "").lower()
+    if raw[:2] == b"\x1f\x8b" or encoding == "gzip":
+        return _inflate(raw, zlib.MAX_WBITS | 16, function)
+    if encoding == "deflate" or (len(raw) > 1 and raw[0] == 0x78 and (raw[0] * 256 + raw[1]) % 31 == 0):
+        return _inflate(raw, zlib.MAX_WBITS, function)
+    return raw
+
+
+def _inflate(raw: bytes, wbits: int, function: str) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(raw, MAX_DECOMPRESSED_BYTES + 1)
+    except zlib.error:
+        raise BadRequestError(f"The compressed request body for {function} is corrupt.") from None
+    if len(out) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
+        raise BadRequestError(f"The request body for {function} expands beyond 64 MB: lower MAX_BATCH_ROWS.")
+    return out
+
+
+def ok(batch: Batch, values: Sequence[Any]) -> dict[str, Any]:
+    """A 200 answer: ``values[j]`` belongs to ``batch.rows[j]``."""
+    if len(values) != len(batch.rows):
+        raise AssertionError("one output per input row")  # a bug of ours, never the caller's
+    data = [[row.number, value] for row, value in zip(batch.rows, values, strict=True)]
+    return _answer(200, {"data": data})
+
+
+def failed(error: ExternalFunctionError) -> dict[str, Any]:
+    """An error answer whose body is the bare sentence: Snowflake shows it to the user as is."""
+    return {"statusCode": error.status, "headers": {"Content-Type": "text/plain"}, "body": error.message}
+
+
+def _answer(status: int, document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(document, separators=(",", ":"), allow_nan=False),
+    }

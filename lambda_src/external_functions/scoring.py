@@ -1,0 +1,131 @@
+"""``invoke_model(model, user_id, movie_id)`` and ``recommend(model, user_id, k)`` via endpoints.
+
+A batch may mix models: rows are grouped per model (and per k), each group is sent in as few
+``InvokeEndpoint`` calls as the payload limit allows, and the answers are put back on the
+original rows. A row with a NULL argument gets NULL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from external_functions import names
+from external_functions.aws import error_code, error_message, upstream_error
+from external_functions.protocol import BadRequestError, Batch, UnavailableError
+
+PAYLOAD_LIMIT = 4 * 1024 * 1024  # serverless endpoints accept 4 MB, real-time 6 MB: fit both
+MAX_K = 100
+RECOMMEND_CELLS = 200_000  # users x k per call keeps each answer far below 6 MB
+MAX_ID = 2**53
+
+
+def whole_number(value: Any, what: str, row: int) -> int:
+    """An id or count from SQL: a JSON number or numeric text with no fractional part."""
+    if isinstance(value, bool):
+        value = None
+    elif isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if not isinstance(value, int | float) or not math.isfinite(value) or value != int(value) or abs(value) > MAX_ID:
+        raise BadRequestError(f"Row {row}: {what} must be a whole number.")
+    return int(value)
+
+
+def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
+    """Predicted ratings, one per row (None where an argument is NULL)."""
+    groups: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for position, row in enumerate(batch.rows):
+        model, user, movie = row.args
+        if model is None or user is None or movie is None:
+            continue
+        groups[names.model_name(model, prefix, row=row.number)].append(
+            (position, whole_number(user, "user_id", row.number), whole_number(movie, "movie_id", row.number))
+        )
+    results: list[float | None] = [None] * len(batch.rows)
+    for model, items in groups.items():
+        for chunk in _chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
+            body = "\n".join(f"{user},{movie}" for _, user, movie in chunk).encode()
+            answer = _invoke(runtime, prefix, model, body, "text/csv", batch, chunk[0][0])
+            values = answer.split()
+            if len(values) != len(chunk):
+                raise UnavailableError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
+            for (position, _, _), value in zip(chunk, values, strict=True):
+                results[position] = float(value)
+    return results
+
+
+def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]:
+    """Best-first movie ids per row (None where the model or user is NULL)."""
+    groups: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
+    for position, row in enumerate(batch.rows):
+        model, user, k = row.args
+        if model is None or user is None:
+            continue
+        count = 10 if k is None else whole_number(k, "k", row.number)
+        if not 1 <= count <= MAX_K:
+            raise BadRequestError(f"Row {row.number}: k must be from 1 to {MAX_K}.")
+        groups[(names.model_name(model, prefix, row=row.number), count)].append(
+            (position, whole_number(user, "user_id", row.number))
+        )
+    results: list[list[int] | None] = [None] * len(batch.rows)
+    for (model, k), items in groups.items():
+        per_call = max(1, RECOMMEND_CELLS // k)
+        for start in range(0, len(items), per_call):
+            chunk = items[start : start + per_call]
+            body = json.dumps({"user_ids": [user for _, user in chunk], "k": k}).encode()
+            answer = _invoke(runtime, prefix, model, body, "application/json", batch, chunk[0][0])
+            try:
+                lists = json.loads(answer)["recommendations"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise UnavailableError(f"Model '{model}' answered something other than recommendations.") from None
+            if len(lists) != len(chunk):
+                raise UnavailableError(f"Model '{model}' answered {len(lists)} lists for {len(chunk)} users.")
+            for (position, _), movies in zip(chunk, lists, strict=True):
+                results[position] = movies
+    return results
+
+
+def _chunks(items: Sequence[Any], size_of: Any) -> Iterator[Sequence[Any]]:
+    start, size = 0, 0
+    for index, item in enumerate(items):
+        item_size = size_of(item)
+        if size + item_size > PAYLOAD_LIMIT and index > start:
+            yield items[start:index]
+            start, size = index, 0
+        size += item_size
+    if start < len(items):
+        yield items[start:]
+
+
+def _invoke(runtime: Any, prefix: str, model: str, body: bytes, content_type: str, batch: Batch, position: int) -> str:
+    endpoint = names.endpoint_name(prefix, model)
+    row = batch.rows[position].number
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType=content_type, Accept=content_type, Body=body
+        )
+    except ClientError as exc:
+        code, message = error_code(exc), error_message(exc)
+        if code == "ValidationError" and "not found" in message.lower():
+            raise BadRequestError(
+                f"Row {row}: no model named '{model}' is deployed: run deploy_model('{model}', 'latest') first."
+            ) from None
+        if code == "ModelError":
+            original = int(exc.response.get("OriginalStatusCode") or 500)
+            if 400 <= original < 500:
+                raise BadRequestError(f"Model '{model}' rejected the request: {message}.") from None
+            raise UnavailableError(f"Model '{model}' failed while answering; Snowflake will retry.") from None
+        if code == "ModelNotReadyException":
+            raise UnavailableError(f"Model '{model}' is not ready yet; Snowflake will retry.") from None
+        raise upstream_error(exc, f"invoking model '{model}'") from None
+    except BotoCoreError as exc:
+        raise upstream_error(exc, f"invoking model '{model}'") from None
+    return response["Body"].read().decode()

@@ -1,0 +1,96 @@
+"""``pipeline_status(name)``: a training job or endpoint of this pipeline, described for SQL users.
+
+``name`` is a training job name (``<prefix>-train-...``), a model name as given to
+``deploy_model``, or a full endpoint name. The answer is an OBJECT with the status, the
+failure reason, metrics and the model artifact, so nobody needs the SageMaker console.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from external_functions import names
+from external_functions.aws import is_not_found, upstream_error
+from external_functions.deployment import describe_endpoint
+from external_functions.protocol import BadRequestError, Batch
+from external_functions.training import describe as describe_training_job
+
+
+def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] | None]:
+    results: list[dict[str, Any] | None] = []
+    for row in batch.rows:
+        name = row.args[0]
+        if name is None:
+            results.append(None)
+            continue
+        if not isinstance(name, str) or not names.is_sagemaker_name(name):
+            raise BadRequestError(f"Row {row.number}: name must be a training job, model or endpoint name.")
+        results.append(describe(name, prefix, sagemaker, row=row.number))
+    return results
+
+
+def describe(name: str, prefix: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
+    if name.startswith(names.training_job_prefix(prefix)):
+        job = describe_training_job(sagemaker, name)
+        if job is not None:
+            return training_job_status(job)
+    endpoint = name.lower() if name.lower().startswith(f"{prefix}-") else names.endpoint_name(prefix, name.lower())
+    found = describe_endpoint(sagemaker, endpoint) if names.is_sagemaker_name(endpoint) else None
+    if found is None:
+        raise BadRequestError(f"Row {row}: this pipeline has no training job or deployed model named '{name}'.")
+    return endpoint_status(found, sagemaker)
+
+
+def training_job_status(job: dict[str, Any]) -> dict[str, Any]:
+    hyperparameters = job.get("HyperParameters", {})
+    return _clean(
+        {
+            "kind": "training_job",
+            "name": job["TrainingJobName"],
+            "status": job["TrainingJobStatus"],
+            "secondary_status": job.get("SecondaryStatus"),
+            "failure_reason": job.get("FailureReason"),
+            "metrics": {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])},
+            "model_artifact": job.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
+            "input_table": hyperparameters.get("input_table"),
+            "output_table": hyperparameters.get("output_table"),
+            "created": job.get("CreationTime"),
+            "ended": job.get("TrainingEndTime"),
+        }
+    )
+
+
+def endpoint_status(endpoint: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
+    config_name = endpoint.get("EndpointConfigName")
+    model_data = None
+    try:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        model_name = config["ProductionVariants"][0]["ModelName"]
+        model_data = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"].get("ModelDataUrl")
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise upstream_error(exc, f"describing endpoint {endpoint['EndpointName']}") from None
+    return _clean(
+        {
+            "kind": "endpoint",
+            "name": endpoint["EndpointName"],
+            "status": endpoint["EndpointStatus"],
+            "failure_reason": endpoint.get("FailureReason"),
+            "endpoint_config": config_name,
+            "model_data": model_data,
+            "created": endpoint.get("CreationTime"),
+            "modified": endpoint.get("LastModifiedTime"),
+        }
+    )
+
+
+def _clean(document: dict[str, Any]) -> dict[str, Any]:
+    """Drop empty fields and render datetimes as ISO 8601 text."""
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in document.items()
+        if value is not None
+    }

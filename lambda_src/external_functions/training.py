@@ -1,0 +1,148 @@
+"""``train_and_get_recommendations(input_table, output_table[, options])``: start a training job.
+
+Idempotent: the job name derives from Snowflake's batch id and the row number, so a retried
+batch returns the job it already started instead of launching another.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from external_functions import names
+from external_functions.aws import error_code, is_not_found, upstream_error
+from external_functions.identifiers import InvalidIdentifierError, TableName
+from external_functions.protocol import BadRequestError, Batch, Row
+from external_functions.settings import TrainingSettings
+
+FUNCTION = "train_and_get_recommendations"
+OPTION_KEYS = (
+    "n_factors",
+    "n_epochs",
+    "lr_all",
+    "reg_all",
+    "init_std_dev",
+    "random_state",
+    "top_k",
+    "validation_fraction",
+)
+METRICS = [
+    {"Name": "validation:rmse", "Regex": r"validation:rmse=([0-9.eE+-]+)"},
+    {"Name": "validation:mae", "Regex": r"validation:mae=([0-9.eE+-]+)"},
+]
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    row: Row
+    input_table: TableName
+    output_table: TableName
+    options: dict[str, str]
+
+
+def parse_row(row: Row) -> TrainingRequest:
+    """Validate one row's arguments; identifiers are checked, options restricted to model settings."""
+    input_table, output_table = row.args[0], row.args[1]
+    options = row.args[2] if len(row.args) > 2 else None
+    tables = []
+    for value, what in ((input_table, "input table"), (output_table, "output table")):
+        try:
+            tables.append(TableName.parse(value, what=what))
+        except InvalidIdentifierError as exc:
+            raise BadRequestError(f"Row {row.number}: {exc}") from None
+    return TrainingRequest(row, tables[0], tables[1], _options(options, row.number))
+
+
+def _options(value: Any, row: int) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):  # an OBJECT can arrive as its JSON text
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise BadRequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
+    unknown = sorted(k for k in value if k not in OPTION_KEYS)
+    if unknown:
+        raise BadRequestError(f"Row {row}: unknown option '{unknown[0][:40]}'; allowed are {', '.join(OPTION_KEYS)}.")
+    options = {}
+    for key, option in value.items():
+        if isinstance(option, bool) or not isinstance(option, int | float | str):
+            raise BadRequestError(f"Row {row}: option '{key}' must be a number.")
+        try:
+            number = float(option)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise BadRequestError(f"Row {row}: option '{key}' must be a finite number.")
+        options[key] = str(option).strip()
+    return options
+
+
+def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict[str, Any]]:
+    """Start (or find, on a retry) one training job per row; validates every row first."""
+    if not batch.batch_id:
+        raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
+    requests = [parse_row(row) for row in batch.rows]
+    return [_start_one(request, batch.batch_id, settings, sagemaker) for request in requests]
+
+
+def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
+    job = names.training_job_name(settings.prefix, names.idempotency_token(batch_id, request.row.number))
+    existing = describe(sagemaker, job)
+    if existing is not None:
+        return _summary(existing)
+    hyperparameters = {
+        **settings.snowflake,
+        "input_table": request.input_table.sql,
+        "output_table": request.output_table.sql,
+        **request.options,
+    }
+    try:
+        response = sagemaker.create_training_job(
+            TrainingJobName=job,
+            AlgorithmSpecification={
+                "TrainingImage": settings.image_uri,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": METRICS,
+            },
+            RoleArn=settings.role_arn,
+            HyperParameters=hyperparameters,
+            OutputDataConfig={"S3OutputPath": f"s3://{settings.bucket}/{settings.prefix}/models/"},
+            ResourceConfig={
+                "InstanceType": settings.instance_type,
+                "InstanceCount": 1,
+                "VolumeSizeInGB": settings.volume_gb,
+            },
+            StoppingCondition={"MaxRuntimeInSeconds": settings.max_runtime_s},
+            Tags=names.tags(settings.prefix, **{"recommender:output-table": request.output_table.sql}),
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ResourceInUse":  # a concurrent retry won the race
+            found = describe(sagemaker, job)
+            if found is not None:
+                return _summary(found)
+        raise upstream_error(exc, f"starting training job {job}") from None
+    return {"training_job_name": job, "training_job_arn": response["TrainingJobArn"], "status": "InProgress"}
+
+
+def describe(sagemaker: Any, job: str) -> dict[str, Any] | None:
+    try:
+        return sagemaker.describe_training_job(TrainingJobName=job)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise upstream_error(exc, f"looking up training job {job}") from None
+
+
+def _summary(job: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "training_job_name": job["TrainingJobName"],
+        "training_job_arn": job["TrainingJobArn"],
+        "status": job["TrainingJobStatus"],
+    }

@@ -1,0 +1,234 @@
+"""What SageMaker would run, run locally: training jobs and endpoints recorded in moto.
+
+moto records ``CreateTrainingJob`` and the endpoint calls but runs nothing. Here each training
+job is executed with the real training program in an ``/opt/ml``-shaped folder (its model
+uploaded where SageMaker would put it), and each endpoint gets a real serve process, reached
+through :class:`RuntimeRoute`: a loopback server answering SageMaker-runtime's
+``POST /endpoints/<name>/invocations`` that boto3 reaches via ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``.
+A redeployed endpoint gets its new serve process before the old one stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import subprocess
+import sys
+import tarfile
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from botocore.exceptions import ClientError
+
+from snowflake_sql.local.standins import LOOPBACK, Server, free_port, python_env, running
+
+ACCOUNT = "123456789012"
+
+
+class RuntimeRoute:
+    """SageMaker-runtime ``InvokeEndpoint`` on loopback, forwarding to registered serve processes."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+        route = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                parts = self.path.strip("/").split("/")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
+                    self._answer(404, "ValidationError", {"message": f"No route for {self.path}."})
+                    return
+                target = route.routes.get(parts[1])
+                if target is None:
+                    message = f"Endpoint {parts[1]} of account {ACCOUNT} not found."
+                    self._answer(400, "ValidationError", {"message": message})
+                    return
+                status, content_type, answer = _forward(target, body, self.headers.get("Content-Type", ""))
+                if status == 200:
+                    self._send(200, content_type, answer, {})
+                    return
+                text = answer.decode(errors="replace")
+                message = f'Received client error ({status}) from primary with message "{text}"'
+                document = {"message": message, "OriginalStatusCode": status, "OriginalMessage": text}
+                self._answer(424, "ModelError", document)
+
+            def _answer(self, status: int, error_type: str, document: dict[str, Any]) -> None:
+                self._send(status, "application/json", json.dumps(document).encode(), {"x-amzn-ErrorType": error_type})
+
+            def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, free_port()), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server.server_address[1]}"
+
+    def __enter__(self) -> RuntimeRoute:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def register(self, endpoint: str, port: int) -> None:
+        with self._lock:
+            self.routes[endpoint] = (LOOPBACK, port)
+
+    def unregister(self, endpoint: str) -> None:
+        with self._lock:
+            self.routes.pop(endpoint, None)
+
+
+def _forward(target: tuple[str, int], body: bytes, content_type: str) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection(*target, timeout=60)
+    try:
+        connection.request("POST", "/invocations", body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    job_name: str
+    returncode: int
+    stdout: str
+    stderr: str
+    model_artifact: str | None
+
+    @property
+    def failure(self) -> str | None:
+        return None if self.returncode == 0 else (self.stderr.strip().splitlines() or ["failed"])[-1]
+
+
+@dataclass
+class _Serving:
+    config: str
+    server: Server
+    stack: contextlib.ExitStack
+
+
+class LocalSageMaker:
+    """Runs moto's training jobs and endpoints for real. Use as a context manager."""
+
+    def __init__(self, sagemaker: Any, s3: Any, workdir: Path, route: RuntimeRoute, env: dict[str, str]) -> None:
+        self.sagemaker, self.s3, self.workdir, self.route = sagemaker, s3, workdir, route
+        self.env = env  # AWS_* variables and credentials the programs need
+        self.serving: dict[str, _Serving] = {}
+        self.unservable: dict[str, tuple[str, str]] = {}  # endpoint -> (config, reason)
+
+    def __enter__(self) -> LocalSageMaker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for endpoint in list(self.serving):
+            self._stop(endpoint)
+
+    def run_training_job(self, job_name: str) -> TrainingRun:
+        """Execute the job's training program with its hyperparameters; upload its model."""
+        job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        opt_ml = self.workdir / "training" / job_name
+        config = opt_ml / "input" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "hyperparameters.json").write_text(json.dumps(job.get("HyperParameters", {})))
+        done = subprocess.run(
+            [sys.executable, "-m", "recommender.train"],
+            env=python_env(OPT_ML=str(opt_ml), TRAINING_JOB_NAME=job_name, **self.env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        artifact = None
+        if done.returncode == 0:
+            artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
+            self._upload_model(opt_ml / "model", artifact)
+        return TrainingRun(job_name, done.returncode, done.stdout, done.stderr, artifact)
+
+    def sync_endpoints(self) -> list[str]:
+        """Start or switch serve processes so every endpoint in moto is served; returns changed ones.
+
+        An endpoint whose model cannot be served (its artifact was never produced, say) is left
+        unrouted and its reason kept in ``unservable``.
+        """
+        changed = []
+        for summary in self.sagemaker.list_endpoints()["Endpoints"]:
+            endpoint = summary["EndpointName"]
+            config = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+            current = self.serving.get(endpoint)
+            if (current is None or current.config != config) and self.unservable.get(endpoint, ("",))[0] != config:
+                try:
+                    self._serve(endpoint, config)
+                except (ClientError, RuntimeError, OSError, tarfile.TarError) as exc:
+                    self.unservable[endpoint] = (config, f"{type(exc).__name__}: {exc}")
+                    continue
+                self.unservable.pop(endpoint, None)
+                changed.append(endpoint)
+        return changed
+
+    def _serve(self, endpoint: str, config: str) -> None:
+        variants = self.sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
+        model = self.sagemaker.describe_model(ModelName=variants[0]["ModelName"])
+        opt_ml = self.workdir / "endpoints" / endpoint / config
+        self._download_model(model["PrimaryContainer"]["ModelDataUrl"], opt_ml / "model")
+        port = free_port()
+        stack = contextlib.ExitStack()
+        server = stack.enter_context(
+            running(
+                [sys.executable, "-m", "recommender.serve", "--host", LOOPBACK, "--port", str(port), "--workers", "1"],
+                port=port,
+                log=opt_ml / "serve.log",
+                env=python_env(OPT_ML=str(opt_ml)),
+            )
+        )
+        previous = self.serving.get(endpoint)
+        self.serving[endpoint] = _Serving(config, server, stack)
+        self.route.register(endpoint, port)  # the new version answers before the old one stops
+        if previous is not None:
+            previous.stack.close()
+
+    def _stop(self, endpoint: str) -> None:
+        self.route.unregister(endpoint)
+        self.serving.pop(endpoint).stack.close()
+
+    def _upload_model(self, model_dir: Path, uri: str) -> None:
+        archive = model_dir.parent / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            for path in sorted(model_dir.iterdir()):
+                tar.add(path, arcname=path.name)
+        bucket, key = _split(uri)
+        self.s3.upload_file(str(archive), bucket, key)
+
+    def _download_model(self, uri: str, model_dir: Path) -> None:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        archive = model_dir.parent / "model.tar.gz"
+        bucket, key = _split(uri)
+        self.s3.download_file(bucket, key, str(archive))
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(model_dir, filter="data")
+
+
+def _split(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    return parsed.netloc, parsed.path.lstrip("/")

@@ -1,0 +1,346 @@
+"""The external-function Lambdas against moto, with real serve processes behind the endpoints.
+
+Handlers are called in-process with API Gateway proxy events shaped like Snowflake's calls.
+boto3 reaches moto through ``AWS_ENDPOINT_URL`` and the local SageMaker-runtime route through
+``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``; no code of ours is replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from external_functions import aws, handlers
+from snowflake_sql.local.sagemaker import LocalSageMaker, RuntimeRoute
+from snowflake_sql.local.snowflake_calls import answer_values, proxy_event
+from tests.integration.conftest import TrainedJob
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "recsys"
+BUCKET = "recsys-artifacts"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:latest"
+ROLE = "arn:aws:iam::123456789012:role/recsys-sagemaker"
+
+
+@pytest.fixture(scope="module")
+def route() -> Iterator[RuntimeRoute]:
+    with RuntimeRoute() as runtime_route:
+        yield runtime_route
+
+
+@pytest.fixture(scope="module")
+def lambda_env(aws_env: dict[str, str], route: RuntimeRoute, aws_client) -> Iterator[dict[str, str]]:
+    """The environment the CDK stack gives the Lambdas, pointed at the stand-ins."""
+    aws_client("s3").create_bucket(Bucket=BUCKET)
+    env = {
+        **aws_env,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": route.url,
+        "RESOURCE_PREFIX": PREFIX,
+        "TRAINING_IMAGE_URI": IMAGE,
+        "SAGEMAKER_ROLE_ARN": ROLE,
+        "ARTIFACT_BUCKET": BUCKET,
+        "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
+        "SNOWFLAKE_USER": "SAGEMAKER_SVC",
+        "SNOWFLAKE_ROLE": "RECOMMENDER",
+        "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
+        "SNOWFLAKE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key-AbCdEf",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        aws.sagemaker.cache_clear()
+        aws.sagemaker_runtime.cache_clear()
+        yield env
+        aws.sagemaker.cache_clear()
+        aws.sagemaker_runtime.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def sent_requests(lambda_env: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
+    """Every SageMaker API call the Lambdas send, as (operation, parameters), seen on the wire side."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, params))
+
+    aws.sagemaker().meta.events.register("provide-client-params.sagemaker.*", record)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def local_sagemaker(lambda_env, route: RuntimeRoute, aws_client, tmp_path_factory) -> Iterator[LocalSageMaker]:
+    env = {k: v for k, v in lambda_env.items() if k.startswith("AWS_")}
+    with LocalSageMaker(
+        aws_client("sagemaker"), aws_client("s3"), tmp_path_factory.mktemp("local-sagemaker"), route, env
+    ) as local:
+        yield local
+
+
+def call(handler: Any, function: str, rows: list[list[Any]], **kwargs: Any) -> dict[str, Any]:
+    return handler(proxy_event(function, rows, **kwargs), None)
+
+
+def values(handler: Any, function: str, rows: list[list[Any]], **kwargs: Any) -> list[Any]:
+    return answer_values(call(handler, function, rows, **kwargs))
+
+
+@pytest.fixture(scope="module")
+def model_uri(trained_job: TrainedJob, aws_client, tmp_path_factory) -> str:
+    """The trained model, packed as SageMaker packs /opt/ml/model, in the pipeline's bucket."""
+    archive = tmp_path_factory.mktemp("artifact") / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted((trained_job.run.opt_ml / "model").iterdir()):
+            tar.add(path, arcname=path.name)
+    aws_client("s3").upload_file(str(archive), BUCKET, f"{PREFIX}/models/manual/output/model.tar.gz")
+    return f"s3://{BUCKET}/{PREFIX}/models/manual/output/model.tar.gz"
+
+
+# -- train ------------------------------------------------------------------------------
+
+
+def test_training_job_has_image_role_hyperparameters_and_metrics(lambda_env, sent_requests, aws_client) -> None:
+    options = {"n_epochs": 30, "top_k": 20}
+    [job] = values(
+        handlers.train_handler,
+        "train_and_get_recommendations",
+        [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.RECS", options]],
+        batch_id="batch-train-1",
+    )
+    assert job["training_job_name"].startswith(f"{PREFIX}-train-")
+    assert job["status"] in ("InProgress", "Completed")
+    described = aws_client("sagemaker").describe_training_job(TrainingJobName=job["training_job_name"])
+    assert described["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+    assert described["RoleArn"] == ROLE
+    hyperparameters = described["HyperParameters"]
+    assert hyperparameters["input_table"] == "MOVIELENS.PUBLIC.RATINGS"
+    assert hyperparameters["output_table"] == "MOVIELENS.PUBLIC.RECS"
+    assert hyperparameters["n_epochs"] == "30" and hyperparameters["top_k"] == "20"
+    assert hyperparameters["snowflake_secret_arn"] == lambda_env["SNOWFLAKE_SECRET_ARN"]
+    assert all(isinstance(v, str) for v in hyperparameters.values())
+    assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/{PREFIX}/models/"
+    # moto does not echo MetricDefinitions: check what was sent
+    [sent] = [params for operation, params in sent_requests if operation == "CreateTrainingJob"]
+    metrics = {m["Name"]: m["Regex"] for m in sent["AlgorithmSpecification"]["MetricDefinitions"]}
+    assert set(metrics) == {"validation:rmse", "validation:mae"}
+    assert json.dumps(sent).find("private_key") == -1
+
+
+def test_same_batch_twice_starts_one_job(lambda_env, aws_client) -> None:
+    rows = [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.RECS"], ["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.R2"]]
+    first = values(handlers.train_handler, "train_and_get_recommendations", rows, batch_id="batch-retry")
+    again = values(handlers.train_handler, "train_and_get_recommendations", rows, batch_id="batch-retry")
+    assert [j["training_job_name"] for j in first] == [j["training_job_name"] for j in again]
+    assert len({j["training_job_name"] for j in first}) == 2
+    listed = aws_client("sagemaker").list_training_jobs(NameContains=f"{PREFIX}-train-")["TrainingJobSummaries"]
+    assert sum(j["TrainingJobName"] in {r["training_job_name"] for r in first} for j in listed) == 2
+
+
+def test_unsafe_table_name_starts_nothing(lambda_env, aws_client) -> None:
+    before = len(aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"])
+    rows = [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.RECS"], ["x; drop table y", "MOVIELENS.PUBLIC.RECS"]]
+    response = call(handlers.train_handler, "train_and_get_recommendations", rows)
+    assert response["statusCode"] == 400
+    assert response["body"].startswith("Row 1:") and "drop table" not in response["body"]
+    assert len(aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == before
+
+
+# -- deploy -----------------------------------------------------------------------------
+
+
+def test_deploy_then_redeploy_updates_the_endpoint(lambda_env, model_uri: str, aws_client, sent_requests) -> None:
+    [created] = values(handlers.deploy_handler, "deploy_model", [["Redeployed", model_uri]], batch_id="deploy-1")
+    assert created["action"] == "created" and created["endpoint_name"] == f"{PREFIX}-redeployed"
+    [updated] = values(handlers.deploy_handler, "deploy_model", [["redeployed", model_uri]], batch_id="deploy-2")
+    assert updated["action"] == "updated"
+    assert updated["endpoint_config_name"] != created["endpoint_config_name"]
+    assert updated["previous_endpoint_config_name"] == created["endpoint_config_name"]
+    sagemaker = aws_client("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=f"{PREFIX}-redeployed")
+    assert endpoint["EndpointConfigName"] == updated["endpoint_config_name"]
+    assert endpoint["EndpointStatus"] == "InService"
+    updates = [p for op, p in sent_requests if op == "UpdateEndpoint"]
+    assert updates[-1] == {
+        "EndpointName": f"{PREFIX}-redeployed",
+        "EndpointConfigName": updated["endpoint_config_name"],
+    }
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=updated["endpoint_config_name"])
+    variant = config["ProductionVariants"][0]
+    assert variant["InstanceType"] == "ml.m5.large" and variant["InitialInstanceCount"] == 1
+    tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]
+    assert {"Key": "recommender:pipeline", "Value": PREFIX} in tags
+    # a Snowflake retry of the second deployment converges instead of deploying a third version
+    [retried] = values(handlers.deploy_handler, "deploy_model", [["redeployed", model_uri]], batch_id="deploy-2")
+    assert retried["action"] == "unchanged"
+
+
+def test_latest_resolves_to_the_newest_completed_job(lambda_env, aws_client) -> None:
+    jobs = [
+        values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.O"]], batch_id=f"latest-{i}")[0]
+        for i in range(2)
+    ]
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["newest", "latest"]], batch_id="deploy-latest")
+    sagemaker = aws_client("sagemaker")
+    summaries = sagemaker.list_training_jobs(NameContains=f"{PREFIX}-train-", StatusEquals="Completed")
+    newest = max(summaries["TrainingJobSummaries"], key=lambda j: j["CreationTime"])["TrainingJobName"]
+    assert newest == jobs[-1]["training_job_name"]
+    assert deployed["source"] == newest
+    artifact = sagemaker.describe_training_job(TrainingJobName=newest)["ModelArtifacts"]["S3ModelArtifacts"]
+    assert deployed["model_data"] == artifact
+
+
+@pytest.mark.parametrize(
+    ("rows", "fragment"),
+    [
+        ([["movielens", "s3://some-other-bucket/model.tar.gz"]], "under s3://recsys-artifacts/"),
+        ([["movielens", "recsys-train-000000000000"]], "no training job named"),
+        ([["movielens", "someone-elses-job"]], "training job of this pipeline"),
+        ([["bad_name!", "latest"]], "model name must be"),
+        ([["movielens", None]], "model_ref must be"),
+    ],
+)
+def test_deploy_rejects_bad_references(lambda_env, rows, fragment: str) -> None:
+    response = call(handlers.deploy_handler, "deploy_model", rows)
+    assert response["statusCode"] == 400
+    assert fragment in response["body"] and response["body"].startswith("Row 0:")
+
+
+# -- invoke and recommend, answered by real serve processes ------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_models(lambda_env, model_uri: str, local_sagemaker: LocalSageMaker) -> list[str]:
+    values(handlers.deploy_handler, "deploy_model", [["movielens", model_uri], ["second", model_uri]])
+    local_sagemaker.sync_endpoints()
+    return ["movielens", "second"]
+
+
+def test_invoke_batch_mixing_models_keeps_rows_in_place(two_models, trained_job: TrainedJob) -> None:
+    model = trained_job.model
+    rng = np.random.default_rng(11)
+    n = 3000
+    users, movies = rng.choice(model.user_ids, n), rng.choice(model.item_ids, n)
+    rows: list[list[Any]] = [
+        [two_models[i % 2], int(u), str(m)] for i, (u, m) in enumerate(zip(users, movies, strict=True))
+    ]
+    rows[5] = ["movielens", None, 1]
+    rows[7] = [None, 1, 1]
+    answer = values(handlers.invoke_handler, "invoke_model", rows, first_row=40)
+    expected = model.predict(users, movies)
+    assert answer[5] is None and answer[7] is None
+    keep = [i for i in range(n) if i not in (5, 7)]
+    np.testing.assert_allclose([answer[i] for i in keep], expected[keep], atol=5e-5)
+
+
+def test_invoke_single_row_uncompressed(two_models, trained_job: TrainedJob) -> None:
+    user, movie = int(trained_job.model.user_ids[3]), int(trained_job.model.item_ids[8])
+    [rating] = values(handlers.invoke_handler, "invoke_model", [["MovieLens", user, movie]], compress=False)
+    assert rating == pytest.approx(float(trained_job.model.predict([user], [movie])[0]), abs=5e-5)
+
+
+def test_recommend_matches_the_model(two_models, trained_job: TrainedJob) -> None:
+    users = [int(u) for u in trained_job.model.user_ids[:25]]
+    rows = [["movielens", u, 5] for u in users] + [["second", users[0], None], ["movielens", None, 5]]
+    answer = values(handlers.recommend_handler, "recommend", rows)
+    assert answer[:25] == trained_job.model.recommend(np.array(users), 5)
+    assert answer[25] == trained_job.model.recommend(np.array(users[:1]), 10)[0]
+    assert answer[26] is None
+
+
+def test_unknown_model_is_a_clear_400(two_models) -> None:
+    response = call(handlers.invoke_handler, "invoke_model", [["movielens", 1, 1], ["nosuchmodel", 1, 1]])
+    assert response["statusCode"] == 400
+    assert (
+        response["body"]
+        == "Row 1: no model named 'nosuchmodel' is deployed: run deploy_model('nosuchmodel', 'latest') first."
+    )
+
+
+def test_redeploy_switches_serving_without_a_gap(two_models, model_uri: str, local_sagemaker, trained_job) -> None:
+    before = local_sagemaker.serving["recsys-movielens"].config
+    [updated] = values(handlers.deploy_handler, "deploy_model", [["movielens", model_uri]])
+    assert updated["action"] == "updated"
+    assert local_sagemaker.sync_endpoints() == ["recsys-movielens"]
+    assert local_sagemaker.serving["recsys-movielens"].config == updated["endpoint_config_name"] != before
+    user, movie = int(trained_job.model.user_ids[0]), int(trained_job.model.item_ids[0])
+    assert values(handlers.invoke_handler, "invoke_model", [["movielens", user, movie]])[0] is not None
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+def test_status_of_a_training_job_and_an_endpoint(two_models, lambda_env) -> None:
+    [job] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.O"]], batch_id="status")
+    job_status, endpoint_status, nothing = values(
+        handlers.status_handler, "pipeline_status", [[job["training_job_name"]], ["movielens"], [None]]
+    )
+    assert job_status["kind"] == "training_job" and job_status["status"] == "Completed"
+    assert job_status["input_table"] == "A.B.R" and job_status["model_artifact"].endswith("model.tar.gz")
+    assert endpoint_status["kind"] == "endpoint" and endpoint_status["status"] == "InService"
+    assert endpoint_status["model_data"].endswith("model.tar.gz")
+    assert nothing is None
+
+
+def test_status_of_an_unknown_name(lambda_env) -> None:
+    response = call(handlers.status_handler, "pipeline_status", [["no-such-thing"]])
+    assert response["statusCode"] == 400
+    assert "no training job or deployed model named 'no-such-thing'" in response["body"]
+
+
+def test_missing_configuration_names_the_variable(lambda_env, monkeypatch) -> None:
+    monkeypatch.delenv("TRAINING_IMAGE_URI")
+    response = call(handlers.deploy_handler, "deploy_model", [["movielens", "latest"]])
+    assert response["statusCode"] == 400
+    assert "TRAINING_IMAGE_URI is missing" in response["body"]
+
+
+def test_local_training_job_runs_the_real_program(
+    lambda_env, local_sagemaker, fakesnow, snowflake_db, aws_client
+) -> None:
+    """A job started by the Lambda runs the training program locally and its model is deployable."""
+    # the stack's Snowflake settings point at the stand-in for this one call
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "SNOWFLAKE_ACCOUNT": "fakesnow", "SNOWFLAKE_HOST": fakesnow.host, "SNOWFLAKE_PORT": str(fakesnow.port),
+            "SNOWFLAKE_PROTOCOL": "http", "SNOWFLAKE_DATABASE": "MOVIELENS", "SNOWFLAKE_SCHEMA": "PUBLIC",
+        }.items():  # fmt: skip
+            patch.setenv(key, value)
+        patch.delenv("SNOWFLAKE_SECRET_ARN")
+        patch.delenv("SNOWFLAKE_ROLE")
+        patch.delenv("SNOWFLAKE_WAREHOUSE")
+        options = {"n_epochs": 3, "validation_fraction": 0}
+        [job] = values(
+            handlers.train_handler,
+            "train_and_get_recommendations",
+            [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.LOCAL_RECS", options]],
+        )
+    local_sagemaker.env["SNOWFLAKE_PASSWORD"] = "local"
+    run = local_sagemaker.run_training_job(job["training_job_name"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    bucket, key = run.model_artifact.removeprefix("s3://").split("/", 1)
+    assert aws_client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+    with snowflake_db.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*), MIN(MODEL_VERSION) FROM MOVIELENS.PUBLIC.LOCAL_RECS")
+        assert cursor.fetchone() == (trained_job_users(snowflake_db), job["training_job_name"])
+
+
+def trained_job_users(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(DISTINCT USERID) FROM MOVIELENS.PUBLIC.RATINGS")
+        return cursor.fetchone()[0]
+
+
+def test_route_answers_like_sagemaker_runtime_for_unknown_endpoints(route: RuntimeRoute) -> None:
+    request = urllib.request.Request(f"{route.url}/endpoints/nope/invocations", data=b"1,1", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert caught.value.headers["x-amzn-ErrorType"] == "ValidationError"
