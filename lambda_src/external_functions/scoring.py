@@ -51,7 +51,7 @@ def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
         )
     results: list[float | None] = [None] * len(batch.rows)
     for model, items in groups.items():
-        for chunk in _chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
+        for chunk in chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
             body = "\n".join(f"{user},{movie}" for _, user, movie in chunk).encode()
             answer = _invoke(runtime, prefix, model, body, "text/csv", batch, chunk[0][0])
             values = answer.split()
@@ -93,11 +93,12 @@ def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]
     return results
 
 
-def _chunks(items: Sequence[Any], size_of: Any) -> Iterator[Sequence[Any]]:
+def chunks(items: Sequence[Any], size_of: Any, limit: int = PAYLOAD_LIMIT) -> Iterator[Sequence[Any]]:
+    """Consecutive runs of ``items`` whose summed ``size_of`` stays within ``limit`` (one item may exceed it)."""
     start, size = 0, 0
     for index, item in enumerate(items):
         item_size = size_of(item)
-        if size + item_size > PAYLOAD_LIMIT and index > start:
+        if size + item_size > limit and index > start:
             yield items[start:index]
             start, size = index, 0
         size += item_size

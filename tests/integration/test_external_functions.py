@@ -344,3 +344,13 @@ def test_route_answers_like_sagemaker_runtime_for_unknown_endpoints(route: Runti
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
     assert caught.value.headers["x-amzn-ErrorType"] == "ValidationError"
+
+
+def test_serverless_endpoints_by_configuration(lambda_env, model_uri: str, aws_client, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("ENDPOINT_TYPE", "serverless")
+    monkeypatch.setenv("SERVERLESS_MEMORY_MB", "3072")
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["lean", model_uri]])
+    config = aws_client("sagemaker").describe_endpoint_config(EndpointConfigName=deployed["endpoint_config_name"])
+    variant = config["ProductionVariants"][0]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 5}
+    assert "InstanceType" not in variant
