@@ -346,7 +346,7 @@ def test_route_answers_like_sagemaker_runtime_for_unknown_endpoints(route: Runti
     assert caught.value.headers["x-amzn-ErrorType"] == "ValidationError"
 
 
-def test_serverless_endpoints_by_configuration(lambda_env, model_uri: str, aws_client, monkeypatch) -> None:  # noqa: ANN001
+def test_serverless_endpoints_by_configuration(lambda_env, model_uri: str, aws_client, monkeypatch) -> None:
     monkeypatch.setenv("ENDPOINT_TYPE", "serverless")
     monkeypatch.setenv("SERVERLESS_MEMORY_MB", "3072")
     [deployed] = values(handlers.deploy_handler, "deploy_model", [["lean", model_uri]])
