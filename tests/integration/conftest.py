@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from snowflake.connector import SnowflakeConnection
 
+from external_functions import aws
 from recommender.model import FactorModel
+from snowflake_sql.local.sagemaker import RuntimeRoute
 from snowflake_sql.local.standins import Server, python_env
 from tests.conftest import DATABASE, SCHEMA
 
+PREFIX = "recsys"
+BUCKET = "recsys-artifacts"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:latest"
+ROLE = "arn:aws:iam::123456789012:role/recsys-sagemaker"
 INPUT_TABLE = f"{DATABASE}.{SCHEMA}.RATINGS"
 OUTPUT_TABLE = f"{DATABASE}.{SCHEMA}.USER_MOVIE_RECOMMENDATIONS"
 
@@ -98,3 +105,37 @@ def trained_job(
     assert run.returncode == 0, f"training failed:\n{run.stderr[-4000:]}"
     model, metadata = FactorModel.load(run.opt_ml / "model")
     return TrainedJob(run, model, metadata, hyperparameters)
+
+
+@pytest.fixture(scope="session")
+def route() -> Iterator[RuntimeRoute]:
+    with RuntimeRoute() as runtime_route:
+        yield runtime_route
+
+
+@pytest.fixture(scope="session")
+def lambda_env(aws_env: dict[str, str], route: RuntimeRoute, aws_client) -> Iterator[dict[str, str]]:
+    """The environment the CDK stack gives the Lambdas, pointed at the stand-ins."""
+    aws_client("s3").create_bucket(Bucket=BUCKET)
+    env = {
+        **aws_env,
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": route.url,
+        "RESOURCE_PREFIX": PREFIX,
+        "TRAINING_IMAGE_URI": IMAGE,
+        "SAGEMAKER_ROLE_ARN": ROLE,
+        "ARTIFACT_BUCKET": BUCKET,
+        "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
+        "SNOWFLAKE_USER": "SAGEMAKER_SVC",
+        "SNOWFLAKE_ROLE": "RECOMMENDER",
+        "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
+        "SNOWFLAKE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key-AbCdEf",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        aws.sagemaker.cache_clear()
+        aws.sagemaker_runtime.cache_clear()
+        yield env
+        aws.sagemaker.cache_clear()
+        aws.sagemaker_runtime.cache_clear()

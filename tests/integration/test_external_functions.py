@@ -20,48 +20,9 @@ import pytest
 from external_functions import aws, handlers
 from snowflake_sql.local.sagemaker import LocalSageMaker, RuntimeRoute
 from snowflake_sql.local.snowflake_calls import answer_values, proxy_event
-from tests.integration.conftest import TrainedJob
+from tests.integration.conftest import BUCKET, IMAGE, PREFIX, ROLE, TrainedJob
 
 pytestmark = pytest.mark.integration
-
-PREFIX = "recsys"
-BUCKET = "recsys-artifacts"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:latest"
-ROLE = "arn:aws:iam::123456789012:role/recsys-sagemaker"
-
-
-@pytest.fixture(scope="module")
-def route() -> Iterator[RuntimeRoute]:
-    with RuntimeRoute() as runtime_route:
-        yield runtime_route
-
-
-@pytest.fixture(scope="module")
-def lambda_env(aws_env: dict[str, str], route: RuntimeRoute, aws_client) -> Iterator[dict[str, str]]:
-    """The environment the CDK stack gives the Lambdas, pointed at the stand-ins."""
-    aws_client("s3").create_bucket(Bucket=BUCKET)
-    env = {
-        **aws_env,
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": route.url,
-        "RESOURCE_PREFIX": PREFIX,
-        "TRAINING_IMAGE_URI": IMAGE,
-        "SAGEMAKER_ROLE_ARN": ROLE,
-        "ARTIFACT_BUCKET": BUCKET,
-        "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
-        "SNOWFLAKE_USER": "SAGEMAKER_SVC",
-        "SNOWFLAKE_ROLE": "RECOMMENDER",
-        "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",
-        "SNOWFLAKE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key-AbCdEf",
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        aws.sagemaker.cache_clear()
-        aws.sagemaker_runtime.cache_clear()
-        yield env
-        aws.sagemaker.cache_clear()
-        aws.sagemaker_runtime.cache_clear()
 
 
 @pytest.fixture(scope="module")
