@@ -23,10 +23,17 @@ Work = Callable[[Batch, Environment], Sequence[Any]]
 def _serve(event: dict[str, Any], context: Any, *, function: str, arities: Sequence[int], work: Work) -> dict:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
-    fields: dict[str, Any] = {"function": function, "request_id": request_id}
+    raw_headers = event.get("headers") if isinstance(event, dict) else None
+    headers = {str(k).lower(): v for k, v in (raw_headers if isinstance(raw_headers, dict) else {}).items()}
+    fields: dict[str, Any] = {
+        "function": function,
+        "request_id": request_id,
+        "query_id": headers.get("sf-external-function-current-query-id"),
+        "batch_id": headers.get("sf-external-function-query-batch-id"),
+    }
     try:
         batch = parse_event(event, function=function, arities=arities)
-        fields.update(query_id=batch.query_id, batch_id=batch.batch_id, rows=len(batch.rows))
+        fields["rows"] = len(batch.rows)
         answer = ok(batch, work(batch, Environment.current(function)))
         log("INFO", "answered", status=200, duration_ms=_since(started), **fields)
         return answer

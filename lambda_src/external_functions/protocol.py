@@ -92,7 +92,7 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
         raise BadRequestError(f'The request body for {function} has no "data" list of rows.')
 
     rows = []
-    expected = " or ".join(str(a) for a in arities)
+    expected = " or ".join(str(a) for a in arities) + (" argument" if tuple(arities) == (1,) else " arguments")
     for position, item in enumerate(data):
         if not isinstance(item, list) or not item:
             raise BadRequestError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
@@ -102,7 +102,7 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
         args = tuple(item[1:])
         if len(args) not in arities:
             plural = "argument" if len(args) == 1 else "arguments"
-            raise BadRequestError(f"Row {number}: {function} takes {expected} arguments, got {len(args)} {plural}.")
+            raise BadRequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
         rows.append(Row(number, args))
     return Batch(tuple(rows), headers)
 
@@ -116,8 +116,10 @@ def _body_bytes(event: dict[str, Any], headers: dict[str, str], function: str) -
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError, TypeError):
             raise BadRequestError(f"The request body for {function} is marked base64 but is not.") from None
+    elif isinstance(body, str):
+        raw = body.encode("utf-8")
     else:
-        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        raise BadRequestError(f"The request body for {function} is not text.")
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
     encoding = headers.get("content-encoding", "").lower()
@@ -136,6 +138,8 @@ def _inflate(raw: bytes, wbits: int, function: str) -> bytes:
         raise BadRequestError(f"The compressed request body for {function} is corrupt.") from None
     if len(out) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
         raise BadRequestError(f"The request body for {function} expands beyond 64 MB: lower MAX_BATCH_ROWS.")
+    if not inflater.eof:  # truncated: the checksum trailer never arrived
+        raise BadRequestError(f"The compressed request body for {function} is corrupt.")
     return out
 
 

@@ -27,7 +27,7 @@ MAX_ID = 2**53
 
 def whole_number(value: Any, what: str, row: int) -> int:
     """An id or count from SQL: a JSON number or numeric text with no fractional part."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) > MAX_ID):
         value = None
     elif isinstance(value, str):
         try:

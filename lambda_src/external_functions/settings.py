@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from external_functions.protocol import ExternalFunctionError
 
-PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]{0,14}(-[a-z0-9]+)*")
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # and at most MAX_PREFIX long
 MAX_PREFIX = 16
 
 

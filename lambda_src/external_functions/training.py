@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,16 +68,18 @@ def _options(value: Any, row: int) -> dict[str, str]:
             value = None
     if not isinstance(value, dict):
         raise BadRequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
-    unknown = sorted(k for k in value if k not in OPTION_KEYS)
+    unknown = sorted(str(k) for k in value if k not in OPTION_KEYS)
     if unknown:
-        raise BadRequestError(f"Row {row}: unknown option '{unknown[0][:40]}'; allowed are {', '.join(OPTION_KEYS)}.")
+        # name the key only when it looks like one: never echo arbitrary caller text
+        named = f" '{unknown[0]}'" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown[0]) else ""
+        raise BadRequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_KEYS)}.")
     options = {}
     for key, option in value.items():
         if isinstance(option, bool) or not isinstance(option, int | float | str):
             raise BadRequestError(f"Row {row}: option '{key}' must be a number.")
         try:
             number = float(option)
-        except ValueError:
+        except (ValueError, OverflowError):
             number = math.nan
         if not math.isfinite(number):
             raise BadRequestError(f"Row {row}: option '{key}' must be a finite number.")

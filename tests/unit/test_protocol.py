@@ -1,0 +1,412 @@
+"""Snowflake's external-function batch protocol: decoding proxy events and shaping answers."""
+
+import base64
+import gzip
+import json
+import zlib
+
+import pytest
+
+from external_functions.protocol import (
+    MAX_BODY_BYTES,
+    MAX_DECOMPRESSED_BYTES,
+    BadRequestError,
+    Batch,
+    ExternalFunctionError,
+    Row,
+    ThrottledError,
+    UnavailableError,
+    failed,
+    ok,
+    parse_event,
+)
+from snowflake_sql.local.snowflake_calls import proxy_event
+
+FUNCTION = "train_and_get_recommendations"
+MARKER = "PAYLOAD_MARKER_7f3a9c"  # request data that must never appear in an error message
+
+
+def parse(event, arities=(2, 3)):
+    return parse_event(event, function=FUNCTION, arities=arities)
+
+
+def raw_event(body, *, encoded=False, headers=None):
+    """A proxy event carrying ``body`` as is (str, or bytes that get base64-encoded)."""
+    if isinstance(body, bytes):
+        body, encoded = base64.b64encode(body).decode(), True
+    return {"headers": headers or {"Content-Type": "application/json"}, "body": body, "isBase64Encoded": encoded}
+
+
+def json_bytes(document) -> bytes:
+    return json.dumps(document).encode()
+
+
+def rejected(event, arities=(2, 3)) -> BadRequestError:
+    with pytest.raises(BadRequestError) as info:
+        parse(event, arities)
+    error = info.value
+    assert error.status == 400
+    assert str(error) == error.message
+    assert MARKER not in error.message
+    return error
+
+
+# --- decoding -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_single_row_batch(compress):
+    event = proxy_event(FUNCTION, [("DB.S.RATINGS", "DB.S.RECS")], compress=compress)
+    assert event["isBase64Encoded"] is compress
+    batch = parse(event)
+    assert batch.rows == (Row(0, ("DB.S.RATINGS", "DB.S.RECS")),)
+    answer = ok(batch, [{"status": "InProgress"}])
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"]) == {"data": [[0, {"status": "InProgress"}]]}
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_batch_of_5000_rows_keeps_numbers_and_order(compress):
+    rows = [(f"model-{i % 7}", i, i * 3) for i in range(5000)]
+    batch = parse(proxy_event("invoke_model", rows, compress=compress, first_row=1000), arities=(3,))
+    assert len(batch.rows) == 5000
+    assert [row.number for row in batch.rows] == list(range(1000, 6000))
+    assert [row.args for row in batch.rows] == rows
+
+    answer = ok(batch, [float(i) for i in range(5000)])
+    assert answer["statusCode"] == 200
+    data = json.loads(answer["body"])["data"]
+    assert len(data) == 5000
+    assert [number for number, _ in data] == list(range(1000, 6000))
+    assert [value for _, value in data] == [float(i) for i in range(5000)]
+
+
+def test_row_numbers_are_not_renumbered_or_sorted():
+    numbers = [17, 3, 999_999_999_999, -4, 0, 3]
+    document = {"data": [[n, f"m{n}", n] for n in numbers]}
+    batch = parse(raw_event(json.dumps(document)), arities=(2,))
+    assert [row.number for row in batch.rows] == numbers
+    assert [row.args for row in batch.rows] == [(f"m{n}", n) for n in numbers]
+    data = json.loads(ok(batch, list(range(len(numbers))))["body"])["data"]
+    assert data == [[n, i] for i, n in enumerate(numbers)]
+
+
+def test_empty_batch_answers_empty_data():
+    batch = parse(raw_event('{"data": []}'))
+    assert batch.rows == ()
+    assert json.loads(ok(batch, [])["body"]) == {"data": []}
+
+
+def test_sql_null_arguments_arrive_as_none():
+    batch = parse(proxy_event("recommend", [("m", None, None), (None, None, None)]), arities=(3,))
+    assert batch.rows[0].args == ("m", None, None)
+    assert batch.rows[1].args == (None, None, None)
+    assert json.loads(ok(batch, [None, None])["body"]) == {"data": [[0, None], [1, None]]}
+
+
+def test_optional_argument_arities():
+    batch = parse(proxy_event(FUNCTION, [("a.b.c", "a.b.d"), ("a.b.c", "a.b.d", {"n_epochs": 5})]))
+    assert [len(row.args) for row in batch.rows] == [2, 3]
+    assert batch.rows[1].args[2] == {"n_epochs": 5}
+
+
+def test_gzip_base64_body_with_header():
+    event = proxy_event(FUNCTION, [("a.b.c", "a.b.d")], compress=True)
+    assert event["headers"]["Content-Encoding"] == "gzip"
+    assert gzip.decompress(base64.b64decode(event["body"]))  # really gzip + base64
+    assert parse(event).rows == (Row(0, ("a.b.c", "a.b.d")),)
+
+
+def test_gzip_detected_without_header():
+    event = raw_event(gzip.compress(json_bytes({"data": [[5, "x", "y"]]})))
+    assert parse(event).rows == (Row(5, ("x", "y")),)
+
+
+def test_base64_without_compression():
+    event = raw_event(json_bytes({"data": [[0, "x", "y"]]}))
+    assert event["isBase64Encoded"] is True
+    assert parse(event).rows == (Row(0, ("x", "y")),)
+
+
+@pytest.mark.parametrize("headers", [{"Content-Encoding": "deflate"}, {"content-encoding": "DEFLATE"}, {}])
+def test_deflate_body(headers):
+    event = raw_event(zlib.compress(json_bytes({"data": [[9, "x", "y"]]})), headers=headers)
+    assert parse(event).rows == (Row(9, ("x", "y")),)
+
+
+@pytest.mark.parametrize("name", ["Content-Encoding", "content-encoding", "CONTENT-ENCODING"])
+@pytest.mark.parametrize("value", ["gzip", "GZIP", "Gzip"])
+def test_content_encoding_header_is_case_insensitive(name, value):
+    event = raw_event(gzip.compress(json_bytes({"data": [[1, "x", "y"]]})), headers={name: value})
+    assert parse(event).rows == (Row(1, ("x", "y")),)
+
+
+def test_content_encoding_gzip_is_respected_for_a_plain_body():
+    # The header says gzip, so the body is inflated as gzip: plain JSON under it is corrupt.
+    event = raw_event(json_bytes({"data": [[0, MARKER, "y"]]}), headers={"Content-Encoding": "gzip"})
+    assert "corrupt" in rejected(event).message
+
+
+def test_content_encoding_deflate_is_respected_for_a_plain_body():
+    event = raw_event(json.dumps({"data": [[0, MARKER, "y"]]}), headers={"Content-Encoding": "deflate"})
+    assert "corrupt" in rejected(event).message
+
+
+def test_body_of_exactly_6_mb_is_accepted():
+    document = b'{"data": [[0, "x", "y"]]}'
+    body = document + b" " * (MAX_BODY_BYTES - len(document))
+    assert len(body) == MAX_BODY_BYTES
+    assert parse(raw_event(body.decode())).rows == (Row(0, ("x", "y")),)
+
+
+def test_decompressed_body_of_exactly_64_mb_is_accepted():
+    document = b'{"data": [[0, "x", "y"]]}'
+    padded = document + b" " * (MAX_DECOMPRESSED_BYTES - len(document))
+    event = raw_event(gzip.compress(padded, compresslevel=1), headers={"Content-Encoding": "gzip"})
+    assert parse(event).rows == (Row(0, ("x", "y")),)
+
+
+# --- batch headers --------------------------------------------------------------------------------
+
+
+def test_batch_reads_lower_cased_snowflake_headers():
+    event = proxy_event(FUNCTION, [("a.b.c", "a.b.d")], query_id="01b2-query", batch_id="01b2-batch-7")
+    batch = parse(event)
+    assert batch.query_id == "01b2-query"
+    assert batch.batch_id == "01b2-batch-7"
+    assert batch.function_name == FUNCTION.upper()
+    assert all(key == key.lower() for key in batch.headers)
+
+
+def test_batch_headers_in_any_case():
+    headers = {
+        "SF-External-Function-Current-Query-Id": "q-1",
+        "SF-EXTERNAL-FUNCTION-QUERY-BATCH-ID": "b-1",
+        "Sf-External-Function-Name": "RECOMMEND",
+    }
+    batch = parse(raw_event('{"data": []}', headers=headers))
+    assert (batch.query_id, batch.batch_id, batch.function_name) == ("q-1", "b-1", "RECOMMEND")
+
+
+@pytest.mark.parametrize("headers", [None, {}])
+def test_batch_without_headers(headers):
+    event = {"headers": headers, "body": '{"data": [[0, "x", "y"]]}'}
+    batch = parse(event)
+    assert batch.query_id is None
+    assert batch.batch_id is None
+    assert batch.function_name is None
+
+
+# --- rejected requests ----------------------------------------------------------------------------
+
+
+def test_malformed_json():
+    error = rejected(raw_event('{"data": [[0, "' + MARKER + '", '))
+    assert error.message == f"The request body for {FUNCTION} is not valid JSON."
+
+
+def test_malformed_json_in_gzip():
+    rejected(raw_event(gzip.compress(b'{"data": [[0, "' + MARKER.encode())))
+
+
+def test_body_that_is_not_utf8():
+    rejected(raw_event(b'{"data": [[0, "\xff\xfe' + MARKER.encode() + b'"]]}'))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [[0, MARKER, "y"]],  # body not an object
+        MARKER,
+        42,
+        None,
+        {"rows": [[0, MARKER, "y"]]},  # missing "data"
+        {"data": {"0": [MARKER, "y"]}},  # "data" not a list
+        {"data": MARKER},
+        {"data": None},
+    ],
+)
+def test_body_without_a_data_list(document):
+    error = rejected(raw_event(json.dumps(document)))
+    assert error.message == f'The request body for {FUNCTION} has no "data" list of rows.'
+
+
+@pytest.mark.parametrize("item", [MARKER, {"0": MARKER}, 7, None, []])
+def test_row_that_is_not_a_list(item):
+    error = rejected(raw_event(json.dumps({"data": [[0, "x", "y"], [1, "x", "y"], item]})))
+    assert error.message.startswith("Row 2 of the batch")
+    assert "not a [row_number, args...] list" in error.message
+
+
+@pytest.mark.parametrize("number", [MARKER, "3", 1.0, 2.5, True, False, None, [1], {"n": 1}])
+def test_row_number_that_is_not_an_integer(number):
+    error = rejected(raw_event(json.dumps({"data": [[0, "x", "y"], [number, MARKER, "y"]]})))
+    assert error.message == f"Row 1 of the batch for {FUNCTION} has no integer row number."
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([MARKER], "Row 41: train_and_get_recommendations takes 2 or 3 arguments, got 1 argument."),
+        ([], "Row 41: train_and_get_recommendations takes 2 or 3 arguments, got 0 arguments."),
+        ([MARKER, 1, 2, 3], "Row 41: train_and_get_recommendations takes 2 or 3 arguments, got 4 arguments."),
+    ],
+)
+def test_wrong_arity(args, expected):
+    document = {"data": [[40, "a.b.c", "a.b.d"], [41, *args]]}
+    assert rejected(raw_event(json.dumps(document))).message == expected
+
+
+def test_wrong_arity_single_expected_count():
+    error = rejected(raw_event(json.dumps({"data": [[3, MARKER]]})), arities=(3,))
+    assert error.message == f"Row 3: {FUNCTION} takes 3 arguments, got 1 argument."
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"headers": {}, "body": ""},
+        {"headers": {}, "body": None},
+        {"headers": {}},
+        {"headers": {}, "body": "", "isBase64Encoded": True},
+    ],
+)
+def test_empty_body(event):
+    assert rejected(event).message == f"The request for {FUNCTION} has an empty body."
+
+
+@pytest.mark.parametrize("event", [None, "body", [MARKER]])
+def test_not_an_http_event(event):
+    error = rejected(event)
+    assert error.message.startswith(f"{FUNCTION} received no HTTP request")
+
+
+@pytest.mark.parametrize("body", [f"%%{MARKER}%%", "abc", '{"data": []}', "QUJD\nREVG"])
+def test_bad_base64_marked_as_base64(body):
+    error = rejected(raw_event(body, encoded=True))
+    assert error.message == f"The request body for {FUNCTION} is marked base64 but is not."
+
+
+def test_corrupt_gzip():
+    compressed = bytearray(gzip.compress(json_bytes({"data": [[0, MARKER, "y"]]})))
+    compressed[12] ^= 0xFF
+    error = rejected(raw_event(bytes(compressed)))
+    assert error.message == f"The compressed request body for {FUNCTION} is corrupt."
+
+
+def test_gzip_magic_followed_by_garbage():
+    error = rejected(raw_event(b"\x1f\x8b" + MARKER.encode() * 4))
+    assert "corrupt" in error.message
+
+
+def test_corrupt_deflate():
+    compressed = bytearray(zlib.compress(json_bytes({"data": [[0, MARKER, "y"]]})))
+    compressed[5] ^= 0xFF
+    rejected(raw_event(bytes(compressed), headers={"Content-Encoding": "deflate"}))
+
+
+def test_gzip_truncated_mid_stream():
+    compressed = gzip.compress(json_bytes({"data": [[0, MARKER, "y"]] * 50}))
+    rejected(raw_event(compressed[: len(compressed) // 2]))
+
+
+def test_gzip_missing_its_integrity_trailer_is_corrupt():
+    # The last 8 bytes of a gzip member are its CRC-32 and length: without them the body is unverified.
+    compressed = gzip.compress(json_bytes({"data": [[0, MARKER, "y"]]}))
+    error = rejected(raw_event(compressed[:-8]))
+    assert "corrupt" in error.message
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    """65 MB of zero bytes gzip-compressed (about 65 KB), built a megabyte at a time."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    megabyte = bytes(1024 * 1024)
+    return b"".join(compressor.compress(megabyte) for _ in range(65)) + compressor.flush()
+
+
+@pytest.mark.parametrize("headers", [{"Content-Encoding": "gzip"}, {}])
+def test_gzip_bomb_beyond_64_mb(gzip_bomb, headers):
+    assert len(gzip_bomb) < MAX_BODY_BYTES
+    error = rejected(raw_event(gzip_bomb, headers=headers))
+    assert error.message == f"The request body for {FUNCTION} expands beyond 64 MB: lower MAX_BATCH_ROWS."
+
+
+def test_body_one_byte_beyond_64_mb_decompressed():
+    document = b'{"data": [[0, "x", "y"]]}'
+    padded = document + b" " * (MAX_DECOMPRESSED_BYTES + 1 - len(document))
+    error = rejected(raw_event(gzip.compress(padded, compresslevel=1)))
+    assert "expands beyond 64 MB" in error.message
+
+
+def test_deflate_bomb_beyond_64_mb():
+    compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+    megabyte = bytes(1024 * 1024)
+    bomb = b"".join(compressor.compress(megabyte) for _ in range(65)) + compressor.flush()
+    error = rejected(raw_event(bomb, headers={"Content-Encoding": "deflate"}))
+    assert "expands beyond 64 MB" in error.message
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_body_over_6_mb(encoded):
+    document = '{"data": [[0, "' + MARKER + '", "y"]]}'
+    body = document + " " * (MAX_BODY_BYTES + 1 - len(document))
+    event = raw_event(body.encode()) if encoded else raw_event(body)
+    error = rejected(event)
+    assert error.message == f"The request body for {FUNCTION} exceeds 6 MB: lower MAX_BATCH_ROWS."
+
+
+def test_messages_are_one_sentence():
+    events = [
+        raw_event("{"),
+        raw_event("[]"),
+        raw_event('{"data": [[0, "x"]]}'),
+        raw_event("%%", encoded=True),
+        raw_event(b"\x1f\x8b\x08" + bytes(20)),
+    ]
+    for event in events:
+        message = rejected(event).message
+        assert message.endswith(".")
+        assert "\n" not in message
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def test_ok_answers_json():
+    batch = Batch((Row(7, ("a",)), Row(3, ("b",))))
+    answer = ok(batch, [[1, 2], None])
+    assert answer["statusCode"] == 200
+    assert answer["headers"] == {"Content-Type": "application/json"}
+    assert json.loads(answer["body"]) == {"data": [[7, [1, 2]], [3, None]]}
+
+
+@pytest.mark.parametrize("values", [[], [1], [1, 2, 3]])
+def test_ok_requires_one_value_per_row(values):
+    batch = Batch((Row(0, ("a",)), Row(1, ("b",))))
+    with pytest.raises(AssertionError):
+        ok(batch, values)
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (BadRequestError("Row 3: the model name must be a non-empty string."), 400),
+        (ThrottledError("SageMaker is throttling requests; Snowflake will retry."), 429),
+        (UnavailableError("SageMaker failed transiently; Snowflake will retry."), 503),
+        (ExternalFunctionError("recommend failed unexpectedly."), 500),
+    ],
+)
+def test_failed_answers_the_bare_sentence(error, status):
+    answer = failed(error)
+    assert answer == {"statusCode": status, "headers": {"Content-Type": "text/plain"}, "body": error.message}
+    assert error.status == status
+
+
+def test_failed_from_a_parse_error():
+    with pytest.raises(BadRequestError) as info:
+        parse(raw_event("not json " + MARKER))
+    answer = failed(info.value)
+    assert answer["statusCode"] == 400
+    assert answer["headers"]["Content-Type"] == "text/plain"
+    assert answer["body"] == f"The request body for {FUNCTION} is not valid JSON."
