@@ -4,8 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt training_image/requirements.txt | cksum | cut -d' ' -f1)
 
+NODE_STAMP := node_modules/.installed
+# Offline-friendly CDK: no notices, no telemetry, no Node end-of-life banner from jsii.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+CDK := npx --no-install cdk --no-notices
+
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format bench bench-topk bench-training bench-serving clean
+.PHONY: help install test lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -17,7 +23,11 @@ $(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) ## create .venv with every pinned dependency
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with every pinned dependency
 
 test: $(STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
@@ -32,6 +42,21 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+synth: $(STAMP) $(NODE_STAMP) ## synthesize every environment's stack to cdk.out (no AWS credentials, no Docker)
+	$(CDK) synth --quiet
+
+snapshot: $(STAMP) ## refresh tests/infrastructure/snapshots after an intended infrastructure change
+	UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/infrastructure/test_checks.py -k snapshot
+
+diff: $(STAMP) $(NODE_STAMP) ## show what `deploy` would change (needs AWS credentials), e.g. make diff STACK=Recommender-dev
+	$(CDK) diff $(STACK)
+
+deploy: $(STAMP) $(NODE_STAMP) ## deploy one environment (needs AWS credentials and Docker), e.g. make deploy STACK=Recommender-dev
+	$(CDK) deploy $(STACK)
+
+destroy: $(STAMP) $(NODE_STAMP) ## remove one environment, run-time endpoints and Snowflake objects included
+	$(CDK) destroy $(STACK)
+
 bench: bench-topk bench-training bench-serving ## every benchmark (prints figures and ratios)
 
 bench-topk: $(STAMP) ## bulk top-10: ours vs the seed's method; and at MovieLens-25M shape
@@ -44,4 +69,4 @@ bench-serving: $(STAMP) ## serving rows/s vs the seed's loop; latency at 8 concu
 	$(BIN)/python bench/serving.py
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out

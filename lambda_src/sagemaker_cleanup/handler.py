@@ -1,0 +1,83 @@
+"""CDK Provider-framework entry points of the SageMaker cleanup custom resource.
+
+ResourceProperties: ``{"ResourcePrefix": "<prefix>"}``, the pipeline's ``RESOURCE_PREFIX``.
+Create and Update change nothing and answer ``sagemaker-cleanup-<prefix>``; an Update that
+changes the prefix therefore gets a new physical id, and CloudFormation's Delete of the old
+one tears down the old prefix's objects. Delete removes the pipeline's endpoints, endpoint
+configs and models (see ``teardown``): ``on_event`` starts it, ``is_complete`` is polled until
+they are gone. Errors are raised; the Provider framework reports them to CloudFormation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from sagemaker_cleanup import teardown
+
+# the pipeline's RESOURCE_PREFIX rule (external_functions.settings)
+_PREFIX = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+_MAX_PREFIX = 16
+_REQUESTS = {"Create", "Update", "Delete"}
+
+
+@cache
+def sagemaker() -> Any:
+    return boto3.client(
+        "sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30)
+    )
+
+
+def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Create/Update: nothing to do. Delete: request the deletion of the pipeline's endpoints."""
+    request, prefix = _parse(event)
+    if request != "Delete":
+        return {"PhysicalResourceId": physical_resource_id(prefix)}
+    endpoints = teardown.start(sagemaker(), prefix)
+    _log("deleting endpoints", context, prefix=prefix, endpoints=endpoints)
+    return {"PhysicalResourceId": event["PhysicalResourceId"]}
+
+
+def is_complete(event: dict[str, Any], context: Any) -> dict[str, bool]:
+    """Delete: one teardown poll (see ``teardown.finish``); other requests are complete at once."""
+    request, prefix = _parse(event)
+    if request != "Delete":
+        return {"IsComplete": True}
+    done = teardown.finish(sagemaker(), prefix)
+    _log("teardown finished" if done else "waiting for endpoints to be deleted", context, prefix=prefix)
+    return {"IsComplete": done}
+
+
+def physical_resource_id(prefix: str) -> str:
+    return f"sagemaker-cleanup-{prefix}"
+
+
+def _parse(event: dict[str, Any]) -> tuple[str, str]:
+    request = event.get("RequestType")
+    if request not in _REQUESTS:
+        raise ValueError(f"RequestType must be one of {sorted(_REQUESTS)}, got {request!r}.")
+    prefix = (event.get("ResourceProperties") or {}).get("ResourcePrefix")
+    if not isinstance(prefix, str) or len(prefix) > _MAX_PREFIX or not _PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"ResourceProperties.ResourcePrefix must be the pipeline's RESOURCE_PREFIX (lower-case letters, "
+            f"digits and single hyphens, at most {_MAX_PREFIX} characters), got {prefix!r}: fix the stack."
+        )
+    return request, prefix
+
+
+def _log(message: str, context: Any, **fields: Any) -> None:
+    record = {
+        "level": "INFO",
+        "message": message,
+        "timestamp": round(time.time(), 3),
+        "request_id": getattr(context, "aws_request_id", None),
+        **fields,
+    }
+    print(json.dumps(record, default=str, separators=(",", ":")), file=sys.stdout, flush=True)

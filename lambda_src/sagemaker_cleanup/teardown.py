@@ -1,0 +1,146 @@
+"""Delete the SageMaker endpoints, endpoint configs and models one pipeline created at run time.
+
+``deploy_model`` creates them from SQL, so CloudFormation does not know them. Each is named
+``<prefix>-...`` and tagged ``recommender:pipeline=<prefix>`` (``external_functions.names``);
+only objects with both are touched, so another pipeline whose prefix starts the same way
+(``recsys2``, ``recsys-a``) and anything made by hand survive.
+
+Endpoints are deleted asynchronously and deleting one leaves its config and model behind, so
+teardown has two steps: :func:`start` asks SageMaker to delete the endpoints, :func:`finish` is
+polled until it returns True and deletes the configs and models once no endpoint is left.
+Objects that vanish in between ("Could not find ...") count as deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+# Must equal external_functions.names.PIPELINE_TAG (a separate Lambda asset cannot import it).
+PIPELINE_TAG = "recommender:pipeline"
+
+# SageMaker refuses DeleteEndpoint while one of these operations runs; the next poll retries.
+_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+
+
+class TeardownError(RuntimeError):
+    """SageMaker refused a deletion that waiting will not fix (permissions, say)."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to list and delete one kind of SageMaker object."""
+
+    noun: str
+    list_operation: str
+    list_key: str
+    name_key: str
+    arn_key: str
+    delete_operation: str
+
+
+ENDPOINTS = Kind("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn", "delete_endpoint")
+ENDPOINT_CONFIGS = Kind(
+    "endpoint config",
+    "list_endpoint_configs",
+    "EndpointConfigs",
+    "EndpointConfigName",
+    "EndpointConfigArn",
+    "delete_endpoint_config",
+)
+MODELS = Kind("model", "list_models", "Models", "ModelName", "ModelArn", "delete_model")
+
+
+def start(sagemaker: Any, prefix: str) -> list[str]:
+    """Ask SageMaker to delete every endpoint of the pipeline; returns their names."""
+    endpoints = list(pipeline_objects(sagemaker, ENDPOINTS, prefix))
+    for endpoint in endpoints:
+        _delete_endpoint(sagemaker, endpoint)
+    return [e[ENDPOINTS.name_key] for e in endpoints]
+
+
+def finish(sagemaker: Any, prefix: str) -> bool:
+    """One poll: True once no endpoint, endpoint config or model of the pipeline is left.
+
+    While endpoints remain (still deleting, or created or busy since :func:`start`) their
+    deletion is requested again and nothing else is touched. Raises :class:`TeardownError`
+    when SageMaker refuses a deletion for a reason other than a busy or missing object.
+    """
+    endpoints = list(pipeline_objects(sagemaker, ENDPOINTS, prefix))
+    if endpoints:
+        for endpoint in endpoints:
+            _delete_endpoint(sagemaker, endpoint)
+        return False
+    for kind in (ENDPOINT_CONFIGS, MODELS):
+        for summary in pipeline_objects(sagemaker, kind, prefix):
+            _delete(sagemaker, kind, summary[kind.name_key])
+    # a deploy_model call racing the stack deletion may have added objects meanwhile
+    return not any(
+        next(pipeline_objects(sagemaker, kind, prefix), None) for kind in (ENDPOINTS, ENDPOINT_CONFIGS, MODELS)
+    )
+
+
+def pipeline_objects(sagemaker: Any, kind: Kind, prefix: str) -> Iterator[dict[str, Any]]:
+    """List summaries of the objects of one kind named ``<prefix>-...`` and tagged with ``prefix``."""
+    start_of_name = f"{prefix}-"
+    # NameContains also matches "x<prefix>-..."; the tag check tells "<prefix>-a" pipelines apart
+    for page in sagemaker.get_paginator(kind.list_operation).paginate(NameContains=start_of_name):
+        for summary in page[kind.list_key]:
+            if summary[kind.name_key].startswith(start_of_name) and _tagged(sagemaker, summary[kind.arn_key], prefix):
+                yield summary
+
+
+def _tagged(sagemaker: Any, arn: str, prefix: str) -> bool:
+    try:
+        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+            if any(t["Key"] == PIPELINE_TAG and t["Value"] == prefix for t in page["Tags"]):
+                return True
+    except ClientError as exc:
+        if _is_not_found(exc):
+            return False  # deleted since it was listed
+        raise _refused(exc, f"reading the tags of {arn}") from None
+    return False
+
+
+def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
+    name, status = summary["EndpointName"], summary.get("EndpointStatus", "")
+    if status == "Deleting":
+        return
+    try:
+        sagemaker.delete_endpoint(EndpointName=name)
+    except ClientError as exc:
+        if _is_not_found(exc):
+            return
+        if status in _BUSY and _code(exc) == "ValidationException":
+            return  # e.g. still Creating: deletable once it settles, so the next poll retries
+        raise _refused(exc, f"deleting endpoint {name}") from None
+
+
+def _delete(sagemaker: Any, kind: Kind, name: str) -> None:
+    try:
+        getattr(sagemaker, kind.delete_operation)(**{kind.name_key: name})
+    except ClientError as exc:
+        if not _is_not_found(exc):
+            raise _refused(exc, f"deleting {kind.noun} {name}") from None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return _code(exc) in {"ValidationException", "ResourceNotFound"} and (
+        "could not find" in message or "not found" in message
+    )
+
+
+def _refused(exc: ClientError, doing: str) -> TeardownError:
+    message = exc.response.get("Error", {}).get("Message", "")
+    return TeardownError(
+        f"SageMaker refused {doing} ({_code(exc)}: {message}). Check the cleanup function's IAM policy, "
+        "or delete the object by hand, then delete the stack again."
+    )

@@ -1,0 +1,79 @@
+"""Lambda assets with third-party wheels, bundled with pip on this machine (no Docker needed)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import BundlingOptions, ILocalBundling, SymlinkFollowMode
+from aws_cdk import aws_lambda as lambda_
+
+PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+
+
+@jsii.implements(ILocalBundling)
+class PipBundling:
+    """Install ``requirements.txt`` for the Lambda runtime as binary wheels, then copy the package.
+
+    CDK calls ``try_bundle(output_dir, options)`` positionally; the package folder is given here
+    because CDK does not pass the asset's source path.
+    """
+
+    def __init__(self, package: Path, python_version: str) -> None:
+        self.package, self.python_version = package, python_version
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
+        platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--only-binary=:all:",
+                "--implementation",
+                "cp",
+                "--python-version",
+                self.python_version,
+                *platforms,
+                "--target",
+                output_dir,
+                "-r",
+                str(self.package / "requirements.txt"),
+            ],
+            check=True,
+        )
+        shutil.copytree(
+            self.package,
+            Path(output_dir) / self.package.name,
+            symlinks=False,  # copy what the links point at: the Lambda gets real files
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"),
+            dirs_exist_ok=True,
+        )
+        return True
+
+
+def python_package_with_wheels(package: Path, runtime: lambda_.Runtime) -> lambda_.Code:
+    """Code for ``runtime`` from a package folder holding a ``requirements.txt``.
+
+    Bundled locally with pip; Docker (the runtime's bundling image) is only the fallback.
+    """
+    version = runtime.name.removeprefix("python")
+    return lambda_.Code.from_asset(
+        str(package),
+        follow_symlinks=SymlinkFollowMode.ALWAYS,  # the hash must change when a linked module does
+        bundling=BundlingOptions(
+            image=runtime.bundling_image,
+            command=[
+                "bash",
+                "-c",
+                f"pip install -r requirements.txt -t /asset-output && cp -rL . /asset-output/{package.name}",
+            ],
+            local=PipBundling(package, version),
+        ),
+    )

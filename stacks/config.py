@@ -1,0 +1,237 @@
+"""Pipeline configuration from ``cdk.json`` context: typed, validated, with sane defaults.
+
+The context key ``recommender`` holds ``environments``: one entry per deployable environment
+(``dev``, ``prod``, ...), each becoming a stack ``Recommender-<name>``. A missing or
+malformed required key stops synth with one message naming the key and an example.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from external_functions.settings import MAX_PREFIX, PREFIX_PATTERN
+from recommender.identifiers import InvalidIdentifierError, TableName
+
+CONTEXT_KEY = "recommender"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be deployed; the message names the key and an example."""
+
+
+@dataclass(frozen=True)
+class SnowflakeConfig:
+    account: str
+    user: str
+    role: str
+    warehouse: str
+    database: str
+    schema: str
+    secret_name: str | None
+    secret_arn: str | None
+    training_role: str | None = None
+    grant_roles: tuple[str, ...] = ()
+    integration_name: str = ""
+    retain_integration: bool = False
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    instance_type: str = "ml.m5.large"
+    volume_gb: int = 30
+    max_runtime_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    type: str = "realtime"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    serverless_memory_mb: int = 2048
+    serverless_max_concurrency: int = 5
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    throttle_rate_limit: int = 50
+    throttle_burst_limit: int = 100
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything one environment's stack needs."""
+
+    name: str
+    account: str | None
+    region: str | None
+    resource_prefix: str
+    snowflake: SnowflakeConfig
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    log_retention_days: int = 30
+
+    @property
+    def stack_name(self) -> str:
+        return f"Recommender-{self.name}"
+
+
+class _Reader:
+    """Reads one mapping, naming every key by its full dotted path in errors."""
+
+    def __init__(self, values: Mapping[str, Any], path: str) -> None:
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"cdk.json: context {path} must be an object.")
+        self.values, self.path = values, path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def child(self, name: str) -> _Reader:
+        return _Reader(self.values.get(name) or {}, self.key(name))
+
+    def text(self, name: str, example: str, *, required: bool = True, pattern: str | None = None) -> str | None:
+        value = self.values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise ConfigError(f'cdk.json: context {self.key(name)} is missing: set it, e.g. "{example}".')
+            return None
+        if not isinstance(value, str) or (pattern and not re.fullmatch(pattern, value.strip())):
+            raise ConfigError(f'cdk.json: context {self.key(name)} is malformed: expected e.g. "{example}".')
+        return value.strip()
+
+    def identifier(self, name: str, example: str, *, required: bool = True) -> str | None:
+        value = self.text(name, example, required=required)
+        if value is None:
+            return None
+        try:
+            parsed = TableName.parse(value, what=self.key(name))
+        except InvalidIdentifierError:
+            parsed = None
+        if parsed is None or len(parsed.parts) != 1:
+            raise ConfigError(
+                f'cdk.json: context {self.key(name)} must be a plain Snowflake identifier, e.g. "{example}".'
+            )
+        return parsed.sql
+
+    def number(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.values.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"cdk.json: context {self.key(name)} must be a whole number from {low} to {high}.")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.values.get(name, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"cdk.json: context {self.key(name)} must be true or false.")
+        return value
+
+    def identifiers(self, name: str, example: str) -> tuple[str, ...]:
+        values = self.values.get(name, [])
+        if not isinstance(values, list):
+            raise ConfigError(f'cdk.json: context {self.key(name)} must be a list, e.g. ["{example}"].')
+        reader = _Reader({str(i): v for i, v in enumerate(values)}, self.key(name))
+        return tuple(reader.identifier(str(i), example) or "" for i in range(len(values)))
+
+
+_INSTANCE = r"ml\.(?!t2\.)[a-z0-9]+\.[a-z0-9]+"
+
+
+def load_environments(context: Mapping[str, Any] | None) -> list[PipelineConfig]:
+    """Every environment configured under ``recommender.environments``."""
+    root = _Reader(context or {}, CONTEXT_KEY)
+    environments = root.values.get("environments")
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigError(
+            f'cdk.json: context {CONTEXT_KEY}.environments is missing: add at least one, e.g. "dev": {{...}} '
+            "(see README, Configuration)."
+        )
+    return [_environment(name, root.child("environments").child(name)) for name in environments]
+
+
+def _environment(name: str, env: _Reader) -> PipelineConfig:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", name):
+        raise ConfigError(f'cdk.json: environment name "{name}" must be letters, digits and hyphens, e.g. "dev".')
+    prefix = env.text("resourcePrefix", "movielens-dev", required=False) or f"movielens-{name.lower()}"
+    if len(prefix) > MAX_PREFIX or not PREFIX_PATTERN.fullmatch(prefix):
+        raise ConfigError(
+            f"cdk.json: context {env.key('resourcePrefix')} must be lower-case letters, digits and hyphens, "
+            f'at most {MAX_PREFIX} characters, e.g. "movielens-dev".'
+        )
+    sf = env.child("snowflake")
+    secret_name = sf.text("secretName", "snowflake/recommender", required=False, pattern=r"[\w/+=.@-]{1,512}")
+    secret_arn = sf.text(
+        "secretArn",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf",
+        required=False,
+        pattern=r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+",
+    )
+    if bool(secret_name) == bool(secret_arn):
+        raise ConfigError(
+            f"cdk.json: context {sf.key('secretName')} or {sf.key('secretArn')} (exactly one) must name the "
+            'Secrets Manager secret with the Snowflake private key, e.g. "snowflake/recommender".'
+        )
+    default_integration = prefix.upper().replace("-", "_") + "_API"
+    snowflake = SnowflakeConfig(
+        account=sf.text("account", "myorg-myaccount", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}") or "",
+        user=sf.identifier("user", "RECOMMENDER_SVC") or "",
+        role=sf.identifier("role", "ACCOUNTADMIN") or "",
+        warehouse=sf.identifier("warehouse", "COMPUTE_WH") or "",
+        database=sf.identifier("database", "MOVIELENS") or "",
+        schema=sf.identifier("schema", "PUBLIC", required=False) or "PUBLIC",
+        secret_name=secret_name,
+        secret_arn=secret_arn,
+        training_role=sf.identifier("trainingRole", "RECOMMENDER_TRAINER", required=False),
+        grant_roles=sf.identifiers("grantRoles", "ANALYST"),
+        integration_name=sf.identifier("integrationName", default_integration, required=False) or default_integration,
+        retain_integration=sf.flag("retainIntegration", False),
+    )
+    training, endpoint, api = env.child("training"), env.child("endpoint"), env.child("api")
+    endpoint_type = endpoint.text("type", "realtime", required=False, pattern="realtime|serverless") or "realtime"
+    memory = endpoint.number("serverlessMemoryMb", 2048, 1024, 6144)
+    if memory % 1024:
+        raise ConfigError(f"cdk.json: context {endpoint.key('serverlessMemoryMb')} must be a multiple of 1024.")
+    return PipelineConfig(
+        name=name,
+        account=env.text("account", "123456789012", required=False, pattern=r"\d{12}"),
+        region=env.text("region", "us-east-1", required=False, pattern=r"[a-z]{2}(-[a-z]+)+-\d"),
+        resource_prefix=prefix,
+        snowflake=snowflake,
+        training=TrainingConfig(
+            instance_type=training.text("instanceType", "ml.m5.large", required=False, pattern=_INSTANCE)
+            or "ml.m5.large",
+            volume_gb=training.number("volumeGb", 30, 1, 16384),
+            max_runtime_seconds=training.number("maxRuntimeSeconds", 3600, 60, 28 * 24 * 3600),
+        ),
+        endpoint=EndpointConfig(
+            type=endpoint_type,
+            instance_type=endpoint.text("instanceType", "ml.m5.large", required=False, pattern=_INSTANCE)
+            or "ml.m5.large",
+            instance_count=endpoint.number("instanceCount", 1, 1, 100),
+            serverless_memory_mb=memory,
+            serverless_max_concurrency=endpoint.number("serverlessMaxConcurrency", 5, 1, 200),
+        ),
+        api=ApiConfig(
+            throttle_rate_limit=api.number("throttleRateLimit", 50, 1, 10000),
+            throttle_burst_limit=api.number("throttleBurstLimit", 100, 1, 5000),
+        ),
+        log_retention_days=_retention_days(env),
+    )
+
+
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653)
+
+
+def _retention_days(env: _Reader) -> int:
+    days = env.number("logRetentionDays", 30, 1, 3653)
+    if days not in RETENTION_DAYS:
+        raise ConfigError(
+            f"cdk.json: context {env.key('logRetentionDays')} must be one of {', '.join(map(str, RETENTION_DAYS))}."
+        )
+    return days

@@ -1,0 +1,254 @@
+"""ExternalFunctionApi: the API Gateway REST API and Lambdas that Snowflake's external functions call."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Size, Stack, SymlinkFollowMode
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.functions import routes
+from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+
+STAGE = "prod"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    """Environment shared by the functions (see lambda_src/external_functions/settings.py)."""
+
+    resource_prefix: str
+    image_uri: str
+    sagemaker_role: iam.IRole
+    bucket_name: str
+    snowflake: dict[str, str]  # SNOWFLAKE_* variables: where to connect and the secret's ARN, no credentials
+    training: dict[str, str]  # TRAINING_* variables
+    hosting: dict[str, str]  # ENDPOINT_* / SERVERLESS_* variables
+
+
+class ExternalFunctionApi(Construct):
+    """A regional REST API with one IAM-authorised POST route per function, callable only by the Snowflake role.
+
+    Each route has its own Lambda with only the permissions its function needs.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: Path,
+        settings: LambdaSettings,
+        log_retention: logs.RetentionDays,
+        throttle_rate_limit: int,
+        throttle_burst_limit: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        prefix = settings.resource_prefix
+
+        # The role Snowflake assumes. Its trust policy is replaced by the Snowflake integration
+        # custom resource with the integration's IAM user and external ID; until then nobody can use it.
+        self.snowflake_role = iam.Role(
+            self,
+            "SnowflakeRole",
+            assumed_by=iam.AccountRootPrincipal().with_conditions(
+                {"StringEquals": {"sts:ExternalId": "replaced-by-the-snowflake-integration"}}
+            ),
+            description="Assumed by Snowflake to call the recommender's external functions",
+        )
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
+        caller = f"arn:aws:sts::{stack.account}:assumed-role/{self.snowflake_role.role_name}/snowflake"
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            description="Snowflake external functions of the movie recommender",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=False,
+            min_compression_size=Size.bytes(1024),
+            policy=iam.PolicyDocument(
+                statements=[
+                    iam.PolicyStatement(
+                        principals=[iam.ArnPrincipal(caller)],
+                        actions=["execute-api:Invoke"],
+                        resources=["execute-api:/*"],
+                    )
+                ]
+            ),
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=False,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                throttling_rate_limit=throttle_rate_limit,
+                throttling_burst_limit=throttle_burst_limit,
+                tracing_enabled=True,
+                metrics_enabled=True,
+            ),
+            default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
+        )
+        self.snowflake_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["execute-api:Invoke"],
+                resources=[self.api.arn_for_execute_api("POST", "/*", STAGE)],
+            )
+        )
+
+        code = lambda_.Code.from_asset(
+            str(source),
+            follow_symlinks=SymlinkFollowMode.ALWAYS,
+            exclude=["**/__pycache__", "*.pyc", "snowflake_integration", "sagemaker_cleanup"],
+        )
+        environment = {
+            "RESOURCE_PREFIX": prefix,
+            "TRAINING_IMAGE_URI": settings.image_uri,
+            "SAGEMAKER_ROLE_ARN": settings.sagemaker_role.role_arn,
+            "ARTIFACT_BUCKET": settings.bucket_name,
+            **settings.snowflake,
+            **settings.training,
+            **settings.hosting,
+        }
+        self.functions: dict[str, lambda_.Function] = {}
+        for path, handler in routes().items():
+            function = lambda_.Function(
+                self,
+                f"{path.capitalize()}Function",
+                runtime=RUNTIME,
+                handler=f"external_functions.handlers.{handler}",
+                code=code,
+                timeout=Duration.seconds(28),  # API Gateway's integration limit is 29 s
+                memory_size=512,
+                environment=environment,
+                tracing=lambda_.Tracing.ACTIVE,
+                log_group=logs.LogGroup(
+                    self, f"{path.capitalize()}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+                ),
+                description=f"Snowflake external function route /{path}",
+            )
+            self.api.root.add_resource(path).add_method("POST", apigw.LambdaIntegration(function, proxy=True))
+            self.functions[path] = function
+
+        self._grant(stack, prefix, settings)
+        self._acknowledge(prefix)
+
+    @property
+    def url(self) -> str:
+        """``https://<api>.execute-api.<region>.amazonaws.com/prod/``."""
+        return self.api.url
+
+    def route_url(self, path: str) -> str:
+        return f"{self.api.url}{path}"
+
+    def _grant(self, stack: Stack, prefix: str, settings: LambdaSettings) -> None:
+        def arns(kind: str, pattern: str = f"{prefix}-*") -> str:
+            return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
+
+        jobs = arns("training-job", f"{prefix}-train-*")
+        models, configs, endpoints = arns("model"), arns("endpoint-config"), arns("endpoint")
+        pass_role = iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=[settings.sagemaker_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        )
+        statements = {
+            "train": [
+                iam.PolicyStatement(
+                    actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],
+                    resources=[jobs],
+                ),
+                pass_role,
+            ],
+            "deploy": [
+                iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[jobs]),
+                iam.PolicyStatement(actions=["sagemaker:ListTrainingJobs"], resources=["*"]),
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:CreateModel",
+                        "sagemaker:DescribeModel",
+                        "sagemaker:CreateEndpointConfig",
+                        "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:CreateEndpoint",
+                        "sagemaker:UpdateEndpoint",
+                        "sagemaker:DescribeEndpoint",
+                        "sagemaker:AddTags",
+                    ],
+                    resources=[models, configs, endpoints],
+                ),
+                pass_role,
+            ],
+            "invoke": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],
+            "recommend": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],
+            "status": [
+                iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[jobs]),
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:DescribeEndpoint",
+                        "sagemaker:DescribeEndpointConfig",
+                        "sagemaker:DescribeModel",
+                    ],
+                    resources=[models, configs, endpoints],
+                ),
+            ],
+        }
+        for path, function in self.functions.items():
+            for statement in statements[path]:
+                function.add_to_role_policy(statement)
+
+    def _acknowledge(self, prefix: str) -> None:
+        acknowledge(
+            self,
+            LAMBDA_BASIC_EXECUTION,
+            "AWSLambdaBasicExecutionRole only lets each function write its own logs.",
+        )
+        acknowledge_wildcards(
+            self,
+            "SageMaker resources are scoped to this pipeline's name prefix (<prefix>-*); ListTrainingJobs and "
+            "X-Ray's trace actions have no resource type; Snowflake's role may POST to this API's routes only.",
+            allowed=[
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
+                r"Resource::\*",
+                rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",
+            ],
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "The functions are pinned to python3.13, the runtime their code is tested on.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG2",
+            "Snowflake sends gzip bodies; the Lambdas validate every batch and answer 400 with a reason.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            "IAM authorisation plus a resource policy admit only Snowflake's assumed role; no public traffic.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG6",
+            "Access logs are on; execution logging needs an account-wide API Gateway role we do not own.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-COG4",
+            "Callers are authorised with AWS IAM (Snowflake's assumed role), not Cognito.",
+        )

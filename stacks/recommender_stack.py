@@ -1,0 +1,140 @@
+"""RecommenderStack: the whole pipeline for one environment, composed from its constructs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+from stacks.external_function_api import ExternalFunctionApi, LambdaSettings
+from stacks.functions import CATALOGUE
+from stacks.sagemaker_cleanup import SageMakerCleanup
+from stacks.sagemaker_role import SageMakerExecutionRole
+from stacks.snowflake_integration import SnowflakeIntegration
+from stacks.storage import ArtifactStorage
+from stacks.training_image import TrainingImage
+
+ROOT = Path(__file__).resolve().parents[1]
+R = logs.RetentionDays
+RETENTION = {
+    1: R.ONE_DAY,
+    3: R.THREE_DAYS,
+    5: R.FIVE_DAYS,
+    7: R.ONE_WEEK,
+    14: R.TWO_WEEKS,
+    30: R.ONE_MONTH,
+    60: R.TWO_MONTHS,
+    90: R.THREE_MONTHS,
+    180: R.SIX_MONTHS,
+    365: R.ONE_YEAR,
+    731: R.TWO_YEARS,
+    1827: R.FIVE_YEARS,
+    3653: R.TEN_YEARS,
+}
+
+
+class RecommenderStack(Stack):
+    def __init__(self, scope: Construct, *, config: PipelineConfig) -> None:
+        env = Environment(account=config.account, region=config.region) if config.account or config.region else None
+        super().__init__(
+            scope,
+            config.stack_name,
+            env=env,
+            description=f"Movie recommender between Snowflake and SageMaker ({config.name})",
+        )
+        retention = RETENTION[config.log_retention_days]
+        sf = config.snowflake
+        secret = (
+            secretsmanager.Secret.from_secret_complete_arn(self, "SnowflakeSecret", sf.secret_arn)
+            if sf.secret_arn
+            else secretsmanager.Secret.from_secret_name_v2(self, "SnowflakeSecret", sf.secret_name or "")
+        )
+
+        storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
+        image = TrainingImage(self, "TrainingImage", directory=ROOT / "training_image")
+        sagemaker_role = SageMakerExecutionRole(
+            self,
+            "SageMakerRole",
+            image=image,
+            bucket=storage.bucket,
+            bucket_prefix=f"{config.resource_prefix}/",
+            secret=secret,
+        )
+        api = ExternalFunctionApi(
+            self,
+            "ExternalFunctions",
+            source=ROOT / "lambda_src",
+            settings=LambdaSettings(
+                resource_prefix=config.resource_prefix,
+                image_uri=image.image_uri,
+                sagemaker_role=sagemaker_role.role,
+                bucket_name=storage.bucket.bucket_name,
+                snowflake=_snowflake_environment(config, secret.secret_arn),
+                training={
+                    "TRAINING_INSTANCE_TYPE": config.training.instance_type,
+                    "TRAINING_VOLUME_GB": str(config.training.volume_gb),
+                    "TRAINING_MAX_RUNTIME_S": str(config.training.max_runtime_seconds),
+                },
+                hosting={
+                    "ENDPOINT_TYPE": config.endpoint.type,
+                    "ENDPOINT_INSTANCE_TYPE": config.endpoint.instance_type,
+                    "ENDPOINT_INSTANCE_COUNT": str(config.endpoint.instance_count),
+                    "SERVERLESS_MEMORY_MB": str(config.endpoint.serverless_memory_mb),
+                    "SERVERLESS_MAX_CONCURRENCY": str(config.endpoint.serverless_max_concurrency),
+                },
+            ),
+            log_retention=retention,
+            throttle_rate_limit=config.api.throttle_rate_limit,
+            throttle_burst_limit=config.api.throttle_burst_limit,
+        )
+        integration = SnowflakeIntegration(
+            self,
+            "Snowflake",
+            package=ROOT / "lambda_src" / "snowflake_integration",
+            api=api,
+            snowflake=sf,
+            secret=secret,
+            functions=CATALOGUE,
+            log_retention=retention,
+        )
+        cleanup = SageMakerCleanup(
+            self,
+            "SageMakerCleanup",
+            source=ROOT / "lambda_src",
+            prefix=config.resource_prefix,
+            log_retention=retention,
+        )
+        # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
+        # run-time endpoints, then the SageMaker role they run as.
+        api.node.add_dependency(cleanup)
+        cleanup.node.add_dependency(sagemaker_role)
+
+        outputs = {
+            "ApiUrl": api.url,
+            "SnowflakeRoleArn": api.snowflake_role.role_arn,
+            "SageMakerRoleArn": sagemaker_role.role.role_arn,
+            "ArtifactBucket": storage.bucket.bucket_name,
+            "TrainingImageUri": image.image_uri,
+            "IntegrationName": integration.integration_name,
+            "ExternalFunctionNames": integration.function_names,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
+
+
+def _snowflake_environment(config: PipelineConfig, secret_arn: str) -> dict[str, str]:
+    sf = config.snowflake
+    values = {
+        "SNOWFLAKE_ACCOUNT": sf.account,
+        "SNOWFLAKE_USER": sf.user,
+        "SNOWFLAKE_ROLE": sf.training_role,
+        "SNOWFLAKE_WAREHOUSE": sf.warehouse,
+        "SNOWFLAKE_DATABASE": sf.database,
+        "SNOWFLAKE_SCHEMA": sf.schema,
+        "SNOWFLAKE_SECRET_ARN": secret_arn,
+    }
+    return {k: v for k, v in values.items() if v}

@@ -1,0 +1,120 @@
+"""SageMakerCleanup: on ``cdk destroy``, remove the endpoints, configs and models made from SQL.
+
+``deploy_model`` creates SageMaker objects at run time, outside CloudFormation; they would
+bill forever after the stack is gone. This custom resource deletes everything tagged with the
+pipeline's prefix when the stack is deleted, and waits until it is gone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.external_function_api import RUNTIME
+from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+
+
+class SageMakerCleanup(Construct):
+    """Deletes the pipeline's run-time SageMaker objects when the stack is deleted."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, source: Path, prefix: str, log_retention: logs.RetentionDays
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        code = lambda_.Code.from_asset(
+            str(source), exclude=["**/__pycache__", "*.pyc", "external_functions", "snowflake_integration"]
+        )
+
+        def function(name: str, handler: str) -> lambda_.Function:
+            return lambda_.Function(
+                self,
+                name,
+                runtime=RUNTIME,
+                handler=f"sagemaker_cleanup.handler.{handler}",
+                code=code,
+                timeout=Duration.minutes(5),
+                log_group=logs.LogGroup(
+                    self, f"{name}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+                ),
+                description="Deletes the pipeline's SageMaker endpoints, configs and models on stack delete",
+            )
+
+        on_event, is_complete = function("OnEvent", "on_event"), function("IsComplete", "is_complete")
+        owned = [
+            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
+            for kind in ("endpoint", "endpoint-config", "model")
+        ]
+        for handler in (on_event, is_complete):
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels"],
+                    resources=["*"],
+                )
+            )
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "sagemaker:ListTags",
+                        "sagemaker:DeleteEndpoint",
+                        "sagemaker:DeleteEndpointConfig",
+                        "sagemaker:DeleteModel",
+                    ],
+                    resources=owned,
+                )
+            )
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=on_event,
+            is_complete_handler=is_complete,
+            query_interval=Duration.seconds(30),
+            total_timeout=Duration.minutes(30),
+            log_group=logs.LogGroup(
+                self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            ),
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::SageMakerCleanup",
+            properties={"ResourcePrefix": prefix},
+        )
+        acknowledge(
+            self,
+            LAMBDA_BASIC_EXECUTION,
+            "AWSLambdaBasicExecutionRole only lets the handlers and CDK's provider write their own logs.",
+        )
+        acknowledge_wildcards(
+            self,
+            "SageMaker List* calls have no resource type; describes and deletes are scoped to <prefix>-* (and the "
+            "handlers touch only objects tagged by this pipeline); CDK's provider invokes its handlers' versions.",
+            allowed=[
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
+                r"Resource::\*",
+                r"Resource::<[A-Za-z0-9]+\.Arn>:\*",
+            ],
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "Handlers are pinned to python3.13 (tested); the provider's runtime is chosen by CDK.",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-SF1",
+            "CDK's provider state machine logs through the provider's own log group.",
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-SF2",
+            "X-Ray tracing of CDK's internal provider state machine adds cost and no insight.",
+        )

@@ -1,0 +1,84 @@
+"""SageMakerExecutionRole: what training jobs and endpoints may do, and nothing more."""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from stacks.nag import acknowledge_wildcards
+from stacks.training_image import TrainingImage
+
+
+class SageMakerExecutionRole(Construct):
+    """Pull the image, read/write the pipeline's bucket prefix, read the Snowflake secret, write logs and metrics."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: TrainingImage,
+        bucket: s3.IBucket,
+        bucket_prefix: str,
+        secret: secretsmanager.ISecret,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the recommender's training jobs and endpoints",
+        )
+        image.grant_pull(self.role)
+        secret.grant_read(self.role)
+        # Explicit object actions (no s3:Get* style wildcards) on the pipeline's prefix only.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[f"{bucket.bucket_arn}/{bucket_prefix}*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{bucket_prefix}*"]}},
+            )
+        )
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_groups, f"{log_groups}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # PutMetricData has no resource type; the condition scopes it
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            )
+        )
+        acknowledge_wildcards(
+            self.role,
+            "Wildcards are scoped: objects under the pipeline's bucket prefix, SageMaker's own log groups, "
+            "cloudwatch:PutMetricData (no resource type; limited by a namespace condition) and "
+            "ecr:GetAuthorizationToken (account-wide by design).",
+            allowed=[
+                rf"Resource::<[A-Za-z0-9]+\.Arn>/{re.escape(bucket_prefix)}\*",
+                r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/\*"
+                r"(:log-stream:\*)?",
+                r"Resource::\*",
+            ],
+        )

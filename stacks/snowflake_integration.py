@@ -1,0 +1,119 @@
+"""SnowflakeIntegration: Snowflake's API integration and external functions, created by CloudFormation.
+
+A custom resource (handler in lambda_src/snowflake_integration) creates the API integration
+once, points it at this API, copies the integration's IAM user and external ID into the
+Snowflake role's trust policy, and creates and grants the external functions. It connects
+with key-pair authentication from the Snowflake secret.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from stacks.bundling import python_package_with_wheels
+from stacks.config import SnowflakeConfig
+from stacks.external_function_api import RUNTIME, ExternalFunctionApi
+from stacks.functions import ExternalFunction
+from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+
+
+class SnowflakeIntegration(Construct):
+    """The Snowflake side of the pipeline as one CloudFormation resource."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        package: Path,
+        api: ExternalFunctionApi,
+        snowflake: SnowflakeConfig,
+        secret: secretsmanager.ISecret,
+        functions: tuple[ExternalFunction, ...],
+        log_retention: logs.RetentionDays,
+        iam_propagation_seconds: int = 15,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        handler = lambda_.Function(
+            self,
+            "Handler",
+            runtime=RUNTIME,
+            handler="snowflake_integration.handler.on_event",
+            code=python_package_with_wheels(package, RUNTIME),
+            timeout=Duration.minutes(5),
+            memory_size=512,
+            log_group=logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY),
+            description="Creates the Snowflake API integration and external functions",
+        )
+        secret.grant_read(handler)
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["iam:GetRole", "iam:UpdateAssumeRolePolicy"], resources=[api.snowflake_role.role_arn]
+            )
+        )
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=handler,
+            log_group=logs.LogGroup(
+                self, "ProviderLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            ),
+        )
+        connection = {
+            "Account": snowflake.account,
+            "User": snowflake.user,
+            "Role": snowflake.role,
+            "Warehouse": snowflake.warehouse,
+            "SecretArn": secret.secret_arn,
+        }
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::SnowflakeIntegration",
+            properties={
+                "IntegrationName": snowflake.integration_name,
+                "ApiRoleArn": api.snowflake_role.role_arn,
+                "ApiRoleName": api.snowflake_role.role_name,
+                "AllowedPrefix": api.url,
+                "Database": snowflake.database,
+                "Schema": snowflake.schema,
+                "Functions": [f.as_property(api.route_url(f.path)) for f in functions],
+                "GrantRoles": list(snowflake.grant_roles),
+                "Connection": connection,
+                "Retain": json.dumps(snowflake.retain_integration),
+                "IamPropagationSeconds": str(iam_propagation_seconds),
+            },
+        )
+        acknowledge(
+            self,
+            LAMBDA_BASIC_EXECUTION,
+            "AWSLambdaBasicExecutionRole only lets the handler and CDK's provider write their own logs.",
+        )
+        acknowledge_wildcards(
+            self,
+            "CDK's provider framework invokes its handler's versions (<handler-arn>:*).",
+            allowed=[r"Resource::<[A-Za-z0-9]+\.Arn>:\*"],
+        )
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "The handler is pinned to python3.13 (tested); the provider's runtime is chosen by CDK.",
+        )
+
+    @property
+    def integration_name(self) -> str:
+        return self.resource.get_att_string("IntegrationName")
+
+    @property
+    def function_names(self) -> str:
+        return self.resource.get_att_string("Functions")

@@ -1,0 +1,26 @@
+"""TrainingImage: the SageMaker train/serve container, built from ``training_image/`` at deploy time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+
+class TrainingImage(Construct):
+    """A linux/amd64 Docker image asset; synth needs no Docker, ``cdk deploy`` builds and pushes it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, directory: Path) -> None:
+        super().__init__(scope, construct_id)
+        self.asset = ecr_assets.DockerImageAsset(
+            self, "Asset", directory=str(directory), platform=ecr_assets.Platform.LINUX_AMD64
+        )
+
+    @property
+    def image_uri(self) -> str:
+        return self.asset.image_uri
+
+    def grant_pull(self, grantee: iam.IGrantable) -> None:
+        self.asset.repository.grant_pull(grantee)
