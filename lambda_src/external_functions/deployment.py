@@ -4,7 +4,9 @@
 pipeline, or ``'latest'`` (its newest Completed job). Each deployment creates a versioned
 SageMaker Model and EndpointConfig, then creates the endpoint or -- if it exists -- switches it
 with ``UpdateEndpoint``, which keeps serving the old version until the new one is ready.
-Versions derive from the batch id and row, so a retried batch converges instead of adding more.
+A version is named after what it serves (model, artifact, image, hosting settings): deploying
+the same thing again -- a Snowflake retry, or a scheduled ``deploy_model(m, 'latest')`` with no
+newer job -- converges to ``unchanged`` instead of rolling the endpoint.
 """
 
 from __future__ import annotations
@@ -51,10 +53,8 @@ def parse_row(row: Row, prefix: str) -> Deployment:
 
 def deploy(batch: Batch, settings: HostingSettings, sagemaker: Any) -> list[dict[str, Any]]:
     """Deploy one model per row; every row is validated before anything is created."""
-    if not batch.batch_id:
-        raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
     deployments = [parse_row(row, settings.prefix) for row in batch.rows]
-    return [_deploy_one(d, batch.batch_id, settings, sagemaker) for d in deployments]
+    return [_deploy_one(d, settings, sagemaker) for d in deployments]
 
 
 def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: int) -> ModelSource:
@@ -113,11 +113,15 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
     return describe_training_job(sagemaker, newest["TrainingJobName"])
 
 
-def _deploy_one(deployment: Deployment, batch_id: str, settings: HostingSettings, sagemaker: Any) -> dict[str, Any]:
+def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: Any) -> dict[str, Any]:
     source = resolve(deployment.reference, settings, sagemaker, row=deployment.row.number)
-    version = names.versioned_name(
-        settings.prefix, deployment.model, names.idempotency_token(batch_id, deployment.row.number)
+    hosting = (
+        ("serverless", settings.memory_mb, settings.max_concurrency)
+        if settings.serverless
+        else ("realtime", settings.instance_type, settings.instance_count)
     )
+    token = names.idempotency_token(deployment.model, source.model_data, settings.image_uri, *hosting)
+    version = names.versioned_name(settings.prefix, deployment.model, token)
     endpoint = names.endpoint_name(settings.prefix, deployment.model)
     tags = names.tags(settings.prefix, **{"recommender:model": deployment.model})
     _ensure_model(version, source.model_data, settings, sagemaker, tags)

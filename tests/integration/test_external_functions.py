@@ -54,15 +54,26 @@ def values(handler: Any, function: str, rows: list[list[Any]], **kwargs: Any) ->
     return answer_values(call(handler, function, rows, **kwargs))
 
 
-@pytest.fixture(scope="module")
-def model_uri(trained_job: TrainedJob, aws_client, tmp_path_factory) -> str:
-    """The trained model, packed as SageMaker packs /opt/ml/model, in the pipeline's bucket."""
+def upload_model(trained_job: TrainedJob, aws_client, tmp_path_factory, name: str) -> str:
+    """The trained model, packed as SageMaker packs /opt/ml/model, in the pipeline's bucket under ``name``."""
     archive = tmp_path_factory.mktemp("artifact") / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted((trained_job.run.opt_ml / "model").iterdir()):
             tar.add(path, arcname=path.name)
-    aws_client("s3").upload_file(str(archive), BUCKET, f"{PREFIX}/models/manual/output/model.tar.gz")
-    return f"s3://{BUCKET}/{PREFIX}/models/manual/output/model.tar.gz"
+    key = f"{PREFIX}/models/{name}/output/model.tar.gz"
+    aws_client("s3").upload_file(str(archive), BUCKET, key)
+    return f"s3://{BUCKET}/{key}"
+
+
+@pytest.fixture(scope="module")
+def model_uri(trained_job: TrainedJob, aws_client, tmp_path_factory) -> str:
+    return upload_model(trained_job, aws_client, tmp_path_factory, "manual")
+
+
+@pytest.fixture(scope="module")
+def newer_model_uri(trained_job: TrainedJob, aws_client, tmp_path_factory) -> str:
+    """A second artifact (as a later training job would produce)."""
+    return upload_model(trained_job, aws_client, tmp_path_factory, "manual-2")
 
 
 # -- train ------------------------------------------------------------------------------
@@ -117,10 +128,12 @@ def test_unsafe_table_name_starts_nothing(lambda_env, aws_client) -> None:
 # -- deploy -----------------------------------------------------------------------------
 
 
-def test_deploy_then_redeploy_updates_the_endpoint(lambda_env, model_uri: str, aws_client, sent_requests) -> None:
+def test_deploy_then_redeploy_updates_the_endpoint(
+    lambda_env, model_uri: str, newer_model_uri: str, aws_client, sent_requests
+) -> None:
     [created] = values(handlers.deploy_handler, "deploy_model", [["Redeployed", model_uri]], batch_id="deploy-1")
     assert created["action"] == "created" and created["endpoint_name"] == f"{PREFIX}-redeployed"
-    [updated] = values(handlers.deploy_handler, "deploy_model", [["redeployed", model_uri]], batch_id="deploy-2")
+    [updated] = values(handlers.deploy_handler, "deploy_model", [["redeployed", newer_model_uri]], batch_id="deploy-2")
     assert updated["action"] == "updated"
     assert updated["endpoint_config_name"] != created["endpoint_config_name"]
     assert updated["previous_endpoint_config_name"] == created["endpoint_config_name"]
@@ -138,9 +151,10 @@ def test_deploy_then_redeploy_updates_the_endpoint(lambda_env, model_uri: str, a
     assert variant["InstanceType"] == "ml.m5.large" and variant["InitialInstanceCount"] == 1
     tags = sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]
     assert {"Key": "recommender:pipeline", "Value": PREFIX} in tags
-    # a Snowflake retry of the second deployment converges instead of deploying a third version
-    [retried] = values(handlers.deploy_handler, "deploy_model", [["redeployed", model_uri]], batch_id="deploy-2")
-    assert retried["action"] == "unchanged"
+    # a Snowflake retry, or a later deploy of the same artifact, converges instead of rolling the endpoint
+    for batch in ("deploy-2", "deploy-3"):
+        [again] = values(handlers.deploy_handler, "deploy_model", [["redeployed", newer_model_uri]], batch_id=batch)
+        assert again["action"] == "unchanged" and again["endpoint_config_name"] == updated["endpoint_config_name"]
 
 
 def test_latest_resolves_to_the_newest_completed_job(lambda_env, aws_client) -> None:
@@ -225,9 +239,11 @@ def test_unknown_model_is_a_clear_400(two_models) -> None:
     )
 
 
-def test_redeploy_switches_serving_without_a_gap(two_models, model_uri: str, local_sagemaker, trained_job) -> None:
+def test_redeploy_switches_serving_without_a_gap(
+    two_models, newer_model_uri: str, local_sagemaker, trained_job
+) -> None:
     before = local_sagemaker.serving["recsys-movielens"].config
-    [updated] = values(handlers.deploy_handler, "deploy_model", [["movielens", model_uri]])
+    [updated] = values(handlers.deploy_handler, "deploy_model", [["movielens", newer_model_uri]])
     assert updated["action"] == "updated"
     assert local_sagemaker.sync_endpoints() == ["recsys-movielens"]
     assert local_sagemaker.serving["recsys-movielens"].config == updated["endpoint_config_name"] != before

@@ -78,13 +78,22 @@ def sagemaker(lambda_env, aws_client, monkeypatch) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def model_uri(lambda_env, aws_client) -> str:
+    return upload_placeholder_model(aws_client, "manual")
+
+
+@pytest.fixture
+def newer_model_uri(lambda_env, aws_client) -> str:
+    return upload_placeholder_model(aws_client, "manual-2")
+
+
+def upload_placeholder_model(aws_client, name: str) -> str:
     """Any tar.gz will do: deploy only records the URI, and no serve process runs here."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         info = tarfile.TarInfo("model.json")
         info.size = 2
         tar.addfile(info, io.BytesIO(b"{}"))
-    key = f"{PREFIX}/models/manual/output/model.tar.gz"
+    key = f"{PREFIX}/models/{name}/output/model.tar.gz"
     aws_client("s3").put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
     return f"s3://{BUCKET}/{key}"
 
@@ -157,10 +166,12 @@ def tagged_names(sagemaker, tag_value: str) -> set[str]:
     return found
 
 
-def test_delete_removes_the_pipelines_objects_and_spares_others(sagemaker, model_uri: str, decoys) -> None:
+def test_delete_removes_the_pipelines_objects_and_spares_others(
+    sagemaker, model_uri: str, newer_model_uri: str, decoys
+) -> None:
     single = deploy("cleanupa", model_uri, "cleanup-a-1")
     first = deploy("cleanupb", model_uri, "cleanup-b-1")
-    second = deploy("cleanupb", model_uri, "cleanup-b-2")
+    second = deploy("cleanupb", newer_model_uri, "cleanup-b-2")
     assert second["action"] == "updated" and second["previous_endpoint_config_name"] == first["endpoint_config_name"]
     versions = [d["endpoint_config_name"] for d in (single, first, second)]
     assert [d["model_name"] for d in (single, first, second)] == versions
