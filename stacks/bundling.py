@@ -26,31 +26,24 @@ class PipBundling:
         self.package, self.python_version = package, python_version
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
-        platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--only-binary=:all:",
-                "--implementation",
-                "cp",
-                "--python-version",
-                self.python_version,
-                *platforms,
-                "--target",
-                output_dir,
-                "-r",
-                str(self.package / "requirements.txt"),
-            ],
-            check=True,
-        )
+        """Bundle into ``output_dir``; ``options`` (CDK's) are not needed for a local pip run."""
+        del options
+        target = Path(output_dir)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        wheels_for_lambda = [
+            "--no-compile",  # bytecode of this machine's Python would be useless on the Lambda's
+            "--only-binary=:all:",
+            "--implementation=cp",
+            f"--python-version={self.python_version}",
+            *(f"--platform={platform}" for platform in PLATFORMS),
+        ]
+        requirements = ["--target", str(target), "-r", str(self.package / "requirements.txt")]
+        subprocess.run([*pip, *wheels_for_lambda, *requirements], check=True)
+        # Console scripts point at this machine's interpreter: useless in a Lambda.
+        shutil.rmtree(target / "bin", ignore_errors=True)
         shutil.copytree(
             self.package,
-            Path(output_dir) / self.package.name,
+            target / self.package.name,
             symlinks=False,  # copy what the links point at: the Lambda gets real files
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "requirements.txt"),
             dirs_exist_ok=True,

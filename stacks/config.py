@@ -81,6 +81,37 @@ class PipelineConfig:
     def stack_name(self) -> str:
         return f"Recommender-{self.name}"
 
+    def lambda_environment(
+        self, *, image_uri: str, sagemaker_role_arn: str, bucket: str, secret_arn: str
+    ) -> dict[str, str]:
+        """The variables every external-function Lambda reads (lambda_src/external_functions/settings.py).
+
+        Where to connect to Snowflake and the secret's ARN -- never a credential.
+        """
+        sf = self.snowflake
+        values = {
+            "RESOURCE_PREFIX": self.resource_prefix,
+            "TRAINING_IMAGE_URI": image_uri,
+            "SAGEMAKER_ROLE_ARN": sagemaker_role_arn,
+            "ARTIFACT_BUCKET": bucket,
+            "SNOWFLAKE_ACCOUNT": sf.account,
+            "SNOWFLAKE_USER": sf.user,
+            "SNOWFLAKE_ROLE": sf.training_role,
+            "SNOWFLAKE_WAREHOUSE": sf.warehouse,
+            "SNOWFLAKE_DATABASE": sf.database,
+            "SNOWFLAKE_SCHEMA": sf.schema,
+            "SNOWFLAKE_SECRET_ARN": secret_arn,
+            "TRAINING_INSTANCE_TYPE": self.training.instance_type,
+            "TRAINING_VOLUME_GB": str(self.training.volume_gb),
+            "TRAINING_MAX_RUNTIME_S": str(self.training.max_runtime_seconds),
+            "ENDPOINT_TYPE": self.endpoint.type,
+            "ENDPOINT_INSTANCE_TYPE": self.endpoint.instance_type,
+            "ENDPOINT_INSTANCE_COUNT": str(self.endpoint.instance_count),
+            "SERVERLESS_MEMORY_MB": str(self.endpoint.serverless_memory_mb),
+            "SERVERLESS_MAX_CONCURRENCY": str(self.endpoint.serverless_max_concurrency),
+        }
+        return {key: value for key, value in values.items() if value}
+
 
 class _Reader:
     """Reads one mapping, naming every key by its full dotted path in errors."""

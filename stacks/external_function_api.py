@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Size, Stack, SymlinkFollowMode
@@ -20,19 +19,6 @@ STAGE = "prod"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 
 
-@dataclass(frozen=True)
-class LambdaSettings:
-    """Environment shared by the functions (see lambda_src/external_functions/settings.py)."""
-
-    resource_prefix: str
-    image_uri: str
-    sagemaker_role: iam.IRole
-    bucket_name: str
-    snowflake: dict[str, str]  # SNOWFLAKE_* variables: where to connect and the secret's ARN, no credentials
-    training: dict[str, str]  # TRAINING_* variables
-    hosting: dict[str, str]  # ENDPOINT_* / SERVERLESS_* variables
-
-
 class ExternalFunctionApi(Construct):
     """A regional REST API with one IAM-authorised POST route per function, callable only by the Snowflake role.
 
@@ -45,14 +31,15 @@ class ExternalFunctionApi(Construct):
         construct_id: str,
         *,
         source: Path,
-        settings: LambdaSettings,
+        sagemaker_role: iam.IRole,
+        environment: dict[str, str],
         log_retention: logs.RetentionDays,
         throttle_rate_limit: int,
         throttle_burst_limit: int,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        prefix = settings.resource_prefix
+        prefix = environment["RESOURCE_PREFIX"]
 
         # The role Snowflake assumes. Its trust policy is replaced by the Snowflake integration
         # custom resource with the integration's IAM user and external ID; until then nobody can use it.
@@ -116,15 +103,6 @@ class ExternalFunctionApi(Construct):
             follow_symlinks=SymlinkFollowMode.ALWAYS,
             exclude=["**/__pycache__", "*.pyc", "snowflake_integration", "sagemaker_cleanup"],
         )
-        environment = {
-            "RESOURCE_PREFIX": prefix,
-            "TRAINING_IMAGE_URI": settings.image_uri,
-            "SAGEMAKER_ROLE_ARN": settings.sagemaker_role.role_arn,
-            "ARTIFACT_BUCKET": settings.bucket_name,
-            **settings.snowflake,
-            **settings.training,
-            **settings.hosting,
-        }
         self.functions: dict[str, lambda_.Function] = {}
         for path, handler in routes().items():
             function = lambda_.Function(
@@ -145,7 +123,7 @@ class ExternalFunctionApi(Construct):
             self.api.root.add_resource(path).add_method("POST", apigw.LambdaIntegration(function, proxy=True))
             self.functions[path] = function
 
-        self._grant(stack, prefix, settings)
+        self._grant(stack, prefix, sagemaker_role)
         self._acknowledge(prefix)
 
     @property
@@ -156,7 +134,7 @@ class ExternalFunctionApi(Construct):
     def route_url(self, path: str) -> str:
         return f"{self.api.url}{path}"
 
-    def _grant(self, stack: Stack, prefix: str, settings: LambdaSettings) -> None:
+    def _grant(self, stack: Stack, prefix: str, sagemaker_role: iam.IRole) -> None:
         def arns(kind: str, pattern: str = f"{prefix}-*") -> str:
             return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
 
@@ -164,7 +142,7 @@ class ExternalFunctionApi(Construct):
         models, configs, endpoints = arns("model"), arns("endpoint-config"), arns("endpoint")
         pass_role = iam.PolicyStatement(
             actions=["iam:PassRole"],
-            resources=[settings.sagemaker_role.role_arn],
+            resources=[sagemaker_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         )
         statements = {

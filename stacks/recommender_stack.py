@@ -10,7 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.config import PipelineConfig
-from stacks.external_function_api import ExternalFunctionApi, LambdaSettings
+from stacks.external_function_api import ExternalFunctionApi
 from stacks.functions import CATALOGUE
 from stacks.sagemaker_cleanup import SageMakerCleanup
 from stacks.sagemaker_role import SageMakerExecutionRole
@@ -68,24 +68,12 @@ class RecommenderStack(Stack):
             self,
             "ExternalFunctions",
             source=ROOT / "lambda_src",
-            settings=LambdaSettings(
-                resource_prefix=config.resource_prefix,
+            sagemaker_role=sagemaker_role.role,
+            environment=config.lambda_environment(
                 image_uri=image.image_uri,
-                sagemaker_role=sagemaker_role.role,
-                bucket_name=storage.bucket.bucket_name,
-                snowflake=_snowflake_environment(config, secret.secret_arn),
-                training={
-                    "TRAINING_INSTANCE_TYPE": config.training.instance_type,
-                    "TRAINING_VOLUME_GB": str(config.training.volume_gb),
-                    "TRAINING_MAX_RUNTIME_S": str(config.training.max_runtime_seconds),
-                },
-                hosting={
-                    "ENDPOINT_TYPE": config.endpoint.type,
-                    "ENDPOINT_INSTANCE_TYPE": config.endpoint.instance_type,
-                    "ENDPOINT_INSTANCE_COUNT": str(config.endpoint.instance_count),
-                    "SERVERLESS_MEMORY_MB": str(config.endpoint.serverless_memory_mb),
-                    "SERVERLESS_MAX_CONCURRENCY": str(config.endpoint.serverless_max_concurrency),
-                },
+                sagemaker_role_arn=sagemaker_role.role.role_arn,
+                bucket=storage.bucket.bucket_name,
+                secret_arn=secret.secret_arn,
             ),
             log_retention=retention,
             throttle_rate_limit=config.api.throttle_rate_limit,
@@ -124,17 +112,3 @@ class RecommenderStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
-
-
-def _snowflake_environment(config: PipelineConfig, secret_arn: str) -> dict[str, str]:
-    sf = config.snowflake
-    values = {
-        "SNOWFLAKE_ACCOUNT": sf.account,
-        "SNOWFLAKE_USER": sf.user,
-        "SNOWFLAKE_ROLE": sf.training_role,
-        "SNOWFLAKE_WAREHOUSE": sf.warehouse,
-        "SNOWFLAKE_DATABASE": sf.database,
-        "SNOWFLAKE_SCHEMA": sf.schema,
-        "SNOWFLAKE_SECRET_ARN": secret_arn,
-    }
-    return {k: v for k, v in values.items() if v}

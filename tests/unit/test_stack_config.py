@@ -1,0 +1,470 @@
+"""stacks.config: cdk.json context -> typed, validated PipelineConfig per environment."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.config import ConfigError, PipelineConfig, load_environments
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = json.loads((ROOT / "cdk.json").read_text())["context"]["recommender"]
+DEV = "recommender.environments.dev"
+SF = f"{DEV}.snowflake"
+
+
+def context() -> dict[str, Any]:
+    """A fresh deep copy of the shipped ``recommender`` context, safe to mutate."""
+    return copy.deepcopy(SHIPPED)
+
+
+def dev(ctx: dict[str, Any]) -> dict[str, Any]:
+    return ctx["environments"]["dev"]
+
+
+def by_name(configs: list[PipelineConfig]) -> dict[str, PipelineConfig]:
+    return {c.name: c for c in configs}
+
+
+def load_dev(ctx: dict[str, Any]) -> PipelineConfig:
+    return by_name(load_environments(ctx))["dev"]
+
+
+def config_error(ctx: dict[str, Any] | None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_environments(ctx)
+    return str(info.value)
+
+
+def assert_one_sentence(message: str) -> None:
+    """One line, ends with a full stop, no second sentence (a full stop followed by a capital)."""
+    assert "\n" not in message
+    assert message.endswith("."), message
+    without_examples = message.replace("e.g.", "eg")
+    assert not re.search(r"[.!?]\s+[A-Z]", without_examples), message
+
+
+def assert_names_key_with_example(message: str, key: str, example: str) -> None:
+    assert f"context {key} " in message, message
+    assert f'e.g. "{example}"' in message, message
+    assert_one_sentence(message)
+
+
+# -- the shipped environments -----------------------------------------------------------------
+
+
+def test_shipped_environments_parse():
+    configs = load_environments(context())
+    assert [c.name for c in configs] == ["dev", "prod"]
+    envs = by_name(configs)
+    dev_config, prod = envs["dev"], envs["prod"]
+
+    assert dev_config.resource_prefix == "movielens-dev"
+    assert prod.resource_prefix == "movielens"
+    assert dev_config.stack_name == "Recommender-dev"
+    assert prod.stack_name == "Recommender-prod"
+    assert dev_config.endpoint.type == "serverless"
+    assert prod.endpoint.type == "realtime"
+    assert prod.endpoint.instance_type == "ml.m5.large"
+    assert prod.endpoint.instance_count == 1
+    assert dev_config.account is None
+    assert dev_config.region is None
+
+
+def test_shipped_snowflake_settings():
+    envs = by_name(load_environments(context()))
+    sf = envs["dev"].snowflake
+    assert sf.account == "myorg-myaccount"
+    assert sf.user == "RECOMMENDER_SVC"
+    assert sf.role == "ACCOUNTADMIN"
+    assert sf.warehouse == "COMPUTE_WH"
+    assert sf.database == "MOVIELENS"
+    assert sf.schema == "PUBLIC"
+    assert sf.secret_name == "snowflake/recommender-svc"
+    assert sf.secret_arn is None
+    assert sf.grant_roles == ("SYSADMIN",)
+    assert isinstance(sf.grant_roles, tuple)
+    assert sf.retain_integration is False
+    assert sf.training_role is None
+    assert sf.integration_name == "MOVIELENS_DEV_API"
+    assert envs["prod"].snowflake.integration_name == "MOVIELENS_API"
+
+
+def test_schema_defaults_to_public_when_absent():
+    ctx = context()
+    del dev(ctx)["snowflake"]["schema"]
+    assert load_dev(ctx).snowflake.schema == "PUBLIC"
+
+
+def test_identifiers_are_upper_cased_and_integration_name_overridable():
+    ctx = context()
+    dev(ctx)["snowflake"].update(user="recommender_svc", integrationName="my_api", grantRoles=["analyst", "SYSADMIN"])
+    sf = load_dev(ctx).snowflake
+    assert sf.user == "RECOMMENDER_SVC"
+    assert sf.integration_name == "MY_API"
+    assert sf.grant_roles == ("ANALYST", "SYSADMIN")
+
+
+def test_minimal_environment_gets_every_default():
+    ctx = {
+        "environments": {
+            "qa": {
+                "snowflake": {
+                    "account": "myorg-myaccount",
+                    "user": "RECOMMENDER_SVC",
+                    "role": "ACCOUNTADMIN",
+                    "warehouse": "COMPUTE_WH",
+                    "database": "MOVIELENS",
+                    "secretName": "snowflake/recommender",
+                }
+            }
+        }
+    }
+    [config] = load_environments(ctx)
+    assert config.name == "qa"
+    assert config.stack_name == "Recommender-qa"
+    assert config.resource_prefix == "movielens-qa"
+    assert config.account is None
+    assert config.region is None
+    assert config.training.instance_type == "ml.m5.large"
+    assert config.training.volume_gb == 30
+    assert config.training.max_runtime_seconds == 3600
+    assert config.endpoint.type == "realtime"
+    assert config.endpoint.instance_type == "ml.m5.large"
+    assert config.endpoint.instance_count == 1
+    assert config.endpoint.serverless_memory_mb == 2048
+    assert config.endpoint.serverless_max_concurrency == 5
+    assert config.api.throttle_rate_limit == 50
+    assert config.api.throttle_burst_limit == 100
+    assert config.log_retention_days == 30
+    sf = config.snowflake
+    assert sf.schema == "PUBLIC"
+    assert sf.grant_roles == ()
+    assert sf.retain_integration is False
+    assert sf.training_role is None
+    assert sf.secret_arn is None
+    assert sf.integration_name == "MOVIELENS_QA_API"
+
+
+def test_secret_arn_alone_is_accepted():
+    ctx = context()
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snowflake/recommender-AbCdEf"
+    del dev(ctx)["snowflake"]["secretName"]
+    dev(ctx)["snowflake"]["secretArn"] = arn
+    sf = load_dev(ctx).snowflake
+    assert sf.secret_arn == arn
+    assert sf.secret_name is None
+
+
+def test_account_and_region_are_read():
+    ctx = context()
+    dev(ctx).update(account="123456789012", region="eu-west-1")
+    config = load_dev(ctx)
+    assert config.account == "123456789012"
+    assert config.region == "eu-west-1"
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ctx", [None, {}, {"environments": {}}, {"environments": []}], ids=repr)
+def test_no_environments(ctx):
+    message = config_error(ctx)
+    assert "recommender.environments" in message
+    assert "e.g." in message and '"dev"' in message
+    assert_one_sentence(message)
+
+
+def test_bad_environment_name():
+    ctx = context()
+    ctx["environments"]["dev env"] = ctx["environments"].pop("dev")
+    message = config_error(ctx)
+    assert '"dev env"' in message
+    assert 'e.g. "dev"' in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize(
+    ("key", "example"),
+    [
+        ("account", "myorg-myaccount"),
+        ("user", "RECOMMENDER_SVC"),
+        ("role", "ACCOUNTADMIN"),
+        ("warehouse", "COMPUTE_WH"),
+        ("database", "MOVIELENS"),
+    ],
+)
+def test_missing_snowflake_key(key, example):
+    ctx = context()
+    del dev(ctx)["snowflake"][key]
+    message = config_error(ctx)
+    assert f"{SF}.{key} is missing" in message
+    assert_names_key_with_example(message, f"{SF}.{key}", example)
+
+
+@pytest.mark.parametrize("key", ["account", "user", "role", "warehouse", "database"])
+def test_blank_snowflake_key_counts_as_missing(key):
+    ctx = context()
+    dev(ctx)["snowflake"][key] = "   "
+    assert f"{SF}.{key} is missing" in config_error(ctx)
+
+
+def test_malformed_account():
+    ctx = context()
+    dev(ctx)["snowflake"]["account"] = "my account!"
+    message = config_error(ctx)
+    assert f"{SF}.account is malformed" in message
+    assert_names_key_with_example(message, f"{SF}.account", "myorg-myaccount")
+
+
+@pytest.mark.parametrize("user", ['X"; drop', "MOVIELENS.RECOMMENDER_SVC", "1USER", 42])
+def test_user_must_be_plain_identifier(user):
+    ctx = context()
+    dev(ctx)["snowflake"]["user"] = user
+    message = config_error(ctx)
+    assert_names_key_with_example(message, f"{SF}.user", "RECOMMENDER_SVC")
+
+
+def test_both_secret_name_and_arn():
+    ctx = context()
+    dev(ctx)["snowflake"]["secretArn"] = (
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf"
+    )
+    message = config_error(ctx)
+    assert f"{SF}.secretName" in message and f"{SF}.secretArn" in message
+    assert "exactly one" in message
+    assert 'e.g. "snowflake/recommender"' in message
+    assert_one_sentence(message)
+
+
+def test_neither_secret_name_nor_arn():
+    ctx = context()
+    del dev(ctx)["snowflake"]["secretName"]
+    message = config_error(ctx)
+    assert f"{SF}.secretName" in message and f"{SF}.secretArn" in message
+    assert "exactly one" in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "snowflake/recommender",
+        "arn:aws:secretsmanager:us-east-1:12345:secret:snowflake/recommender",
+        "arn:aws:s3:::bucket",
+    ],
+)
+def test_malformed_secret_arn(arn):
+    ctx = context()
+    del dev(ctx)["snowflake"]["secretName"]
+    dev(ctx)["snowflake"]["secretArn"] = arn
+    message = config_error(ctx)
+    assert f"{SF}.secretArn is malformed" in message
+    assert_names_key_with_example(
+        message, f"{SF}.secretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf"
+    )
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["Movielens-dev", "movielens_dev", "a" * 17, "movielens-dev-xyz", "-movielens", "movielens-"],
+    ids=["upper-case", "underscore", "17-chars", "17-chars-hyphenated", "leading-hyphen", "trailing-hyphen"],
+)
+def test_bad_resource_prefix(prefix):
+    ctx = context()
+    dev(ctx)["resourcePrefix"] = prefix
+    message = config_error(ctx)
+    assert_names_key_with_example(message, f"{DEV}.resourcePrefix", "movielens-dev")
+    assert "16" in message
+
+
+def test_default_prefix_too_long_names_resource_prefix():
+    """A long environment name gives a default prefix over 16 characters: the error says what to set."""
+    ctx = context()
+    staging = ctx["environments"].pop("dev")
+    del staging["resourcePrefix"]
+    ctx["environments"]["staging"] = staging
+    message = config_error(ctx)
+    assert_names_key_with_example(message, "recommender.environments.staging.resourcePrefix", "movielens-dev")
+
+
+def test_sixteen_char_prefix_is_accepted():
+    ctx = context()
+    dev(ctx)["resourcePrefix"] = "movielens-dev-12"
+    assert load_dev(ctx).resource_prefix == "movielens-dev-12"
+    assert load_dev(ctx).snowflake.integration_name == "MOVIELENS_DEV_12_API"
+
+
+def test_endpoint_type_must_be_realtime_or_serverless():
+    ctx = context()
+    dev(ctx)["endpoint"]["type"] = "gpu"
+    message = config_error(ctx)
+    assert f"{DEV}.endpoint.type is malformed" in message
+    assert_names_key_with_example(message, f"{DEV}.endpoint.type", "realtime")
+
+
+@pytest.mark.parametrize("section", ["training", "endpoint"])
+@pytest.mark.parametrize("instance_type", ["ml.t2.medium", "m5.large", "ml.m5", "ML.M5.LARGE"])
+def test_instance_type_rejected(section, instance_type):
+    ctx = context()
+    dev(ctx).setdefault(section, {})["instanceType"] = instance_type
+    message = config_error(ctx)
+    assert_names_key_with_example(message, f"{DEV}.{section}.instanceType", "ml.m5.large")
+
+
+@pytest.mark.parametrize("instance_type", ["ml.m5.large", "ml.c5.2xlarge", "ml.g4dn.xlarge"])
+def test_training_instance_type_accepted(instance_type):
+    ctx = context()
+    dev(ctx)["training"] = {"instanceType": instance_type}
+    assert load_dev(ctx).training.instance_type == instance_type
+
+
+def test_serverless_memory_must_be_multiple_of_1024():
+    ctx = context()
+    dev(ctx)["endpoint"]["serverlessMemoryMb"] = 1500
+    message = config_error(ctx)
+    assert f"{DEV}.endpoint.serverlessMemoryMb" in message
+    assert "multiple of 1024" in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize("memory", [7168, 0, 512])
+def test_serverless_memory_out_of_range(memory):
+    ctx = context()
+    dev(ctx)["endpoint"]["serverlessMemoryMb"] = memory
+    message = config_error(ctx)
+    assert f"{DEV}.endpoint.serverlessMemoryMb must be a whole number from 1024 to 6144" in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize("memory", [1024, 3072, 6144])
+def test_serverless_memory_accepted(memory):
+    ctx = context()
+    dev(ctx)["endpoint"]["serverlessMemoryMb"] = memory
+    assert load_dev(ctx).endpoint.serverless_memory_mb == memory
+
+
+@pytest.mark.parametrize("count", [0, True, False, 1.5, "1", None, 101], ids=repr)
+def test_instance_count_must_be_a_whole_number(count):
+    ctx = context()
+    dev(ctx)["endpoint"]["instanceCount"] = count
+    message = config_error(ctx)
+    assert f"{DEV}.endpoint.instanceCount must be a whole number from 1 to 100" in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "low", "high"),
+    [
+        ("training", "volumeGb", 1, 16384),
+        ("training", "maxRuntimeSeconds", 60, 28 * 24 * 3600),
+        ("endpoint", "serverlessMaxConcurrency", 1, 200),
+        ("api", "throttleRateLimit", 1, 10000),
+        ("api", "throttleBurstLimit", 1, 5000),
+    ],
+)
+def test_numbers_outside_range(section, key, low, high):
+    for value in (low - 1, high + 1, True):
+        ctx = context()
+        dev(ctx).setdefault(section, {})[key] = value
+        message = config_error(ctx)
+        assert f"{DEV}.{section}.{key} must be a whole number from {low} to {high}" in message, value
+        assert_one_sentence(message)
+
+
+def test_log_retention_must_be_a_cloudwatch_value():
+    ctx = context()
+    dev(ctx)["logRetentionDays"] = 45
+    message = config_error(ctx)
+    assert f"{DEV}.logRetentionDays must be one of" in message
+    assert "365" in message
+    assert_one_sentence(message)
+
+
+@pytest.mark.parametrize("days", [1, 7, 30, 365, 3653])
+def test_log_retention_accepted(days):
+    ctx = context()
+    dev(ctx)["logRetentionDays"] = days
+    assert load_dev(ctx).log_retention_days == days
+
+
+@pytest.mark.parametrize("days", [0, 4000, "30", True], ids=repr)
+def test_log_retention_not_a_whole_number_in_range(days):
+    ctx = context()
+    dev(ctx)["logRetentionDays"] = days
+    assert f"{DEV}.logRetentionDays" in config_error(ctx)
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, None], ids=repr)
+def test_retain_integration_must_be_boolean(value):
+    ctx = context()
+    dev(ctx)["snowflake"]["retainIntegration"] = value
+    message = config_error(ctx)
+    assert f"{SF}.retainIntegration must be true or false" in message
+    assert_one_sentence(message)
+
+
+def test_retain_integration_true():
+    ctx = context()
+    dev(ctx)["snowflake"]["retainIntegration"] = True
+    assert load_dev(ctx).snowflake.retain_integration is True
+
+
+@pytest.mark.parametrize("roles", ["SYSADMIN", {"role": "SYSADMIN"}, 1], ids=repr)
+def test_grant_roles_must_be_a_list(roles):
+    ctx = context()
+    dev(ctx)["snowflake"]["grantRoles"] = roles
+    message = config_error(ctx)
+    assert f"{SF}.grantRoles must be a list" in message
+    assert 'e.g. ["ANALYST"]' in message
+    assert_one_sentence(message)
+
+
+def test_grant_roles_entry_must_be_plain_identifier():
+    ctx = context()
+    dev(ctx)["snowflake"]["grantRoles"] = ["SYSADMIN", "bad role; drop"]
+    message = config_error(ctx)
+    assert_names_key_with_example(message, f"{SF}.grantRoles.1", "ANALYST")
+
+
+@pytest.mark.parametrize("account", ["12345", "1234567890123", "12345678901a", 123456789012], ids=repr)
+def test_aws_account_must_be_twelve_digits(account):
+    ctx = context()
+    dev(ctx)["account"] = account
+    message = config_error(ctx)
+    assert f"{DEV}.account is malformed" in message
+    assert_names_key_with_example(message, f"{DEV}.account", "123456789012")
+
+
+@pytest.mark.parametrize("region", ["Mars-1", "us-east", "useast1", "US-EAST-1"])
+def test_region_malformed(region):
+    ctx = context()
+    dev(ctx)["region"] = region
+    message = config_error(ctx)
+    assert f"{DEV}.region is malformed" in message
+    assert_names_key_with_example(message, f"{DEV}.region", "us-east-1")
+
+
+def test_error_in_prod_names_prod():
+    ctx = context()
+    del ctx["environments"]["prod"]["snowflake"]["warehouse"]
+    assert "recommender.environments.prod.snowflake.warehouse is missing" in config_error(ctx)
+
+
+def test_section_that_is_not_an_object():
+    ctx = context()
+    dev(ctx)["endpoint"] = "serverless"
+    message = config_error(ctx)
+    assert f"{DEV}.endpoint must be an object" in message
+    assert_one_sentence(message)
+
+
+def test_load_does_not_mutate_context():
+    ctx = context()
+    load_environments(ctx)
+    assert ctx == SHIPPED
