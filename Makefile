@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with every pinned dependency
+
+local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
+	$(BIN)/python -m snowflake_sql.local $(if $(DATA),--data $(DATA))
 
 test: $(STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .

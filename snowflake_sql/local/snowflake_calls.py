@@ -16,6 +16,26 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def snowflake_headers(
+    function: str, *, query_id: str, batch_id: str, signature: str | None = None, return_type: str | None = None
+) -> dict[str, str]:
+    """The headers Snowflake sends with every external-function batch (gzip-compressed JSON)."""
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Encoding": "gzip",
+        "sf-external-function-format": "json",
+        "sf-external-function-format-version": "1.0",
+        "sf-external-function-current-query-id": query_id,
+        "sf-external-function-query-batch-id": batch_id,
+        "sf-external-function-name": function.upper(),
+    }
+    if signature:
+        headers["sf-external-function-signature"] = signature
+    if return_type:
+        headers["sf-external-function-return-type"] = return_type
+    return headers
+
+
 def proxy_event(
     function: str,
     rows: Sequence[Sequence[Any]],
@@ -29,18 +49,13 @@ def proxy_event(
     """An API Gateway proxy event carrying ``rows`` (argument lists) numbered from ``first_row``."""
     document = {"data": [[first_row + i, *args] for i, args in enumerate(rows)]}
     raw = json.dumps(document).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "sf-external-function-format": "json",
-        "sf-external-function-format-version": "1.0",
-        "sf-external-function-current-query-id": query_id or str(uuid.uuid4()),
-        "sf-external-function-query-batch-id": batch_id or str(uuid.uuid4()),
-        "sf-external-function-name": function.upper(),
-    }
+    headers = snowflake_headers(
+        function, query_id=query_id or str(uuid.uuid4()), batch_id=batch_id or str(uuid.uuid4())
+    )
     if compress:
-        headers["Content-Encoding"] = "gzip"
         body, encoded = base64.b64encode(gzip.compress(raw)).decode(), True
     else:
+        del headers["Content-Encoding"]
         body, encoded = raw.decode(), False
     return {
         "resource": path,

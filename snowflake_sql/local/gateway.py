@@ -1,0 +1,144 @@
+"""Snowflake's external-function calls over loopback HTTP: an API Gateway stand-in and a caller.
+
+:class:`LocalApiGateway` accepts ``POST /<route>`` like the deployed REST API and hands the
+request to the same Lambda handler as an API Gateway proxy event (binary bodies base64-encoded).
+:class:`SnowflakeCaller` calls it the way Snowflake calls an external function: batches of at
+most MAX_BATCH_ROWS rows, gzip-compressed, with Snowflake's headers, retrying 429/5xx answers
+with the same batch id, and failing with Snowflake's message for anything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from external_functions import handlers
+from snowflake_sql.local.snowflake_calls import snowflake_headers
+from snowflake_sql.local.standins import LOOPBACK, free_port
+from stacks.functions import CATALOGUE, ExternalFunction, routes
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LocalApiGateway:
+    """``POST /<route>`` -> the route's Lambda handler, in this process. Use as a context manager."""
+
+    def __init__(self) -> None:
+        table: dict[str, Handler] = {path: getattr(handlers, name) for path, name in routes().items()}
+
+        class Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                path = self.path.strip("/")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                handler = table.get(path)
+                if handler is None:
+                    self._send(404, "text/plain", f"No route /{path}.".encode())
+                    return
+                binary = self.headers.get("Content-Encoding", "").lower() in ("gzip", "deflate")
+                event = {
+                    "resource": f"/{path}",
+                    "path": f"/{path}",
+                    "httpMethod": "POST",
+                    "headers": dict(self.headers.items()),
+                    "body": base64.b64encode(raw).decode() if binary else raw.decode("utf-8", "replace"),
+                    "isBase64Encoded": binary,
+                    "requestContext": {"requestId": str(uuid.uuid4()), "resourcePath": f"/{path}"},
+                }
+                answer = handler(event, None)
+                headers = answer.get("headers") or {}
+                self._send(answer["statusCode"], headers.get("Content-Type", "text/plain"), answer["body"].encode())
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, free_port()), Proxy)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.server.server_address[1]}/"
+
+    def __enter__(self) -> LocalApiGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ExternalFunctionFailedError(RuntimeError):
+    """What a SQL user sees when an external function's remote service answers an error."""
+
+
+class SnowflakeCaller:
+    """Calls external functions through a gateway URL exactly as Snowflake's engine would."""
+
+    def __init__(self, url: str, *, retries: int = 3, retry_delay: float = 0.5) -> None:
+        self.url, self.retries, self.retry_delay = url.rstrip("/"), retries, retry_delay
+
+    def call(self, name: str, rows: Sequence[Sequence[Any]], *, query_id: str | None = None) -> list[Any]:
+        """One output per row of ``rows`` (argument lists) for the SQL function ``name``."""
+        function = self._function(name, len(rows[0]) if rows else 0)
+        query_id = query_id or str(uuid.uuid4())
+        batch = function.max_batch_rows or len(rows) or 1
+        results: list[Any] = []
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            results.extend(self._batch(function, chunk, start, query_id))
+        return results
+
+    def _function(self, name: str, arity: int) -> ExternalFunction:
+        for function in CATALOGUE:
+            if function.name == name.upper() and len(function.arguments) == arity:
+                return function
+        raise ValueError(f"No external function {name} with {arity} arguments in the catalogue.")
+
+    def _batch(self, function: ExternalFunction, rows: Sequence[Sequence[Any]], first: int, query_id: str) -> list[Any]:
+        body = gzip.compress(json.dumps({"data": [[first + i, *row] for i, row in enumerate(rows)]}).encode())
+        headers = snowflake_headers(
+            function.name,
+            query_id=query_id,
+            batch_id=f"{query_id}:{first}",
+            signature=function.signature,
+            return_type=function.returns,
+        )
+        for attempt in range(self.retries + 1):
+            status, answer = self._post(function.path, body, headers)
+            if status == 200:
+                data = json.loads(answer)["data"]
+                return [value for _, value in data]
+            if (status == 429 or status >= 500) and attempt < self.retries:
+                time.sleep(self.retry_delay * 2**attempt)
+                continue
+            raise ExternalFunctionFailedError(
+                f"Request failed for external function {function.name} with remote service error: {status} '{answer}'"
+            )
+        raise AssertionError("unreachable")
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        host, port = self.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=120)
+        try:
+            connection.request("POST", f"/{path}", body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
