@@ -36,9 +36,6 @@ class SnowflakeConfig:
     grant_roles: tuple[str, ...] = ()
     integration_name: str = ""
     retain_integration: bool = False
-    host: str | None = None
-    port: int | None = None
-    protocol: str | None = None
 
 
 @dataclass(frozen=True)

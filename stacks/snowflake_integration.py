@@ -8,10 +8,11 @@ with key-pair authentication from the Snowflake secret.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -56,9 +57,7 @@ class SnowflakeIntegration(Construct):
         )
         secret.grant_read(handler)
         handler.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["iam:GetRole", "iam:UpdateAssumeRolePolicy"], resources=[api.snowflake_role.role_arn]
-            )
+            iam.PolicyStatement(actions=["iam:UpdateAssumeRolePolicy"], resources=[api.snowflake_role.role_arn])
         )
         provider = cr.Provider(
             self,
@@ -92,6 +91,9 @@ class SnowflakeIntegration(Construct):
                 "Connection": connection,
                 "Retain": json.dumps(snowflake.retain_integration),
                 "IamPropagationSeconds": str(iam_propagation_seconds),
+                # CloudFormation would reset the trust policy if the role's template trust ever
+                # changed; the digest makes that change re-run this resource, which rewrites it.
+                "ApiRoleTrustDigest": _digest(Stack.of(self).resolve(api.snowflake_role.assume_role_policy.to_json())),
             },
         )
         acknowledge(
@@ -117,3 +119,7 @@ class SnowflakeIntegration(Construct):
     @property
     def function_names(self) -> str:
         return self.resource.get_att_string("Functions")
+
+
+def _digest(document: object) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]

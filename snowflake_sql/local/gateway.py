@@ -109,7 +109,7 @@ class SnowflakeCaller:
         for function in CATALOGUE:
             if function.name == name.upper() and len(function.arguments) == arity:
                 return function
-        raise ValueError(f"No external function {name} with {arity} arguments in the catalogue.")
+        raise ValueError(f"No external function {name.upper()} with {arity} arguments in the catalogue.")
 
     def _batch(self, function: ExternalFunction, rows: Sequence[Sequence[Any]], first: int, query_id: str) -> list[Any]:
         body = gzip.compress(json.dumps({"data": [[first + i, *row] for i, row in enumerate(rows)]}).encode())

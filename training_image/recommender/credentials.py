@@ -98,8 +98,8 @@ def fetch_credentials(secret_arn: str | None, *, region: str | None = None) -> C
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise CredentialsError(
-            f"Cannot read secret {secret_arn} ({code}): check that it exists and that the "
-            "training role may call secretsmanager:GetSecretValue on it."
+            f"Cannot read secret {secret_arn} ({code}): check that it exists and that this "
+            "program's role may call secretsmanager:GetSecretValue on it."
         ) from None
     except BotoCoreError as exc:
         raise CredentialsError(

@@ -1,0 +1,40 @@
+"""The Snowflake session of the custom resource: key-pair from Secrets Manager, bounded waits.
+
+This is the network edge: :func:`snowflake_cursor` is what the handler passes to the lifecycle,
+and what tests replace with a stand-in cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import snowflake.connector
+from snowflake.connector.cursor import SnowflakeCursor
+from snowflake.connector.errors import Error as SnowflakeError
+
+from snowflake_integration.credentials import CredentialsError, fetch_credentials
+from snowflake_integration.lifecycle import SetupFailedError, one_line
+from snowflake_integration.properties import ConnectionSettings
+
+
+@contextlib.contextmanager
+def snowflake_cursor(settings: ConnectionSettings) -> Iterator[SnowflakeCursor]:
+    """A cursor on a new session; the session is closed when the block ends."""
+    try:
+        credentials = fetch_credentials(settings.secret_arn)
+    except CredentialsError as exc:
+        raise SetupFailedError(str(exc)) from None
+    try:
+        session = snowflake.connector.connect(**settings.connect_args(), **credentials.connect_args)
+    except SnowflakeError as exc:
+        raise SetupFailedError(
+            f"Cannot connect to Snowflake account {settings.account} as user {settings.user} "
+            f"within {settings.login_timeout_s} s: {one_line(str(exc))}; check Connection, the Lambda's "
+            f"network access and the key in {settings.secret_arn}."
+        ) from None
+    try:
+        with session.cursor() as cursor:
+            yield cursor
+    finally:
+        session.close()

@@ -1,0 +1,82 @@
+"""CloudFormation custom resource for Snowflake's side of the pipeline (CDK Provider ``on_event``).
+
+Returns ``{"PhysicalResourceId": <integration name>, "Data": {...}}`` or raises an exception
+whose message is one sentence; the Provider framework reports it to CloudFormation (this
+handler never posts to the response URL). A new integration name on Update is a new physical
+id, so CloudFormation deletes the old integration afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import boto3
+
+from snowflake_integration.connection import snowflake_cursor
+from snowflake_integration.lifecycle import Cursor, SetupFailedError, converge, tear_down
+from snowflake_integration.logs import log
+from snowflake_integration.properties import ConnectionSettings, SnowflakeSetup, parse_properties
+from snowflake_integration.statements import InvalidPropertyError, shown
+
+OpenCursor = Callable[[ConnectionSettings], AbstractContextManager[Cursor]]
+_EXPECTED = (InvalidPropertyError, SetupFailedError)
+
+
+def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        return respond(event, open_cursor=snowflake_cursor, iam=boto3.client("iam"))
+    except _EXPECTED:
+        raise
+    except Exception as exc:  # a bug of ours: one sentence for CloudFormation, the trace for the log
+        request_id = getattr(context, "aws_request_id", None)
+        log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc())
+        raise RuntimeError(
+            f"The Snowflake integration handler failed unexpectedly ({type(exc).__name__}); "
+            f"see its log for request {request_id}."
+        ) from None
+
+
+def respond(
+    event: dict[str, Any], *, open_cursor: OpenCursor, iam: Any, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """Handle one event with the given network edge (cursor factory, IAM client)."""
+    request = event.get("RequestType")
+    log("INFO", "request", request=request, resource=event.get("LogicalResourceId"), id=event.get("PhysicalResourceId"))
+    if request == "Delete":
+        return _delete(event, open_cursor)
+    if request not in ("Create", "Update"):
+        raise InvalidPropertyError(f"RequestType must be Create, Update or Delete, got {shown(request)}.")
+    setup = parse_properties(event.get("ResourceProperties"))
+    previous = _previous(event) if request == "Update" else None
+    with open_cursor(setup.connection) as cursor:
+        outcome = converge(cursor, iam, setup, previous=previous, sleep=sleep)
+    log("INFO", "converged", integration=outcome.integration, functions=list(outcome.signatures))
+    return {"PhysicalResourceId": outcome.integration, "Data": outcome.data()}
+
+
+def _delete(event: dict[str, Any], open_cursor: OpenCursor) -> dict[str, Any]:
+    physical_id = event.get("PhysicalResourceId")
+    try:
+        setup = parse_properties(event.get("ResourceProperties"))
+    except InvalidPropertyError as exc:  # such properties never created anything
+        log("WARNING", "nothing to delete: invalid properties", error=str(exc))
+        return {"PhysicalResourceId": physical_id}
+    if physical_id != setup.integration.name:  # e.g. the id the Provider gives a failed Create
+        log("INFO", "nothing to delete: resource was never created", id=physical_id)
+        return {"PhysicalResourceId": physical_id}
+    with open_cursor(setup.connection) as cursor:
+        tear_down(cursor, setup)
+    return {"PhysicalResourceId": physical_id}
+
+
+def _previous(event: dict[str, Any]) -> SnowflakeSetup | None:
+    """The old properties, to drop functions that are gone; None if they cannot be read."""
+    try:
+        return parse_properties(event.get("OldResourceProperties"))
+    except InvalidPropertyError as exc:
+        log("WARNING", "old properties unreadable: no functions dropped", error=str(exc))
+        return None

@@ -1,0 +1,1 @@
+../../training_image/recommender/identifiers.py

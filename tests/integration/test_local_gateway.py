@@ -1,0 +1,92 @@
+"""Local mode's API gateway and Snowflake-like caller: batching, headers, retries and errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from snowflake_sql.local.gateway import ExternalFunctionFailedError, LocalApiGateway, SnowflakeCaller
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def gateway(monkeypatch) -> Iterator[LocalApiGateway]:
+    monkeypatch.setenv("RESOURCE_PREFIX", "gw")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # as in every Lambda; no call reaches AWS here
+    with LocalApiGateway() as running:
+        yield running
+
+
+def test_batches_follow_max_batch_rows_and_keep_row_order(gateway, capsys) -> None:
+    answers = SnowflakeCaller(gateway.url).call("PIPELINE_STATUS", [[None]] * 45)
+    assert answers == [None] * 45
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [entry["rows"] for entry in logged] == [20, 20, 5]  # PIPELINE_STATUS: MAX_BATCH_ROWS = 20
+    assert len({entry["query_id"] for entry in logged}) == 1 and len({entry["batch_id"] for entry in logged}) == 3
+
+
+def test_bad_input_fails_like_snowflake_shows_it(gateway) -> None:
+    with pytest.raises(ExternalFunctionFailedError) as caught:
+        SnowflakeCaller(gateway.url).call("PIPELINE_STATUS", [["not a valid name!"]])
+    assert str(caught.value) == (
+        "Request failed for external function PIPELINE_STATUS with remote service error: "
+        "400 'Row 0: name must be a training job, model or endpoint name.'"
+    )
+
+
+class FlakyService:
+    """A remote service that answers 503 to the first request, then echoes each row's argument."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = gzip.decompress(self.rfile.read(int(self.headers["Content-Length"])))
+                service.seen.append({k.lower(): v for k, v in self.headers.items()})
+                if len(service.seen) == 1:
+                    status, answer = 503, b"busy"
+                else:
+                    rows = json.loads(body)["data"]
+                    status, answer = 200, json.dumps({"data": [[row[0], row[1]] for row in rows]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_retries_5xx_with_the_same_batch_id() -> None:
+    service = FlakyService()
+    try:
+        answers = SnowflakeCaller(service.url, retry_delay=0.01).call("PIPELINE_STATUS", [["a"], ["b"]])
+    finally:
+        service.server.shutdown()
+    assert answers == ["a", "b"]
+    first, second = service.seen
+    assert first["sf-external-function-query-batch-id"] == second["sf-external-function-query-batch-id"]
+    assert first["content-encoding"] == "gzip" and first["sf-external-function-name"] == "PIPELINE_STATUS"
+    assert first["sf-external-function-signature"] == "PIPELINE_STATUS(VARCHAR)"
+
+
+def test_unknown_function_or_arity_is_refused(gateway) -> None:
+    with pytest.raises(ValueError, match="No external function INVOKE_MODEL with 2 arguments"):
+        SnowflakeCaller(gateway.url).call("invoke_model", [["m", 1]])
