@@ -181,3 +181,74 @@ def load_ratings(cursor: object, table: str, ratings: pd.DataFrame) -> int:
         ):
             cursor.execute(sql)  # type: ignore[attr-defined]
     return len(ratings)
+
+
+def validated_movielens(data: MovieLens) -> MovieLens:
+    """``data`` checked value by value and typed for loading; raises :class:`DatasetError` otherwise.
+
+    Movies need a unique whole-number ``movieId``, a ``title`` and ``genres``; ratings need
+    whole-number ``userId``/``movieId``, a ``rating`` from 0.5 to 5.0 and ``timestamp`` in epoch
+    seconds. The first bad value is named with its file, line (the header is line 1) and column.
+    """
+    movies, ratings = data.movies, data.ratings
+    for frame, name in ((movies, "movies.csv"), (ratings, "ratings.csv")):
+        if frame.empty:
+            raise DatasetError(f"{name} has no rows: give the complete MovieLens file.")
+    movie_ids = _whole_numbers(movies, "movieId", "movies.csv", low=1)
+    repeated = np.flatnonzero(movie_ids.duplicated().to_numpy())
+    if len(repeated):
+        raise DatasetError(
+            f"movies.csv line {repeated[0] + 2}: movieId {movie_ids.iloc[repeated[0]]} appears twice; "
+            "each movie must have one row."
+        )
+    for column in ("title", "genres"):
+        missing = np.flatnonzero(movies[column].isna().to_numpy())
+        if len(missing):
+            raise DatasetError(f"movies.csv line {missing[0] + 2}: {column} is empty; every movie needs one.")
+    stars = pd.to_numeric(ratings["rating"], errors="coerce")
+    bad = np.flatnonzero(~stars.between(0.5, 5.0).to_numpy())
+    if len(bad):
+        raise DatasetError(
+            f"ratings.csv line {bad[0] + 2}: rating {_shown(ratings['rating'].iloc[bad[0]])} is not a number "
+            "from 0.5 to 5.0."
+        )
+    return MovieLens(
+        pd.DataFrame(
+            {
+                "movieId": movie_ids.to_numpy(),
+                "title": movies["title"].astype(str).to_numpy(),
+                "genres": movies["genres"].astype(str).to_numpy(),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "userId": _whole_numbers(ratings, "userId", "ratings.csv", low=1).to_numpy(),
+                "movieId": _whole_numbers(ratings, "movieId", "ratings.csv", low=1).to_numpy(),
+                "rating": stars.to_numpy(dtype=float),
+                "timestamp": _whole_numbers(ratings, "timestamp", "ratings.csv", low=0).to_numpy(),
+            }
+        ),
+    )
+
+
+_LARGEST_WHOLE = 2**53  # beyond this a float no longer holds every whole number
+
+
+def _whole_numbers(frame: pd.DataFrame, column: str, name: str, *, low: int) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    whole = values.notna() & values.between(low, _LARGEST_WHOLE) & (values % 1 == 0)
+    bad = np.flatnonzero(~whole.to_numpy())
+    if len(bad):
+        raise DatasetError(
+            f"{name} line {bad[0] + 2}: {column} {_shown(frame[column].iloc[bad[0]])} is not a whole number "
+            f"of at least {low}."
+        )
+    return values.astype(np.int64)
+
+
+def _shown(value: object) -> str:
+    """A cell value for an error message: quoted, one line, at most 40 characters."""
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return "(empty)"
+    text = " ".join(str(value).split())
+    return repr(text if len(text) <= 40 else text[:37] + "...")

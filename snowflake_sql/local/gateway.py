@@ -18,9 +18,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
-from external_functions import handlers
+from external_functions import handlers, logs
 from snowflake_sql.local.snowflake_calls import snowflake_headers
 from snowflake_sql.local.standins import LOOPBACK, free_port
 from stacks.functions import CATALOGUE, ExternalFunction, routes
@@ -29,9 +30,14 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class LocalApiGateway:
-    """``POST /<route>`` -> the route's Lambda handler, in this process. Use as a context manager."""
+    """``POST /<route>`` -> the route's Lambda handler, in this process. Use as a context manager.
 
-    def __init__(self) -> None:
+    With ``log_path``, the handlers' JSON log lines go to that file (CloudWatch's part).
+    """
+
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.log_path = log_path
+        self._log: TextIO | None = None
         table: dict[str, Handler] = {path: getattr(handlers, name) for path, name in routes().items()}
 
         class Proxy(BaseHTTPRequestHandler):
@@ -76,12 +82,18 @@ class LocalApiGateway:
         return f"http://{LOOPBACK}:{self.server.server_address[1]}/"
 
     def __enter__(self) -> LocalApiGateway:
+        if self.log_path is not None:
+            self._log = self.log_path.open("a", encoding="utf-8")
+            logs.send_to(self._log)
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self._log is not None:
+            logs.send_to(None)
+            self._log.close()
 
 
 class ExternalFunctionFailedError(RuntimeError):

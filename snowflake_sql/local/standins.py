@@ -61,9 +61,10 @@ def running(
 
 
 def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextManager[Server]:
+    """The fakesnow server, its databases kept in ``data_dir`` across restarts."""
     port = free_port()
-    args = [sys.executable, "-m", "fakesnow", "-s", "--host", LOOPBACK, "-p", str(port), "-d", str(data_dir)]
-    return running(args, port=port, log=log)
+    args = [sys.executable, "-m", "snowflake_sql.local.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
+    return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
 
 
 def moto_server(log: Path) -> contextlib.AbstractContextManager[Server]:

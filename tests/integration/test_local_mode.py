@@ -1,0 +1,117 @@
+"""Local mode end to end: `python -m snowflake_sql.local` as a newcomer runs it, results checked."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import snowflake.connector
+
+from snowflake_sql.local.standins import fakesnow_server, python_env
+from snowflake_sql.movielens import MovieLens
+from tests.conftest import ROOT, SHARED_MOVIELENS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
+    workdir = tmp_path_factory.mktemp("local-mode")
+    summary = workdir / "summary.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "snowflake_sql.local", "--workdir", str(workdir), "--summary", str(summary)],
+        env=python_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done, json.loads(summary.read_text()), workdir
+
+
+def test_prints_every_step_with_timings(local_run) -> None:
+    done, summary, _ = local_run
+    out = done.stdout
+    for step in range(1, 10):
+        assert f"[{step}/9]" in out
+    assert re.search(r"validation RMSE 0\.\d{4}, MAE 0\.\d{4}", out)
+    assert "Timings" in out and "every process started here has been stopped" in out
+    assert summary["seconds"] < 120
+
+
+def test_uses_the_shared_movielens_copy_or_says_it_is_synthetic(local_run, movielens: MovieLens) -> None:
+    done, summary, _ = local_run
+    assert summary["loaded"] == {"movies": len(movielens.movies), "ratings": len(movielens.ratings)}
+    if SHARED_MOVIELENS.is_dir():
+        assert "ml-latest-small" in done.stdout
+    else:
+        assert "synthetic" in done.stderr
+
+
+def test_recommendations_are_shown_with_titles_and_stored(local_run, movielens: MovieLens) -> None:
+    done, summary, workdir = local_run
+    titles = set(movielens.movies.title)
+    shown = re.findall(r"^\s+\d+\. (.+?)\s+\d\.\d\d$", done.stdout, re.M)
+    assert len(shown) == 30 and all(t.strip() in {x[:60].strip() for x in titles} for t in shown)
+    with fakesnow_server(workdir / "fakesnow", workdir / "check.log") as server:
+        connection = snowflake.connector.connect(
+            account="fakesnow",
+            user="check",
+            password="check",
+            host=server.host,
+            port=server.port,
+            protocol="http",
+            database="MOVIELENS",  # the data folder kept by the run: attached by name
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT USERID), MIN(ARRAY_SIZE(TOP_10_RECOMMENDATIONS)), "
+                "MIN(MODEL_VERSION) FROM MOVIELENS.PUBLIC.USER_MOVIE_RECOMMENDATIONS"
+            )
+            count, users, smallest, version = cursor.fetchone()
+        connection.close()
+    assert count == users == movielens.ratings.userId.nunique()
+    assert smallest == 10
+    assert version == summary["training_jobs"][1]  # the retrained model's recommendations replaced the first
+
+
+def test_seed_query_predictions_come_from_the_endpoint(local_run) -> None:
+    _, summary, _ = local_run
+    predictions = summary["predictions"]
+    assert predictions and all(0.5 <= p["predicted"] <= 5.0 for p in predictions)
+    assert len({round(p["predicted"], 4) for p in predictions}) > 1
+
+
+def test_redeploy_switches_to_the_retrained_model(local_run) -> None:
+    _, summary, _ = local_run
+    first, second = summary["deployments"]
+    assert first["action"] == "created" and second["action"] == "updated"
+    assert second["previous_endpoint_config_name"] == first["endpoint_config_name"]
+    assert second["source"] == summary["training_jobs"][1]
+    job, endpoint = summary["statuses"]
+    assert job["status"] == "Completed" and endpoint["status"] == "InService"
+    assert endpoint["endpoint_config"] == second["endpoint_config_name"]
+
+
+def test_bad_data_path_is_refused_with_one_message(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-zip.zip"
+    bad.write_text("nope")
+    done = subprocess.run(
+        [sys.executable, "-m", "snowflake_sql.local", "--data", str(bad), "--workdir", str(tmp_path / "w")],
+        env=python_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"{bad} is neither a folder nor a readable zip: give ml-latest-small.zip."
+    ]
