@@ -32,7 +32,7 @@ install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with every pinn
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
 	$(BIN)/python -m snowflake_sql.local $(if $(DATA),--data $(DATA))
 
-test: $(STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
+test: $(STAMP) $(NODE_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
