@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import snowflake.connector
 from snowflake.connector import SnowflakeConnection
-from snowflake.connector.errors import Error as ConnectorError
 
+from recommender.config import SnowflakeSettings
 from recommender.credentials import (
     PASSWORD_ENV,
     Credentials,
@@ -33,6 +32,7 @@ from recommender.credentials import (
     credentials_from_secret_string,
     fetch_credentials,
 )
+from recommender.snowflake_io import SnowflakeError, open_connection
 
 if TYPE_CHECKING:
     from stacks.config import SnowflakeConfig
@@ -129,39 +129,28 @@ def credentials(settings: ConnectionSettings) -> Credentials:
 
 
 def connect(settings: ConnectionSettings) -> SnowflakeConnection:
-    """An open connection; every failure becomes one :class:`ConnectionSetupError` sentence."""
-    secret = credentials(settings)
-    optional = {
-        "role": settings.role,
-        "warehouse": settings.warehouse,
-        "database": settings.database,
-        "schema": settings.schema,
-        "host": settings.host,
-        "port": settings.port,
-        "protocol": settings.protocol,
-    }
+    """An open connection (the training program's own code); failures become one :class:`ConnectionSetupError`."""
+    where = SnowflakeSettings(
+        account=settings.account,
+        user=settings.user,
+        role=settings.role,
+        warehouse=settings.warehouse,
+        database=settings.database,
+        schema=settings.schema,
+        host=settings.host,
+        port=settings.port,
+        protocol=settings.protocol,
+    )
     try:
-        return snowflake.connector.connect(
-            account=settings.account,
-            user=settings.user,
+        return open_connection(
+            where,
+            credentials(settings),
             application=APPLICATION,
             login_timeout=settings.login_timeout,
             network_timeout=settings.network_timeout,
-            **{key: value for key, value in optional.items() if value is not None},
-            **secret.connect_args,
         )
-    except (ConnectorError, OSError) as exc:
-        raise ConnectionSetupError(
-            f"Cannot connect to Snowflake ({settings.where}) as {settings.user} with {secret.kind} credentials: "
-            f"{first_line(exc)}; check {'--host and --port' if settings.host else 'the account'}, the user "
-            "and the credentials."
-        ) from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message, without a trailing period, at most 300 characters."""
-    lines = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
-    return (lines[0] if lines else type(exc).__name__).rstrip(".")[:300]
+    except SnowflakeError as exc:
+        raise ConnectionSetupError(str(exc)) from None
 
 
 def _key_file(path: Path) -> Credentials:

@@ -38,12 +38,12 @@ from snowflake.connector import SnowflakeConnection  # noqa: E402
 from snowflake.connector.errors import Error as ConnectorError  # noqa: E402
 
 from recommender.identifiers import InvalidIdentifierError, TableName  # noqa: E402
+from recommender.snowflake_io import first_line  # noqa: E402
 from snowflake_sql.connection import (  # noqa: E402
     ConnectionSetupError,
     add_connection_arguments,
     connect,
     connection_settings,
-    first_line,
 )
 from snowflake_sql.movielens import (  # noqa: E402
     MOVIE_COLUMNS,

@@ -46,15 +46,15 @@ class SnowflakeError(RuntimeError):
     """Snowflake was unreachable, refused us, or a table is not usable."""
 
 
-@contextmanager
-def connect(
+def open_connection(
     settings: SnowflakeSettings,
     credentials: Credentials,
     *,
+    application: str = APPLICATION,
     login_timeout: int = 60,
     network_timeout: int = 600,
-) -> Iterator[SnowflakeConnection]:
-    """An open connection (closed on exit); failures become one clear :class:`SnowflakeError`."""
+) -> SnowflakeConnection:
+    """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential)."""
     optional = {
         "role": settings.role,
         "warehouse": settings.warehouse,
@@ -65,10 +65,10 @@ def connect(
         "protocol": settings.protocol,
     }
     try:
-        connection = snowflake.connector.connect(
+        return snowflake.connector.connect(
             account=settings.account,
             user=settings.user,
-            application=APPLICATION,
+            application=application,
             login_timeout=login_timeout,
             network_timeout=network_timeout,
             **{k: v for k, v in optional.items() if v is not None},
@@ -77,9 +77,15 @@ def connect(
     except (DatabaseError, InterfaceError, OperationalError, OSError) as exc:
         where = f"{settings.host}:{settings.port}" if settings.host else f"account {settings.account}"
         raise SnowflakeError(
-            f"Cannot connect to Snowflake ({where}) as {settings.user}: {_reason(exc)}. "
-            "Check the account, network access and the user's key."
+            f"Cannot connect to Snowflake ({where}) as {settings.user} with {credentials.kind} credentials: "
+            f"{first_line(exc)}. Check the account, network access and the user's key."
         ) from None
+
+
+@contextmanager
+def connect(settings: SnowflakeSettings, credentials: Credentials) -> Iterator[SnowflakeConnection]:
+    """:func:`open_connection`, closed when the block ends."""
+    connection = open_connection(settings, credentials)
     try:
         yield connection
     finally:
@@ -110,7 +116,7 @@ def table_columns(connection: SnowflakeConnection, table: TableName, *, what: st
         except ProgrammingError as exc:
             if exc.errno in _TABLE_MISSING:
                 return None
-            raise SnowflakeError(f"{what} {table} cannot be read: {_reason(exc)}.") from None
+            raise SnowflakeError(f"{what} {table} cannot be read: {first_line(exc)}.") from None
         return [d.name.upper() for d in cursor.description]
 
 
@@ -230,10 +236,10 @@ def _execute(cursor: Any, sql: str, params: tuple[Any, ...] | None = None, *, wh
     try:
         cursor.execute(sql, params)
     except Error as exc:
-        raise SnowflakeError(f"Snowflake failed while {what}: {_reason(exc)}.") from None
+        raise SnowflakeError(f"Snowflake failed while {what}: {first_line(exc)}.") from None
 
 
-def _reason(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The first line of a connector error, without the connector's error-code prefix noise."""
     text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
     return (text[0] if text else type(exc).__name__).rstrip(".")[:300]
