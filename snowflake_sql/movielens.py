@@ -144,7 +144,7 @@ def synthetic_movielens(
     movies_frame = pd.DataFrame(
         {
             "movieId": movie_ids,
-            "title": [f"Synthetic Movie {i} ({y})" for i, y in zip(movie_ids, years, strict=True)],
+            "title": [_title(i, y) for i, y in zip(movie_ids, years, strict=True)],
             "genres": genres,
         }
     )
@@ -157,6 +157,15 @@ def synthetic_movielens(
         }
     ).sort_values(["userId", "movieId"], ignore_index=True)
     return MovieLens(movies_frame, ratings_frame)
+
+
+def _title(movie_id: int, year: int) -> str:
+    """Titles shaped like MovieLens', commas and quotes included ("Matrix, The (1999)")."""
+    if movie_id % 7 == 0:
+        return f"Synthetic Movie {movie_id}, The ({year})"
+    if movie_id % 11 == 0:
+        return f'"Synthetic" Movie {movie_id} ({year})'
+    return f"Synthetic Movie {movie_id} ({year})"
 
 
 def load_ratings(cursor: object, table: str, ratings: pd.DataFrame) -> int:
