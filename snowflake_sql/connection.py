@@ -117,7 +117,9 @@ def credentials(settings: ConnectionSettings) -> Credentials:
         if settings.host and os.environ.get(PASSWORD_ENV):
             return fetch_credentials(None)
         if settings.secret:
-            return fetch_credentials(settings.secret, region=_secret_region(settings))
+            return fetch_credentials(
+                settings.secret, region=_secret_region(settings), allow_password=settings.host is not None
+            )
         if os.environ.get(PASSWORD_ENV):
             return fetch_credentials(None)
     except CredentialsError as exc:

@@ -200,6 +200,12 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         required=False,
         pattern=r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+",
     )
+    if secret_name and re.search(r"-[A-Za-z0-9]{6}$", secret_name):
+        raise ConfigError(
+            f"cdk.json: context {sf.key('secretName')} ends like the random suffix of a secret ARN (-XXXXXX), "
+            "which AWS would misread: give the full ARN in secretArn instead, e.g. "
+            '"arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf".'
+        )
     if bool(secret_name) == bool(secret_arn):
         raise ConfigError(
             f"cdk.json: context {sf.key('secretName')} or {sf.key('secretArn')} (exactly one) must name the "

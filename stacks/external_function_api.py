@@ -164,6 +164,7 @@ class ExternalFunctionApi(Construct):
                         "sagemaker:DescribeEndpointConfig",
                         "sagemaker:CreateEndpoint",
                         "sagemaker:UpdateEndpoint",
+                        "sagemaker:DeleteEndpoint",  # a Failed endpoint only, so it can be created anew
                         "sagemaker:DescribeEndpoint",
                         "sagemaker:AddTags",
                     ],

@@ -22,8 +22,9 @@ def sagemaker() -> Any:
 
 @cache
 def sagemaker_runtime() -> Any:
-    # API Gateway gives the whole call 29 s; leave room for Snowflake's retry instead of hanging.
-    config = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=20)
+    # API Gateway gives the whole call 29 s and the Lambda 28 s: one attempt of at most 23 s, so a
+    # slow endpoint yields our 503 (Snowflake retries the batch) rather than a gateway timeout.
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=20)
     return boto3.client("sagemaker-runtime", config=config)
 
 

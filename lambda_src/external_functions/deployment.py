@@ -1,6 +1,6 @@
 """``deploy_model(model_name, model_ref)``: put a trained model behind a SageMaker endpoint.
 
-``model_ref`` is an ``s3://<pipeline bucket>/...model.tar.gz`` URI, a training job name of this
+``model_ref`` is an ``s3://<pipeline bucket>/<prefix>/...model.tar.gz`` URI, a training job name of this
 pipeline, or ``'latest'`` (its newest Completed job). Each deployment creates a versioned
 SageMaker Model and EndpointConfig, then creates the endpoint or -- if it exists -- switches it
 with ``UpdateEndpoint``, which keeps serving the old version until the new one is ready.
@@ -60,10 +60,11 @@ def deploy(batch: Batch, settings: HostingSettings, sagemaker: Any) -> list[dict
 def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: int) -> ModelSource:
     """Turn a model reference into the S3 URI of its model.tar.gz."""
     if reference.startswith("s3://"):
-        if not re.fullmatch(rf"s3://{re.escape(settings.bucket)}/[\w!\-.*'()/=+]+\.tar\.gz", reference):
+        where = f"s3://{settings.bucket}/{settings.prefix}/"
+        if not re.fullmatch(rf"{re.escape(where)}[\w!\-.*'()/=+]+\.tar\.gz", reference):
             raise BadRequestError(
-                f"Row {row}: model_ref must be a model.tar.gz under s3://{settings.bucket}/ "
-                "(the pipeline's bucket, which SageMaker may read)."
+                f"Row {row}: model_ref must be a model.tar.gz under {where} (the only place the pipeline's "
+                "SageMaker role may read)."
             )
         return ModelSource(reference, reference)
     if reference.lower() == "latest":
@@ -141,9 +142,12 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
                 "says InService."
             )
         elif current["EndpointStatus"] == "Failed":
+            # A failed endpoint cannot be updated: remove it so the next deploy_model creates it anew.
+            sagemaker.delete_endpoint(EndpointName=endpoint)
             raise BadRequestError(
-                f"Row {deployment.row.number}: endpoint {endpoint} is Failed "
-                f"({current.get('FailureReason', 'no reason given')[:200]}); delete it before redeploying."
+                f"Row {deployment.row.number}: endpoint {endpoint} had failed "
+                f"({current.get('FailureReason', 'no reason given')[:200]}) and is being deleted; "
+                "call deploy_model again in a few minutes."
             )
         else:
             sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=version)

@@ -37,8 +37,13 @@ def describe(name: str, prefix: str, sagemaker: Any, *, row: int) -> dict[str, A
         job = describe_training_job(sagemaker, name)
         if job is not None:
             return training_job_status(job)
-    endpoint = name.lower() if name.lower().startswith(f"{prefix}-") else names.endpoint_name(prefix, name.lower())
-    found = describe_endpoint(sagemaker, endpoint) if names.is_sagemaker_name(endpoint) else None
+    found = None
+    # A model name first (deploy_model's name), then a full endpoint name of this pipeline.
+    for endpoint in (names.endpoint_name(prefix, name.lower()), name.lower()):
+        if endpoint.startswith(f"{prefix}-") and names.is_sagemaker_name(endpoint):
+            found = describe_endpoint(sagemaker, endpoint)
+            if found is not None:
+                break
     if found is None:
         raise BadRequestError(f"Row {row}: this pipeline has no training job or deployed model named '{name}'.")
     return endpoint_status(found, sagemaker)

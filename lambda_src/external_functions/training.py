@@ -123,7 +123,7 @@ def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettin
                 "VolumeSizeInGB": settings.volume_gb,
             },
             StoppingCondition={"MaxRuntimeInSeconds": settings.max_runtime_s},
-            Tags=names.tags(settings.prefix, **{"recommender:output-table": request.output_table.sql}),
+            Tags=names.tags(settings.prefix),
         )
     except ClientError as exc:
         if error_code(exc) == "ResourceInUse":  # a concurrent retry won the race

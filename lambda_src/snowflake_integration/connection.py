@@ -22,7 +22,7 @@ from snowflake_integration.properties import ConnectionSettings
 def snowflake_cursor(settings: ConnectionSettings) -> Iterator[SnowflakeCursor]:
     """A cursor on a new session; the session is closed when the block ends."""
     try:
-        credentials = fetch_credentials(settings.secret_arn)
+        credentials = fetch_credentials(settings.secret_arn, allow_password=settings.host is not None)
     except CredentialsError as exc:
         raise SetupFailedError(str(exc)) from None
     try:

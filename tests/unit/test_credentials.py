@@ -81,10 +81,16 @@ def test_encrypted_pem_without_passphrase(encrypted_pem):
         credentials_from_secret_string(encrypted_pem, source=SOURCE)
 
 
-def test_password_json():
-    credentials = credentials_from_secret_string(json.dumps({"password": "pw"}), source=SOURCE)
+def test_password_json_for_a_stand_in():
+    credentials = credentials_from_secret_string(json.dumps({"password": "pw"}), source=SOURCE, allow_password=True)
     assert credentials.kind == "password"
     assert credentials.connect_args == {"password": "pw"}
+
+
+def test_password_json_refused_for_snowflake_itself():
+    with pytest.raises(CredentialsError, match="holds a password, which only a local stand-in accepts") as caught:
+        credentials_from_secret_string(json.dumps({"password": "pw-value"}), source=SOURCE)
+    assert "pw-value" not in str(caught.value)
 
 
 def test_empty_password_rejected():

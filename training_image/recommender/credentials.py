@@ -4,7 +4,8 @@ The secret's value is one of
 - a PEM private key (``-----BEGIN PRIVATE KEY-----...``), used with ``SNOWFLAKE_JWT``;
 - a JSON object ``{"private_key": "<PEM>", "private_key_passphrase": "..."}`` (passphrase
   optional), used with ``SNOWFLAKE_JWT``;
-- a JSON object ``{"password": "..."}`` -- accepted for local stand-ins only.
+- a JSON object ``{"password": "..."}`` -- accepted only when the caller connects to a local
+  stand-in (``allow_password``): Snowflake itself gets key-pair authentication.
 
 Without a secret ARN the password comes from ``SNOWFLAKE_PASSWORD`` (local use). Nothing
 here logs or formats a credential into a message.
@@ -38,7 +39,7 @@ class Credentials:
         return f"Credentials(kind={self.kind!r})"
 
 
-def credentials_from_secret_string(secret: str, *, source: str) -> Credentials:
+def credentials_from_secret_string(secret: str, *, source: str, allow_password: bool = False) -> Credentials:
     """Interpret a secret's text; ``source`` names it in errors (never the text itself)."""
     text = secret.strip()
     if text.startswith("-----BEGIN"):
@@ -51,6 +52,11 @@ def credentials_from_secret_string(secret: str, *, source: str) -> Credentials:
         passphrase = doc.get("private_key_passphrase")
         return _key_pair(doc["private_key"], passphrase if isinstance(passphrase, str) else None, source=source)
     if isinstance(doc, dict) and isinstance(doc.get("password"), str) and doc["password"]:
+        if not allow_password:
+            raise CredentialsError(
+                f"Secret {source} holds a password, which only a local stand-in accepts here: store the "
+                "Snowflake user's RSA private key instead (key-pair authentication)."
+            )
         return Credentials({"password": doc["password"]}, kind="password")
     raise CredentialsError(
         f"Secret {source} holds neither a PEM private key nor JSON with 'private_key' "
@@ -75,7 +81,9 @@ def _key_pair(pem: str, passphrase: str | None, *, source: str) -> Credentials:
     return Credentials({"authenticator": "SNOWFLAKE_JWT", "private_key": key}, kind="key-pair")
 
 
-def fetch_credentials(secret_arn: str | None, *, region: str | None = None) -> Credentials:
+def fetch_credentials(
+    secret_arn: str | None, *, region: str | None = None, allow_password: bool = False
+) -> Credentials:
     """Credentials from the named Secrets Manager secret, else from ``SNOWFLAKE_PASSWORD``.
 
     boto3 honours ``AWS_ENDPOINT_URL``, so a local moto server needs no special code.
@@ -108,7 +116,7 @@ def fetch_credentials(secret_arn: str | None, *, region: str | None = None) -> C
     secret = response.get("SecretString")
     if not secret:
         raise CredentialsError(f"Secret {secret_arn} has no text value: store the PEM key as a string.")
-    return credentials_from_secret_string(secret, source=secret_arn)
+    return credentials_from_secret_string(secret, source=secret_arn, allow_password=allow_password)
 
 
 def _region_of(arn: str) -> str:

@@ -2,7 +2,7 @@
 
 Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), fit SVD on
 a seeded split and print ``validation:rmse=`` / ``validation:mae=`` lines, fit on all ratings,
-compute every user's top-k in blocks, swap them into the output table, save the model.
+compute every user's top-k in blocks, save the model, swap the top-k into the output table.
 On failure the reason goes to ``/opt/ml/output/failure`` and stderr, and the exit is non-zero.
 """
 
@@ -59,7 +59,10 @@ def run(paths: OptMl) -> None:
     config = load_hyperparameters(paths.hyperparameters)
     log.info("configuration: %s", config.describe())
     settings = config.snowflake
-    credentials = fetch_credentials(settings.secret_arn, region=settings.aws_region)
+    # A password secret is only for a stand-in reached through snowflake_host (local mode, tests).
+    credentials = fetch_credentials(
+        settings.secret_arn, region=settings.aws_region, allow_password=settings.host is not None
+    )
     log.info("credentials: %s", credentials.kind)
     model_version = os.environ.get("TRAINING_JOB_NAME") or f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
@@ -79,12 +82,13 @@ def run(paths: OptMl) -> None:
             model = fit_svd(ratings, config.model, scale=ratings.scale)
         with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
             data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
+            # The model is saved before the swap: once the recommendations are replaced, nothing
+            # left can fail, so a failed job never leaves new recommendations without its model.
+            with step(f"saving the model to {paths.model_dir}"):
+                model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
             with step(f"replacing the contents of {config.output_table}"):
                 rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
         log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
-
-    with step(f"saving the model to {paths.model_dir}"):
-        model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
 
 
 def validate(ratings: Ratings, config: TrainingConfig) -> Metrics | None:
