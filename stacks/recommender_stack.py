@@ -97,9 +97,9 @@ class RecommenderStack(Stack):
             log_retention=retention,
         )
         # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
-        # run-time endpoints, then the SageMaker role they run as.
+        # run-time training jobs and endpoints, then the SageMaker role they run as and the bucket.
         api.node.add_dependency(cleanup)
-        cleanup.node.add_dependency(sagemaker_role)
+        cleanup.node.add_dependency(sagemaker_role, storage)  # jobs stop before the bucket empties
 
         outputs = {
             "ApiUrl": api.url,

@@ -1,4 +1,4 @@
-"""SageMakerCleanup: on ``cdk destroy``, remove the endpoints, configs and models made from SQL.
+"""SageMakerCleanup: on ``cdk destroy``, stop training jobs and remove the endpoints, configs and models made from SQL.
 
 ``deploy_model`` creates SageMaker objects at run time, outside CloudFormation; they would
 bill forever after the stack is gone. This custom resource deletes everything tagged with the
@@ -52,11 +52,23 @@ class SageMakerCleanup(Construct):
             stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
             for kind in ("endpoint", "endpoint-config", "model")
         ]
+        jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{prefix}-train-*")
         for handler in (on_event, is_complete):
             handler.add_to_role_policy(
                 iam.PolicyStatement(
-                    actions=["sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs", "sagemaker:ListModels"],
+                    actions=[
+                        "sagemaker:ListEndpoints",
+                        "sagemaker:ListEndpointConfigs",
+                        "sagemaker:ListModels",
+                        "sagemaker:ListTrainingJobs",
+                    ],
                     resources=["*"],
+                )
+            )
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:ListTags", "sagemaker:StopTrainingJob"],
+                    resources=[jobs],
                 )
             )
             handler.add_to_role_policy(
@@ -98,7 +110,7 @@ class SageMakerCleanup(Construct):
             "SageMaker List* calls have no resource type; describes and deletes are scoped to <prefix>-* (and the "
             "handlers touch only objects tagged by this pipeline); CDK's provider invokes its handlers' versions.",
             allowed=[
-                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
                 r"Resource::<[A-Za-z0-9]+\.Arn>:\*",
             ],

@@ -36,21 +36,24 @@ def sagemaker() -> Any:
 
 
 def on_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Create/Update: nothing to do. Delete: request the deletion of the pipeline's endpoints."""
+    """Create/Update: nothing to do. Delete: stop the pipeline's training jobs, delete its endpoints."""
     request, prefix = _parse(event)
     if request != "Delete":
         return {"PhysicalResourceId": physical_resource_id(prefix)}
+    jobs = teardown.stop_training_jobs(sagemaker(), prefix)
     endpoints = teardown.start(sagemaker(), prefix)
-    _log("deleting endpoints", context, prefix=prefix, endpoints=endpoints)
+    _log("stopping training jobs, deleting endpoints", context, prefix=prefix, jobs=jobs, endpoints=endpoints)
     return {"PhysicalResourceId": event["PhysicalResourceId"]}
 
 
 def is_complete(event: dict[str, Any], context: Any) -> dict[str, bool]:
-    """Delete: one teardown poll (see ``teardown.finish``); other requests are complete at once."""
+    """Delete: one teardown poll (jobs stopped, then ``teardown.finish``); other requests complete at once."""
     request, prefix = _parse(event)
     if request != "Delete":
         return {"IsComplete": True}
-    done = teardown.finish(sagemaker(), prefix)
+    jobs_stopped = teardown.training_jobs_stopped(sagemaker(), prefix)
+    objects_gone = teardown.finish(sagemaker(), prefix)  # polled either way: both make progress
+    done = jobs_stopped and objects_gone
     _log("teardown finished" if done else "waiting for endpoints to be deleted", context, prefix=prefix)
     return {"IsComplete": done}
 

@@ -8,7 +8,9 @@ only objects with both are touched, so another pipeline whose prefix starts the 
 Endpoints are deleted asynchronously and deleting one leaves its config and model behind, so
 teardown has two steps: :func:`start` asks SageMaker to delete the endpoints, :func:`finish` is
 polled until it returns True and deletes the configs and models once no endpoint is left.
-Objects that vanish in between ("Could not find ...") count as deleted.
+Objects that vanish in between ("Could not find ...") count as deleted. Training jobs still
+running (``<prefix>-train-...``) are stopped the same way (:func:`stop_training_jobs`, then
+:func:`training_jobs_stopped`): they would bill, and write into a bucket being deleted.
 """
 
 from __future__ import annotations
@@ -81,6 +83,38 @@ def finish(sagemaker: Any, prefix: str) -> bool:
     return not any(
         next(pipeline_objects(sagemaker, kind, prefix), None) for kind in (ENDPOINTS, ENDPOINT_CONFIGS, MODELS)
     )
+
+
+def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
+    """Ask SageMaker to stop every running training job of the pipeline; returns their names."""
+    running = [
+        j["TrainingJobName"] for j in _unfinished_jobs(sagemaker, prefix) if j["TrainingJobStatus"] == "InProgress"
+    ]
+    for job in running:
+        try:
+            sagemaker.stop_training_job(TrainingJobName=job)
+        except ClientError as exc:
+            if not _is_not_found(exc) and _code(exc) != "ValidationException":  # finished meanwhile
+                raise _refused(exc, f"stopping training job {job}") from None
+    return running
+
+
+def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
+    """One poll: True once no training job of the pipeline is running or stopping."""
+    unfinished = list(_unfinished_jobs(sagemaker, prefix))
+    if any(j["TrainingJobStatus"] == "InProgress" for j in unfinished):
+        stop_training_jobs(sagemaker, prefix)
+    return not unfinished
+
+
+def _unfinished_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
+    start_of_name = f"{prefix}-train-"
+    for page in sagemaker.get_paginator("list_training_jobs").paginate(NameContains=start_of_name):
+        for job in page["TrainingJobSummaries"]:
+            ours = job["TrainingJobName"].startswith(start_of_name)
+            unfinished = job["TrainingJobStatus"] in ("InProgress", "Stopping")
+            if ours and unfinished and _tagged(sagemaker, job["TrainingJobArn"], prefix):
+                yield job
 
 
 def pipeline_objects(sagemaker: Any, kind: Kind, prefix: str) -> Iterator[dict[str, Any]]:

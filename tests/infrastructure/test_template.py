@@ -148,11 +148,20 @@ def test_api_is_regional_rest_with_iam_auth_on_every_route(dev: Template, dev_te
 
 def test_api_resource_policy_admits_only_the_snowflake_role(dev_template) -> None:
     [api] = resources(dev_template, "AWS::ApiGateway::RestApi").values()
-    [statement] = api["Properties"]["Policy"]["Statement"]
-    assert statement["Effect"] == "Allow" and statement["Action"] == "execute-api:Invoke"
-    principal = flat(statement["Principal"])
-    assert "assumed-role/" in principal and "/snowflake" in principal
+    allow, deny = api["Properties"]["Policy"]["Statement"]
+    assert allow["Effect"] == "Allow" and allow["Action"] == "execute-api:Invoke"
+    principal = flat(allow["Principal"])
+    assert "assumed-role/" in principal and "/snowflake" in principal and "AWS::Partition" in principal
     assert "SnowflakeRole" in principal  # the role the stack creates
+    # anyone else is denied, even with an identity policy allowing execute-api:Invoke on "*"
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    condition = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]
+    assert "SnowflakeRole" in flat(condition)
+
+
+def test_access_logging_has_the_accounts_cloudwatch_role_kept_on_destroy(dev_template) -> None:
+    [account] = resources(dev_template, "AWS::ApiGateway::Account").values()
+    assert account["DeletionPolicy"] == "Retain"
 
 
 def test_stage_has_access_logs_throttling_and_tracing(dev: Template) -> None:
@@ -275,10 +284,12 @@ def test_cleanup_runs_before_the_sagemaker_role_goes_and_after_the_api(dev_templ
     assert cleanup["Properties"]["ResourcePrefix"] == PREFIX
     depends = cleanup.get("DependsOn", [])
     assert any(d.startswith("SageMakerRole") for d in depends)
+    assert any(d.startswith("StorageArtifacts") for d in depends)  # jobs stop before the bucket goes
     [api] = resources(dev_template, "AWS::ApiGateway::RestApi").values()
     assert cleanup_id in api.get("DependsOn", [])
     deletes = flat(policies_of(dev_template, "SageMakerCleanupOnEventServiceRole"))
     assert "sagemaker:DeleteEndpoint" in deletes and f":endpoint/{PREFIX}-*" in deletes
+    assert "sagemaker:StopTrainingJob" in deletes and f":training-job/{PREFIX}-train-*" in deletes
 
 
 def test_outputs_name_everything_a_user_needs(dev: Template) -> None:

@@ -302,3 +302,34 @@ def test_objects_gone_before_their_deletion_count_as_deleted(stubbed) -> None:
     stubber.add_response("list_endpoint_configs", {"EndpointConfigs": []}, name)
     stubber.add_response("list_models", {"Models": []}, name)
     assert teardown.finish(client, PREFIX) is True
+
+
+def list_one_job(stubber: Stubber, status: str) -> None:
+    summary = {
+        "TrainingJobName": "cleanup-train-0123456789ab",
+        "TrainingJobArn": f"{ARN}:training-job/cleanup-train-0123456789ab",
+        "CreationTime": "2026-01-01T00:00:00Z",
+        "TrainingJobStatus": status,
+    }
+    stubber.add_response("list_training_jobs", {"TrainingJobSummaries": [summary]}, {"NameContains": "cleanup-train-"})
+    tags = {"Tags": [{"Key": "recommender:pipeline", "Value": PREFIX}]}
+    stubber.add_response("list_tags", tags, {"ResourceArn": summary["TrainingJobArn"]})
+
+
+def test_a_running_training_job_is_stopped(stubbed) -> None:
+    client, stubber = stubbed
+    list_one_job(stubber, "InProgress")
+    stubber.add_response("stop_training_job", {}, {"TrainingJobName": "cleanup-train-0123456789ab"})
+    assert teardown.stop_training_jobs(client, PREFIX) == ["cleanup-train-0123456789ab"]
+
+
+def test_teardown_waits_for_a_stopping_training_job(stubbed) -> None:
+    client, stubber = stubbed
+    list_one_job(stubber, "Stopping")  # no second StopTrainingJob: it is already stopping
+    assert teardown.training_jobs_stopped(client, PREFIX) is False
+
+
+def test_finished_training_jobs_are_left_alone(stubbed) -> None:
+    client, stubber = stubbed
+    stubber.add_response("list_training_jobs", {"TrainingJobSummaries": []}, {"NameContains": "cleanup-train-"})
+    assert teardown.training_jobs_stopped(client, PREFIX) is True
