@@ -79,7 +79,7 @@ class PipelineConfig:
         return f"Recommender-{self.name}"
 
     def lambda_environment(
-        self, *, image_uri: str, sagemaker_role_arn: str, bucket: str, secret_arn: str
+        self, *, image_uri: str, sagemaker_role_arn: str, hosting_role_arn: str, bucket: str, secret_arn: str
     ) -> dict[str, str]:
         """The variables every external-function Lambda reads (lambda_src/external_functions/settings.py).
 
@@ -89,7 +89,8 @@ class PipelineConfig:
         values = {
             "RESOURCE_PREFIX": self.resource_prefix,
             "TRAINING_IMAGE_URI": image_uri,
-            "SAGEMAKER_ROLE_ARN": sagemaker_role_arn,
+            "SAGEMAKER_ROLE_ARN": sagemaker_role_arn,  # training jobs
+            "SAGEMAKER_HOSTING_ROLE_ARN": hosting_role_arn,  # models behind endpoints
             "ARTIFACT_BUCKET": bucket,
             "SNOWFLAKE_ACCOUNT": sf.account,
             "SNOWFLAKE_USER": sf.user,

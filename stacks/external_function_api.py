@@ -31,7 +31,8 @@ class ExternalFunctionApi(Construct):
         construct_id: str,
         *,
         source: Path,
-        sagemaker_role: iam.IRole,
+        training_role: iam.IRole,
+        hosting_role: iam.IRole,
         environment: dict[str, str],
         log_retention: logs.RetentionDays,
         throttle_rate_limit: int,
@@ -134,7 +135,7 @@ class ExternalFunctionApi(Construct):
             self.api.root.add_resource(path).add_method("POST", apigw.LambdaIntegration(function, proxy=True))
             self.functions[path] = function
 
-        self._grant(stack, prefix, sagemaker_role)
+        self._grant(stack, prefix, training_role, hosting_role)
         self._acknowledge(prefix)
 
     @property
@@ -145,24 +146,27 @@ class ExternalFunctionApi(Construct):
     def route_url(self, path: str) -> str:
         return f"{self.api.url}{path}"
 
-    def _grant(self, stack: Stack, prefix: str, sagemaker_role: iam.IRole) -> None:
+    def _grant(self, stack: Stack, prefix: str, training_role: iam.IRole, hosting_role: iam.IRole) -> None:
         def arns(kind: str, pattern: str = f"{prefix}-*") -> str:
             return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
 
         jobs = arns("training-job", f"{prefix}-train-*")
         models, configs, endpoints = arns("model"), arns("endpoint-config"), arns("endpoint")
-        pass_role = iam.PolicyStatement(
-            actions=["iam:PassRole"],
-            resources=[sagemaker_role.role_arn],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-        )
+
+        def pass_role(role: iam.IRole) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=[role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+
         statements = {
             "train": [
                 iam.PolicyStatement(
                     actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],
                     resources=[jobs],
                 ),
-                pass_role,
+                pass_role(training_role),
             ],
             "deploy": [
                 iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[jobs]),
@@ -181,7 +185,7 @@ class ExternalFunctionApi(Construct):
                     ],
                     resources=[models, configs, endpoints],
                 ),
-                pass_role,
+                pass_role(hosting_role),
             ],
             "invoke": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],
             "recommend": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],

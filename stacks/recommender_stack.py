@@ -13,7 +13,7 @@ from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
 from stacks.functions import CATALOGUE
 from stacks.sagemaker_cleanup import SageMakerCleanup
-from stacks.sagemaker_role import SageMakerExecutionRole
+from stacks.sagemaker_role import SageMakerExecutionRole, SageMakerHostingRole
 from stacks.snowflake_integration import SnowflakeIntegration
 from stacks.storage import ArtifactStorage
 from stacks.training_image import TrainingImage
@@ -64,14 +64,23 @@ class RecommenderStack(Stack):
             bucket_prefix=f"{config.resource_prefix}/",
             secret=secret,
         )
+        hosting_role = SageMakerHostingRole(
+            self,
+            "SageMakerHostingRole",
+            image=image,
+            bucket=storage.bucket,
+            models_prefix=f"{config.resource_prefix}/models/",
+        )
         api = ExternalFunctionApi(
             self,
             "ExternalFunctions",
             source=ROOT / "lambda_src",
-            sagemaker_role=sagemaker_role.role,
+            training_role=sagemaker_role.role,
+            hosting_role=hosting_role.role,
             environment=config.lambda_environment(
                 image_uri=image.image_uri,
                 sagemaker_role_arn=sagemaker_role.role.role_arn,
+                hosting_role_arn=hosting_role.role.role_arn,
                 bucket=storage.bucket.bucket_name,
                 secret_arn=secret.secret_arn,
             ),
@@ -99,12 +108,13 @@ class RecommenderStack(Stack):
         # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
         # run-time training jobs and endpoints, then the SageMaker role they run as and the bucket.
         api.node.add_dependency(cleanup)
-        cleanup.node.add_dependency(sagemaker_role, storage)  # jobs stop before the bucket empties
+        cleanup.node.add_dependency(sagemaker_role, hosting_role, storage)  # jobs stop before the bucket empties
 
         outputs = {
             "ApiUrl": api.url,
             "SnowflakeRoleArn": api.snowflake_role.role_arn,
             "SageMakerRoleArn": sagemaker_role.role.role_arn,
+            "SageMakerHostingRoleArn": hosting_role.role.role_arn,
             "ArtifactBucket": storage.bucket.bucket_name,
             "TrainingImageUri": image.image_uri,
             "IntegrationName": integration.integration_name,

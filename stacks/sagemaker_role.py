@@ -1,4 +1,4 @@
-"""SageMakerExecutionRole: what training jobs and endpoints may do, and nothing more."""
+"""SageMaker's roles: one for training jobs, one for endpoints -- each with only what it needs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stacks.training_image import TrainingImage
 
 
 class SageMakerExecutionRole(Construct):
-    """Pull the image, read/write the pipeline's bucket prefix, read the Snowflake secret, write logs and metrics."""
+    """Training jobs: pull the image, read/write the pipeline's bucket prefix, read the Snowflake secret, log."""
 
     def __init__(
         self,
@@ -33,7 +33,7 @@ class SageMakerExecutionRole(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Runs the recommender's training jobs and endpoints",
+            description="Runs the recommender's training jobs",
         )
         image.grant_pull(self.role)
         secret.grant_read(self.role)
@@ -79,6 +79,60 @@ class SageMakerExecutionRole(Construct):
                 rf"Resource::<[A-Za-z0-9]+\.Arn>/{re.escape(bucket_prefix)}\*",
                 r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/\*"
                 r"(:log-stream:\*)?",
+                r"Resource::\*",
+            ],
+        )
+
+
+class SageMakerHostingRole(Construct):
+    """What an endpoint's container may do: pull the image, read model artifacts, write logs and metrics.
+
+    Endpoints never see the Snowflake secret and cannot write to the bucket.
+    """
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, image: TrainingImage, bucket: s3.IBucket, models_prefix: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="Runs the recommender's endpoints",
+        )
+        image.grant_pull(self.role)
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket.bucket_arn}/{models_prefix}*"])
+        )
+        log_groups = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/Endpoints/*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_groups, f"{log_groups}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # PutMetricData has no resource type; the condition scopes it
+                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+            )
+        )
+        acknowledge_wildcards(
+            self.role,
+            "Wildcards are scoped: model artifacts under the pipeline's models prefix (read only), SageMaker's "
+            "endpoint log groups, cloudwatch:PutMetricData (no resource type; limited by a namespace condition) "
+            "and ecr:GetAuthorizationToken (account-wide by design).",
+            allowed=[
+                rf"Resource::<[A-Za-z0-9]+\.Arn>/{re.escape(models_prefix)}\*",
+                r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/"
+                r"Endpoints/\*(:log-stream:\*)?",
                 r"Resource::\*",
             ],
         )

@@ -138,7 +138,7 @@ class HostingSettings:
         return cls(
             prefix=env.prefix(),
             image_uri=env.required("TRAINING_IMAGE_URI"),
-            role_arn=env.required("SAGEMAKER_ROLE_ARN"),
+            role_arn=env.required("SAGEMAKER_HOSTING_ROLE_ARN"),
             bucket=env.required("ARTIFACT_BUCKET"),
             serverless=kind == "serverless",
             instance_type=_instance_type(env, "ENDPOINT_INSTANCE_TYPE"),

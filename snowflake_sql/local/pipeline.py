@@ -174,6 +174,7 @@ class LocalPipeline:
         environment = self.config.lambda_environment(
             image_uri=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/recommender:local",
             sagemaker_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{self.config.resource_prefix}-sagemaker",
+            hosting_role_arn=f"arn:aws:iam::{ACCOUNT}:role/{self.config.resource_prefix}-sagemaker-hosting",
             bucket=bucket,
             secret_arn=secret,
         )

@@ -89,14 +89,19 @@ def test_training_image_is_an_amd64_docker_asset(synthesized) -> None:
     assert image["source"]["platform"] == "linux/amd64"
 
 
-def test_sagemaker_role_is_scoped_to_the_pipeline(dev_template) -> None:
+def role_statements(template: dict[str, Any], construct: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The role created by ``construct`` (e.g. SageMakerRole) and the statements of its default policy."""
     [role] = [
-        r
-        for r in resources(dev_template, "AWS::IAM::Role").values()
-        if "sagemaker.amazonaws.com" in flat(r["Properties"]["AssumeRolePolicyDocument"])
+        r for k, r in resources(template, "AWS::IAM::Role").items() if re.fullmatch(rf"{construct}[0-9A-F]{{8}}", k)
     ]
+    granted = [s for name, s in statements(template) if name.startswith(f"{construct}DefaultPolicy")]
+    return role, granted
+
+
+def test_training_role_is_scoped_to_the_pipeline(dev_template) -> None:
+    role, granted = role_statements(dev_template, "SageMakerRole")
+    assert "sagemaker.amazonaws.com" in flat(role["Properties"]["AssumeRolePolicyDocument"])
     assert "ManagedPolicyArns" not in role["Properties"]
-    granted = [s for name, s in statements(dev_template) if name.startswith("SageMakerRoleDefaultPolicy")]
     text = flat(granted)
     assert f"/{PREFIX}/*" in text  # objects under the prefix only
     assert '"s3:GetObject"' in text and '"s3:PutObject"' in text
@@ -106,6 +111,16 @@ def test_sagemaker_role_is_scoped_to_the_pipeline(dev_template) -> None:
     assert "log-group:/aws/sagemaker/*" in text
     metric = [s for s in granted if "cloudwatch:PutMetricData" in as_list(s["Action"])]
     assert metric and metric[0]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
+
+
+def test_hosting_role_reads_models_only_and_never_the_secret(dev_template) -> None:
+    role, granted = role_statements(dev_template, "SageMakerHostingRole")
+    assert "sagemaker.amazonaws.com" in flat(role["Properties"]["AssumeRolePolicyDocument"])
+    text = flat(granted)
+    assert f"/{PREFIX}/models/*" in text and "ecr:BatchGetImage" in text
+    assert "secretsmanager" not in text and "s3:PutObject" not in text and "s3:DeleteObject" not in text
+    s3 = [a for s in granted for a in as_list(s["Action"]) if a.startswith("s3:")]
+    assert s3 == ["s3:GetObject"]
 
 
 def test_no_statement_allows_every_action(dev_template) -> None:
@@ -239,15 +254,16 @@ def test_each_route_has_only_its_own_permissions(dev_template) -> None:
     assert "Describe" in status and "Create" not in status and "iam:PassRole" not in status
 
 
-def test_pass_role_only_for_the_sagemaker_role_to_sagemaker(dev_template) -> None:
-    passes = [(n, s) for n, s in statements(dev_template) if "iam:PassRole" in as_list(s["Action"])]
-    assert {n.split("ServiceRole")[0] for n, _ in passes} == {
-        "ExternalFunctionsTrainFunction",
-        "ExternalFunctionsDeployFunction",
+def test_pass_role_only_for_the_right_sagemaker_role_to_sagemaker(dev_template) -> None:
+    passes = {
+        n.split("ServiceRole")[0]: s for n, s in statements(dev_template) if "iam:PassRole" in as_list(s["Action"])
     }
-    for _, statement in passes:
+    assert set(passes) == {"ExternalFunctionsTrainFunction", "ExternalFunctionsDeployFunction"}
+    for statement in passes.values():
         assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
-        assert "GetAtt" in flat(statement["Resource"]) and "SageMakerRole" in flat(statement["Resource"])
+    # training jobs run as the training role, endpoints as the hosting role
+    assert re.fullmatch(r'.*"SageMakerRole[0-9A-F]{8}".*', flat(passes["ExternalFunctionsTrainFunction"]["Resource"]))
+    assert "SageMakerHostingRole" in flat(passes["ExternalFunctionsDeployFunction"]["Resource"])
 
 
 # -- Snowflake integration and cleanup custom resources ------------------------------------------

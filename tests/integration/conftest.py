@@ -124,6 +124,7 @@ def lambda_env(aws_env: dict[str, str], route: RuntimeRoute, aws_client) -> Iter
         "RESOURCE_PREFIX": PREFIX,
         "TRAINING_IMAGE_URI": IMAGE,
         "SAGEMAKER_ROLE_ARN": ROLE,
+        "SAGEMAKER_HOSTING_ROLE_ARN": ROLE.replace("sagemaker", "sagemaker-hosting"),
         "ARTIFACT_BUCKET": BUCKET,
         "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
         "SNOWFLAKE_USER": "SAGEMAKER_SVC",
