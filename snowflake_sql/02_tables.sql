@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS {{ DATABASE }}.{{ SCHEMA }}.RATINGS (
 );
 
 -- Written by each training job, replacing the previous contents in one transaction.
--- TOP_10_RECOMMENDATIONS: ARRAY of MOVIEIDs, best first (-1 pads users with fewer than ten
--- unrated movies); PREDICTED_RATINGS: the ARRAY of predicted stars at the same positions;
+-- TOP_10_RECOMMENDATIONS: ARRAY of MOVIEIDs, best first (shorter for a user who has rated all
+-- but a few movies); PREDICTED_RATINGS: the ARRAY of predicted stars at the same positions;
 -- MODEL_VERSION: the training job that produced the row.
 CREATE TABLE IF NOT EXISTS {{ DATABASE }}.{{ SCHEMA }}.{{ RECOMMENDATIONS_TABLE }} (
     USERID NUMBER,

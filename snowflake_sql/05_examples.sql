@@ -70,7 +70,7 @@ WHERE m.MOVIEID = f.VALUE::NUMBER
 ORDER BY RECOMMENDATION_RANK;
 
 -- Batch recommendations written by the last training job, with titles: one row per
--- (user, rank), rank 1 best. The -1 padding has no movie and drops out of the join.
+-- (user, rank), rank 1 best.
 SELECT
     r.USERID,
     f.INDEX + 1 AS RECOMMENDATION_RANK,

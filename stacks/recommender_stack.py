@@ -69,7 +69,7 @@ class RecommenderStack(Stack):
             "SageMakerHostingRole",
             image=image,
             bucket=storage.bucket,
-            models_prefix=f"{config.resource_prefix}/models/",
+            models_prefix=storage.models_prefix,
         )
         api = ExternalFunctionApi(
             self,

@@ -22,17 +22,6 @@ def test_parse_valid_names(text, parts, namespace, table):
     assert name.table == table
 
 
-def test_sibling_keeps_namespace():
-    assert TableName.parse("db.sch.ratings").sibling("recs").sql == "DB.SCH.RECS"
-    assert TableName.parse("sch.ratings").sibling("recs_load").sql == "SCH.RECS_LOAD"
-    assert TableName.parse("ratings").sibling("recs").sql == "RECS"
-
-
-def test_sibling_rejects_unsafe_name():
-    with pytest.raises(InvalidIdentifierError, match="derived object name"):
-        TableName.parse("db.sch.ratings").sibling("x; drop table y")
-
-
 def test_part_of_255_characters_is_accepted():
     part = "a" * 255
     assert TableName.parse(f"db.{part}").table == part.upper()

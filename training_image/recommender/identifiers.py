@@ -52,9 +52,5 @@ class TableName:
         """``DATABASE.SCHEMA`` or ``SCHEMA`` the table lives in, or None for a bare name."""
         return ".".join(self.parts[:-1]) or None
 
-    def sibling(self, table: str) -> TableName:
-        """A name for another object in the same namespace as this one."""
-        return TableName.parse(".".join((*self.parts[:-1], table)), what="derived object name")
-
     def __str__(self) -> str:
         return self.sql
