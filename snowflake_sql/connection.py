@@ -47,26 +47,30 @@ class ConnectionSetupError(RuntimeError):
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and as whom to connect; ``secret`` is a Secrets Manager secret name or ARN."""
+    """Where and as whom to connect (the training program's settings), and where the credentials are.
 
-    account: str
-    user: str
-    role: str | None = None
-    warehouse: str | None = None
-    database: str | None = None
-    schema: str | None = None
+    ``secret`` is a Secrets Manager secret name or ARN.
+    """
+
+    snowflake: SnowflakeSettings
     secret: str | None = None
     region: str | None = None
     private_key_file: Path | None = None
-    host: str | None = None
-    port: int | None = None
-    protocol: str | None = None
     login_timeout: int = 30
     network_timeout: int = 600
 
     @property
+    def user(self) -> str:
+        return self.snowflake.user
+
+    @property
+    def host(self) -> str | None:
+        return self.snowflake.host
+
+    @property
     def where(self) -> str:
-        return f"{self.host}:{self.port or 443}" if self.host else f"account {self.account}"
+        where = self.snowflake
+        return f"{where.host}:{where.port or 443}" if where.host else f"account {where.account}"
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,19 +96,22 @@ def connection_settings(
     user = args.user or (environment.user if environment else None)
     if not account or not user:
         raise ConnectionSetupError("Say where to connect: give --env (from cdk.json) or --account and --user.")
-    return ConnectionSettings(
+    where = SnowflakeSettings(
         account=account,
         user=user,
         role=args.role or (environment.role if environment else None),
         warehouse=args.warehouse or (environment.warehouse if environment else None),
         database=database,
         schema=schema,
-        secret=(environment.secret_arn or environment.secret_name) if environment else None,
-        region=args.region,
-        private_key_file=args.private_key_file,
         host=args.host,
         port=args.port,
         protocol=args.protocol,
+    )
+    return ConnectionSettings(
+        snowflake=where,
+        secret=(environment.secret_arn or environment.secret_name) if environment else None,
+        region=args.region,
+        private_key_file=args.private_key_file,
         login_timeout=args.login_timeout,
     )
 
@@ -132,20 +139,9 @@ def credentials(settings: ConnectionSettings) -> Credentials:
 
 def connect(settings: ConnectionSettings) -> SnowflakeConnection:
     """An open connection (the training program's own code); failures become one :class:`ConnectionSetupError`."""
-    where = SnowflakeSettings(
-        account=settings.account,
-        user=settings.user,
-        role=settings.role,
-        warehouse=settings.warehouse,
-        database=settings.database,
-        schema=settings.schema,
-        host=settings.host,
-        port=settings.port,
-        protocol=settings.protocol,
-    )
     try:
         return open_connection(
-            where,
+            settings.snowflake,
             credentials(settings),
             application=APPLICATION,
             login_timeout=settings.login_timeout,

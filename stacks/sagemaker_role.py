@@ -28,7 +28,6 @@ class SageMakerExecutionRole(Construct):
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.role = iam.Role(
             self,
             "Role",
@@ -51,25 +50,7 @@ class SageMakerExecutionRole(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{bucket_prefix}*"]}},
             )
         )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],  # PutMetricData has no resource type; the condition scopes it
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
-        )
+        grant_logs_and_metrics(self.role, "/aws/sagemaker/*")
         acknowledge_wildcards(
             self.role,
             "Wildcards are scoped: objects under the pipeline's bucket prefix, SageMaker's own log groups, "
@@ -94,7 +75,6 @@ class SageMakerHostingRole(Construct):
         self, scope: Construct, construct_id: str, *, image: TrainingImage, bucket: s3.IBucket, models_prefix: str
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         self.role = iam.Role(
             self,
             "Role",
@@ -105,25 +85,7 @@ class SageMakerHostingRole(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket.bucket_arn}/{models_prefix}*"])
         )
-        log_groups = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/Endpoints/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_groups, f"{log_groups}:log-stream:*"],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],  # PutMetricData has no resource type; the condition scopes it
-                conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
-            )
-        )
+        grant_logs_and_metrics(self.role, "/aws/sagemaker/Endpoints/*")
         acknowledge_wildcards(
             self.role,
             "Wildcards are scoped: model artifacts under the pipeline's models prefix (read only), SageMaker's "
@@ -136,3 +98,23 @@ class SageMakerHostingRole(Construct):
                 r"Resource::\*",
             ],
         )
+
+
+def grant_logs_and_metrics(role: iam.Role, log_group_pattern: str) -> None:
+    """Let SageMaker write the role's logs (log groups matching the pattern) and its metrics."""
+    log_groups = Stack.of(role).format_arn(
+        service="logs", resource="log-group", resource_name=log_group_pattern, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            resources=[log_groups, f"{log_groups}:log-stream:*"],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            actions=["cloudwatch:PutMetricData"],
+            resources=["*"],  # PutMetricData has no resource type; the condition scopes it
+            conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
+        )
+    )

@@ -1,4 +1,4 @@
-"""The trained model as plain arrays: scoring, top-k, and a pickle-free file format.
+"""The trained model as plain arrays: scoring, top-k, and a file format of arrays plus JSON (no object serialization).
 
 A model directory holds ``model.npz`` (NumPy arrays only, loaded with ``allow_pickle=False``)
 and ``metadata.json`` (format version, hyperparameters, metrics, data fingerprint, library
