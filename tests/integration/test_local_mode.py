@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import snowflake.connector
 
@@ -115,3 +118,34 @@ def test_bad_data_path_is_refused_with_one_message(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"{bad} is neither a folder nor a readable zip: give ml-latest-small.zip."
     ]
+
+
+def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
+    """Interrupted while the first training job runs: exit 130, no stand-in or program left behind."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "snowflake_sql.local", "--workdir", str(tmp_path)],
+        env=python_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    children: list[psutil.Process] = []
+    try:
+        for line in process.stdout:
+            if "running the training job" in line:
+                deadline = time.monotonic() + 10
+                while len(children) < 3 and time.monotonic() < deadline:  # until the training program runs
+                    children = psutil.Process(process.pid).children(recursive=True)
+                    time.sleep(0.05)
+                process.send_signal(signal.SIGINT)
+                break
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "interrupted: every process started has been stopped" in err
+    assert len(children) >= 3  # fakesnow, moto and the training program at least
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
