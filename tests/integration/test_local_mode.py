@@ -39,13 +39,13 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
 
 
 def test_prints_every_step_with_timings(local_run) -> None:
-    done, summary, _ = local_run
+    done, summary, _ = local_run  # the run's seconds are reported, never asserted (bench/ is for speed)
     out = done.stdout
+    assert summary["seconds"] > 0
     for step in range(1, 10):
         assert f"[{step}/9]" in out
     assert re.search(r"validation RMSE 0\.\d{4}, MAE 0\.\d{4}", out)
     assert "Timings" in out and "every process started here has been stopped" in out
-    assert summary["seconds"] < 120
 
 
 def test_uses_the_shared_movielens_copy_or_says_it_is_synthetic(local_run, movielens: MovieLens) -> None:
