@@ -37,7 +37,7 @@ import pandas as pd  # noqa: E402
 from snowflake.connector import SnowflakeConnection  # noqa: E402
 from snowflake.connector.errors import Error as ConnectorError  # noqa: E402
 
-from recommender.identifiers import InvalidIdentifierError, TableName  # noqa: E402
+from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier  # noqa: E402
 from recommender.snowflake_io import first_line  # noqa: E402
 from snowflake_sql.connection import (  # noqa: E402
     ConnectionSetupError,
@@ -187,15 +187,12 @@ def _runner(cursor: Any) -> Callable[[str, str], None]:
 def _namespace(database: str, schema: str) -> TableName:
     names = []
     for value, what, example in ((database, "database", "MOVIELENS"), (schema, "schema", "PUBLIC")):
-        try:
-            parsed = TableName.parse(value, what=what)
-        except InvalidIdentifierError:
-            parsed = None
-        if parsed is None or len(parsed.parts) != 1:
+        name = plain_identifier(value)
+        if name is None:
             raise InvalidIdentifierError(
                 f"The {what} name must be one plain Snowflake identifier (letters, digits, '_' or '$'), e.g. {example}."
             )
-        names.append(parsed.sql)
+        names.append(name)
     return TableName.parse(".".join(names))
 
 

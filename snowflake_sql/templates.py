@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence  # noqa: E402
 
 from snowflake.connector.util_text import split_statements  # noqa: E402
 
-from recommender.identifiers import InvalidIdentifierError, TableName  # noqa: E402
+from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier  # noqa: E402
 from stacks.config import CONTEXT_KEY, ConfigError, PipelineConfig, load_environments  # noqa: E402
 from stacks.functions import CATALOGUE  # noqa: E402
 
@@ -133,17 +133,23 @@ def _validated(values: Mapping[str, str]) -> dict[str, str]:
                 )
             safe[name] = value
             continue
-        try:
-            parsed = TableName.parse(value, what=name)
-        except InvalidIdentifierError:
-            parsed = None
-        if parsed is None or (name in NAME_PLACEHOLDERS and len(parsed.parts) != 1):
-            shape = "one plain identifier" if name in NAME_PLACEHOLDERS else "a plain DATABASE.SCHEMA.NAME"
+        if name in NAME_PLACEHOLDERS:
+            canonical, shape = plain_identifier(value), "one plain identifier"
+        else:
+            canonical, shape = _qualified(value), "a plain DATABASE.SCHEMA.NAME"
+        if canonical is None:
             raise TemplateError(
                 f"{name} must be {shape} (letters, digits, '_' or '$'; no quotes, spaces or punctuation)."
             )
-        safe[name] = parsed.sql
+        safe[name] = canonical
     return safe
+
+
+def _qualified(value: object) -> str | None:
+    try:
+        return TableName.parse(value, what="name").sql
+    except InvalidIdentifierError:
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from external_functions.settings import MAX_PREFIX, PREFIX_PATTERN
-from recommender.identifiers import InvalidIdentifierError, TableName
+from recommender.identifiers import plain_identifier
 
 CONTEXT_KEY = "recommender"
 
@@ -139,15 +139,12 @@ class _Reader:
         value = self.text(name, example, required=required)
         if value is None:
             return None
-        try:
-            parsed = TableName.parse(value, what=self.key(name))
-        except InvalidIdentifierError:
-            parsed = None
-        if parsed is None or len(parsed.parts) != 1:
+        identifier = plain_identifier(value)
+        if identifier is None:
             raise ConfigError(
                 f'cdk.json: context {self.key(name)} must be a plain Snowflake identifier, e.g. "{example}".'
             )
-        return parsed.sql
+        return identifier
 
     def number(self, name: str, default: int, low: int, high: int) -> int:
         value = self.values.get(name, default)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from snowflake_integration.identifiers import InvalidIdentifierError, TableName
+from snowflake_integration.identifiers import plain_identifier
 
 DATA_TYPES = ("VARCHAR", "NUMBER", "FLOAT", "VARIANT", "OBJECT", "ARRAY", "BOOLEAN")
 MAX_COMMENT = 256
@@ -38,16 +38,13 @@ def shown(value: object) -> str:
 
 def identifier(value: object, what: str) -> str:
     """A single plain Snowflake identifier, upper-cased as Snowflake resolves it."""
-    try:
-        name = TableName.parse(value, what=what)
-    except InvalidIdentifierError:
-        name = None
-    if name is None or len(name.parts) != 1:
+    name = plain_identifier(value)
+    if name is None:
         raise InvalidPropertyError(
             f"{what} must be a plain Snowflake identifier (letters, digits, '_' or '$', not starting "
             f"with a digit or '$'), got {shown(value)}."
         )
-    return name.parts[0]
+    return name
 
 
 def role_arn(value: object, what: str) -> str:

@@ -1,6 +1,6 @@
 import pytest
 
-from recommender.identifiers import InvalidIdentifierError, TableName
+from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,12 @@ def test_error_names_what():
 
 def test_invalid_identifier_error_is_value_error():
     assert issubclass(InvalidIdentifierError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("compute_wh", "COMPUTE_WH"), (" Public ", "PUBLIC"), ("A$1", "A$1"), ("db.schema", None), ("1x", None),
+     ('"Q"', None), ("a b", None), ("", None), (None, None), (7, None), ("x" * 256, None)],
+)  # fmt: skip
+def test_plain_identifier_is_one_part_or_none(text, expected):
+    assert plain_identifier(text) == expected

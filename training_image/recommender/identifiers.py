@@ -19,6 +19,13 @@ class InvalidIdentifierError(ValueError):
     """A name that is not a plain Snowflake identifier."""
 
 
+def plain_identifier(text: object) -> str | None:
+    """``text`` as one plain identifier (no dots), upper-cased as Snowflake resolves it; None if it is not."""
+    if not isinstance(text, str) or not _PART.fullmatch(text.strip()):
+        return None
+    return text.strip().upper()
+
+
 @dataclass(frozen=True)
 class TableName:
     """A validated ``[DATABASE.][SCHEMA.]TABLE`` name, stored upper-cased as Snowflake resolves it."""
