@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -39,6 +40,16 @@ def error_message(exc: ClientError) -> str:
 def is_not_found(exc: ClientError) -> bool:
     message = error_message(exc).lower()
     return error_code(exc) in _NOT_FOUND_CODES and ("not find" in message or "not found" in message)
+
+
+def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name: str) -> dict[str, Any] | None:
+    """``describe(**name)``'s answer, or None when the object does not exist; ``what`` names it in errors."""
+    try:
+        return describe(**name)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise upstream_error(exc, f"looking up {what}") from None
 
 
 def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from external_functions import names
-from external_functions.aws import is_not_found, upstream_error
+from external_functions.aws import describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import HostingSettings
 from external_functions.training import describe as describe_training_job
@@ -168,12 +168,8 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
 
 
 def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
-    try:
-        sagemaker.describe_model(ModelName=name)
+    if describe_or_none(sagemaker.describe_model, f"model {name}", ModelName=name) is not None:
         return
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise upstream_error(exc, f"looking up model {name}") from None
     try:
         sagemaker.create_model(
             ModelName=name,
@@ -186,12 +182,8 @@ def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemak
 
 
 def _ensure_endpoint_config(name: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
-    try:
-        sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    if describe_or_none(sagemaker.describe_endpoint_config, f"endpoint config {name}", EndpointConfigName=name):
         return
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise upstream_error(exc, f"looking up endpoint config {name}") from None
     variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": name}
     if settings.serverless:
         variant["ServerlessConfig"] = {
@@ -211,9 +203,4 @@ def _ensure_endpoint_config(name: str, settings: HostingSettings, sagemaker: Any
 
 
 def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
-    try:
-        return sagemaker.describe_endpoint(EndpointName=endpoint)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise upstream_error(exc, f"looking up endpoint {endpoint}") from None
+    return describe_or_none(sagemaker.describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint)

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from external_functions import names
-from external_functions.aws import error_code, is_not_found, upstream_error
+from external_functions.aws import describe_or_none, error_code, upstream_error
 from external_functions.identifiers import InvalidIdentifierError, TableName
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import TrainingSettings
@@ -135,12 +135,7 @@ def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettin
 
 
 def describe(sagemaker: Any, job: str) -> dict[str, Any] | None:
-    try:
-        return sagemaker.describe_training_job(TrainingJobName=job)
-    except ClientError as exc:
-        if is_not_found(exc):
-            return None
-        raise upstream_error(exc, f"looking up training job {job}") from None
+    return describe_or_none(sagemaker.describe_training_job, f"training job {job}", TrainingJobName=job)
 
 
 def _summary(job: dict[str, Any]) -> dict[str, Any]:
