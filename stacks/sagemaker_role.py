@@ -28,13 +28,7 @@ class SageMakerExecutionRole(Construct):
         secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Runs the recommender's training jobs",
-        )
-        image.grant_pull(self.role)
+        self.role = sagemaker_role(self, image, "Runs the recommender's training jobs")
         secret.grant_read(self.role)
         # Explicit object actions (no s3:Get* style wildcards) on the pipeline's prefix only.
         self.role.add_to_policy(
@@ -75,13 +69,7 @@ class SageMakerHostingRole(Construct):
         self, scope: Construct, construct_id: str, *, image: TrainingImage, bucket: s3.IBucket, models_prefix: str
     ) -> None:
         super().__init__(scope, construct_id)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Runs the recommender's endpoints",
-        )
-        image.grant_pull(self.role)
+        self.role = sagemaker_role(self, image, "Runs the recommender's endpoints")
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket.bucket_arn}/{models_prefix}*"])
         )
@@ -118,3 +106,10 @@ def grant_logs_and_metrics(role: iam.Role, log_group_pattern: str) -> None:
             conditions={"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}},
         )
     )
+
+
+def sagemaker_role(scope: Construct, image: TrainingImage, description: str) -> iam.Role:
+    """A role SageMaker assumes, allowed to pull the recommender image."""
+    role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"), description=description)
+    image.grant_pull(role)
+    return role
