@@ -28,7 +28,7 @@ import snowflake.connector  # noqa: E402
 from recommender.config import ModelParams  # noqa: E402
 from recommender.ratings import Ratings  # noqa: E402
 from recommender.svd import evaluate, fit_svd  # noqa: E402
-from snowflake_sql.local.standins import fakesnow_server, python_env  # noqa: E402
+from snowflake_sql.local.standins import fakesnow_connection, fakesnow_server, python_env  # noqa: E402
 from snowflake_sql.movielens import load_ratings, shared_or_synthetic  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
@@ -37,10 +37,7 @@ TABLE = "MOVIELENS.PUBLIC.RATINGS"
 
 
 def connect(port: int) -> snowflake.connector.SnowflakeConnection:
-    return snowflake.connector.connect(
-        account="fakesnow", user="bench", password="bench", host="127.0.0.1", port=port, protocol="http",
-        database="MOVIELENS", schema="PUBLIC", network_timeout=600,
-    )  # fmt: skip
+    return fakesnow_connection(port, user="bench", database="MOVIELENS", schema="PUBLIC", network_timeout=600)
 
 
 def seed_child(port: int) -> None:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
-from snowflake_sql.local.standins import Server, fakesnow_server, moto_server
+from snowflake_sql.local.standins import Server, fakesnow_connection, fakesnow_server, moto_server
 from snowflake_sql.movielens import MovieLens, load_ratings, shared_or_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,18 +67,7 @@ def aws_client(aws_env: dict[str, str]):
 
 
 def snowflake_connection(server: Server) -> SnowflakeConnection:
-    return snowflake.connector.connect(
-        account="fakesnow",
-        user="tester",
-        password="tester",
-        host=server.host,
-        port=server.port,
-        protocol="http",
-        database=DATABASE,
-        schema=SCHEMA,
-        login_timeout=15,
-        network_timeout=60,
-    )
+    return fakesnow_connection(server.port, host=server.host, database=DATABASE, schema=SCHEMA)
 
 
 @pytest.fixture(scope="session")

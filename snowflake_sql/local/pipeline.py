@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
 from snowflake_sql import templates
 from snowflake_sql.load import load_movielens
 from snowflake_sql.local.gateway import LocalApiGateway, SnowflakeCaller
 from snowflake_sql.local.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
-from snowflake_sql.local.standins import Server, fakesnow_server, moto_server
+from snowflake_sql.local.standins import Server, fakesnow_connection, fakesnow_server, moto_server
 from snowflake_sql.movielens import MovieLens
 from stacks.config import PipelineConfig
 
@@ -149,10 +148,9 @@ class LocalPipeline:
         return fakesnow, moto, route, gateway
 
     def _connect(self, fakesnow: Server) -> SnowflakeConnection:
-        return snowflake.connector.connect(
-            account="fakesnow", user=self.config.snowflake.user, password=LOCAL_PASSWORD,
-            host=fakesnow.host, port=fakesnow.port, protocol="http", login_timeout=15, network_timeout=120,
-        )  # fmt: skip
+        return fakesnow_connection(
+            fakesnow.port, host=fakesnow.host, user=self.config.snowflake.user, network_timeout=120
+        )
 
     def _aws(self, moto: Server, route: RuntimeRoute, fakesnow: Server) -> dict[str, Any]:
         """Point boto3 at the stand-ins and give the Lambda handlers the environment CDK would."""

@@ -11,6 +11,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import snowflake.connector
+from snowflake.connector import SnowflakeConnection
 
 LOOPBACK = "127.0.0.1"
 
@@ -65,6 +69,19 @@ def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextMana
     port = free_port()
     args = [sys.executable, "-m", "snowflake_sql.local.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
     return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
+
+
+def fakesnow_connection(
+    port: int, *, host: str = LOOPBACK, user: str = "tester", **options: Any
+) -> SnowflakeConnection:
+    """A real connector session to the fakesnow server on ``port`` (it accepts any password).
+
+    ``options`` are further ``snowflake.connector.connect`` arguments (database, schema, timeouts).
+    """
+    settings: dict[str, Any] = {"login_timeout": 15, "network_timeout": 60, **options}
+    return snowflake.connector.connect(
+        account="fakesnow", user=user, password=user, host=host, port=port, protocol="http", **settings
+    )
 
 
 def moto_server(log: Path) -> contextlib.AbstractContextManager[Server]:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-import snowflake.connector
 
-from snowflake_sql.local.standins import fakesnow_server, python_env
+from snowflake_sql.local.standins import fakesnow_connection, fakesnow_server, python_env
 from snowflake_sql.movielens import MovieLens
 from tests.conftest import ROOT, SHARED_MOVIELENS
 
@@ -63,15 +62,8 @@ def test_recommendations_are_shown_with_titles_and_stored(local_run, movielens: 
     shown = re.findall(r"^\s+\d+\. (.+?)\s+\d\.\d\d$", done.stdout, re.M)
     assert len(shown) == 30 and all(t.strip() in {x[:60].strip() for x in titles} for t in shown)
     with fakesnow_server(workdir / "fakesnow", workdir / "check.log") as server:
-        connection = snowflake.connector.connect(
-            account="fakesnow",
-            user="check",
-            password="check",
-            host=server.host,
-            port=server.port,
-            protocol="http",
-            database="MOVIELENS",  # the data folder kept by the run: attached by name
-        )
+        # the data folder kept by the run: its database is attached by name
+        connection = fakesnow_connection(server.port, host=server.host, user="check", database="MOVIELENS")
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COUNT(*), COUNT(DISTINCT USERID), MIN(ARRAY_SIZE(TOP_10_RECOMMENDATIONS)), "

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import snowflake.connector
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from snowflake_sql.load import LoadError, load_movielens
-from snowflake_sql.local.standins import python_env
+from snowflake_sql.local.standins import fakesnow_connection, python_env
 from snowflake_sql.movielens import MOVIE_COLUMNS, RATING_COLUMNS, MovieLens, read_movielens, synthetic_movielens
 from snowflake_sql.templates import SQL_FILES, load_environment, render_file, statements, template_values
 from tests.conftest import ROOT
@@ -40,16 +39,7 @@ def values():
 
 @pytest.fixture(scope="module")
 def connection(fakesnow):
-    session = snowflake.connector.connect(
-        account="fakesnow",
-        user="tester",
-        password="tester",
-        host=fakesnow.host,
-        port=fakesnow.port,
-        protocol="http",
-        login_timeout=15,
-        network_timeout=60,
-    )
+    session = fakesnow_connection(fakesnow.port, host=fakesnow.host)
     yield session
     session.close()
 

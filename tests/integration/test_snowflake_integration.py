@@ -33,7 +33,7 @@ from snowflake_integration import handler, statements
 from snowflake_integration.lifecycle import SetupFailedError
 from snowflake_integration.properties import parse_properties
 from snowflake_integration.statements import InvalidPropertyError
-from snowflake_sql.local.standins import Server, free_port
+from snowflake_sql.local.standins import Server, fakesnow_connection, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -557,7 +557,7 @@ def password_secret(aws_client) -> SimpleNamespace:
     return SimpleNamespace(arn=arn, password=password)
 
 
-def fakesnow_connection(server: Server, secret_arn: str, **extra: str) -> dict[str, str]:
+def connection_property(server: Server, secret_arn: str, **extra: str) -> dict[str, str]:
     return {
         "Account": "fakesnow",
         "User": "CDK_DEPLOYER",
@@ -578,15 +578,8 @@ CONTEXT = SimpleNamespace(aws_request_id="request-1")
 
 @pytest.fixture(scope="module")
 def fakesnow_cursor(fakesnow: Server) -> Iterator[Any]:
-    connection = snowflake.connector.connect(
-        account="fakesnow",
-        user="probe",
-        password="probe",
-        host=fakesnow.host,
-        port=fakesnow.port,
-        protocol="http",
-        login_timeout=10,
-        network_timeout=2,
+    connection = fakesnow_connection(
+        fakesnow.port, host=fakesnow.host, user="probe", login_timeout=10, network_timeout=2
     )
     with connection.cursor() as cursor:
         cursor.execute("CREATE DATABASE IF NOT EXISTS MOVIELENS")
@@ -633,7 +626,7 @@ def test_on_event_connects_with_the_secret_and_reports_snowflakes_refusal(
     lambda_aws, fakesnow, password_secret, api_role
 ):
     props = resource_properties(
-        api_role.arn, api_role.name, Connection=fakesnow_connection(fakesnow, password_secret.arn)
+        api_role.arn, api_role.name, Connection=connection_property(fakesnow, password_secret.arn)
     )
 
     with pytest.raises(SetupFailedError) as caught:
@@ -650,7 +643,7 @@ def test_on_event_connects_with_the_secret_and_reports_snowflakes_refusal(
 
 def test_on_event_delete_reports_a_failing_server_within_the_network_timeout(lambda_aws, fakesnow, password_secret):
     props = resource_properties(
-        "arn:aws:iam::123456789012:role/R", "R", Connection=fakesnow_connection(fakesnow, password_secret.arn)
+        "arn:aws:iam::123456789012:role/R", "R", Connection=connection_property(fakesnow, password_secret.arn)
     )
     with pytest.raises(SetupFailedError) as caught:
         handler.on_event(event("Delete", props, physical_id=INTEGRATION), CONTEXT)
@@ -663,7 +656,7 @@ def test_on_event_delete_reports_a_failing_server_within_the_network_timeout(lam
 
 def test_on_event_reports_unreachable_snowflake_quickly(lambda_aws, fakesnow, password_secret):
     closed = free_port()
-    connection = fakesnow_connection(fakesnow, password_secret.arn, Port=str(closed), LoginTimeoutSeconds="2")
+    connection = connection_property(fakesnow, password_secret.arn, Port=str(closed), LoginTimeoutSeconds="2")
     props = resource_properties("arn:aws:iam::123456789012:role/R", "R", Connection=connection)
     with pytest.raises(SetupFailedError) as caught:
         handler.on_event(event("Create", props), CONTEXT)
@@ -676,7 +669,7 @@ def test_on_event_reports_unreachable_snowflake_quickly(lambda_aws, fakesnow, pa
 
 def test_on_event_reports_a_missing_secret(lambda_aws, fakesnow):
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf"
-    props = resource_properties("arn:aws:iam::123456789012:role/R", "R", Connection=fakesnow_connection(fakesnow, arn))
+    props = resource_properties("arn:aws:iam::123456789012:role/R", "R", Connection=connection_property(fakesnow, arn))
 
     with pytest.raises(SetupFailedError, match=rf"^Cannot read secret {re.escape(arn)} \(ResourceNotFoundException\)"):
         handler.on_event(event("Create", props), CONTEXT)
