@@ -13,23 +13,21 @@ import base64
 import gzip
 import http.client
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
 
 from external_functions import handlers, logs
 from snowflake_sql.local.snowflake_calls import snowflake_headers
-from snowflake_sql.local.standins import LOOPBACK, free_port
+from snowflake_sql.local.standins import LoopbackHttpServer, QuietHandler
 from stacks.functions import CATALOGUE, ExternalFunction, routes
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-class LocalApiGateway:
+class LocalApiGateway(LoopbackHttpServer):
     """``POST /<route>`` -> the route's Lambda handler, in this process. Use as a context manager.
 
     With ``log_path``, the handlers' JSON log lines go to that file (CloudWatch's part).
@@ -40,15 +38,13 @@ class LocalApiGateway:
         self._log: TextIO | None = None
         table: dict[str, Handler] = {path: getattr(handlers, name) for path, name in routes().items()}
 
-        class Proxy(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
+        class Proxy(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
                 path = self.path.strip("/")
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 handler = table.get(path)
                 if handler is None:
-                    self._send(404, "text/plain", f"No route /{path}.".encode())
+                    self.send_body(404, "text/plain", f"No route /{path}.".encode())
                     return
                 binary = self.headers.get("Content-Encoding", "").lower() in ("gzip", "deflate")
                 event = {
@@ -61,36 +57,19 @@ class LocalApiGateway:
                     "requestContext": {"requestId": str(uuid.uuid4()), "resourcePath": f"/{path}"},
                 }
                 answer = handler(event, None)
-                headers = answer.get("headers") or {}
-                self._send(answer["statusCode"], headers.get("Content-Type", "text/plain"), answer["body"].encode())
+                content_type = (answer.get("headers") or {}).get("Content-Type", "text/plain")
+                self.send_body(answer["statusCode"], content_type, answer["body"].encode())
 
-            def _send(self, status: int, content_type: str, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, free_port()), Proxy)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.server.server_address[1]}/"
+        super().__init__(Proxy)
 
     def __enter__(self) -> LocalApiGateway:
         if self.log_path is not None:
             self._log = self.log_path.open("a", encoding="utf-8")
             logs.send_to(self._log)
-        self.thread.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
         if self._log is not None:
             logs.send_to(None)
             self._log.close()

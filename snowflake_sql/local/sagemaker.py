@@ -18,19 +18,26 @@ import sys
 import tarfile
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
-from snowflake_sql.local.standins import LOOPBACK, Server, free_port, python_env, running
+from snowflake_sql.local.standins import (
+    LOOPBACK,
+    LoopbackHttpServer,
+    QuietHandler,
+    Server,
+    free_port,
+    python_env,
+    running,
+)
 
 ACCOUNT = "123456789012"
 
 
-class RuntimeRoute:
+class RuntimeRoute(LoopbackHttpServer):
     """SageMaker-runtime ``InvokeEndpoint`` on loopback, forwarding to registered serve processes."""
 
     def __init__(self) -> None:
@@ -38,10 +45,8 @@ class RuntimeRoute:
         self._lock = threading.Lock()
         route = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
                 parts = self.path.strip("/").split("/")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
@@ -54,7 +59,7 @@ class RuntimeRoute:
                     return
                 status, content_type, answer = _forward(target, body, self.headers.get("Content-Type", ""))
                 if status == 200:
-                    self._send(200, content_type, answer, {})
+                    self.send_body(200, content_type, answer)
                     return
                 text = answer.decode(errors="replace")
                 message = f'Received client error ({status}) from primary with message "{text}"'
@@ -62,34 +67,10 @@ class RuntimeRoute:
                 self._answer(424, "ModelError", document)
 
             def _answer(self, status: int, error_type: str, document: dict[str, Any]) -> None:
-                self._send(status, "application/json", json.dumps(document).encode(), {"x-amzn-ErrorType": error_type})
+                body = json.dumps(document).encode()
+                self.send_body(status, "application/json", body, {"x-amzn-ErrorType": error_type})
 
-            def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{LOOPBACK}:{self.server.server_address[1]}"
-
-    def __enter__(self) -> RuntimeRoute:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def register(self, endpoint: str, port: int) -> None:
         with self._lock:

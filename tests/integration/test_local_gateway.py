@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from snowflake_sql.local.gateway import ExternalFunctionFailedError, LocalApiGateway, SnowflakeCaller
+from snowflake_sql.local.standins import LoopbackHttpServer, QuietHandler
 
 pytestmark = pytest.mark.integration
 
@@ -40,46 +39,30 @@ def test_bad_input_fails_like_snowflake_shows_it(gateway) -> None:
     )
 
 
-class FlakyService:
+class FlakyService(LoopbackHttpServer):
     """A remote service that answers 503 to the first request, then echoes each row's argument."""
 
     def __init__(self) -> None:
         self.seen: list[dict[str, str]] = []
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
                 body = gzip.decompress(self.rfile.read(int(self.headers["Content-Length"])))
                 service.seen.append({k.lower(): v for k, v in self.headers.items()})
                 if len(service.seen) == 1:
-                    status, answer = 503, b"busy"
-                else:
-                    rows = json.loads(body)["data"]
-                    status, answer = 200, json.dumps({"data": [[row[0], row[1]] for row in rows]}).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                    self.send_body(503, "text/plain", b"busy")
+                    return
+                rows = json.loads(body)["data"]
+                answer = json.dumps({"data": [[row[0], row[1]] for row in rows]}).encode()
+                self.send_body(200, "application/json", answer)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(Handler)
 
 
 def test_retries_5xx_with_the_same_batch_id() -> None:
-    service = FlakyService()
-    try:
+    with FlakyService() as service:
         answers = SnowflakeCaller(service.url, retry_delay=0.01).call("PIPELINE_STATUS", [["a"], ["b"]])
-    finally:
-        service.server.shutdown()
     assert answers == ["a", "b"]
     first, second = service.seen
     assert first["sf-external-function-query-batch-id"] == second["sf-external-function-query-batch-id"]
