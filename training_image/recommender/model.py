@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, top_k
+from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, scoring_matrix, top_k
 
 FORMAT = "recommender.factor-model"
 FORMAT_VERSION = 1
@@ -69,6 +69,11 @@ class FactorModel:
         return self._item_lookup.rows(item_ids)
 
     @cached_property
+    def _scoring_items(self) -> np.ndarray:
+        """Built once per model: serving's top-k requests reuse it instead of re-transposing every item."""
+        return scoring_matrix(self.item_factors, self.item_bias)
+
+    @cached_property
     def _user_lookup(self) -> IdLookup:
         return IdLookup(self.user_ids)
 
@@ -108,7 +113,9 @@ class FactorModel:
     def top_k_rows(self, users: np.ndarray, k: int) -> TopK:
         """Top-k item rows for user rows (-1 = unknown user: ranked by item bias)."""
         vectors = _user_vectors(self, users)
-        return top_k(vectors, users, self.item_factors, self.item_bias, self.rated, k)
+        return top_k(
+            vectors, users, self.item_factors, self.item_bias, self.rated, k, scoring_items=self._scoring_items
+        )
 
     def recommend(self, user_ids: np.ndarray, k: int) -> list[list[int]]:
         """Best-first raw item ids per raw user id, excluding items the user rated."""

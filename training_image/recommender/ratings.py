@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -56,12 +57,14 @@ class Ratings:
         """(lowest, highest) rating present -- the rating scale comes from the data."""
         return float(self.values.min()), float(self.values.max())
 
-    @property
+    @cached_property
     def n_users(self) -> int:
+        """Distinct users (counted once: a sort of every rating)."""
         return len(np.unique(self.users))
 
-    @property
+    @cached_property
     def n_items(self) -> int:
+        """Distinct movies (counted once)."""
         return len(np.unique(self.items))
 
     def fingerprint(self) -> str:

@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelFormatError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    model.predict(model.user_ids[:1], model.item_ids[:1])  # builds the id lookups once, before forking
+    # Build the id lookups and the scoring matrix once, before forking: the workers share them.
+    model.predict(model.user_ids[:1], model.item_ids[:1])
+    model.recommend(model.user_ids[:1], 1)
     log.info(
         "loaded model %s: %d users, %d movies, %d factors",
         metadata.get("model_version"),

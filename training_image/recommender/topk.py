@@ -6,7 +6,8 @@ user already rated are excluded. Ties are broken by the lower item index (the mo
 items sorted by movie id, so: the lower movie id first).
 
 Users are processed in blocks whose score matrix fits ``memory_budget_bytes``; within a block,
-one matrix product scores every item (the item bias rides along as an extra factor), and a
+one matrix product scores every item (the item bias rides along as an extra factor, see
+:func:`scoring_matrix`), and a
 lower bound on each row's k-th best score (the k-th largest of the row's group maxima) leaves
 only a handful of candidates to sort exactly.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -83,19 +85,18 @@ def iter_top_k(
     k: int,
     *,
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
+    scoring_items: np.ndarray | None = None,
 ) -> Iterator[tuple[int, TopK]]:
     """Yield ``(first_position, TopK)`` for consecutive blocks of the given users.
 
     ``user_vectors[j]`` is user j's factor vector (zeros for an unknown user, whose ranking is
     then by item bias alone) and ``user_rows[j]`` its row in ``rated`` (-1 when unknown).
+    ``scoring_items`` is :func:`scoring_matrix` of the items, when the caller keeps one.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
     n_items, n_factors = item_factors.shape
-    # [q_i, b_i] . [p_u, 1] = b_i + p_u . q_i: the bias costs no extra pass over the scores.
-    items_t = np.empty((n_factors + 1, n_items), dtype=np.float32)
-    items_t[:n_factors] = item_factors.T
-    items_t[n_factors] = item_bias
+    items_t = scoring_matrix(item_factors, item_bias) if scoring_items is None else scoring_items
     step = block_rows(n_items, memory_budget_bytes)
     rows = min(step, len(user_vectors))
     users = np.empty((rows, n_factors + 1), dtype=np.float32)
@@ -111,6 +112,15 @@ def iter_top_k(
         yield start, _select(scores, k)
 
 
+def scoring_matrix(item_factors: np.ndarray, item_bias: np.ndarray) -> np.ndarray:
+    """``[q_i, b_i]`` as float32 columns: ``[p_u, 1] @ it = b_i + p_u . q_i``, the bias at no extra pass."""
+    n_items, n_factors = item_factors.shape
+    items_t = np.empty((n_factors + 1, n_items), dtype=np.float32)
+    items_t[:n_factors] = item_factors.T
+    items_t[n_factors] = item_bias
+    return items_t
+
+
 def top_k(
     user_vectors: np.ndarray,
     user_rows: np.ndarray,
@@ -118,22 +128,10 @@ def top_k(
     item_bias: np.ndarray,
     rated: RatedItems,
     k: int,
-    *,
-    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
+    **options: Any,
 ) -> TopK:
-    """All blocks of :func:`iter_top_k` joined."""
-    parts = [
-        block
-        for _, block in iter_top_k(
-            user_vectors,
-            user_rows,
-            item_factors,
-            item_bias,
-            rated,
-            k,
-            memory_budget_bytes=memory_budget_bytes,
-        )
-    ]
+    """All blocks of :func:`iter_top_k` (same arguments and options) joined."""
+    parts = [block for _, block in iter_top_k(user_vectors, user_rows, item_factors, item_bias, rated, k, **options)]
     if not parts:
         return TopK(np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32))
     return TopK(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
