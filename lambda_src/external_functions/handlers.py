@@ -14,7 +14,7 @@ from typing import Any
 
 from external_functions import aws, deployment, scoring, status, training
 from external_functions.logs import log
-from external_functions.protocol import Batch, ExternalFunctionError, failed, ok, parse_event
+from external_functions.protocol import Batch, ExternalFunctionError, failed, ok, parse_event, request_headers
 from external_functions.settings import Environment, HostingSettings, TrainingSettings
 
 Work = Callable[[Batch, Environment], Sequence[Any]]
@@ -23,8 +23,7 @@ Work = Callable[[Batch, Environment], Sequence[Any]]
 def _serve(event: dict[str, Any], context: Any, *, function: str, arities: Sequence[int], work: Work) -> dict:
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
-    raw_headers = event.get("headers") if isinstance(event, dict) else None
-    headers = {str(k).lower(): v for k, v in (raw_headers if isinstance(raw_headers, dict) else {}).items()}
+    headers = request_headers(event)  # read before parsing: a malformed batch is still logged with its ids
     fields: dict[str, Any] = {
         "function": function,
         "request_id": request_id,

@@ -81,7 +81,7 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
     """
     if not isinstance(event, dict):
         raise BadRequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
-    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    headers = request_headers(event)
     raw = _body_bytes(event, headers, function)
     try:
         document = json.loads(raw)
@@ -105,6 +105,12 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
             raise BadRequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
         rows.append(Row(number, args))
     return Batch(tuple(rows), headers)
+
+
+def request_headers(event: object) -> dict[str, str]:
+    """The event's HTTP headers with lower-case names; empty for anything that is not a proxy event."""
+    raw = event.get("headers") if isinstance(event, dict) else None
+    return {str(k).lower(): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def _body_bytes(event: dict[str, Any], headers: dict[str, str], function: str) -> bytes:
