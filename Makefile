@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt training_image/requirements.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt training_image/requirements.txt lambda_src/snowflake_integration/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 NODE_STAMP := node_modules/.installed
 # Offline-friendly CDK: no notices, no telemetry, no Node end-of-life banner from jsii.
@@ -11,16 +11,18 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test test-fast lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is needed: run make PYTHON=python3.11 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements-dev.txt
+	@# every first-party package importable from .venv, plus the console scripts (recommender-local, ...)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . 2>&1 | grep -v -e '^ ' -e '^$$' -e '!!' || true
 	rm -f $(VENV)/.installed-* && touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -30,12 +32,15 @@ $(NODE_STAMP): package.json package-lock.json
 install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with every pinned dependency
 
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
-	$(BIN)/python -m snowflake_sql.local $(if $(DATA),--data $(DATA))
+	$(BIN)/recommender-local $(if $(DATA),--data $(DATA))
 
 test: $(STAMP) $(NODE_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+test-fast: $(STAMP) ## unit tests only (no stand-ins, no subprocesses): well under a minute
+	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -63,13 +68,13 @@ destroy: $(STAMP) $(NODE_STAMP) ## remove one environment, run-time endpoints an
 bench: bench-topk bench-training bench-serving ## every benchmark (prints figures and ratios)
 
 bench-topk: $(STAMP) ## bulk top-10: ours vs the seed's method; and at MovieLens-25M shape
-	$(BIN)/python bench/bulk_topk.py
+	$(BIN)/python -m bench.bulk_topk
 
 bench-training: $(STAMP) ## whole training job against fakesnow vs the seed's method; RMSE vs SVD()
-	$(BIN)/python bench/training_job.py
+	$(BIN)/python -m bench.training_job
 
 bench-serving: $(STAMP) ## serving rows/s vs the seed's loop; latency at 8 concurrent clients
-	$(BIN)/python bench/serving.py
+	$(BIN)/python -m bench.serving
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out *.egg-info

@@ -4,16 +4,12 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-sys.path[:0] = [str(ROOT / "training_image"), str(ROOT / "lambda_src")]
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
-import aws_cdk as cdk  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
-
-from stacks.config import CONTEXT_KEY, ConfigError, load_environments  # noqa: E402
-from stacks.recommender_stack import RecommenderStack  # noqa: E402
+from stacks.config import CONTEXT_KEY, ConfigError, load_environments
+from stacks.recommender_stack import RecommenderStack
 
 
 def build(app: cdk.App) -> list[RecommenderStack]:

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "training_image")]
+from recommender.config import ModelParams
+from recommender.ratings import Ratings
+from recommender.svd import fit_svd
+from recommender.topk import RatedItems, iter_top_k
+from snowflake_sql.movielens import shared_or_synthetic
 
-from recommender.config import ModelParams  # noqa: E402
-from recommender.ratings import Ratings  # noqa: E402
-from recommender.svd import fit_svd  # noqa: E402
-from recommender.topk import RatedItems, iter_top_k  # noqa: E402
-from snowflake_sql.movielens import shared_or_synthetic  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 SHAPE_25M = {"users": 162_541, "movies": 59_047, "factors": 100, "rated": 25_000_095}

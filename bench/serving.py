@@ -20,18 +20,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from surprise import SVD, Dataset, Reader
+
+from bench.seed_method import seed_predict_csv
+from local_mode.standins import free_port, python_env, running
+from recommender.config import ModelParams
+from recommender.ratings import Ratings
+from recommender.svd import fit_svd
+from snowflake_sql.movielens import shared_or_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "training_image")]
-
-from surprise import SVD, Dataset, Reader  # noqa: E402
-
-from bench.seed_method import seed_predict_csv  # noqa: E402
-from recommender.config import ModelParams  # noqa: E402
-from recommender.ratings import Ratings  # noqa: E402
-from recommender.svd import fit_svd  # noqa: E402
-from snowflake_sql.local.standins import free_port, python_env, running  # noqa: E402
-from snowflake_sql.movielens import shared_or_synthetic  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 

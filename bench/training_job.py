@@ -20,16 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import snowflake.connector
+
+from local_mode.standins import fakesnow_connection, fakesnow_server, python_env
+from recommender.config import ModelParams
+from recommender.ratings import Ratings
+from recommender.svd import evaluate, fit_svd
+from snowflake_sql.movielens import load_ratings, shared_or_synthetic
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "training_image")]
-
-import snowflake.connector  # noqa: E402
-
-from recommender.config import ModelParams  # noqa: E402
-from recommender.ratings import Ratings  # noqa: E402
-from recommender.svd import evaluate, fit_svd  # noqa: E402
-from snowflake_sql.local.standins import fakesnow_connection, fakesnow_server, python_env  # noqa: E402
-from snowflake_sql.movielens import load_ratings, shared_or_synthetic  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 SURPRISE_DEFAULTS = ModelParams(n_factors=100, n_epochs=20, lr_all=0.005, reg_all=0.02, init_std_dev=0.1)

@@ -9,7 +9,7 @@ Credentials, first match wins:
    with boto3 in the ARN's region, ``--region``, or the AWS configuration's region;
 4. ``SNOWFLAKE_PASSWORD`` otherwise.
 
-Secrets are read by :mod:`recommender.credentials`, which never formats a credential into a
+Secrets are read by :mod:`pipeline_shared.credentials`, which never formats a credential into a
 message; errors here name the setting to fix, never its value.
 """
 
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING
 
 from snowflake.connector import SnowflakeConnection
 
-from recommender.config import SnowflakeSettings
-from recommender.credentials import (
+from pipeline_shared.credentials import (
     PASSWORD_ENV,
     Credentials,
     CredentialsError,
     credentials_from_secret_string,
     fetch_credentials,
 )
+from recommender.config import SnowflakeSettings
 from recommender.snowflake_io import SnowflakeError, open_connection
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ through PUT to a temporary stage and COPY into temporary staging tables; then on
 deletes the old rows and inserts the new ones (epoch seconds become TIMESTAMP_NTZ). Re-running
 replaces instead of duplicating, and a failure at any step leaves the previous contents.
 
-    python -m snowflake_sql.load --source ml-latest-small.zip --env dev
-    python -m snowflake_sql.load --source https://files.grouplens.org/datasets/movielens/ml-latest-small.zip \\
+    recommender-load --source ml-latest-small.zip --env dev
+    recommender-load --source https://files.grouplens.org/datasets/movielens/ml-latest-small.zip \\
         --account fakesnow --user me --host localhost --port 8000 --protocol http   # SNOWFLAKE_PASSWORD set
 
 Exit status: 0 loaded, 2 the source or the arguments are wrong (nothing loaded), 1 Snowflake
@@ -15,37 +15,28 @@ could not be reached or refused a step (nothing changed).
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if __name__ == "__main__":  # make the image's and the Lambdas' packages importable, as app.py does
-    sys.path[:0] = [str(ROOT / "training_image"), str(ROOT / "lambda_src")]
+from snowflake.connector import SnowflakeConnection
 
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Callable, Iterator, Sequence  # noqa: E402
-from contextlib import contextmanager, suppress  # noqa: E402
-from typing import Any, NamedTuple  # noqa: E402
-
-import pandas as pd  # noqa: E402
-from snowflake.connector import SnowflakeConnection  # noqa: E402
-from snowflake.connector.errors import Error as ConnectorError  # noqa: E402
-
-from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier  # noqa: E402
-from recommender.snowflake_io import first_line  # noqa: E402
-from snowflake_sql.connection import (  # noqa: E402
+from pipeline_shared.bulk_load import BulkLoadError, Column, TableLoad, replace_tables
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName, plain_identifier
+from snowflake_sql.connection import (
     ConnectionSetupError,
     add_connection_arguments,
     connect,
     connection_settings,
 )
-from snowflake_sql.movielens import (  # noqa: E402
+from snowflake_sql.movielens import (
     MOVIE_COLUMNS,
     RATING_COLUMNS,
     DatasetError,
@@ -53,8 +44,10 @@ from snowflake_sql.movielens import (  # noqa: E402
     read_movielens,
     validated_movielens,
 )
-from snowflake_sql.templates import load_environment  # noqa: E402
-from stacks.config import ConfigError  # noqa: E402
+from snowflake_sql.templates import load_environment
+from stacks.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # The columns of 02_tables.sql (a unit test keeps the two in step).
 TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -63,27 +56,20 @@ TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-class _Staging(NamedTuple):
-    """How one CSV file is staged, and how its staging rows become the table's."""
-
-    file_name: str
-    columns: tuple[str, ...]  # the frame's columns, in file order
-    staging_columns: str
-    select: str
-
-
-_STAGING = {
-    "MOVIES": _Staging(
-        "movies.csv", MOVIE_COLUMNS, "MOVIEID NUMBER, TITLE VARCHAR, GENRES VARCHAR", "MOVIEID, TITLE, GENRES"
+# How each CSV file is staged (its columns, in file order) and how staging rows become the table's.
+_STAGING: dict[str, tuple[str, tuple[tuple[str, str], ...], dict[str, str]]] = {
+    "MOVIES": (
+        "movies.csv",
+        (("MOVIEID", "NUMBER"), ("TITLE", "VARCHAR"), ("GENRES", "VARCHAR")),
+        {"MOVIEID": "MOVIEID", "TITLE": "TITLE", "GENRES": "GENRES"},
     ),
-    "RATINGS": _Staging(
+    "RATINGS": (
         "ratings.csv",
-        RATING_COLUMNS,
-        "USERID NUMBER, MOVIEID NUMBER, RATING FLOAT, EPOCH_SECONDS NUMBER",
-        "USERID, MOVIEID, RATING, TO_TIMESTAMP_NTZ(EPOCH_SECONDS)",
+        (("USERID", "NUMBER"), ("MOVIEID", "NUMBER"), ("RATING", "FLOAT"), ("EPOCH_SECONDS", "NUMBER")),
+        {"USERID": "USERID", "MOVIEID": "MOVIEID", "RATING": "RATING", "TIMESTAMP": "TO_TIMESTAMP_NTZ(EPOCH_SECONDS)"},
     ),
 }
-_CSV = "FILE_FORMAT = (TYPE = CSV SKIP_HEADER = 1 FIELD_OPTIONALLY_ENCLOSED_BY = '\"') ON_ERROR = ABORT_STATEMENT"
+_FILE_COLUMNS = {"MOVIES": MOVIE_COLUMNS, "RATINGS": RATING_COLUMNS}
 DOWNLOAD_TIMEOUT_S = 60
 
 
@@ -110,78 +96,25 @@ def load_movielens(
     data = validated_movielens(data)
     namespace = _namespace(database, schema)
     frames = {"MOVIES": data.movies, "RATINGS": data.ratings}
-    token = uuid.uuid4().hex[:12].upper()
-    stage = f"MOVIELENS_LOAD_STAGE_{token}"
-    staging = {table: f"{table}_LOAD_{token}" for table in frames}
-    with tempfile.TemporaryDirectory(prefix="movielens-load-") as scratch, connection.cursor() as cursor:
-        run = _runner(cursor)
-        run(f"USE SCHEMA {namespace}", f"using schema {namespace} (create it with 01_database.sql)")
-        for table, columns in TABLE_COLUMNS.items():
-            create = ", ".join(f"{name} {kind}" for name, kind in columns)
-            run(f"CREATE TABLE IF NOT EXISTS {namespace}.{table} ({create})", f"creating {namespace}.{table}")
-        run(f"CREATE TEMPORARY STAGE {stage}", "creating a temporary stage")
-        try:
-            for table, frame in frames.items():
-                with _timed() as seconds:
-                    _stage(run, cursor, frame, table, Path(scratch), stage, staging[table])
-                progress(f"staged {_STAGING[table].file_name}: {len(frame):,} rows ({seconds():.1f} s)")
-            with _timed() as seconds:
-                _replace(run, cursor, namespace, staging)
-            progress(
-                f"replaced {namespace}.MOVIES ({len(data.movies):,} rows) and {namespace}.RATINGS "
-                f"({len(data.ratings):,} rows) in one transaction ({seconds():.1f} s)"
-            )
-        finally:
-            with suppress(ConnectorError):  # temporary anyway: they go with the session
-                for name in staging.values():
-                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    with tempfile.TemporaryDirectory(prefix="movielens-load-") as scratch:
+        loads = []
+        for table, frame in frames.items():
+            file_name, staging, select = _STAGING[table]
+            path = Path(scratch) / file_name
+            frame[list(_FILE_COLUMNS[table])].to_csv(path, index=False)
+            columns = tuple(Column(name, kind, select[name]) for name, kind in TABLE_COLUMNS[table])
+            target = TableName.parse(f"{namespace}.{table}")
+            loads.append(TableLoad(target, path, len(frame), staging, columns, header=True))
+        with _timed() as seconds:
+            try:
+                replace_tables(connection, loads, progress=progress)
+            except BulkLoadError as exc:
+                raise LoadError(str(exc)) from None
+    progress(
+        f"replaced {namespace}.MOVIES ({len(data.movies):,} rows) and {namespace}.RATINGS "
+        f"({len(data.ratings):,} rows) in one transaction ({seconds():.1f} s)"
+    )
     return {"movies": len(data.movies), "ratings": len(data.ratings)}
-
-
-def _stage(
-    run: Callable[..., None], cursor: Any, frame: pd.DataFrame, table: str, scratch: Path, stage: str, staging: str
-) -> None:
-    """PUT ``frame`` as CSV and COPY it into a new temporary ``staging`` table; checks the row count."""
-    how = _STAGING[table]
-    file_name, path, folder = how.file_name, scratch / how.file_name, how.file_name.removesuffix(".csv")
-    frame[list(how.columns)].to_csv(path, index=False)
-    run(f"CREATE TEMPORARY TABLE {staging} ({how.staging_columns})", f"creating a staging table for {file_name}")
-    run(f"PUT 'file://{path.as_posix()}' @{stage}/{folder} AUTO_COMPRESS=TRUE OVERWRITE=TRUE", f"uploading {file_name}")
-    run(f"COPY INTO {staging} FROM @{stage}/{folder}/ {_CSV}", f"copying {file_name} into staging")
-    run(f"SELECT COUNT(*) FROM {staging}", f"counting the staged rows of {file_name}")
-    staged = int(cursor.fetchone()[0])
-    if staged != len(frame):
-        raise LoadError(f"Staged {staged:,} of {len(frame):,} rows of {file_name}; the tables were left unchanged.")
-
-
-def _replace(run: Callable[..., None], cursor: Any, namespace: TableName, staging: dict[str, str]) -> None:
-    """Swap every table's rows for its staging table's in one transaction."""
-    run("BEGIN", "starting the transaction")
-    try:
-        for table, how in _STAGING.items():
-            names = ", ".join(name for name, _ in TABLE_COLUMNS[table])
-            run(f"DELETE FROM {namespace}.{table}", f"clearing {namespace}.{table}")
-            run(
-                f"INSERT INTO {namespace}.{table} ({names}) SELECT {how.select} FROM {staging[table]}",
-                f"writing {namespace}.{table}",
-            )
-        run("COMMIT", "committing the transaction")
-    except BaseException:
-        with suppress(ConnectorError):  # a lost session rolls back by itself
-            cursor.execute("ROLLBACK")
-        raise
-
-
-def _runner(cursor: Any) -> Callable[[str, str], None]:
-    def run(sql: str, what: str) -> None:
-        try:
-            cursor.execute(sql)
-        except ConnectorError as exc:
-            raise LoadError(
-                f"Snowflake failed while {what}: {first_line(exc)}; the tables were left unchanged."
-            ) from None
-
-    return run
 
 
 def _namespace(database: str, schema: str) -> TableName:
@@ -238,7 +171,7 @@ def read_source(source: str, folder: Path, progress: Callable[[str], None] = pri
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m snowflake_sql.load",
+        prog="recommender-load",
         description="Load MovieLens movies.csv and ratings.csv into Snowflake's MOVIES and RATINGS tables, "
         "replacing their contents in one transaction.",
     )

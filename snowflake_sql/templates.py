@@ -2,35 +2,31 @@
 
 The files hold ``{{ NAME }}`` placeholders. :func:`template_values` is the one source of their
 values: database, schema and warehouse from the environment's Snowflake settings, and one
-``DATABASE.SCHEMA.FUNCTION`` name per external function in :data:`stacks.functions.CATALOGUE`.
+``DATABASE.SCHEMA.FUNCTION`` name per external function in :data:`pipeline_shared.catalogue.CATALOGUE`.
 :func:`render` refuses placeholders it does not know, placeholders without a value, and values
 that could change a statement's meaning: identifiers must be plain Snowflake identifiers and
 the model name lower-case letters, digits and hyphens.
 
-``python -m snowflake_sql.templates --env dev [--file 04_retraining.sql]`` prints the SQL.
+``recommender-sql --env dev [--file 04_retraining.sql]`` prints the SQL.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
+import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from snowflake.connector.util_text import split_statements
+
+from pipeline_shared.catalogue import CATALOGUE
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName, plain_identifier
+from stacks.config import CONTEXT_KEY, ConfigError, PipelineConfig, load_environments
+
 ROOT = Path(__file__).resolve().parents[1]
-if __name__ == "__main__":  # make the image's and the Lambdas' packages importable, as app.py does
-    sys.path[:0] = [str(ROOT / "training_image"), str(ROOT / "lambda_src")]
-
-import argparse  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-from collections.abc import Mapping, Sequence  # noqa: E402
-
-from snowflake.connector.util_text import split_statements  # noqa: E402
-
-from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier  # noqa: E402
-from stacks.config import CONTEXT_KEY, ConfigError, PipelineConfig, load_environments  # noqa: E402
-from stacks.functions import CATALOGUE  # noqa: E402
-
 SQL_DIR = Path(__file__).resolve().parent
 SQL_FILES: list[Path] = [
     SQL_DIR / name
@@ -154,7 +150,7 @@ def _qualified(value: object) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m snowflake_sql.templates",
+        prog="recommender-sql",
         description="Print the numbered Snowflake SQL files rendered for an environment of cdk.json.",
     )
     parser.add_argument("--env", required=True, help="environment in cdk.json, e.g. dev")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from external_functions.settings import MAX_PREFIX, PREFIX_PATTERN
-from recommender.identifiers import plain_identifier
+from pipeline_shared.identifiers import plain_identifier
+from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_PREFIX, is_resource_prefix
 
 CONTEXT_KEY = "recommender"
 
@@ -40,7 +40,7 @@ class SnowflakeConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    instance_type: str = "ml.m5.large"
+    instance_type: str = DEFAULT_INSTANCE_TYPE
     volume_gb: int = 30
     max_runtime_seconds: int = 3600
 
@@ -48,7 +48,7 @@ class TrainingConfig:
 @dataclass(frozen=True)
 class EndpointConfig:
     type: str = "realtime"
-    instance_type: str = "ml.m5.large"
+    instance_type: str = DEFAULT_INSTANCE_TYPE
     instance_count: int = 1
     serverless_memory_mb: int = 2048
     serverless_max_concurrency: int = 5
@@ -81,7 +81,7 @@ class PipelineConfig:
     def lambda_environment(
         self, *, image_uri: str, sagemaker_role_arn: str, hosting_role_arn: str, bucket: str, secret_arn: str
     ) -> dict[str, str]:
-        """The variables every external-function Lambda reads (lambda_src/external_functions/settings.py).
+        """The variables every external-function Lambda reads (``external_functions.settings``).
 
         Where to connect to Snowflake and the secret's ARN -- never a credential.
         """
@@ -166,7 +166,7 @@ class _Reader:
         return tuple(reader.identifier(str(i), example) or "" for i in range(len(values)))
 
 
-_INSTANCE = r"ml\.(?!t2\.)[a-z0-9]+\.[a-z0-9]+"
+_INSTANCE = INSTANCE_TYPE_PATTERN.pattern
 
 
 def load_environments(context: Mapping[str, Any] | None) -> list[PipelineConfig]:
@@ -185,7 +185,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", name):
         raise ConfigError(f'cdk.json: environment name "{name}" must be letters, digits and hyphens, e.g. "dev".')
     prefix = env.text("resourcePrefix", "movielens-dev", required=False) or f"movielens-{name.lower()}"
-    if len(prefix) > MAX_PREFIX or not PREFIX_PATTERN.fullmatch(prefix):
+    if not is_resource_prefix(prefix):
         raise ConfigError(
             f"cdk.json: context {env.key('resourcePrefix')} must be lower-case letters, digits and hyphens, "
             f'at most {MAX_PREFIX} characters, e.g. "movielens-dev".'
@@ -236,15 +236,15 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         resource_prefix=prefix,
         snowflake=snowflake,
         training=TrainingConfig(
-            instance_type=training.text("instanceType", "ml.m5.large", required=False, pattern=_INSTANCE)
-            or "ml.m5.large",
+            instance_type=training.text("instanceType", DEFAULT_INSTANCE_TYPE, required=False, pattern=_INSTANCE)
+            or DEFAULT_INSTANCE_TYPE,
             volume_gb=training.number("volumeGb", 30, 1, 16384),
             max_runtime_seconds=training.number("maxRuntimeSeconds", 3600, 60, 28 * 24 * 3600),
         ),
         endpoint=EndpointConfig(
             type=endpoint_type,
-            instance_type=endpoint.text("instanceType", "ml.m5.large", required=False, pattern=_INSTANCE)
-            or "ml.m5.large",
+            instance_type=endpoint.text("instanceType", DEFAULT_INSTANCE_TYPE, required=False, pattern=_INSTANCE)
+            or DEFAULT_INSTANCE_TYPE,
             instance_count=endpoint.number("instanceCount", 1, 1, 100),
             serverless_memory_mb=memory,
             serverless_max_concurrency=endpoint.number("serverlessMaxConcurrency", 5, 1, 200),

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack, SymlinkFollowMode
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.functions import routes
-from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+from pipeline_shared.catalogue import CATALOGUE, ResourceKind
+from stacks.nag import acknowledge, acknowledge_wildcards
+from stacks.python_function import PythonFunction
 
 STAGE = "prod"
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+PACKAGES = ("external_functions", "pipeline_shared")
 
 
 class ExternalFunctionApi(Construct):
@@ -30,7 +29,6 @@ class ExternalFunctionApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        source: Path,
         training_role: iam.IRole,
         hosting_role: iam.IRole,
         environment: dict[str, str],
@@ -110,30 +108,22 @@ class ExternalFunctionApi(Construct):
             )
         )
 
-        code = lambda_.Code.from_asset(
-            str(source),
-            follow_symlinks=SymlinkFollowMode.ALWAYS,
-            exclude=["**/__pycache__", "*.pyc", "snowflake_integration", "sagemaker_cleanup"],
-        )
-        self.functions: dict[str, lambda_.Function] = {}
-        for path, handler in routes().items():
-            function = lambda_.Function(
+        self.functions: dict[str, PythonFunction] = {}
+        for function in CATALOGUE:
+            handler = PythonFunction(
                 self,
-                f"{path.capitalize()}Function",
-                runtime=RUNTIME,
-                handler=f"external_functions.handlers.{handler}",
-                code=code,
+                f"{function.path.capitalize()}Function",
+                packages=PACKAGES,
+                handler=f"external_functions.handlers.{function.handler}",
+                description=f"Snowflake external function route /{function.path}",
+                log_retention=log_retention,
                 timeout=Duration.seconds(28),  # API Gateway's integration limit is 29 s
                 memory_size=512,
                 environment=environment,
-                tracing=lambda_.Tracing.ACTIVE,
-                log_group=logs.LogGroup(
-                    self, f"{path.capitalize()}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-                ),
-                description=f"Snowflake external function route /{path}",
+                tracing=True,
             )
-            self.api.root.add_resource(path).add_method("POST", apigw.LambdaIntegration(function, proxy=True))
-            self.functions[path] = function
+            self.api.root.add_resource(function.path).add_method("POST", apigw.LambdaIntegration(handler, proxy=True))
+            self.functions[function.path] = handler
 
         self._grant(stack, prefix, training_role, hosting_role)
         self._acknowledge(prefix)
@@ -147,70 +137,25 @@ class ExternalFunctionApi(Construct):
         return f"{self.api.url}{path}"
 
     def _grant(self, stack: Stack, prefix: str, training_role: iam.IRole, hosting_role: iam.IRole) -> None:
-        def arns(kind: str, pattern: str = f"{prefix}-*") -> str:
+        """Each function gets the catalogue's permissions on this pipeline's objects, nothing else."""
+
+        def arn(kind: ResourceKind) -> str:
+            if kind == "*":
+                return "*"
+            pattern = f"{prefix}-train-*" if kind == "training-job" else f"{prefix}-*"
             return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
 
-        jobs = arns("training-job", f"{prefix}-train-*")
-        models, configs, endpoints = arns("model"), arns("endpoint-config"), arns("endpoint")
-
-        def pass_role(role: iam.IRole) -> iam.PolicyStatement:
-            return iam.PolicyStatement(
-                actions=["iam:PassRole"],
-                resources=[role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-
-        statements = {
-            "train": [
-                iam.PolicyStatement(
-                    actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"],
-                    resources=[jobs],
-                ),
-                pass_role(training_role),
-            ],
-            "deploy": [
-                iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[jobs]),
-                iam.PolicyStatement(actions=["sagemaker:ListTrainingJobs"], resources=["*"]),
-                iam.PolicyStatement(
-                    actions=[
-                        "sagemaker:CreateModel",
-                        "sagemaker:DescribeModel",
-                        "sagemaker:CreateEndpointConfig",
-                        "sagemaker:DescribeEndpointConfig",
-                        "sagemaker:CreateEndpoint",
-                        "sagemaker:UpdateEndpoint",
-                        "sagemaker:DeleteEndpoint",  # a Failed endpoint only, so it can be created anew
-                        "sagemaker:DescribeEndpoint",
-                        "sagemaker:AddTags",
-                    ],
-                    resources=[models, configs, endpoints],
-                ),
-                pass_role(hosting_role),
-            ],
-            "invoke": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],
-            "recommend": [iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoints])],
-            "status": [
-                iam.PolicyStatement(actions=["sagemaker:DescribeTrainingJob"], resources=[jobs]),
-                iam.PolicyStatement(
-                    actions=[
-                        "sagemaker:DescribeEndpoint",
-                        "sagemaker:DescribeEndpointConfig",
-                        "sagemaker:DescribeModel",
-                    ],
-                    resources=[models, configs, endpoints],
-                ),
-            ],
-        }
-        for path, function in self.functions.items():
-            for statement in statements[path]:
-                function.add_to_role_policy(statement)
+        roles = {"training": training_role, "hosting": hosting_role}
+        for function in CATALOGUE:
+            handler = self.functions[function.path]
+            for permission in function.permissions:
+                handler.add_to_role_policy(
+                    iam.PolicyStatement(actions=list(permission.actions), resources=[arn(k) for k in permission.on])
+                )
+            if function.passes_role:
+                handler.add_to_role_policy(_pass_role(roles[function.passes_role]))
 
     def _acknowledge(self, prefix: str) -> None:
-        acknowledge(
-            self,
-            LAMBDA_BASIC_EXECUTION,
-            "AWSLambdaBasicExecutionRole only lets each function write its own logs.",
-        )
         acknowledge_wildcards(
             self,
             "SageMaker resources are scoped to this pipeline's name prefix (<prefix>-*); ListTrainingJobs and "
@@ -220,11 +165,6 @@ class ExternalFunctionApi(Construct):
                 r"Resource::\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",
             ],
-        )
-        acknowledge(
-            self,
-            "AwsSolutions-L1",
-            "The functions are pinned to python3.13, the runtime their code is tested on.",
         )
         acknowledge(
             self.api,
@@ -252,3 +192,11 @@ class ExternalFunctionApi(Construct):
             "AwsSolutions-COG4",
             "Callers are authorised with AWS IAM (Snowflake's assumed role), not Cognito.",
         )
+
+
+def _pass_role(role: iam.IRole) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=["iam:PassRole"],
+        resources=[role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )

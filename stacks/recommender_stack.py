@@ -9,9 +9,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from pipeline_shared.catalogue import CATALOGUE
 from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
-from stacks.functions import CATALOGUE
 from stacks.sagemaker_cleanup import SageMakerCleanup
 from stacks.sagemaker_role import SageMakerExecutionRole, SageMakerHostingRole
 from stacks.snowflake_integration import SnowflakeIntegration
@@ -55,7 +55,7 @@ class RecommenderStack(Stack):
         )
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
-        image = TrainingImage(self, "TrainingImage", directory=ROOT / "training_image")
+        image = TrainingImage(self, "TrainingImage", context=ROOT, dockerfile="training_image/Dockerfile")
         sagemaker_role = SageMakerExecutionRole(
             self,
             "SageMakerRole",
@@ -74,7 +74,6 @@ class RecommenderStack(Stack):
         api = ExternalFunctionApi(
             self,
             "ExternalFunctions",
-            source=ROOT / "lambda_src",
             training_role=sagemaker_role.role,
             hosting_role=hosting_role.role,
             environment=config.lambda_environment(
@@ -91,7 +90,6 @@ class RecommenderStack(Stack):
         integration = SnowflakeIntegration(
             self,
             "Snowflake",
-            package=ROOT / "lambda_src" / "snowflake_integration",
             api=api,
             snowflake=sf,
             secret=secret,
@@ -101,7 +99,6 @@ class RecommenderStack(Stack):
         cleanup = SageMakerCleanup(
             self,
             "SageMakerCleanup",
-            source=ROOT / "lambda_src",
             prefix=config.resource_prefix,
             log_retention=retention,
         )

@@ -8,43 +8,34 @@ pipeline's prefix when the stack is deleted, and waits until it is gone.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.external_function_api import RUNTIME
+from pipeline_shared.resources import training_job_prefix
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+from stacks.python_function import PythonFunction
 
 
 class SageMakerCleanup(Construct):
     """Deletes the pipeline's run-time SageMaker objects when the stack is deleted."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, source: Path, prefix: str, log_retention: logs.RetentionDays
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, prefix: str, log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        code = lambda_.Code.from_asset(
-            str(source), exclude=["**/__pycache__", "*.pyc", "external_functions", "snowflake_integration"]
-        )
 
-        def function(name: str, handler: str) -> lambda_.Function:
-            return lambda_.Function(
+        def function(name: str, handler: str) -> PythonFunction:
+            return PythonFunction(
                 self,
                 name,
-                runtime=RUNTIME,
+                packages=("sagemaker_cleanup", "pipeline_shared"),
                 handler=f"sagemaker_cleanup.handler.{handler}",
-                code=code,
-                timeout=Duration.minutes(5),
-                log_group=logs.LogGroup(
-                    self, f"{name}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-                ),
                 description="Deletes the pipeline's SageMaker endpoints, configs and models on stack delete",
+                log_retention=log_retention,
+                timeout=Duration.minutes(5),
             )
 
         on_event, is_complete = function("OnEvent", "on_event"), function("IsComplete", "is_complete")
@@ -52,7 +43,9 @@ class SageMakerCleanup(Construct):
             stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
             for kind in ("endpoint", "endpoint-config", "model")
         ]
-        jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{prefix}-train-*")
+        jobs = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name=f"{training_job_prefix(prefix)}*"
+        )
         for handler in (on_event, is_complete):
             handler.add_to_role_policy(
                 iam.PolicyStatement(
@@ -103,7 +96,7 @@ class SageMakerCleanup(Construct):
         acknowledge(
             self,
             LAMBDA_BASIC_EXECUTION,
-            "AWSLambdaBasicExecutionRole only lets the handlers and CDK's provider write their own logs.",
+            "AWSLambdaBasicExecutionRole only lets CDK's provider functions write their own logs.",
         )
         acknowledge_wildcards(
             self,
@@ -118,7 +111,7 @@ class SageMakerCleanup(Construct):
         acknowledge(
             self,
             "AwsSolutions-L1",
-            "Handlers are pinned to python3.13 (tested); the provider's runtime is chosen by CDK.",
+            "The provider's runtime is chosen by CDK.",
         )
         acknowledge(
             self,

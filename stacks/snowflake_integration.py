@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.bundling import python_package_with_wheels
+from pipeline_shared.catalogue import ExternalFunction
 from stacks.config import SnowflakeConfig
-from stacks.external_function_api import RUNTIME, ExternalFunctionApi
-from stacks.functions import ExternalFunction
+from stacks.external_function_api import ExternalFunctionApi
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
+from stacks.python_function import PythonFunction
 
 
 class SnowflakeIntegration(Construct):
@@ -35,7 +33,6 @@ class SnowflakeIntegration(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        package: Path,
         api: ExternalFunctionApi,
         snowflake: SnowflakeConfig,
         secret: secretsmanager.ISecret,
@@ -44,16 +41,15 @@ class SnowflakeIntegration(Construct):
         iam_propagation_seconds: int = 15,
     ) -> None:
         super().__init__(scope, construct_id)
-        handler = lambda_.Function(
+        handler = PythonFunction(
             self,
             "Handler",
-            runtime=RUNTIME,
+            packages=("snowflake_integration", "pipeline_shared"),
             handler="snowflake_integration.handler.on_event",
-            code=python_package_with_wheels(package, RUNTIME),
+            description="Creates the Snowflake API integration and external functions",
+            log_retention=log_retention,
             timeout=Duration.minutes(5),
             memory_size=512,
-            log_group=logs.LogGroup(self, "HandlerLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY),
-            description="Creates the Snowflake API integration and external functions",
         )
         secret.grant_read(handler)
         handler.add_to_role_policy(
@@ -86,7 +82,7 @@ class SnowflakeIntegration(Construct):
                 "AllowedPrefix": api.url,
                 "Database": snowflake.database,
                 "Schema": snowflake.schema,
-                "Functions": [f.as_property(api.route_url(f.path)) for f in functions],
+                "Functions": [entry for f in functions for entry in f.as_properties(api.route_url(f.path))],
                 "GrantRoles": list(snowflake.grant_roles),
                 "Connection": connection,
                 "Retain": json.dumps(snowflake.retain_integration),
@@ -99,7 +95,7 @@ class SnowflakeIntegration(Construct):
         acknowledge(
             self,
             LAMBDA_BASIC_EXECUTION,
-            "AWSLambdaBasicExecutionRole only lets the handler and CDK's provider write their own logs.",
+            "AWSLambdaBasicExecutionRole only lets CDK's provider function write its own logs.",
         )
         acknowledge_wildcards(
             self,
@@ -109,7 +105,7 @@ class SnowflakeIntegration(Construct):
         acknowledge(
             self,
             "AwsSolutions-L1",
-            "The handler is pinned to python3.13 (tested); the provider's runtime is chosen by CDK.",
+            "The provider's runtime is chosen by CDK.",
         )
 
     @property

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from snowflake.connector import SnowflakeConnection
 
-from snowflake_sql.local.standins import Server, fakesnow_connection, fakesnow_server, moto_server
+from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server
 from snowflake_sql.movielens import MovieLens, load_ratings, shared_or_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
-
-_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
-_NOT_FOUND_CODES = {"ValidationException", "ResourceNotFound", "ResourceNotFoundException"}
+from pipeline_shared.aws_errors import THROTTLED, error_code, error_message, http_status, is_not_found
 
 
 @cache
@@ -27,19 +25,6 @@ def sagemaker_runtime() -> Any:
     # slow endpoint yields our 503 (Snowflake retries the batch) rather than a gateway timeout.
     config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=20)
     return boto3.client("sagemaker-runtime", config=config)
-
-
-def error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def error_message(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Message", "")).strip().rstrip(".")[:300]
-
-
-def is_not_found(exc: ClientError) -> bool:
-    message = error_message(exc).lower()
-    return error_code(exc) in _NOT_FOUND_CODES and ("not find" in message or "not found" in message)
 
 
 def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name: str) -> dict[str, Any] | None:
@@ -56,8 +41,8 @@ def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
     """Translate an AWS failure into the answer Snowflake should get (retry or not)."""
     if isinstance(exc, ClientError):
         code = error_code(exc)
-        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        if code in _THROTTLED or status == 429:
+        status = http_status(exc)
+        if code in THROTTLED or status == 429:
             return ThrottledError(f"SageMaker is throttling requests while {doing}; Snowflake will retry.")
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
             return UnavailableError(f"SageMaker failed transiently while {doing}; Snowflake will retry.")

@@ -17,13 +17,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions import names
 from external_functions.aws import describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import HostingSettings
 from external_functions.training import describe as describe_training_job
+from pipeline_shared import resources
+from pipeline_shared.catalogue import BY_PATH
 
-FUNCTION = "deploy_model"
+FUNCTION = BY_PATH["deploy"].label
 VARIANT = "AllTraffic"
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
 
@@ -42,7 +43,7 @@ class ModelSource:
 
 
 def parse_row(row: Row, prefix: str) -> Deployment:
-    model = names.model_name(row.args[0], prefix, row=row.number)
+    model = resources.model_name(row.args[0], prefix, row=row.number)
     reference = row.args[1]
     if not isinstance(reference, str) or not reference.strip():
         raise BadRequestError(
@@ -75,12 +76,12 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
                 "train_and_get_recommendations first, or pass an s3:// model URI."
             )
     else:
-        if not names.is_sagemaker_name(reference) or not reference.startswith(
-            names.training_job_prefix(settings.prefix)
+        if not resources.is_sagemaker_name(reference) or not reference.startswith(
+            resources.training_job_prefix(settings.prefix)
         ):
             raise BadRequestError(
                 f"Row {row}: model_ref is neither 'latest', an s3:// URI nor a training job of this "
-                f"pipeline (named {names.training_job_prefix(settings.prefix)}...)."
+                f"pipeline (named {resources.training_job_prefix(settings.prefix)}...)."
             )
         job = describe_training_job(sagemaker, reference)
         if job is None:
@@ -97,7 +98,7 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
     """The newest Completed training job of this pipeline, or None."""
     try:
         page = sagemaker.list_training_jobs(
-            NameContains=names.training_job_prefix(prefix),
+            NameContains=resources.training_job_prefix(prefix),
             StatusEquals="Completed",
             SortBy="CreationTime",
             SortOrder="Descending",
@@ -106,7 +107,9 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
         raise upstream_error(exc, "listing training jobs") from None
     # Ours are named <prefix>-train-...; NameContains alone would also match e.g. "x<prefix>-train-".
     ours = [
-        j for j in page["TrainingJobSummaries"] if j["TrainingJobName"].startswith(names.training_job_prefix(prefix))
+        j
+        for j in page["TrainingJobSummaries"]
+        if j["TrainingJobName"].startswith(resources.training_job_prefix(prefix))
     ]
     if not ours:
         return None
@@ -121,10 +124,10 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
         if settings.serverless
         else ("realtime", settings.instance_type, settings.instance_count)
     )
-    token = names.idempotency_token(deployment.model, source.model_data, settings.image_uri, *hosting)
-    version = names.versioned_name(settings.prefix, deployment.model, token)
-    endpoint = names.endpoint_name(settings.prefix, deployment.model)
-    tags = names.tags(settings.prefix, **{"recommender:model": deployment.model})
+    token = resources.idempotency_token(deployment.model, source.model_data, settings.image_uri, *hosting)
+    version = resources.versioned_name(settings.prefix, deployment.model, token)
+    endpoint = resources.endpoint_name(settings.prefix, deployment.model)
+    tags = resources.tags(settings.prefix, **{resources.MODEL_TAG: deployment.model})
     _ensure_model(version, source.model_data, settings, sagemaker, tags)
     _ensure_endpoint_config(version, settings, sagemaker, tags)
 

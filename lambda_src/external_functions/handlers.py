@@ -13,14 +13,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from external_functions import aws, deployment, scoring, status, training
-from external_functions.logs import log
-from external_functions.protocol import Batch, ExternalFunctionError, failed, ok, parse_event, request_headers
+from external_functions.protocol import (
+    BadRequestError,
+    Batch,
+    ExternalFunctionError,
+    failed,
+    ok,
+    parse_event,
+    request_headers,
+)
 from external_functions.settings import Environment, HostingSettings, TrainingSettings
+from pipeline_shared import InputError
+from pipeline_shared.catalogue import BY_PATH
+from pipeline_shared.logs import log
 
 Work = Callable[[Batch, Environment], Sequence[Any]]
 
 
-def _serve(event: dict[str, Any], context: Any, *, function: str, arities: Sequence[int], work: Work) -> dict:
+def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dict:
+    """Answer one batch of the catalogue's function at ``path`` with ``work``."""
+    entry = BY_PATH[path]
+    function = entry.label
     started = time.perf_counter()
     request_id = getattr(context, "aws_request_id", None)
     headers = request_headers(event)  # read before parsing: a malformed batch is still logged with its ids
@@ -31,11 +44,15 @@ def _serve(event: dict[str, Any], context: Any, *, function: str, arities: Seque
         "batch_id": headers.get("sf-external-function-query-batch-id"),
     }
     try:
-        batch = parse_event(event, function=function, arities=arities)
+        batch = parse_event(event, function=function, arities=entry.arities)
         fields["rows"] = len(batch.rows)
         answer = ok(batch, work(batch, Environment.current(function)))
         log("INFO", "answered", status=200, duration_ms=_since(started), **fields)
         return answer
+    except InputError as exc:  # a shared rule (name, option) refused the caller's input
+        error = BadRequestError(str(exc))
+        log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
+        return failed(error)
     except ExternalFunctionError as error:
         log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
         return failed(error)
@@ -52,7 +69,7 @@ def _since(started: float) -> int:
 def train_handler(event: dict[str, Any], context: Any) -> dict:
     """``train_and_get_recommendations(input_table, output_table[, options])`` -> job OBJECT."""
     return _serve(
-        event, context, function=training.FUNCTION, arities=(2, 3),
+        event, context, path="train",
         work=lambda batch, env: training.start(batch, TrainingSettings.from_env(env), aws.sagemaker()),
     )  # fmt: skip
 
@@ -60,7 +77,7 @@ def train_handler(event: dict[str, Any], context: Any) -> dict:
 def deploy_handler(event: dict[str, Any], context: Any) -> dict:
     """``deploy_model(model_name, model_ref)`` -> deployment OBJECT."""
     return _serve(
-        event, context, function=deployment.FUNCTION, arities=(2,),
+        event, context, path="deploy",
         work=lambda batch, env: deployment.deploy(batch, HostingSettings.from_env(env), aws.sagemaker()),
     )  # fmt: skip
 
@@ -68,7 +85,7 @@ def deploy_handler(event: dict[str, Any], context: Any) -> dict:
 def invoke_handler(event: dict[str, Any], context: Any) -> dict:
     """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
     return _serve(
-        event, context, function="invoke_model", arities=(3,),
+        event, context, path="invoke",
         work=lambda batch, env: scoring.invoke(batch, env.prefix(), aws.sagemaker_runtime()),
     )  # fmt: skip
 
@@ -76,7 +93,7 @@ def invoke_handler(event: dict[str, Any], context: Any) -> dict:
 def recommend_handler(event: dict[str, Any], context: Any) -> dict:
     """``recommend(model_name, user_id, k)`` -> ARRAY of movie ids, best first."""
     return _serve(
-        event, context, function="recommend", arities=(3,),
+        event, context, path="recommend",
         work=lambda batch, env: scoring.recommend(batch, env.prefix(), aws.sagemaker_runtime()),
     )  # fmt: skip
 
@@ -84,6 +101,6 @@ def recommend_handler(event: dict[str, Any], context: Any) -> dict:
 def status_handler(event: dict[str, Any], context: Any) -> dict:
     """``pipeline_status(name)`` -> OBJECT describing a training job or endpoint."""
     return _serve(
-        event, context, function="pipeline_status", arities=(1,),
+        event, context, path="status",
         work=lambda batch, env: status.statuses(batch, env.prefix(), aws.sagemaker()),
     )  # fmt: skip

@@ -15,9 +15,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from external_functions import names
-from external_functions.aws import error_code, error_message, upstream_error
+from external_functions.aws import upstream_error
 from external_functions.protocol import BadRequestError, Batch, UnavailableError
+from pipeline_shared import resources
+from pipeline_shared.aws_errors import error_code, error_message
 
 PAYLOAD_LIMIT = 4 * 1024 * 1024  # serverless endpoints accept 4 MB, real-time 6 MB: fit both
 MAX_K = 100
@@ -46,7 +47,7 @@ def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
         model, user, movie = row.args
         if model is None or user is None or movie is None:
             continue
-        groups[names.model_name(model, prefix, row=row.number)].append(
+        groups[resources.model_name(model, prefix, row=row.number)].append(
             (position, whole_number(user, "user_id", row.number), whole_number(movie, "movie_id", row.number))
         )
     results: list[float | None] = [None] * len(batch.rows)
@@ -72,7 +73,7 @@ def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]
         count = 10 if k is None else whole_number(k, "k", row.number)
         if not 1 <= count <= MAX_K:
             raise BadRequestError(f"Row {row.number}: k must be from 1 to {MAX_K}.")
-        groups[(names.model_name(model, prefix, row=row.number), count)].append(
+        groups[(resources.model_name(model, prefix, row=row.number), count)].append(
             (position, whole_number(user, "user_id", row.number))
         )
     results: list[list[int] | None] = [None] * len(batch.rows)
@@ -107,7 +108,7 @@ def chunks(items: Sequence[Any], size_of: Any, limit: int = PAYLOAD_LIMIT) -> It
 
 
 def _invoke(runtime: Any, prefix: str, model: str, body: bytes, content_type: str, batch: Batch, position: int) -> str:
-    endpoint = names.endpoint_name(prefix, model)
+    endpoint = resources.endpoint_name(prefix, model)
     row = batch.rows[position].number
     try:
         response = runtime.invoke_endpoint(

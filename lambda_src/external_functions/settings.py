@@ -7,14 +7,11 @@ with a message naming the variable (the stack, not the SQL caller, has to fix it
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from external_functions.protocol import ExternalFunctionError
-
-PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")  # and at most MAX_PREFIX long
-MAX_PREFIX = 16
+from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, MAX_PREFIX, is_instance_type, is_resource_prefix
 
 
 class MisconfiguredError(ExternalFunctionError):
@@ -65,7 +62,7 @@ class Environment:
     def prefix(self) -> str:
         """The resource-name prefix shared by every SageMaker object of this pipeline."""
         prefix = self.required("RESOURCE_PREFIX")
-        if len(prefix) > MAX_PREFIX or not PREFIX_PATTERN.fullmatch(prefix):
+        if not is_resource_prefix(prefix):
             raise MisconfiguredError(
                 f"The {self.function} function is misconfigured: RESOURCE_PREFIX must be lower-case "
                 f"letters, digits and hyphens, at most {MAX_PREFIX} characters; redeploy the stack."
@@ -149,10 +146,10 @@ class HostingSettings:
 
 
 def _instance_type(env: Environment, name: str) -> str:
-    value = env.optional(name, "ml.m5.large") or "ml.m5.large"
-    if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", value) or value.startswith("ml.t2."):
+    value = env.optional(name, DEFAULT_INSTANCE_TYPE) or DEFAULT_INSTANCE_TYPE
+    if not is_instance_type(value):
         raise MisconfiguredError(
             f"The {env.function} function is misconfigured: {name} must be a SageMaker instance "
-            "type such as ml.m5.large (T2 types are rejected by SageMaker); redeploy the stack."
+            f"type such as {DEFAULT_INSTANCE_TYPE} (T2 types are rejected by SageMaker); redeploy the stack."
         )
     return value

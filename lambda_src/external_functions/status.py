@@ -12,11 +12,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions import names
-from external_functions.aws import is_not_found, upstream_error
+from external_functions.aws import upstream_error
 from external_functions.deployment import describe_endpoint
 from external_functions.protocol import BadRequestError, Batch
 from external_functions.training import describe as describe_training_job
+from pipeline_shared import resources
+from pipeline_shared.aws_errors import is_not_found
 
 
 def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] | None]:
@@ -26,21 +27,21 @@ def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] |
         if name is None:
             results.append(None)
             continue
-        if not isinstance(name, str) or not names.is_sagemaker_name(name):
+        if not isinstance(name, str) or not resources.is_sagemaker_name(name):
             raise BadRequestError(f"Row {row.number}: name must be a training job, model or endpoint name.")
         results.append(describe(name, prefix, sagemaker, row=row.number))
     return results
 
 
 def describe(name: str, prefix: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
-    if name.startswith(names.training_job_prefix(prefix)):
+    if name.startswith(resources.training_job_prefix(prefix)):
         job = describe_training_job(sagemaker, name)
         if job is not None:
             return training_job_status(job)
     found = None
     # A model name first (deploy_model's name), then a full endpoint name of this pipeline.
-    for endpoint in (names.endpoint_name(prefix, name.lower()), name.lower()):
-        if endpoint.startswith(f"{prefix}-") and names.is_sagemaker_name(endpoint):
+    for endpoint in (resources.endpoint_name(prefix, name.lower()), name.lower()):
+        if endpoint.startswith(f"{prefix}-") and resources.is_sagemaker_name(endpoint):
             found = describe_endpoint(sagemaker, endpoint)
             if found is not None:
                 break

@@ -7,30 +7,22 @@ batch returns the job it already started instead of launching another.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions import names
-from external_functions.aws import describe_or_none, error_code, upstream_error
-from external_functions.identifiers import InvalidIdentifierError, TableName
+from external_functions.aws import describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import TrainingSettings
+from pipeline_shared import resources
+from pipeline_shared.aws_errors import error_code
+from pipeline_shared.catalogue import BY_PATH
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.training_options import OPTION_NAMES, OptionError, as_hyperparameter, parse_option
 
-FUNCTION = "train_and_get_recommendations"
-OPTION_KEYS = (
-    "n_factors",
-    "n_epochs",
-    "lr_all",
-    "reg_all",
-    "init_std_dev",
-    "random_state",
-    "top_k",
-    "validation_fraction",
-)
+FUNCTION = BY_PATH["train"].label
 METRICS = [
     {"Name": "validation:rmse", "Regex": r"validation:rmse=([0-9.eE+-]+)"},
     {"Name": "validation:mae", "Regex": r"validation:mae=([0-9.eE+-]+)"},
@@ -68,22 +60,17 @@ def _options(value: Any, row: int) -> dict[str, str]:
             value = None
     if not isinstance(value, dict):
         raise BadRequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
-    unknown = sorted(str(k) for k in value if k not in OPTION_KEYS)
+    unknown = sorted(str(k) for k in value if k not in OPTION_NAMES)
     if unknown:
         # name the key only when it looks like one: never echo arbitrary caller text
         named = f" '{unknown[0]}'" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown[0]) else ""
-        raise BadRequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_KEYS)}.")
+        raise BadRequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
     options = {}
-    for key, option in value.items():
-        if isinstance(option, bool) or not isinstance(option, int | float | str):
-            raise BadRequestError(f"Row {row}: option '{key}' must be a number.")
+    for key, raw in value.items():
         try:
-            number = float(option)
-        except (ValueError, OverflowError):
-            number = math.nan
-        if not math.isfinite(number):
-            raise BadRequestError(f"Row {row}: option '{key}' must be a finite number.")
-        options[key] = str(option).strip()
+            options[key] = as_hyperparameter(parse_option(key, raw))
+        except OptionError as exc:  # the image's own rule: a value it would refuse never starts a job
+            raise BadRequestError(f"Row {row}: option '{key}' {exc}.") from None
     return options
 
 
@@ -96,7 +83,7 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
 
 
 def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
-    job = names.training_job_name(settings.prefix, names.idempotency_token(batch_id, request.row.number))
+    job = resources.training_job_name(settings.prefix, resources.idempotency_token(batch_id, request.row.number))
     existing = describe(sagemaker, job)
     if existing is not None:
         return _summary(existing)
@@ -123,7 +110,7 @@ def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettin
                 "VolumeSizeInGB": settings.volume_gb,
             },
             StoppingCondition={"MaxRuntimeInSeconds": settings.max_runtime_s},
-            Tags=names.tags(settings.prefix),
+            Tags=resources.tags(settings.prefix),
         )
     except ClientError as exc:
         if error_code(exc) == "ResourceInUse":  # a concurrent retry won the race

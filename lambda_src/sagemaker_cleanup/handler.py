@@ -10,21 +10,16 @@ they are gone. Errors are raised; the Provider framework reports them to CloudFo
 
 from __future__ import annotations
 
-import json
-import re
-import sys
-import time
 from functools import cache
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from pipeline_shared.logs import log
+from pipeline_shared.resources import MAX_PREFIX, is_resource_prefix
 from sagemaker_cleanup import teardown
 
-# the pipeline's RESOURCE_PREFIX rule (external_functions.settings)
-_PREFIX = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
-_MAX_PREFIX = 16
 _REQUESTS = {"Create", "Update", "Delete"}
 
 
@@ -67,20 +62,13 @@ def _parse(event: dict[str, Any]) -> tuple[str, str]:
     if request not in _REQUESTS:
         raise ValueError(f"RequestType must be one of {sorted(_REQUESTS)}, got {request!r}.")
     prefix = (event.get("ResourceProperties") or {}).get("ResourcePrefix")
-    if not isinstance(prefix, str) or len(prefix) > _MAX_PREFIX or not _PREFIX.fullmatch(prefix):
+    if not is_resource_prefix(prefix):
         raise ValueError(
             f"ResourceProperties.ResourcePrefix must be the pipeline's RESOURCE_PREFIX (lower-case letters, "
-            f"digits and single hyphens, at most {_MAX_PREFIX} characters), got {prefix!r}: fix the stack."
+            f"digits and single hyphens, at most {MAX_PREFIX} characters), got {prefix!r}: fix the stack."
         )
     return request, prefix
 
 
 def _log(message: str, context: Any, **fields: Any) -> None:
-    record = {
-        "level": "INFO",
-        "message": message,
-        "timestamp": round(time.time(), 3),
-        "request_id": getattr(context, "aws_request_id", None),
-        **fields,
-    }
-    print(json.dumps(record, default=str, separators=(",", ":")), file=sys.stdout, flush=True)
+    log("INFO", message, request_id=getattr(context, "aws_request_id", None), **fields)

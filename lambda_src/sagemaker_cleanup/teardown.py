@@ -1,7 +1,7 @@
 """Delete the SageMaker endpoints, endpoint configs and models one pipeline created at run time.
 
 ``deploy_model`` creates them from SQL, so CloudFormation does not know them. Each is named
-``<prefix>-...`` and tagged ``recommender:pipeline=<prefix>`` (``external_functions.names``);
+``<prefix>-...`` and tagged ``recommender:pipeline=<prefix>`` (``pipeline_shared.resources``);
 only objects with both are touched, so another pipeline whose prefix starts the same way
 (``recsys2``, ``recsys-a``) and anything made by hand survive.
 
@@ -21,8 +21,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-# Must equal external_functions.names.PIPELINE_TAG (a separate Lambda asset cannot import it).
-PIPELINE_TAG = "recommender:pipeline"
+from pipeline_shared.aws_errors import error_code, error_message, is_not_found
+from pipeline_shared.resources import has_pipeline_tag, is_pipeline_name, training_job_prefix
 
 # SageMaker refuses DeleteEndpoint while one of these operations runs; the next poll retries.
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
@@ -94,7 +94,7 @@ def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
         try:
             sagemaker.stop_training_job(TrainingJobName=job)
         except ClientError as exc:
-            if not _is_not_found(exc) and _code(exc) != "ValidationException":  # finished meanwhile
+            if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
                 raise _refused(exc, f"stopping training job {job}") from None
     return running
 
@@ -108,7 +108,7 @@ def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
 
 
 def _unfinished_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
-    start_of_name = f"{prefix}-train-"
+    start_of_name = training_job_prefix(prefix)
     for page in sagemaker.get_paginator("list_training_jobs").paginate(NameContains=start_of_name):
         for job in page["TrainingJobSummaries"]:
             ours = job["TrainingJobName"].startswith(start_of_name)
@@ -123,17 +123,17 @@ def pipeline_objects(sagemaker: Any, kind: Kind, prefix: str) -> Iterator[dict[s
     # NameContains also matches "x<prefix>-..."; the tag check tells "<prefix>-a" pipelines apart
     for page in sagemaker.get_paginator(kind.list_operation).paginate(NameContains=start_of_name):
         for summary in page[kind.list_key]:
-            if summary[kind.name_key].startswith(start_of_name) and _tagged(sagemaker, summary[kind.arn_key], prefix):
+            if is_pipeline_name(summary[kind.name_key], prefix) and _tagged(sagemaker, summary[kind.arn_key], prefix):
                 yield summary
 
 
 def _tagged(sagemaker: Any, arn: str, prefix: str) -> bool:
     try:
         for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
-            if any(t["Key"] == PIPELINE_TAG and t["Value"] == prefix for t in page["Tags"]):
+            if has_pipeline_tag(page["Tags"], prefix):
                 return True
     except ClientError as exc:
-        if _is_not_found(exc):
+        if is_not_found(exc):
             return False  # deleted since it was listed
         raise _refused(exc, f"reading the tags of {arn}") from None
     return False
@@ -146,9 +146,9 @@ def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
     try:
         sagemaker.delete_endpoint(EndpointName=name)
     except ClientError as exc:
-        if _is_not_found(exc):
+        if is_not_found(exc):
             return
-        if status in _BUSY and _code(exc) == "ValidationException":
+        if status in _BUSY and error_code(exc) == "ValidationException":
             return  # e.g. still Creating: deletable once it settles, so the next poll retries
         raise _refused(exc, f"deleting endpoint {name}") from None
 
@@ -157,24 +157,12 @@ def _delete(sagemaker: Any, kind: Kind, name: str) -> None:
     try:
         getattr(sagemaker, kind.delete_operation)(**{kind.name_key: name})
     except ClientError as exc:
-        if not _is_not_found(exc):
+        if not is_not_found(exc):
             raise _refused(exc, f"deleting {kind.noun} {name}") from None
 
 
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _is_not_found(exc: ClientError) -> bool:
-    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
-    return _code(exc) in {"ValidationException", "ResourceNotFound"} and (
-        "could not find" in message or "not found" in message
-    )
-
-
 def _refused(exc: ClientError, doing: str) -> TeardownError:
-    message = exc.response.get("Error", {}).get("Message", "")
     return TeardownError(
-        f"SageMaker refused {doing} ({_code(exc)}: {message}). Check the cleanup function's IAM policy, "
-        "or delete the object by hand, then delete the stack again."
+        f"SageMaker refused {doing} ({error_code(exc)}: {error_message(exc)}). Check the cleanup function's IAM "
+        "policy, or delete the object by hand, then delete the stack again."
     )

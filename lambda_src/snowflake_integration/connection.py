@@ -13,7 +13,7 @@ import snowflake.connector
 from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.connector.errors import Error as SnowflakeError
 
-from snowflake_integration.credentials import CredentialsError, fetch_credentials
+from pipeline_shared.credentials import CredentialsError, fetch_credentials
 from snowflake_integration.lifecycle import SetupFailedError, one_line
 from snowflake_integration.properties import ConnectionSettings
 

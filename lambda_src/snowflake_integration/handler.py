@@ -16,9 +16,9 @@ from typing import Any
 
 import boto3
 
+from pipeline_shared.logs import log
 from snowflake_integration.connection import snowflake_cursor
 from snowflake_integration.lifecycle import Cursor, SetupFailedError, converge, tear_down
-from snowflake_integration.logs import log
 from snowflake_integration.properties import ConnectionSettings, SnowflakeSetup, parse_properties
 from snowflake_integration.statements import InvalidPropertyError, shown
 

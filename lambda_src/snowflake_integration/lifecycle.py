@@ -26,8 +26,8 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 from snowflake.connector.errors import Error as SnowflakeError
 
+from pipeline_shared.logs import log
 from snowflake_integration import statements
-from snowflake_integration.logs import log
 from snowflake_integration.properties import SnowflakeSetup
 from snowflake_integration.statements import ExternalFunction
 from snowflake_integration.trust_policy import UnexpectedIntegrationError, trust_policy

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from snowflake_integration.identifiers import plain_identifier
+from pipeline_shared.identifiers import plain_identifier
 
 DATA_TYPES = ("VARCHAR", "NUMBER", "FLOAT", "VARIANT", "OBJECT", "ARRAY", "BOOLEAN")
 MAX_COMMENT = 256

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from stacks.functions import CATALOGUE
+from pipeline_shared.catalogue import CATALOGUE
 
 PREFIX = "movielens-dev"
 
@@ -85,7 +85,11 @@ def test_training_image_is_an_amd64_docker_asset(synthesized) -> None:
     manifest = json.loads((synthesized.outdir / "Recommender-dev.assets.json").read_text())
     [image] = manifest["dockerImages"].values()
     staged = synthesized.outdir / image["source"]["directory"]
-    assert (staged / "Dockerfile").is_file() and (staged / "recommender" / "train.py").is_file()
+    assert (staged / image["source"]["dockerFile"]).is_file()
+    assert (staged / "training_image" / "recommender" / "train.py").is_file()
+    assert (staged / "pipeline_shared" / "identifiers.py").is_file()
+    # the root's .dockerignore keeps everything else (.venv, node_modules, tests) out of the context
+    assert sorted(p.name for p in staged.iterdir()) == [".dockerignore", "pipeline_shared", "training_image"]
     assert image["source"]["platform"] == "linux/amd64"
 
 
@@ -277,7 +281,7 @@ def test_snowflake_integration_resource_carries_the_function_catalogue(dev_templ
     assert props["GrantRoles"] == ["SYSADMIN"]
     assert props["Retain"] == "false"
     names = [(f["Name"], tuple(tuple(a) for a in f["Arguments"])) for f in props["Functions"]]
-    assert names == [(f.name, f.arguments) for f in CATALOGUE]
+    assert names == [(f.name, arguments) for f in CATALOGUE for arguments in f.overloads]
     volatile = {f["Name"]: f["Volatile"] for f in props["Functions"]}
     assert volatile["TRAIN_AND_GET_RECOMMENDATIONS"] == "true" and volatile["DEPLOY_MODEL"] == "true"
     urls = [flat(f["Url"]) for f in props["Functions"]]

@@ -13,9 +13,9 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 
 from external_functions import aws
+from local_mode.sagemaker import RuntimeRoute
+from local_mode.standins import Server, python_env
 from recommender.model import FactorModel
-from snowflake_sql.local.sagemaker import RuntimeRoute
-from snowflake_sql.local.standins import Server, python_env
 from tests.conftest import DATABASE, SCHEMA
 
 PREFIX = "recsys"

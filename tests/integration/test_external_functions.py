@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from external_functions import aws, handlers
-from snowflake_sql.local.sagemaker import LocalSageMaker, RuntimeRoute
-from snowflake_sql.local.snowflake_calls import answer_values, proxy_event
+from local_mode.sagemaker import LocalSageMaker, RuntimeRoute
+from local_mode.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, IMAGE, PREFIX, ROLE, TrainedJob
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from snowflake_sql.local.gateway import ExternalFunctionFailedError, LocalApiGateway, SnowflakeCaller
-from snowflake_sql.local.standins import LoopbackHttpServer, QuietHandler
+from local_mode.gateway import ExternalFunctionFailedError, LocalApiGateway, SnowflakeCaller
+from local_mode.standins import LoopbackHttpServer, QuietHandler
 
 pytestmark = pytest.mark.integration
 

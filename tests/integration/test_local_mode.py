@@ -1,4 +1,4 @@
-"""Local mode end to end: `python -m snowflake_sql.local` as a newcomer runs it, results checked."""
+"""Local mode end to end: `python -m local_mode` as a newcomer runs it, results checked."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from snowflake_sql.local.standins import fakesnow_connection, fakesnow_server, python_env
+from local_mode.standins import fakesnow_connection, fakesnow_server, python_env
 from snowflake_sql.movielens import MovieLens
 from tests.conftest import ROOT, SHARED_MOVIELENS
 
@@ -25,7 +25,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     workdir = tmp_path_factory.mktemp("local-mode")
     summary = workdir / "summary.json"
     done = subprocess.run(
-        [sys.executable, "-m", "snowflake_sql.local", "--workdir", str(workdir), "--summary", str(summary)],
+        [sys.executable, "-m", "local_mode", "--workdir", str(workdir), "--summary", str(summary)],
         env=python_env(),
         cwd=ROOT,
         capture_output=True,
@@ -98,7 +98,7 @@ def test_bad_data_path_is_refused_with_one_message(tmp_path: Path) -> None:
     bad = tmp_path / "not-a-zip.zip"
     bad.write_text("nope")
     done = subprocess.run(
-        [sys.executable, "-m", "snowflake_sql.local", "--data", str(bad), "--workdir", str(tmp_path / "w")],
+        [sys.executable, "-m", "local_mode", "--data", str(bad), "--workdir", str(tmp_path / "w")],
         env=python_env(),
         cwd=ROOT,
         capture_output=True,
@@ -115,7 +115,7 @@ def test_bad_data_path_is_refused_with_one_message(tmp_path: Path) -> None:
 def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
     """Interrupted while the first training job runs: exit 130, no stand-in or program left behind."""
     process = subprocess.Popen(
-        [sys.executable, "-u", "-m", "snowflake_sql.local", "--workdir", str(tmp_path)],
+        [sys.executable, "-u", "-m", "local_mode", "--workdir", str(tmp_path)],
         env=python_env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,

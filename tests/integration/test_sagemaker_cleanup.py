@@ -20,8 +20,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from external_functions import handlers
+from local_mode.snowflake_calls import answer_values, proxy_event
+from pipeline_shared import resources
 from sagemaker_cleanup import handler, teardown
-from snowflake_sql.local.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, IMAGE, ROLE
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,7 @@ def upload_placeholder_model(aws_client, name: str) -> str:
 def decoys(sagemaker) -> Iterator[list[str]]:
     """A model, endpoint config and endpoint per decoy name, created directly."""
     for name, tag in DECOYS.items():
-        tags = [] if tag is None else [{"Key": teardown.PIPELINE_TAG, "Value": tag}]
+        tags = [] if tag is None else [{"Key": resources.PIPELINE_TAG, "Value": tag}]
         sagemaker.create_model(
             ModelName=name,
             PrimaryContainer={"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{name}/model.tar.gz"},

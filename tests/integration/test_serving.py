@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from snowflake_sql.local.standins import Server, free_port, python_env, running
+from local_mode.standins import Server, free_port, python_env, running
 from tests.integration.conftest import TrainedJob
 
 pytestmark = pytest.mark.integration

@@ -29,11 +29,11 @@ import pytest
 import snowflake.connector
 from snowflake.connector.errors import ProgrammingError
 
+from local_mode.standins import Server, fakesnow_connection, free_port
 from snowflake_integration import handler, statements
 from snowflake_integration.lifecycle import SetupFailedError
 from snowflake_integration.properties import parse_properties
 from snowflake_integration.statements import InvalidPropertyError
-from snowflake_sql.local.standins import Server, fakesnow_connection, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from snowflake.connector import SnowflakeConnection
 
-from snowflake_sql.local.standins import Server, free_port
+from local_mode.standins import Server, free_port
 from snowflake_sql.movielens import MovieLens
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
@@ -183,7 +183,7 @@ def test_unreachable_snowflake(job, tmp_path) -> None:
     [
         ({"n_factors": "many"}, "'n_factors' must be a whole number"),
         ({"lr_all": "0"}, "'lr_all' must be a number above 0"),
-        ({"top_k": "0"}, "'top_k' must be from 1 to 1000"),
+        ({"top_k": "0"}, "'top_k' must be a whole number from 1 to 1000"),
         ({"n_factor": "10"}, "Unknown hyperparameter 'n_factor'"),
         ({"output_table": ""}, "'output_table' is required"),
     ],

@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+from pipeline_shared.identifiers import TableName
 from recommender.config import (
     KNOWN_HYPERPARAMETERS,
     ConfigError,
@@ -12,7 +13,6 @@ from recommender.config import (
     load_hyperparameters,
     parse_hyperparameters,
 )
-from recommender.identifiers import TableName
 
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:snowflake-key-AbCdEf"
 
@@ -120,7 +120,7 @@ def test_bad_n_factors(value):
 
 @pytest.mark.parametrize("value", ["0", "1001"])
 def test_top_k_out_of_range(value):
-    with pytest.raises(ConfigError, match=r"'top_k' must be from 1 to 1000"):
+    with pytest.raises(ConfigError, match=r"'top_k' must be a whole number from 1 to 1000"):
         parse_hyperparameters({**minimal(), "top_k": value})
 
 

@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from recommender.credentials import (
+from pipeline_shared.credentials import (
     PASSWORD_ENV,
     Credentials,
     CredentialsError,

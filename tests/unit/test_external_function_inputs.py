@@ -5,15 +5,19 @@ import math
 
 import pytest
 
-from external_functions import names, scoring, training
+from external_functions import scoring, training
 from external_functions.protocol import BadRequestError, ExternalFunctionError, Row
 from external_functions.settings import (
-    MAX_PREFIX,
     Environment,
     HostingSettings,
     MisconfiguredError,
     TrainingSettings,
 )
+from pipeline_shared.resources import MAX_PREFIX
+from pipeline_shared.training_options import BY_NAME, OPTION_NAMES, as_hyperparameter
+from tests.support.lambda_env import TRAINING_ENV
+
+PREFIX16 = "recsys-prod-euw1"
 
 # --- training.parse_row: table names --------------------------------------------------------------
 
@@ -111,8 +115,21 @@ def test_options_as_json_text():
 
 
 def test_every_documented_option_is_accepted():
-    value = dict.fromkeys(training.OPTION_KEYS, 1)
-    assert options(value) == dict.fromkeys(training.OPTION_KEYS, "1")
+    value = {name: BY_NAME[name].default for name in OPTION_NAMES}
+    assert options(value) == {name: as_hyperparameter(BY_NAME[name].default) for name in OPTION_NAMES}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("n_epochs", 100000), ("n_epochs", 0), ("lr_all", 0), ("top_k", 5000), ("validation_fraction", 0.9),
+     ("n_factors", 2.5), ("random_state", -1)],
+)  # fmt: skip
+def test_options_outside_the_images_ranges_are_bad_requests(key, value):
+    """The image's own rule, checked before a (billed) job starts."""
+    with pytest.raises(BadRequestError) as info:
+        options({key: value}, number=3)
+    assert info.value.message.startswith(f"Row 3: option '{key}' must be ")
+    assert BY_NAME[key].rule in info.value.message
 
 
 def test_unknown_option_is_rejected_naming_the_allowed_keys():
@@ -120,7 +137,7 @@ def test_unknown_option_is_rejected_naming_the_allowed_keys():
         options({"n_epochs": 3, "snowflake_user": "ACCOUNTADMIN"}, number=9)
     message = info.value.message
     assert message.startswith("Row 9: unknown option")
-    for key in training.OPTION_KEYS:
+    for key in OPTION_NAMES:
         assert key in message
     assert "ACCOUNTADMIN" not in message
 
@@ -148,82 +165,6 @@ def test_options_that_are_not_an_object_are_rejected(value):
         options(value, number=6)
     assert info.value.message.startswith("Row 6: options must be an OBJECT")
     assert "not json" not in info.value.message
-
-
-# --- names ----------------------------------------------------------------------------------------
-
-PREFIX16 = "recsys-prod-euw1"
-assert len(PREFIX16) == MAX_PREFIX
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("movielens", "movielens"), ("MovieLens-V2", "movielens-v2"), ("a", "a"), ("0-9", "0-9"), ("A-b-C", "a-b-c")],
-)
-def test_model_name_lower_cases_valid_names(value, expected):
-    assert names.model_name(value, "recsys", row=1) == expected
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["", None, 42, ["m"], "-x", "x-", "-", "a--b", "a_b", "a b", "a.b", "a;b", "mödel", "a\n", " a", "a/b"],
-)
-def test_model_name_rejects_invalid_names(value):
-    with pytest.raises(BadRequestError) as info:
-        names.model_name(value, "recsys", row=23)
-    assert info.value.status == 400
-    assert info.value.message.startswith("Row 23: the model name must be")
-
-
-def test_model_name_length_limit_depends_on_the_prefix():
-    longest = names.max_model_name(PREFIX16)
-    assert longest == 63 - 16 - 1 - 13
-    assert names.model_name("m" * longest, PREFIX16, row=0) == "m" * longest
-    with pytest.raises(BadRequestError, match=f"1-{longest} letters"):
-        names.model_name("m" * (longest + 1), PREFIX16, row=0)
-    assert names.max_model_name("r") > longest
-
-
-def test_model_name_message_does_not_echo_the_value():
-    with pytest.raises(BadRequestError) as info:
-        names.model_name("evil--NAME_MARKER", "recsys", row=2)
-    assert "NAME_MARKER" not in info.value.message
-
-
-def test_all_names_fit_sagemaker_for_the_longest_prefix_and_model():
-    model = names.model_name("M" * names.max_model_name(PREFIX16), PREFIX16, row=0)
-    token = names.idempotency_token("batch", 0)
-    built = [
-        names.versioned_name(PREFIX16, model, token),
-        names.endpoint_name(PREFIX16, model),
-        names.training_job_name(PREFIX16, token),
-    ]
-    assert len(built[0]) == names.MAX_NAME
-    for name in built:
-        assert len(name) <= 63
-        assert names.is_sagemaker_name(name)
-
-
-def test_idempotency_token_is_deterministic_and_distinguishes_inputs():
-    token = names.idempotency_token("01b2-batch", 0)
-    assert token == names.idempotency_token("01b2-batch", 0)
-    assert len(token) == names.VERSION_DIGITS
-    assert int(token, 16) >= 0
-    tokens = {
-        names.idempotency_token(batch, number) for batch in ("01b2-batch", "01b2-batcH", "other") for number in range(5)
-    }
-    assert len(tokens) == 15
-
-
-def test_training_job_name_is_deterministic_per_batch_and_row():
-    def job(batch_id, number):
-        return names.training_job_name("recsys", names.idempotency_token(batch_id, number))
-
-    assert job("b-1", 3) == job("b-1", 3)
-    assert job("b-1", 3) != job("b-2", 3)
-    assert job("b-1", 3) != job("b-1", 4)
-    assert job("b-1", 3).startswith("recsys-train-")
-    assert names.is_sagemaker_name(job("b-1", 3))
 
 
 # --- scoring.whole_number -------------------------------------------------------------------------
@@ -290,15 +231,6 @@ def test_whole_number_rejects_integers_too_large_for_a_float():
 
 # --- settings -------------------------------------------------------------------------------------
 
-TRAINING_ENV = {
-    "RESOURCE_PREFIX": "recsys",
-    "TRAINING_IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:latest",
-    "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/recsys-sagemaker",
-    "SAGEMAKER_HOSTING_ROLE_ARN": "arn:aws:iam::123456789012:role/recsys-sagemaker-hosting",
-    "ARTIFACT_BUCKET": "recsys-artifacts",
-    "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
-    "SNOWFLAKE_USER": "SAGEMAKER_SVC",
-}
 OPTIONAL_SNOWFLAKE = {
     "SNOWFLAKE_ROLE": "RECOMMENDER",
     "SNOWFLAKE_WAREHOUSE": "COMPUTE_WH",

@@ -13,7 +13,8 @@ import os
 import pytest
 
 from external_functions import aws, handlers
-from snowflake_sql.local.snowflake_calls import proxy_event
+from local_mode.snowflake_calls import proxy_event
+from tests.support.lambda_env import TRAINING_ENV
 
 DEAD_ENDPOINT = "http://127.0.0.1:9"
 MARKER = "ROW_DATA_MARKER_5e1d"  # row data that must appear in no answer or log line
@@ -28,15 +29,6 @@ OFFLINE_AWS = {
     "AWS_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
     "AWS_MAX_ATTEMPTS": "1",
-}
-TRAINING_ENV = {
-    "RESOURCE_PREFIX": "recsys",
-    "TRAINING_IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:latest",
-    "SAGEMAKER_ROLE_ARN": "arn:aws:iam::123456789012:role/recsys-sagemaker",
-    "SAGEMAKER_HOSTING_ROLE_ARN": "arn:aws:iam::123456789012:role/recsys-sagemaker-hosting",
-    "ARTIFACT_BUCKET": "recsys-artifacts",
-    "SNOWFLAKE_ACCOUNT": "myorg-myaccount",
-    "SNOWFLAKE_USER": "SAGEMAKER_SVC",
 }
 CONFIG_PREFIXES = ("AWS_", "SNOWFLAKE_", "TRAINING_", "ENDPOINT_", "SERVERLESS_")
 CONFIG_NAMES = ("RESOURCE_PREFIX", "SAGEMAKER_ROLE_ARN", "ARTIFACT_BUCKET")

@@ -1,6 +1,6 @@
 import pytest
 
-from recommender.identifiers import InvalidIdentifierError, TableName, plain_identifier
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName, plain_identifier
 
 
 @pytest.mark.parametrize(

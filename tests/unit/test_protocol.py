@@ -20,7 +20,7 @@ from external_functions.protocol import (
     ok,
     parse_event,
 )
-from snowflake_sql.local.snowflake_calls import proxy_event
+from local_mode.snowflake_calls import proxy_event
 
 FUNCTION = "train_and_get_recommendations"
 MARKER = "PAYLOAD_MARKER_7f3a9c"  # request data that must never appear in an error message

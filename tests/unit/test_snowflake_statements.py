@@ -477,11 +477,3 @@ def test_one_line():
     cut = one_line("x " * 1000)
     assert len(cut) == 300
     assert cut.endswith("x\u2026")
-
-
-@pytest.mark.parametrize("module", ["identifiers.py", "credentials.py"])
-def test_shared_modules_are_links_to_the_images(module):
-    """One definition of safe names and of credentials: never let a formatter turn the links into copies."""
-    link = ROOT / "lambda_src" / "snowflake_integration" / module
-    assert link.is_symlink()
-    assert link.resolve() == (ROOT / "training_image" / "recommender" / module).resolve()

@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
+from local_mode.standins import python_env
+from pipeline_shared.catalogue import CATALOGUE
 from snowflake_sql import templates
 from snowflake_sql.load import TABLE_COLUMNS
-from snowflake_sql.local.standins import python_env
 from snowflake_sql.templates import (
     SQL_FILES,
     load_environment,
@@ -20,7 +21,6 @@ from snowflake_sql.templates import (
     template_values,
 )
 from stacks.config import CONTEXT_KEY, load_environments
-from stacks.functions import CATALOGUE
 
 ROOT = templates.ROOT
 FUNCTION_NAMES = sorted({function.name for function in CATALOGUE})

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from recommender.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.training_options import OPTIONS, OptionError, default
 
 T = TypeVar("T")
 
@@ -49,14 +50,14 @@ class SnowflakeSettings:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Surprise SVD hyperparameters. Defaults beat ``SVD()`` by >2% holdout RMSE (bench/)."""
+    """Surprise SVD hyperparameters (defaults from ``pipeline_shared.training_options``; >2% better RMSE than SVD())."""
 
-    n_factors: int = 100
-    n_epochs: int = 50
-    lr_all: float = 0.01
-    reg_all: float = 0.08
-    init_std_dev: float = 0.05
-    random_state: int = 42
+    n_factors: int = int(default("n_factors"))
+    n_epochs: int = int(default("n_epochs"))
+    lr_all: float = default("lr_all")
+    reg_all: float = default("reg_all")
+    init_std_dev: float = default("init_std_dev")
+    random_state: int = int(default("random_state"))
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ class TrainingConfig:
     output_table: TableName
     snowflake: SnowflakeSettings
     model: ModelParams = field(default_factory=ModelParams)
-    top_k: int = 10
-    validation_fraction: float = 0.2
+    top_k: int = int(default("top_k"))
+    validation_fraction: float = default("validation_fraction")
 
     def describe(self) -> dict[str, Any]:
         """A loggable summary (contains no secrets: the config never holds any)."""
@@ -87,29 +88,21 @@ def _integer(low: int, high: int) -> Callable[[str, str], int]:
         try:
             value = int(raw.strip())
         except ValueError:
-            raise ConfigError(
-                f"Hyperparameter '{key}' must be a whole number from {low} to {high}, got {raw!r}."
-            ) from None
+            value = low - 1
         if not low <= value <= high:
-            raise ConfigError(f"Hyperparameter '{key}' must be from {low} to {high}, got {value}.")
+            raise ConfigError(f"Hyperparameter '{key}' must be a whole number from {low} to {high}.")
         return value
 
     return parse
 
 
-def _real(low: float, high: float, *, low_open: bool = False) -> Callable[[str, str], float]:
-    def parse(key: str, raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            value = float("nan")
-        ok = (low < value if low_open else low <= value) and value <= high
-        if not ok:  # also rejects nan and inf
-            bound = "above" if low_open else "from"
-            raise ConfigError(f"Hyperparameter '{key}' must be a number {bound} {low} up to {high}, got {raw!r}.")
-        return value
-
-    return parse
+def _option(key: str, raw: str) -> int | float:
+    """A training option, by the rule the train Lambda checked it with before starting the job."""
+    option = next(o for o in OPTIONS if o.name == key)
+    try:
+        return option.parse(raw)
+    except OptionError as exc:
+        raise ConfigError(f"Hyperparameter '{key}' {exc}, got {raw.strip()[:40]!r}.") from None
 
 
 def _matching(pattern: re.Pattern[str], example: str) -> Callable[[str, str], str]:
@@ -152,14 +145,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "snowflake_port": _integer(1, 65535),
     "snowflake_protocol": _protocol,
     "aws_region": _matching(_REGION, "'us-east-1'"),
-    "n_factors": _integer(1, 1000),
-    "n_epochs": _integer(1, 1000),
-    "lr_all": _real(0.0, 1.0, low_open=True),
-    "reg_all": _real(0.0, 10.0),
-    "init_std_dev": _real(0.0, 10.0),
-    "random_state": _integer(0, 2**32 - 1),
-    "top_k": _integer(1, 1000),
-    "validation_fraction": _real(0.0, 0.5),
+    **{option.name: _option for option in OPTIONS},
 }
 _REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")
 KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)

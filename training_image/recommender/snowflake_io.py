@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,23 +22,14 @@ import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import DatabaseError, Error, InterfaceError, OperationalError, ProgrammingError
 
+from pipeline_shared.bulk_load import BulkLoadError, Column, TableLoad, first_line, replace_tables, table_columns
+from pipeline_shared.credentials import Credentials
+from pipeline_shared.identifiers import TableName
 from recommender.config import SnowflakeSettings
-from recommender.credentials import Credentials
-from recommender.identifiers import TableName
 from recommender.ratings import COLUMNS, Ratings
 
 APPLICATION = "movielens-recommender"
 RECOMMENDATIONS_COLUMN = "TOP_10_RECOMMENDATIONS"
-# Created when the output table does not exist; only USERID and the recommendations column
-# are required in an existing table (the seed's two-column table keeps working).
-OUTPUT_COLUMNS = {
-    "USERID": "NUMBER",
-    RECOMMENDATIONS_COLUMN: "VARIANT",
-    "PREDICTED_RATINGS": "VARIANT",
-    "MODEL_VERSION": "VARCHAR",
-    "GENERATED_AT": "TIMESTAMP_NTZ",
-}
-_TABLE_MISSING = (2003,)
 
 
 class SnowflakeError(RuntimeError):
@@ -94,7 +84,7 @@ def connect(settings: SnowflakeSettings, credentials: Credentials) -> Iterator[S
 
 def read_ratings(connection: SnowflakeConnection, table: TableName) -> Ratings:
     """All ``USERID, MOVIEID, RATING`` rows of ``table``, fetched as Arrow."""
-    columns = table_columns(connection, table, what="Input table")
+    columns = _table_columns(connection, table, what="Input table")
     if columns is None:
         raise SnowflakeError(
             f"Input table {table} does not exist or the role cannot see it: check the name and grants."
@@ -108,21 +98,16 @@ def read_ratings(connection: SnowflakeConnection, table: TableName) -> Ratings:
     return Ratings.from_frame(frame, source=table.sql)
 
 
-def table_columns(connection: SnowflakeConnection, table: TableName, *, what: str) -> list[str] | None:
-    """Upper-cased column names of ``table``, or None if it does not exist."""
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute("SELECT * FROM IDENTIFIER(%s) LIMIT 0", (table.sql,))
-        except ProgrammingError as exc:
-            if exc.errno in _TABLE_MISSING:
-                return None
-            raise SnowflakeError(f"{what} {table} cannot be read: {first_line(exc)}.") from None
-        return [d.name.upper() for d in cursor.description]
+def _table_columns(connection: SnowflakeConnection, table: TableName, *, what: str) -> list[str] | None:
+    try:
+        return table_columns(connection, table)
+    except ProgrammingError as exc:
+        raise SnowflakeError(f"{what} {table} cannot be read: {first_line(exc)}.") from None
 
 
 def check_output_table(connection: SnowflakeConnection, table: TableName) -> None:
     """Fail early if an existing output table lacks the columns we write."""
-    columns = table_columns(connection, table, what="Output table")
+    columns = _table_columns(connection, table, what="Output table")
     if columns is not None:
         for required in ("USERID", RECOMMENDATIONS_COLUMN):
             if required not in columns:
@@ -171,65 +156,24 @@ def replace_recommendations(
     Creates ``table`` if missing. Columns the existing table lacks (besides the required
     two) are simply not written.
     """
-    token = uuid.uuid4().hex[:12].upper()
-    # Temporary objects are created unqualified, in the output table's schema.
-    stage = TableName.parse(f"RECOMMENDER_LOAD_STAGE_{token}")
-    staging = TableName.parse(f"RECOMMENDER_LOAD_{token}")
     generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    with connection.cursor() as cursor:
-        create = ", ".join(f"{name} {kind}" for name, kind in OUTPUT_COLUMNS.items())
-        _execute(
-            cursor, f"CREATE TABLE IF NOT EXISTS IDENTIFIER(%s) ({create})", (table.sql,), what=f"creating {table}"
-        )
-        columns = table_columns(connection, table, what="Output table") or []
-        if table.namespace:
-            _execute(cursor, f"USE SCHEMA {table.namespace}", what=f"using the schema of {table}")
-        _execute(cursor, f"CREATE TEMPORARY STAGE {stage.sql}", what="creating a temporary stage")
-        _execute(
-            cursor,
-            f"PUT 'file://{data.path.as_posix()}' @{stage.sql} AUTO_COMPRESS=TRUE OVERWRITE=TRUE",
-            what="uploading recommendations",
-        )
-        _execute(
-            cursor,
-            f"CREATE TEMPORARY TABLE {staging.sql} (USERID NUMBER, RECOMMENDATIONS VARCHAR, PREDICTED_RATINGS VARCHAR)",
-            what="creating a staging table",
-        )
-        _execute(
-            cursor,
-            f"COPY INTO {staging.sql} FROM @{stage.sql} "
-            "FILE_FORMAT = (TYPE = CSV FIELD_OPTIONALLY_ENCLOSED_BY = '\"') ON_ERROR = ABORT_STATEMENT",
-            what="loading recommendations",
-        )
-        _execute(cursor, f"SELECT COUNT(*) FROM {staging.sql}", what="counting loaded rows")
-        loaded = int(cursor.fetchone()[0])
-        if loaded != data.rows:
-            raise SnowflakeError(
-                f"Loaded {loaded} of {data.rows} recommendation rows into staging; {table} was left unchanged."
-            )
-
-        sources: dict[str, tuple[str, tuple[Any, ...]]] = {
-            "USERID": ("USERID", ()),
-            RECOMMENDATIONS_COLUMN: ("PARSE_JSON(RECOMMENDATIONS)", ()),
-            "PREDICTED_RATINGS": ("PARSE_JSON(PREDICTED_RATINGS)", ()),
-            "MODEL_VERSION": ("%s", (model_version,)),
-            "GENERATED_AT": ("%s::TIMESTAMP_NTZ", (generated_at,)),
-        }
-        chosen = [c for c in sources if c in columns]
-        params: tuple[Any, ...] = (table.sql, *[p for c in chosen for p in sources[c][1]])
-        insert = (
-            f"INSERT INTO IDENTIFIER(%s) ({', '.join(chosen)}) "
-            f"SELECT {', '.join(sources[c][0] for c in chosen)} FROM {staging.sql}"
-        )
-        _execute(cursor, "BEGIN", what="starting the swap")
-        try:
-            _execute(cursor, "DELETE FROM IDENTIFIER(%s)", (table.sql,), what=f"clearing {table}")
-            _execute(cursor, insert, params, what=f"writing {table}")
-            _execute(cursor, "COMMIT", what="committing the swap")
-        except BaseException:
-            cursor.execute("ROLLBACK")
-            raise
-    return loaded
+    load = TableLoad(
+        table=table,
+        csv=data.path,
+        rows=data.rows,
+        staging=(("USERID", "NUMBER"), ("RECOMMENDATIONS", "VARCHAR"), ("PREDICTED_RATINGS", "VARCHAR")),
+        columns=(
+            Column("USERID", "NUMBER", "USERID"),
+            Column(RECOMMENDATIONS_COLUMN, "VARIANT", "PARSE_JSON(RECOMMENDATIONS)"),
+            Column("PREDICTED_RATINGS", "VARIANT", "PARSE_JSON(PREDICTED_RATINGS)", optional=True),
+            Column("MODEL_VERSION", "VARCHAR", "%s", (model_version,), optional=True),
+            Column("GENERATED_AT", "TIMESTAMP_NTZ", "%s::TIMESTAMP_NTZ", (generated_at,), optional=True),
+        ),
+    )
+    try:
+        return replace_tables(connection, [load])[table.sql]
+    except BulkLoadError as exc:
+        raise SnowflakeError(str(exc)) from None
 
 
 def _execute(cursor: Any, sql: str, params: tuple[Any, ...] | None = None, *, what: str) -> None:
@@ -237,9 +181,3 @@ def _execute(cursor: Any, sql: str, params: tuple[Any, ...] | None = None, *, wh
         cursor.execute(sql, params)
     except Error as exc:
         raise SnowflakeError(f"Snowflake failed while {what}: {first_line(exc)}.") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of a connector error, without the connector's error-code prefix noise."""
-    text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
-    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

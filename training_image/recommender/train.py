@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from pipeline_shared.credentials import CredentialsError, fetch_credentials
 from recommender import __version__
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
-from recommender.credentials import CredentialsError, fetch_credentials
 from recommender.model import FactorModel
 from recommender.paths import OptMl
 from recommender.ratings import Ratings, RatingsError

@@ -1,6 +1,7 @@
-"""stacks.bundling.PipBundling on the real snowflake_integration package: wheels for Lambda, real files.
+"""stacks.python_function: each Lambda asset holds its packages (shared code included) and, where asked, wheels.
 
-Downloads the pinned wheels from PyPI (pip's cache makes reruns fast); bundles once per module.
+The Snowflake integration asset downloads the pinned wheels from PyPI (pip's cache makes reruns
+fast); every asset is bundled once per module.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from pathlib import Path
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
-from stacks.bundling import PipBundling, python_package_with_wheels
+from stacks.python_function import PackageBundling, package_code, package_dir, source_digest
+from tests.support.isolated import module_files
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "lambda_src" / "snowflake_integration"
-IMAGE_MODULES = ROOT / "training_image" / "recommender"
-LINKED = ("identifiers.py", "credentials.py")
+SHARED = ROOT / "pipeline_shared"
 
 
 @dataclass(frozen=True)
@@ -39,18 +40,19 @@ def wheel_tags(dist_info: Path) -> list[str]:
     return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Tag:")]
 
 
+def bundled(out_dir: Path, *packages: str) -> object:
+    return PackageBundling({name: package_dir(name) for name in packages}, "3.13").try_bundle(str(out_dir), None)
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundle:
     out_dir = tmp_path_factory.mktemp("asset-output")
     start = time.monotonic()
-    returned = PipBundling(PACKAGE, "3.13").try_bundle(str(out_dir), None)
+    returned = bundled(out_dir, "snowflake_integration", "pipeline_shared")
     return Bundle(returned, out_dir, time.monotonic() - start)
 
 
-def test_package_layout_is_what_the_test_expects():
-    """Guards the premises below: the modules really are links and the pin is there."""
-    for name in LINKED:
-        assert (PACKAGE / name).is_symlink(), name
+def test_package_pins_the_connector():
     assert "snowflake-connector-python==4.8.1" in (PACKAGE / "requirements.txt").read_text()
 
 
@@ -59,21 +61,27 @@ def test_try_bundle_returns_true(bundle: Bundle):
     print(f"bundling took {bundle.seconds:.1f} s")
 
 
-@pytest.mark.parametrize("name", LINKED)
-def test_linked_modules_are_copied_as_real_files(bundle: Bundle, name: str):
-    copied = bundle.package / name
-    assert copied.exists()
-    assert not copied.is_symlink()
-    assert copied.is_file()
-    assert copied.read_bytes() == (IMAGE_MODULES / name).read_bytes()
+@pytest.mark.parametrize(("name", "source"), [("snowflake_integration", PACKAGE), ("pipeline_shared", SHARED)])
+def test_packages_are_copied_file_for_file(bundle: Bundle, name: str, source: Path):
+    expected = {p.name for p in source.glob("*.py")}
+    assert "__init__.py" in expected
+    assert {p.name for p in (bundle.out_dir / name).glob("*.py")} == expected
+    for file_name in expected:
+        assert (bundle.out_dir / name / file_name).read_bytes() == (source / file_name).read_bytes(), file_name
 
 
-def test_own_modules_are_copied(bundle: Bundle):
-    expected = {p.name for p in PACKAGE.glob("*.py")}
-    assert expected >= {"__init__.py", "lifecycle.py", *LINKED}
-    assert {p.name for p in bundle.package.glob("*.py")} == expected
-    for name in expected - set(LINKED):
-        assert (bundle.package / name).read_bytes() == (PACKAGE / name).read_bytes(), name
+@pytest.mark.parametrize(
+    ("packages", "module"),
+    [
+        (("external_functions", "pipeline_shared"), "external_functions.handlers"),
+        (("sagemaker_cleanup", "pipeline_shared"), "sagemaker_cleanup.handler"),
+    ],
+)
+def test_bundled_asset_imports_from_itself(tmp_path: Path, packages: tuple[str, ...], module: str):
+    """The handler module imports with only the asset on the path for first-party code."""
+    assert bundled(tmp_path, *packages) is True
+    files = module_files(tmp_path, module, "pipeline_shared")
+    assert all(path.startswith(str(tmp_path)) for path in files), files
 
 
 def test_requirements_not_copied_into_package(bundle: Bundle):
@@ -131,11 +139,24 @@ def test_every_binary_wheel_is_manylinux_x86_64(bundle: Bundle):
             assert platform == "any" or ("manylinux" in platform and platform.endswith("x86_64")), (dist_info, tag)
 
 
-def test_python_package_with_wheels_does_not_bundle_at_construction(monkeypatch: pytest.MonkeyPatch):
+def test_package_code_does_not_bundle_at_construction(monkeypatch: pytest.MonkeyPatch):
     calls = []
-    monkeypatch.setattr(PipBundling, "try_bundle", lambda *args: calls.append(args) or True)
-    code = python_package_with_wheels(PACKAGE, lambda_.Runtime.PYTHON_3_13)
-    assert isinstance(code, lambda_.Code)
+    monkeypatch.setattr(PackageBundling, "try_bundle", lambda *args: calls.append(args) or True)
+    code = package_code(("snowflake_integration", "pipeline_shared"), lambda_.Runtime.PYTHON_3_13)
     assert isinstance(code, lambda_.AssetCode)
     assert code.is_inline is False
     assert calls == [], "bundling ran at construction time"
+
+
+def test_source_digest_follows_every_package(tmp_path: Path):
+    """A change to a shared module changes the hash of every asset that carries it."""
+    own, shared = tmp_path / "own", tmp_path / "shared"
+    for folder in (own, shared):
+        folder.mkdir()
+        (folder / "__init__.py").write_text("")
+    before = source_digest([own, shared])
+    (shared / "rules.py").write_text("LIMIT = 1\n")
+    after = source_digest([own, shared])
+    (shared / "__pycache__").mkdir()
+    (shared / "__pycache__" / "rules.cpython-311.pyc").write_bytes(b"cache")
+    assert before != after == source_digest([own, shared])

@@ -4,7 +4,7 @@
 patch mode. Local mode wants its Snowflake data to outlive a run, so this starts the same server
 app with the shared instance backed by a folder (one DuckDB file per database).
 
-Run as ``python -m snowflake_sql.local.fakesnow_server --port PORT --data DIR``.
+Run as ``python -m local_mode.fakesnow_server --port PORT --data DIR``.
 """
 
 from __future__ import annotations

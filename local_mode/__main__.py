@@ -1,4 +1,4 @@
-"""``python -m snowflake_sql.local`` (``make local``): the whole pipeline end to end, no cloud needed."""
+"""``python -m local_mode`` (``make local``): the whole pipeline end to end, no cloud needed."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "training_image"), str(ROOT / "lambda_src")]
+from local_mode.pipeline import LocalPipeline, local_config
+from snowflake_sql.movielens import DatasetError, read_movielens, synthetic_movielens
+from stacks.config import ConfigError, load_environments
 
-from snowflake_sql.local.pipeline import LocalPipeline, local_config  # noqa: E402
-from snowflake_sql.movielens import DatasetError, read_movielens, synthetic_movielens  # noqa: E402
-from stacks.config import ConfigError, load_environments  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m snowflake_sql.local",
+        prog="recommender-local",
         description=(
             "Run the recommender pipeline end to end on loopback stand-ins: fakesnow for Snowflake, moto for "
             "AWS, the real Lambda handlers behind a local API gateway, and the real training and serve programs "
@@ -34,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "else a synthetic MovieLens-shaped set)",
     )
     parser.add_argument("--env", default="dev", help="cdk.json environment whose names to use (default: dev)")
-    parser.add_argument("--workdir", type=Path, default=ROOT / "local", help="where stand-in data and logs go")
+    parser.add_argument(
+        "--workdir", type=Path, default=ROOT / ".local", help="where stand-in data and logs go (default: .local/)"
+    )
     parser.add_argument("--fresh", action="store_true", help="delete the workdir's data first")
     parser.add_argument("--summary", type=Path, help="also write a JSON summary of the results here")
     args = parser.parse_args(argv)

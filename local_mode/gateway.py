@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from external_functions import handlers, logs
-from snowflake_sql.local.snowflake_calls import snowflake_headers
-from snowflake_sql.local.standins import LoopbackHttpServer, QuietHandler
-from stacks.functions import CATALOGUE, ExternalFunction, routes
+from external_functions import handlers
+from local_mode.snowflake_calls import snowflake_headers
+from local_mode.standins import LoopbackHttpServer, QuietHandler
+from pipeline_shared import logs
+from pipeline_shared.catalogue import CATALOGUE, ExternalFunction
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -36,7 +37,7 @@ class LocalApiGateway(LoopbackHttpServer):
     def __init__(self, log_path: Path | None = None) -> None:
         self.log_path = log_path
         self._log: TextIO | None = None
-        table: dict[str, Handler] = {path: getattr(handlers, name) for path, name in routes().items()}
+        table: dict[str, Handler] = {f.path: getattr(handlers, f.handler) for f in CATALOGUE}
 
         class Proxy(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
@@ -87,28 +88,31 @@ class SnowflakeCaller:
 
     def call(self, name: str, rows: Sequence[Sequence[Any]], *, query_id: str | None = None) -> list[Any]:
         """One output per row of ``rows`` (argument lists) for the SQL function ``name``."""
-        function = self._function(name, len(rows[0]) if rows else 0)
+        arity = len(rows[0]) if rows else 0
+        function = self._function(name, arity)
         query_id = query_id or str(uuid.uuid4())
-        batch = function.max_batch_rows or len(rows) or 1
+        batch = function.max_batch_rows
         results: list[Any] = []
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            results.extend(self._batch(function, chunk, start, query_id))
+            results.extend(self._batch(function, arity, chunk, start, query_id))
         return results
 
     def _function(self, name: str, arity: int) -> ExternalFunction:
         for function in CATALOGUE:
-            if function.name == name.upper() and len(function.arguments) == arity:
+            if function.name == name.upper() and arity in function.arities:
                 return function
         raise ValueError(f"No external function {name.upper()} with {arity} arguments in the catalogue.")
 
-    def _batch(self, function: ExternalFunction, rows: Sequence[Sequence[Any]], first: int, query_id: str) -> list[Any]:
+    def _batch(
+        self, function: ExternalFunction, arity: int, rows: Sequence[Sequence[Any]], first: int, query_id: str
+    ) -> list[Any]:
         body = gzip.compress(json.dumps({"data": [[first + i, *row] for i, row in enumerate(rows)]}).encode())
         headers = snowflake_headers(
             function.name,
             query_id=query_id,
             batch_id=f"{query_id}:{first}",
-            signature=function.signature,
+            signature=function.signatures[function.arities.index(arity)],
             return_type=function.returns,
         )
         for attempt in range(self.retries + 1):

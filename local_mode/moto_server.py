@@ -5,7 +5,7 @@ same endpoint, no downtime). moto answers every other SageMaker call we make; th
 UpdateEndpoint with SageMaker's observable effect -- the endpoint now names the new config
 and its variants, and stays InService -- before starting moto's own server.
 
-Run as ``python -m snowflake_sql.local.moto_server -H 127.0.0.1 -p PORT``.
+Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ from typing import Any
 import boto3
 from snowflake.connector import SnowflakeConnection
 
+from local_mode.gateway import LocalApiGateway, SnowflakeCaller
+from local_mode.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
+from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server
 from snowflake_sql import templates
 from snowflake_sql.load import load_movielens
-from snowflake_sql.local.gateway import LocalApiGateway, SnowflakeCaller
-from snowflake_sql.local.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
-from snowflake_sql.local.standins import Server, fakesnow_connection, fakesnow_server, moto_server
 from snowflake_sql.movielens import MovieLens
 from stacks.config import PipelineConfig
 

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import ClientError
 
-from snowflake_sql.local.standins import (
+from local_mode.standins import (
     LOOPBACK,
     LoopbackHttpServer,
     QuietHandler,

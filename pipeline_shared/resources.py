@@ -1,5 +1,7 @@
-"""Names of the SageMaker objects a pipeline creates, all under its resource prefix.
+"""Names, tags and sizes of the SageMaker objects a pipeline creates, all under its resource prefix.
 
+- resource prefix: lower-case letters, digits and single hyphens, at most 16 characters; every
+  object of the pipeline is named ``<prefix>-...`` and tagged ``recommender:pipeline=<prefix>``;
 - training job: ``<prefix>-train-<12 hex>`` derived from the Snowflake batch id and row, so a
   retried batch maps to the job it already started;
 - endpoint: ``<prefix>-<model>`` for the model name SQL users pass to ``deploy_model``;
@@ -12,12 +14,27 @@ from __future__ import annotations
 import hashlib
 import re
 
-from external_functions.protocol import BadRequestError
+from pipeline_shared import InputError
 
+MAX_PREFIX = 16
+PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 MAX_NAME = 63
 VERSION_DIGITS = 12
 PIPELINE_TAG = "recommender:pipeline"
+MODEL_TAG = "recommender:model"
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"  # the smallest general-purpose x86 type SageMaker hosts (no T2/T3)
+INSTANCE_TYPE_PATTERN = re.compile(r"ml\.(?!t2\.)[a-z0-9]+\.[a-z0-9]+")  # SageMaker rejects T2
 _SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-?[a-zA-Z0-9])*")
+
+
+def is_resource_prefix(value: object) -> bool:
+    """True for a usable resource prefix (see the module docstring)."""
+    return isinstance(value, str) and len(value) <= MAX_PREFIX and bool(PREFIX_PATTERN.fullmatch(value))
+
+
+def is_instance_type(value: object) -> bool:
+    """True for a SageMaker instance type SageMaker accepts, such as ``ml.m5.large`` (never T2)."""
+    return isinstance(value, str) and bool(INSTANCE_TYPE_PATTERN.fullmatch(value))
 
 
 def idempotency_token(*parts: object) -> str:
@@ -39,12 +56,15 @@ def max_model_name(prefix: str) -> int:
 
 
 def model_name(value: object, prefix: str, *, row: int) -> str:
-    """Validate a SQL user's model name; returns it lower-cased (endpoint names ignore case)."""
+    """Validate a SQL user's model name; returns it lower-cased (endpoint names ignore case).
+
+    Raises :class:`InputError` naming the row.
+    """
     longest = max_model_name(prefix)
     if not isinstance(value, str) or not value:
-        raise BadRequestError(f"Row {row}: the model name must be a non-empty string such as 'movielens'.")
+        raise InputError(f"Row {row}: the model name must be a non-empty string such as 'movielens'.")
     if len(value) > longest or not _SAGEMAKER_NAME.fullmatch(value):
-        raise BadRequestError(
+        raise InputError(
             f"Row {row}: the model name must be 1-{longest} letters, digits or single hyphens, "
             "starting and ending with a letter or digit (e.g. 'movielens')."
         )
@@ -63,6 +83,16 @@ def is_sagemaker_name(value: str) -> bool:
     return len(value) <= MAX_NAME and bool(_SAGEMAKER_NAME.fullmatch(value))
 
 
+def is_pipeline_name(name: str, prefix: str) -> bool:
+    """True for a name inside the pipeline's namespace (``<prefix>-...``)."""
+    return name.startswith(f"{prefix}-")
+
+
 def tags(prefix: str, **extra: str) -> list[dict[str, str]]:
     """The tags that let teardown find everything a pipeline created at run time."""
     return [{"Key": PIPELINE_TAG, "Value": prefix}, *({"Key": k, "Value": v} for k, v in extra.items())]
+
+
+def has_pipeline_tag(tags: list[dict[str, str]], prefix: str) -> bool:
+    """True when SageMaker ``Tags`` mark the object as this pipeline's."""
+    return any(t.get("Key") == PIPELINE_TAG and t.get("Value") == prefix for t in tags)

@@ -107,7 +107,7 @@ def running(
 def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextManager[Server]:
     """The fakesnow server, its databases kept in ``data_dir`` across restarts."""
     port = free_port()
-    args = [sys.executable, "-m", "snowflake_sql.local.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
+    args = [sys.executable, "-m", "local_mode.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
     return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
 
 
@@ -126,14 +126,15 @@ def fakesnow_connection(
 
 def moto_server(log: Path) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
-    args = [sys.executable, "-m", "snowflake_sql.local.moto_server", "-H", LOOPBACK, "-p", str(port)]
+    args = [sys.executable, "-m", "local_mode.moto_server", "-H", LOOPBACK, "-p", str(port)]
     return running(args, port=port, log=log, env=python_env())
 
 
 def python_env(**extra: str) -> dict[str, str]:
-    """The current environment with the image's package importable, plus ``extra``."""
-    root = Path(__file__).resolve().parents[2]
+    """The current environment without AWS or Snowflake settings, plus ``extra``.
+
+    Child processes run this interpreter, whose environment imports every first-party package.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SNOWFLAKE_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(root / "training_image"), str(root)])
     env.update(extra)
     return env

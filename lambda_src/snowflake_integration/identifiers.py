@@ -1,1 +1,0 @@
-../../training_image/recommender/identifiers.py

@@ -1,0 +1,164 @@
+"""Replace whole Snowflake tables from CSV files: stage, PUT, COPY, then swap in one transaction.
+
+The one way this project writes bulk data (MovieLens loading, the training job's write-back,
+the benchmarks). Every file is PUT to a temporary stage and COPYed into a temporary staging
+table whose row count is checked; only then does one transaction delete each table's rows and
+insert the staged ones. Any failure leaves every table as it was. Temporary objects are created
+unqualified in the tables' schema (the session's current schema afterwards) and go with the
+session. Statements are built only from validated :class:`TableName` values and the column
+descriptions below (our own constants); values travel as bound parameters.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from snowflake.connector import SnowflakeConnection
+from snowflake.connector.errors import Error as ConnectorError
+from snowflake.connector.errors import ProgrammingError
+
+from pipeline_shared.identifiers import TableName
+
+TABLE_MISSING = 2003  # Snowflake: "... does not exist or not authorized"
+
+
+class BulkLoadError(RuntimeError):
+    """Snowflake refused a step, or staged the wrong number of rows; no table was changed."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A target column: its type (for a new table) and the expression over staging columns that fills it."""
+
+    name: str
+    type: str
+    select: str
+    params: tuple[Any, ...] = ()
+    optional: bool = False  # written only when an existing table has it
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    """One table's new content: a CSV file of ``rows`` rows in the ``staging`` column layout."""
+
+    table: TableName
+    csv: Path
+    rows: int
+    staging: tuple[tuple[str, str], ...]  # (name, type) in file order
+    columns: tuple[Column, ...]
+    header: bool = False  # the file starts with a header line
+
+
+def replace_tables(
+    connection: SnowflakeConnection,
+    loads: Sequence[TableLoad],
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, int]:
+    """Make each load's file the whole content of its table (created if missing); returns rows per table.
+
+    All tables must share one schema. Raises :class:`BulkLoadError` with one sentence that says
+    which step failed; every table is then unchanged.
+    """
+    namespaces = {load.table.namespace for load in loads}
+    if len(namespaces) != 1:
+        raise ValueError("replace_tables loads tables of one schema at a time")
+    namespace = namespaces.pop()
+    unchanged = f"{loads[0].table} was left unchanged" if len(loads) == 1 else "the tables were left unchanged"
+    token = uuid.uuid4().hex[:12].upper()
+    stage = f"BULK_LOAD_STAGE_{token}"
+    staging = {load.table: f"{load.table.table}_LOAD_{token}" for load in loads}
+
+    with connection.cursor() as cursor:
+
+        def run(sql: str, what: str, params: Sequence[Any] | None = None) -> None:
+            try:
+                cursor.execute(sql, params)
+            except ConnectorError as exc:
+                raise BulkLoadError(f"Snowflake failed while {what}: {first_line(exc)}; {unchanged}.") from None
+
+        for load in loads:
+            create = ", ".join(f"{c.name} {c.type}" for c in load.columns)
+            run(f"CREATE TABLE IF NOT EXISTS {load.table.sql} ({create})", f"creating {load.table}")
+        present = {load.table: _columns(cursor, load.table, run) for load in loads}
+        if namespace:
+            run(f"USE SCHEMA {namespace}", f"using schema {namespace}")
+        run(f"CREATE TEMPORARY STAGE {stage}", "creating a temporary stage")
+        try:
+            for index, load in enumerate(loads):
+                started = time.perf_counter()
+                _stage(run, cursor, load, stage, f"part{index}", staging[load.table], unchanged)
+                if progress:
+                    progress(f"staged {load.csv.name}: {load.rows:,} rows ({time.perf_counter() - started:.1f} s)")
+            run("BEGIN", "starting the swap")
+            try:
+                for load in loads:
+                    chosen = [c for c in load.columns if not c.optional or c.name in present[load.table]]
+                    run(f"DELETE FROM {load.table.sql}", f"clearing {load.table}")
+                    run(
+                        f"INSERT INTO {load.table.sql} ({', '.join(c.name for c in chosen)}) "
+                        f"SELECT {', '.join(c.select for c in chosen)} FROM {staging[load.table]}",
+                        f"writing {load.table}",
+                        [p for c in chosen for p in c.params],
+                    )
+                run("COMMIT", "committing the swap")
+            except BaseException:
+                with suppress(ConnectorError):  # a lost session rolls back by itself
+                    cursor.execute("ROLLBACK")
+                raise
+        finally:
+            with suppress(ConnectorError):  # temporary anyway: they go with the session
+                for name in staging.values():
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    return {load.table.sql: load.rows for load in loads}
+
+
+def _stage(
+    run: Callable[..., None], cursor: Any, load: TableLoad, stage: str, folder: str, staging: str, unchanged: str
+) -> None:
+    """PUT ``load.csv`` and COPY it into a new temporary ``staging`` table; checks the row count."""
+    name = load.csv.name
+    columns = ", ".join(f"{column} {kind}" for column, kind in load.staging)
+    run(f"CREATE TEMPORARY TABLE {staging} ({columns})", f"creating a staging table for {name}")
+    run(f"PUT 'file://{load.csv.as_posix()}' @{stage}/{folder} AUTO_COMPRESS=TRUE OVERWRITE=TRUE", f"uploading {name}")
+    file_format = f"TYPE = CSV{' SKIP_HEADER = 1' if load.header else ''} FIELD_OPTIONALLY_ENCLOSED_BY = '\"'"
+    run(
+        f"COPY INTO {staging} FROM @{stage}/{folder}/ FILE_FORMAT = ({file_format}) ON_ERROR = ABORT_STATEMENT",
+        f"copying {name} into staging",
+    )
+    run(f"SELECT COUNT(*) FROM {staging}", f"counting the staged rows of {name}")
+    staged = int(cursor.fetchone()[0])
+    if staged != load.rows:
+        raise BulkLoadError(f"Staged {staged:,} of {load.rows:,} rows of {name}; {unchanged}.")
+
+
+def _columns(cursor: Any, table: TableName, run: Callable[..., None]) -> set[str]:
+    run(f"SELECT * FROM {table.sql} LIMIT 0", f"reading the columns of {table}")
+    return {d.name.upper() for d in cursor.description}
+
+
+def table_columns(connection: SnowflakeConnection, table: TableName) -> list[str] | None:
+    """Upper-cased column names of ``table``, or None if it does not exist (or the role cannot see it).
+
+    Other refusals raise the connector's ``ProgrammingError``.
+    """
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("SELECT * FROM IDENTIFIER(%s) LIMIT 0", (table.sql,))
+        except ProgrammingError as exc:
+            if exc.errno == TABLE_MISSING:
+                return None
+            raise
+        return [d.name.upper() for d in cursor.description]
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of a connector error, without the connector's error-code prefix noise."""
+    text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

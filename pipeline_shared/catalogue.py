@@ -1,0 +1,162 @@
+"""The catalogue of external functions: the one description the API, the Lambdas, IAM and the DDL come from.
+
+Each :class:`ExternalFunction` is one API route served by one Lambda handler, and one SQL function
+(with an overload per optional trailing argument). The CDK app builds the routes, the Lambdas and
+their IAM grants from it; the handlers check argument counts with it; the Snowflake custom
+resource and the SQL templates create and name the functions from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# What a permission may name: the pipeline's SageMaker objects of one kind, or no resource type.
+ResourceKind = Literal["training-job", "model", "endpoint-config", "endpoint", "*"]
+PassedRole = Literal["training", "hosting"]
+
+
+@dataclass(frozen=True)
+class Permission:
+    """IAM ``actions`` on the pipeline's objects of the given kinds (``*``: actions without a resource type)."""
+
+    actions: tuple[str, ...]
+    on: tuple[ResourceKind, ...]
+
+
+@dataclass(frozen=True)
+class ExternalFunction:
+    """One SQL function served by one API route and Lambda handler."""
+
+    name: str  # SQL name
+    path: str  # API resource, e.g. "train"
+    handler: str  # function in external_functions.handlers
+    arguments: tuple[tuple[str, str], ...]  # (name, SQL type), always given
+    returns: str
+    max_batch_rows: int
+    permissions: tuple[Permission, ...]
+    optional_arguments: tuple[tuple[str, str], ...] = ()  # trailing; each adds an overload
+    volatile: bool = True  # side effects or answers that change with redeploys
+    passes_role: PassedRole | None = None  # iam:PassRole on SageMaker's training or hosting role
+
+    @property
+    def label(self) -> str:
+        """The name as SQL users write it, for messages (``train_and_get_recommendations``)."""
+        return self.name.lower()
+
+    @property
+    def overloads(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """Every argument list SQL may call it with, shortest first."""
+        return tuple(
+            self.arguments + self.optional_arguments[:extra] for extra in range(len(self.optional_arguments) + 1)
+        )
+
+    @property
+    def arities(self) -> tuple[int, ...]:
+        """The accepted argument counts, e.g. ``(2, 3)``."""
+        return tuple(len(arguments) for arguments in self.overloads)
+
+    @property
+    def signatures(self) -> tuple[str, ...]:
+        """``NAME(TYPE, ...)`` of every overload: how GRANT and DROP name a function."""
+        return tuple(f"{self.name}({', '.join(kind for _, kind in args)})" for args in self.overloads)
+
+    def as_properties(self, url: str) -> list[dict[str, object]]:
+        """The entries (one per overload) the Snowflake integration custom resource expects."""
+        entries = []
+        for arguments in self.overloads:
+            entry: dict[str, object] = {
+                "Name": self.name,
+                "Arguments": [list(arg) for arg in arguments],
+                "Returns": self.returns,
+                "Volatile": "true" if self.volatile else "false",
+                "Url": url,
+                "MaxBatchRows": str(self.max_batch_rows),
+            }
+            entries.append(entry)
+        return entries
+
+
+_DESCRIBE_JOB = Permission(("sagemaker:DescribeTrainingJob",), ("training-job",))
+_INVOKE = Permission(("sagemaker:InvokeEndpoint",), ("endpoint",))
+_HOSTED = ("model", "endpoint-config", "endpoint")
+
+CATALOGUE: tuple[ExternalFunction, ...] = (
+    ExternalFunction(
+        "TRAIN_AND_GET_RECOMMENDATIONS",
+        "train",
+        "train_handler",
+        (("INPUT_TABLE", "VARCHAR"), ("OUTPUT_TABLE", "VARCHAR")),
+        "VARIANT",
+        max_batch_rows=10,  # a SageMaker call or two per row: small batches stay well under 29 s
+        permissions=(
+            Permission(
+                ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
+                ("training-job",),
+            ),
+        ),
+        optional_arguments=(("OPTIONS", "OBJECT"),),
+        passes_role="training",
+    ),
+    ExternalFunction(
+        "DEPLOY_MODEL",
+        "deploy",
+        "deploy_handler",
+        (("MODEL_NAME", "VARCHAR"), ("MODEL_REF", "VARCHAR")),
+        "VARIANT",
+        max_batch_rows=5,
+        permissions=(
+            _DESCRIBE_JOB,
+            Permission(("sagemaker:ListTrainingJobs",), ("*",)),
+            Permission(
+                (
+                    "sagemaker:CreateModel",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DeleteEndpoint",  # a Failed endpoint only, so it can be created anew
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:AddTags",
+                ),
+                _HOSTED,
+            ),
+        ),
+        passes_role="hosting",
+    ),
+    ExternalFunction(
+        "INVOKE_MODEL",
+        "invoke",
+        "invoke_handler",
+        (("MODEL_NAME", "VARCHAR"), ("USER_ID", "NUMBER"), ("MOVIE_ID", "NUMBER")),
+        "FLOAT",
+        max_batch_rows=20000,
+        permissions=(_INVOKE,),
+    ),
+    ExternalFunction(
+        "RECOMMEND",
+        "recommend",
+        "recommend_handler",
+        (("MODEL_NAME", "VARCHAR"), ("USER_ID", "NUMBER"), ("K", "NUMBER")),
+        "ARRAY",
+        max_batch_rows=2000,
+        permissions=(_INVOKE,),
+    ),
+    ExternalFunction(
+        "PIPELINE_STATUS",
+        "status",
+        "status_handler",
+        (("NAME", "VARCHAR"),),
+        "VARIANT",
+        max_batch_rows=20,
+        permissions=(
+            _DESCRIBE_JOB,
+            Permission(
+                ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"),
+                _HOSTED,
+            ),
+        ),
+    ),
+)
+BY_PATH: dict[str, ExternalFunction] = {function.path: function for function in CATALOGUE}
