@@ -22,7 +22,8 @@ $(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt 
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements-dev.txt
 	@# every first-party package importable from .venv, plus the console scripts (recommender-local, ...)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . 2>&1 | grep -v -e '^ ' -e '^$$' -e '!!' || true
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . > $(VENV)/editable-install.log 2>&1 \
+		|| { cat $(VENV)/editable-install.log; exit 1; }
 	rm -f $(VENV)/.installed-* && touch $@
 
 $(NODE_STAMP): package.json package-lock.json

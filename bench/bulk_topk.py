@@ -100,7 +100,11 @@ CHILDREN = {"ours": child_ours, "seed": child_seed, "25m": child_25m}
 def measure(name: str) -> dict[str, float]:
     print(f"measuring {name} ...", flush=True)
     done = subprocess.run(
-        [sys.executable, __file__, "--child", name], stdout=subprocess.PIPE, text=True, check=True, cwd=ROOT
+        [sys.executable, "-m", "bench.bulk_topk", "--child", name],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 

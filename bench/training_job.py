@@ -85,7 +85,7 @@ def main() -> None:
             with connection.cursor() as cursor:
                 cursor.execute("CREATE DATABASE IF NOT EXISTS MOVIELENS")
                 cursor.execute("CREATE SCHEMA IF NOT EXISTS MOVIELENS.PUBLIC")
-                load_ratings(cursor, TABLE, data.ratings)
+            load_ratings(connection, TABLE, data.ratings)
             print(f"loaded {len(data.ratings):,} ratings into fakesnow", flush=True)
 
             config = root / "job" / "input" / "config"
@@ -100,7 +100,9 @@ def main() -> None:
             print("running our training job ...", flush=True)
             ours_s, ours = timed([sys.executable, "-m", "recommender.train"], env)
             print("running the seed's training job ...", flush=True)
-            seed_s, _ = timed([sys.executable, __file__, "--seed-child", str(server.port)], python_env())
+            seed_s, _ = timed(
+                [sys.executable, "-m", "bench.training_job", "--seed-child", str(server.port)], python_env()
+            )
 
     print()
     print("whole training job, ml-latest-small on fakesnow (wall time incl. process start)")

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from snowflake.connector import SnowflakeConnection
+
+from pipeline_shared.bulk_load import Column, TableLoad, replace_tables
+from pipeline_shared.identifiers import TableName
 
 MOVIE_COLUMNS = ("movieId", "title", "genres")
 RATING_COLUMNS = ("userId", "movieId", "rating", "timestamp")
@@ -168,27 +172,22 @@ def _title(movie_id: int, year: int) -> str:
     return f"Synthetic Movie {movie_id} ({year})"
 
 
-def load_ratings(cursor: object, table: str, ratings: pd.DataFrame) -> int:
-    """Replace ``table`` (a validated name) with ``ratings`` via PUT + COPY; returns the row count.
+def load_ratings(connection: SnowflakeConnection, table: str, ratings: pd.DataFrame) -> int:
+    """Replace ``table`` (``DB.SCHEMA.TABLE``) with ``ratings`` in one bulk load; returns the row count.
 
     ``table`` gets the seed's columns ``USERID, MOVIEID, RATING, TIMESTAMP TIMESTAMP_NTZ``.
     """
-    namespace, _, name = table.rpartition(".")
-    staging, stage = f"{name}_LOAD", f"{name}_LOAD_STAGE"  # temporary objects: unqualified
+    columns = (
+        Column("USERID", "NUMBER", "USERID"),
+        Column("MOVIEID", "NUMBER", "MOVIEID"),
+        Column("RATING", "FLOAT", "RATING"),
+        Column("TIMESTAMP", "TIMESTAMP_NTZ", "TO_TIMESTAMP_NTZ(EPOCH_SECONDS)"),
+    )
+    staging = (("USERID", "NUMBER"), ("MOVIEID", "NUMBER"), ("RATING", "FLOAT"), ("EPOCH_SECONDS", "NUMBER"))
     with tempfile.TemporaryDirectory(prefix="ratings-") as scratch:
         path = Path(scratch) / "ratings.csv"
         ratings[list(RATING_COLUMNS)].to_csv(path, index=False, header=False)
-        for sql in (
-            f"CREATE OR REPLACE TABLE {table} (USERID NUMBER, MOVIEID NUMBER, RATING FLOAT, TIMESTAMP TIMESTAMP_NTZ)",
-            *([f"USE SCHEMA {namespace}"] if namespace else []),
-            f"CREATE OR REPLACE TEMPORARY TABLE {staging} "
-            "(USERID NUMBER, MOVIEID NUMBER, RATING FLOAT, EPOCH_SECONDS NUMBER)",
-            f"CREATE TEMPORARY STAGE {stage}",
-            f"PUT 'file://{path.as_posix()}' @{stage} OVERWRITE=TRUE",
-            f"COPY INTO {staging} FROM @{stage} FILE_FORMAT = (TYPE = CSV)",
-            f"INSERT INTO {table} SELECT USERID, MOVIEID, RATING, TO_TIMESTAMP_NTZ(EPOCH_SECONDS) FROM {staging}",
-        ):
-            cursor.execute(sql)  # type: ignore[attr-defined]
+        replace_tables(connection, [TableLoad(TableName.parse(table), path, len(ratings), staging, columns)])
     return len(ratings)
 
 

@@ -77,6 +77,6 @@ def snowflake_db(fakesnow: Server, movielens: MovieLens) -> Iterator[SnowflakeCo
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
         cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
-        load_ratings(cursor, f"{DATABASE}.{SCHEMA}.RATINGS", movielens.ratings)
+    load_ratings(connection, f"{DATABASE}.{SCHEMA}.RATINGS", movielens.ratings)
     yield connection
     connection.close()
