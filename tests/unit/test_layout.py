@@ -4,6 +4,7 @@ import ast
 import importlib
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,20 @@ def test_product_code_never_edits_sys_path():
             if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", None) == "sys":
                 offenders.append(path.relative_to(ROOT))
     assert offenders == []
+
+
+def console_scripts() -> dict[str, str]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+
+
+def test_the_clis_are_console_scripts():
+    assert set(console_scripts()) == {"recommender-local", "recommender-load", "recommender-sql"}
+
+
+@pytest.mark.parametrize("script", sorted(console_scripts()))
+def test_every_console_script_answers_help(script, capsys):
+    module, _, function = console_scripts()[script].partition(":")
+    with pytest.raises(SystemExit) as done:
+        getattr(importlib.import_module(module), function)(["--help"])
+    assert done.value.code == 0
+    assert f"usage: {script}" in capsys.readouterr().out

@@ -12,7 +12,7 @@ import pytest
 
 from stacks.config import ConfigError, PipelineConfig, load_environments
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = json.loads((ROOT / "cdk.json").read_text())["context"]["recommender"]
 DEV = "recommender.environments.dev"
 SF = f"{DEV}.snowflake"

@@ -12,7 +12,7 @@ from snowflake_integration.properties import parse_properties
 from snowflake_integration.statements import ExternalFunction, Integration, InvalidPropertyError
 from snowflake_integration.trust_policy import UnexpectedIntegrationError, trust_policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ROLE_ARN = "arn:aws:iam::123456789012:role/Stack-SnowflakeApiRole-ABC"
 PREFIX = "https://abc123.execute-api.us-east-1.amazonaws.com/prod/"
 USER_ARN = "arn:aws:iam::999999999999:user/abc1-b-self1234"

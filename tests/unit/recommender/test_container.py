@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.isolated import module_files
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 IMAGE = ROOT / "training_image"
 REQUIREMENT_FILES = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt", IMAGE / "requirements.txt"]
 

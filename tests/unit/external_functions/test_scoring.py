@@ -1,0 +1,90 @@
+"""invoke_model and recommend: argument checks and request chunking (no AWS calls)."""
+
+import math
+
+import pytest
+
+from external_functions import scoring
+from external_functions.protocol import BadRequestError
+from external_functions.scoring import chunks
+
+# --- scoring.whole_number -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (42, 42),
+        (0, 0),
+        (-3, -3),
+        (7.0, 7),
+        ("42", 42),
+        (" 7 ", 7),
+        ("3.0", 3),
+        ("-5", -5),
+        (2**53, 2**53),
+        (float(2**53), 2**53),
+    ],
+)
+def test_whole_number_accepts(value, expected):
+    result = scoring.whole_number(value, "user_id", 1)
+    assert result == expected
+    assert type(result) is int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "",
+        "  ",
+        "1.5",
+        "nan",
+        "inf",
+        "1e999",
+        1.5,
+        -0.25,
+        True,
+        False,
+        None,
+        math.nan,
+        math.inf,
+        -math.inf,
+        2**60,
+        -(2**60),
+        float(2**60),
+        "1152921504606846976",
+        [1],
+        {"id": 1},
+    ],
+)
+def test_whole_number_rejects(value):
+    with pytest.raises(BadRequestError) as info:
+        scoring.whole_number(value, "movie_id", 88)
+    assert info.value.message == "Row 88: movie_id must be a whole number."
+
+
+def test_whole_number_rejects_integers_too_large_for_a_float():
+    # A JSON integer beyond float range must be a 400, not an unexpected OverflowError (a 500).
+    with pytest.raises(BadRequestError, match="Row 88: "):
+        scoring.whole_number(10**400, "user_id", 88)
+
+
+# --- scoring.chunks ---------------------------------------------------------------------------------
+
+
+def test_chunks_respect_the_limit_and_keep_order():
+    items = list(range(100))
+    parts = list(chunks(items, lambda _: 7, limit=50))
+    assert [x for part in parts for x in part] == items
+    assert all(len(part) * 7 <= 50 for part in parts)
+    assert len(parts) == 15  # 7 items (49 bytes) per call
+
+
+def test_an_item_larger_than_the_limit_travels_alone():
+    parts = list(chunks(["a", "bbbbbbbbbb", "c"], len, limit=4))
+    assert parts == [["a"], ["bbbbbbbbbb"], ["c"]]
+
+
+def test_no_items_no_calls():
+    assert list(chunks([], len)) == []

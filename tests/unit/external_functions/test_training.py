@@ -1,0 +1,157 @@
+"""train_and_get_recommendations' arguments: table names and options, checked before any job starts."""
+
+import json
+import math
+
+import pytest
+
+from external_functions import training
+from external_functions.protocol import BadRequestError, Row
+from pipeline_shared.training_options import BY_NAME, OPTION_NAMES, as_hyperparameter
+
+# --- training.parse_row: table names --------------------------------------------------------------
+
+VALID = "DB.SCHEMA.RATINGS"
+INJECTIONS = [
+    "x; drop table y",
+    "RATINGS' OR '1'='1",
+    '"RATINGS"',
+    "RATINGS -- c",
+    "RATINGS /* c */",
+    "MY RATINGS",
+    "DB.MY SCHEMA.RATINGS",
+    "DB . SCHEMA . RATINGS",
+    "A.B.C.D",
+    "DB." + "R" * 256,
+    "DB..RATINGS",
+    ".RATINGS",
+    "RATINGS.",
+    "1RATINGS",
+    "$RATINGS",
+    "RAT-INGS",
+    "RATINGS\n;DROP",
+    "RATINGS\x00",
+    "RATİNGS",
+]
+
+
+def row(*args, number=7):
+    return Row(number, args)
+
+
+def test_parse_row_accepts_three_part_names():
+    request = training.parse_row(row(VALID, "db.schema.recs"))
+    assert request.input_table.sql == "DB.SCHEMA.RATINGS"
+    assert request.output_table.sql == "DB.SCHEMA.RECS"
+    assert request.options == {}
+    assert request.row.number == 7
+
+
+@pytest.mark.parametrize("text", ["RATINGS", "SCHEMA.RATINGS", "_db.s$1.t_2", "  DB.S.T  ", "DB." + "R" * 255])
+def test_parse_row_accepts_plain_identifiers(text):
+    assert training.parse_row(row(text, VALID)).input_table.sql == text.strip().upper()
+
+
+@pytest.mark.parametrize("text", INJECTIONS)
+@pytest.mark.parametrize("position", [0, 1])
+def test_parse_row_rejects_unsafe_table_names(text, position):
+    args = [VALID, VALID]
+    args[position] = text
+    with pytest.raises(BadRequestError) as info:
+        training.parse_row(row(*args, number=31))
+    message = info.value.message
+    assert info.value.status == 400
+    assert message.startswith("Row 31: ")
+    assert ("input table" if position == 0 else "output table") in message
+    assert text.strip() not in message
+    for fragment in ("drop", "OR '1'", "--", "/*", '"RATINGS"', "R" * 20):
+        if fragment in text:
+            assert fragment not in message
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", 98765, 3.25, True, ["DB.S.T"], {"name": "DB.S.T"}])
+def test_parse_row_rejects_missing_or_non_text_names(value):
+    with pytest.raises(BadRequestError) as info:
+        training.parse_row(row(value, VALID, number=12))
+    assert info.value.message.startswith("Row 12: ")
+    assert "98765" not in info.value.message
+    assert "3.25" not in info.value.message
+
+
+# --- training.parse_row: options ------------------------------------------------------------------
+
+
+def options(value, number=5):
+    return training.parse_row(row(VALID, VALID, value, number=number)).options
+
+
+@pytest.mark.parametrize("value", [None, {}, "{}"])
+def test_no_options(value):
+    assert options(value) == {}
+
+
+def test_options_become_strings():
+    assert options({"n_epochs": 30, "lr_all": 0.01, "top_k": "20", "reg_all": " 0.05 "}) == {
+        "n_epochs": "30",
+        "lr_all": "0.01",
+        "top_k": "20",
+        "reg_all": "0.05",
+    }
+
+
+def test_options_as_json_text():
+    text = json.dumps({"n_factors": 64, "validation_fraction": 0.2})
+    assert options(text) == {"n_factors": "64", "validation_fraction": "0.2"}
+
+
+def test_every_documented_option_is_accepted():
+    value = {name: BY_NAME[name].default for name in OPTION_NAMES}
+    assert options(value) == {name: as_hyperparameter(BY_NAME[name].default) for name in OPTION_NAMES}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("n_epochs", 100000), ("n_epochs", 0), ("lr_all", 0), ("top_k", 5000), ("validation_fraction", 0.9),
+     ("n_factors", 2.5), ("random_state", -1)],
+)  # fmt: skip
+def test_options_outside_the_images_ranges_are_bad_requests(key, value):
+    """The image's own rule, checked before a (billed) job starts."""
+    with pytest.raises(BadRequestError) as info:
+        options({key: value}, number=3)
+    assert info.value.message.startswith(f"Row 3: option '{key}' must be ")
+    assert BY_NAME[key].rule in info.value.message
+
+
+def test_unknown_option_is_rejected_naming_the_allowed_keys():
+    with pytest.raises(BadRequestError) as info:
+        options({"n_epochs": 3, "snowflake_user": "ACCOUNTADMIN"}, number=9)
+    message = info.value.message
+    assert message.startswith("Row 9: unknown option")
+    for key in OPTION_NAMES:
+        assert key in message
+    assert "ACCOUNTADMIN" not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [True, False, [1], {"a": 1}, None, math.nan, math.inf, -math.inf, "abc", "", "nan", "inf", "1e999", "0x10"],
+)
+def test_non_numeric_option_values_are_rejected(value):
+    with pytest.raises(BadRequestError) as info:
+        options({"n_epochs": value}, number=4)
+    assert info.value.message.startswith("Row 4: option 'n_epochs' must be")
+
+
+def test_huge_integer_option_is_a_bad_request():
+    # A JSON integer too large for a float must be a 400, not an unexpected OverflowError (a 500).
+    with pytest.raises(BadRequestError) as info:
+        options({"n_epochs": 10**400}, number=4)
+    assert info.value.message.startswith("Row 4: ")
+
+
+@pytest.mark.parametrize("value", [[1, 2], "[1, 2]", "not json", '"text"', 42, 1.5, True])
+def test_options_that_are_not_an_object_are_rejected(value):
+    with pytest.raises(BadRequestError) as info:
+        options(value, number=6)
+    assert info.value.message.startswith("Row 6: options must be an OBJECT")
+    assert "not json" not in info.value.message
