@@ -1,7 +1,8 @@
 """Snowflake's external-function calls over loopback HTTP: an API Gateway stand-in and a caller.
 
 :class:`LocalApiGateway` accepts ``POST /<route>`` like the deployed REST API and hands the
-request to the same Lambda handler as an API Gateway proxy event (binary bodies base64-encoded).
+request to the same Lambda handler as an API Gateway proxy event: a gzip or deflate body is inflated
+first and ``Content-Encoding`` left in the headers, as API Gateway does (415 if it cannot be inflated).
 :class:`SnowflakeCaller` calls it the way Snowflake calls an external function: batches of at
 most MAX_BATCH_ROWS rows, gzip-compressed, with Snowflake's headers, retrying 429/5xx answers
 with the same batch id, and failing with Snowflake's message for anything else.
@@ -9,12 +10,12 @@ with the same batch id, and failing with Snowflake's message for anything else.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import http.client
 import json
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -47,14 +48,19 @@ class LocalApiGateway(LoopbackHttpServer):
                 if handler is None:
                     self.send_body(404, "text/plain", f"No route /{path}.".encode())
                     return
-                binary = self.headers.get("Content-Encoding", "").lower() in ("gzip", "deflate")
+                try:
+                    body = inflated(raw, self.headers.get("Content-Encoding", ""))
+                except (OSError, EOFError, zlib.error):
+                    # API Gateway's answer to a body it cannot decompress
+                    self.send_body(415, "application/json", b'{"message": "Unsupported Media Type"}')
+                    return
                 event = {
                     "resource": f"/{path}",
                     "path": f"/{path}",
                     "httpMethod": "POST",
-                    "headers": dict(self.headers.items()),
-                    "body": base64.b64encode(raw).decode() if binary else raw.decode("utf-8", "replace"),
-                    "isBase64Encoded": binary,
+                    "headers": dict(self.headers.items()),  # Content-Encoding stays, as API Gateway leaves it
+                    "body": body.decode("utf-8", "replace"),
+                    "isBase64Encoded": False,
                     "requestContext": {"requestId": str(uuid.uuid4()), "resourcePath": f"/{path}"},
                 }
                 answer = handler(event, None)
@@ -74,6 +80,16 @@ class LocalApiGateway(LoopbackHttpServer):
         if self._log is not None:
             logs.send_to(None)
             self._log.close()
+
+
+def inflated(raw: bytes, encoding: str) -> bytes:
+    """The body as API Gateway passes it on: gzip and deflate requests decompressed (errors raise)."""
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        return gzip.decompress(raw)
+    if encoding == "deflate":
+        return zlib.decompress(raw)
+    return raw
 
 
 class ExternalFunctionFailedError(RuntimeError):

@@ -1,15 +1,15 @@
 """Calls shaped like Snowflake's: external-function batches as API Gateway REST proxy events.
 
 Snowflake POSTs ``{"data": [[row, args...], ...]}`` with its ``sf-external-function-*``
-headers, gzip-compressed by default on AWS; API Gateway hands the Lambda a proxy event whose
-body is base64-encoded when it is binary. Local mode and the tests call the real handlers
-with these events.
+headers, gzip-compressed by default on AWS (``COMPRESSION = AUTO``). API Gateway inflates a
+compressed request before its Lambda proxy integration ("API Gateway decompresses the payload
+... and passes the mapped request to the integration endpoint", AWS API Gateway developer guide)
+and the event keeps ``Content-Encoding: gzip`` with a plain, not base64-encoded body -- as
+captured Lambda events show. Local mode and the tests call the real handlers with these events.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
 import uuid
 from collections.abc import Sequence
@@ -46,24 +46,24 @@ def proxy_event(
     compress: bool = True,
     first_row: int = 0,
 ) -> dict[str, Any]:
-    """An API Gateway proxy event carrying ``rows`` (argument lists) numbered from ``first_row``."""
+    """The proxy event API Gateway hands the Lambda for a batch of ``rows`` numbered from ``first_row``.
+
+    ``compress``: Snowflake gzipped the batch, so the header says gzip over an inflated body.
+    """
     document = {"data": [[first_row + i, *args] for i, args in enumerate(rows)]}
     raw = json.dumps(document).encode()
     headers = snowflake_headers(
         function, query_id=query_id or str(uuid.uuid4()), batch_id=batch_id or str(uuid.uuid4())
     )
-    if compress:
-        body, encoded = base64.b64encode(gzip.compress(raw)).decode(), True
-    else:
+    if not compress:
         del headers["Content-Encoding"]
-        body, encoded = raw.decode(), False
     return {
         "resource": path,
         "path": path,
         "httpMethod": "POST",
         "headers": headers,
-        "body": body,
-        "isBase64Encoded": encoded,
+        "body": raw.decode(),  # inflated by API Gateway when Snowflake compressed it
+        "isBase64Encoded": False,
         "requestContext": {"requestId": str(uuid.uuid4()), "httpMethod": "POST", "resourcePath": path},
     }
 

@@ -2,7 +2,8 @@
 
 Each handler parses Snowflake's batch, reads its configuration, calls one logic module and
 answers in Snowflake's format. Failures become one-sentence answers (see ``protocol``); an
-unexpected exception is logged with its traceback and answered with 500 and the request id.
+unexpected exception is logged with its traceback and answered with 400 and the request id: a
+retry would only repeat it (Snowflake retries every 5xx for minutes), so the query fails at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from external_functions.protocol import (
     BadRequestError,
     Batch,
     ExternalFunctionError,
+    FailedError,
     failed,
     ok,
     parse_event,
@@ -58,7 +60,7 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         return failed(error)
     except Exception as exc:  # an answer Snowflake can show, never a stack trace
         log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc(), **fields)
-        error = ExternalFunctionError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}.")
+        error = FailedError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}.")
         return failed(error)
 
 

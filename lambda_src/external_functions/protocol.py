@@ -1,11 +1,13 @@
 """Snowflake's external-function batch protocol over API Gateway REST proxy events.
 
-Request body ``{"data": [[row_number, arg1, ...], ...]}``, possibly base64-encoded by API
-Gateway and/or gzip/deflate-compressed by Snowflake. Response 200
+Request body ``{"data": [[row_number, arg1, ...], ...]}``. Snowflake gzips each batch
+(``COMPRESSION = AUTO``); API Gateway inflates it before the integration and passes the plain JSON
+on with ``Content-Encoding: gzip`` still set, so the header says nothing about the body: whether
+to inflate is decided from the body's own bytes (a body may also arrive base64-encoded). Response 200
 ``{"data": [[row_number, value], ...]}``: one output per input row, same numbers, same order.
 Errors are one sentence in the body -- Snowflake shows it to the SQL user verbatim -- and never
-echo request data: 400 for bad input, 429/503 for transient upstream trouble (Snowflake
-retries those with the same batch id).
+echo request data: 400 for bad input and for failures a retry cannot fix, 429/503 only for
+transient upstream trouble (Snowflake retries those with the same batch id).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ExternalFunctionError(Exception):
@@ -34,6 +37,16 @@ class ExternalFunctionError(Exception):
 
 class BadRequestError(ExternalFunctionError):
     """The caller's input is wrong; retrying the same batch cannot help."""
+
+    status = 400
+
+
+class FailedError(ExternalFunctionError):
+    """Something broke that a retry cannot fix (our bug, a broken model): a 4xx, so the query fails now.
+
+    Snowflake retries 429 and every 5xx for minutes, repeating side effects; only transient
+    trouble may answer those.
+    """
 
     status = 400
 
@@ -82,7 +95,7 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
     if not isinstance(event, dict):
         raise BadRequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
     headers = request_headers(event)
-    raw = _body_bytes(event, headers, function)
+    raw = _body_bytes(event, function)
     try:
         document = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -113,7 +126,7 @@ def request_headers(event: object) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
-def _body_bytes(event: dict[str, Any], headers: dict[str, str], function: str) -> bytes:
+def _body_bytes(event: dict[str, Any], function: str) -> bytes:
     body = event.get("body")
     if body is None or body == "":
         raise BadRequestError(f"The request for {function} has an empty body.")
@@ -128,10 +141,10 @@ def _body_bytes(event: dict[str, Any], headers: dict[str, str], function: str) -
         raise BadRequestError(f"The request body for {function} is not text.")
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
-    encoding = headers.get("content-encoding", "").lower()
-    if raw[:2] == b"\x1f\x8b" or encoding == "gzip":
+    # Never trust Content-Encoding: API Gateway keeps it after inflating the body.
+    if raw[:2] == GZIP_MAGIC:
         return _inflate(raw, zlib.MAX_WBITS | 16, function)
-    if encoding == "deflate" or (len(raw) > 1 and raw[0] == 0x78 and (raw[0] * 256 + raw[1]) % 31 == 0):
+    if len(raw) > 1 and raw[0] == 0x78 and (raw[0] * 256 + raw[1]) % 31 == 0:  # a zlib (deflate) header
         return _inflate(raw, zlib.MAX_WBITS, function)
     return raw
 

@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.aws import upstream_error
-from external_functions.protocol import BadRequestError, Batch, UnavailableError
+from external_functions.protocol import BadRequestError, Batch, FailedError, UnavailableError
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code, error_message
 
@@ -57,7 +57,7 @@ def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
             answer = _invoke(runtime, prefix, model, body, "text/csv", batch, chunk[0][0])
             values = answer.split()
             if len(values) != len(chunk):
-                raise UnavailableError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
+                raise FailedError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
             for (position, _, _), value in zip(chunk, values, strict=True):
                 results[position] = float(value)
     return results
@@ -86,9 +86,9 @@ def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]
             try:
                 lists = json.loads(answer)["recommendations"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise UnavailableError(f"Model '{model}' answered something other than recommendations.") from None
+                raise FailedError(f"Model '{model}' answered something other than recommendations.") from None
             if len(lists) != len(chunk):
-                raise UnavailableError(f"Model '{model}' answered {len(lists)} lists for {len(chunk)} users.")
+                raise FailedError(f"Model '{model}' answered {len(lists)} lists for {len(chunk)} users.")
             for (position, _), movies in zip(chunk, lists, strict=True):
                 results[position] = movies
     return results
@@ -124,7 +124,9 @@ def _invoke(runtime: Any, prefix: str, model: str, body: bytes, content_type: st
             original = int(exc.response.get("OriginalStatusCode") or 500)
             if 400 <= original < 500:
                 raise BadRequestError(f"Model '{model}' rejected the request: {message}.") from None
-            raise UnavailableError(f"Model '{model}' failed while answering; Snowflake will retry.") from None
+            raise FailedError(
+                f"Model '{model}' failed while answering ({message}): see its endpoint's CloudWatch log."
+            ) from None
         if code == "ModelNotReadyException":
             raise UnavailableError(f"Model '{model}' is not ready yet; Snowflake will retry.") from None
         raise upstream_error(exc, f"invoking model '{model}'") from None

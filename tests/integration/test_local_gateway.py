@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -73,3 +75,28 @@ def test_retries_5xx_with_the_same_batch_id() -> None:
 def test_unknown_function_or_arity_is_refused(gateway) -> None:
     with pytest.raises(ValueError, match="No external function INVOKE_MODEL with 2 arguments"):
         SnowflakeCaller(gateway.url).call("invoke_model", [["m", 1]])
+
+
+def post(gateway: LocalApiGateway, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"{gateway.url}/{path}", data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_the_handler_gets_the_inflated_body_with_the_gzip_header_kept(gateway, capsys) -> None:
+    """What API Gateway does with Snowflake's gzip batches: the Lambda sees plain JSON and Content-Encoding: gzip."""
+    document = {"data": [[0, None], [1, None]]}
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    status, answer = post(gateway, "status", gzip.compress(json.dumps(document).encode()), headers)
+    assert status == 200, answer
+    assert json.loads(answer) == {"data": [[0, None], [1, None]]}
+
+
+def test_a_body_that_cannot_be_inflated_is_refused_before_the_lambda(gateway, capsys) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    status, _ = post(gateway, "status", b"\x1f\x8bnot really gzip", headers)
+    assert status == 415
+    assert not [line for line in capsys.readouterr().out.splitlines() if line.startswith("{")]  # no Lambda ran

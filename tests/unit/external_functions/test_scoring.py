@@ -1,11 +1,22 @@
 """invoke_model and recommend: argument checks and request chunking (no AWS calls)."""
 
+import io
 import math
 
+import boto3
 import pytest
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
 
 from external_functions import scoring
-from external_functions.protocol import BadRequestError
+from external_functions.protocol import (
+    BadRequestError,
+    Batch,
+    ExternalFunctionError,
+    FailedError,
+    Row,
+    UnavailableError,
+)
 from external_functions.scoring import chunks
 
 # --- scoring.whole_number -------------------------------------------------------------------------
@@ -88,3 +99,51 @@ def test_an_item_larger_than_the_limit_travels_alone():
 
 def test_no_items_no_calls():
     assert list(chunks([], len)) == []
+
+
+# --- scoring: how SageMaker's answers become Snowflake's -------------------------------------------
+
+
+def runtime_answering(*, error: tuple[str, int, dict] | None = None, body: bytes = b"") -> object:
+    """A real sagemaker-runtime client whose one InvokeEndpoint answer is stubbed (the network edge)."""
+    keys = {"aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    client = boto3.client("sagemaker-runtime", region_name="us-east-1", **keys)
+    stubber = Stubber(client)
+    if error:
+        code, status, fields = error
+        stubber.add_client_error(
+            "invoke_endpoint", service_error_code=code, service_message="it broke", http_status_code=status,
+            modeled_fields=fields,
+        )  # fmt: skip
+    else:
+        stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(body), len(body))})
+    stubber.activate()
+    return client
+
+
+def invoke_batch(rows):
+    return Batch(tuple(Row(i, args) for i, args in enumerate(rows)))
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (("ModelError", 424, {"OriginalStatusCode": 500}), FailedError),  # the container broke: a retry repeats it
+        (("ModelError", 424, {"OriginalStatusCode": 400}), BadRequestError),
+        (("ValidationError", 400, {}), BadRequestError),
+        (("ModelNotReadyException", 429, {}), UnavailableError),  # the one a retry fixes
+    ],
+)
+def test_endpoint_failures_are_retried_only_when_a_retry_can_help(error, expected):
+    runtime = runtime_answering(error=error)
+    with pytest.raises(ExternalFunctionError) as info:
+        scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", runtime)
+    assert type(info.value) is expected
+    assert (info.value.status >= 500) is (expected is UnavailableError)
+
+
+def test_a_model_answering_the_wrong_number_of_predictions_fails_fast():
+    runtime = runtime_answering(body=b"4.5\n")
+    with pytest.raises(FailedError) as info:
+        scoring.invoke(invoke_batch([("movielens", 1, 2), ("movielens", 1, 3)]), "recsys", runtime)
+    assert info.value.status == 400
