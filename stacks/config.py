@@ -16,6 +16,8 @@ from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_PREFIX, is_resource_prefix
 
 CONTEXT_KEY = "recommender"
+# Roles that can do far more than read ratings and write recommendations: never the training jobs'.
+PRIVILEGED_ROLES = frozenset({"ACCOUNTADMIN", "ORGADMIN", "SECURITYADMIN", "USERADMIN", "SYSADMIN"})
 
 
 class ConfigError(ValueError):
@@ -30,9 +32,12 @@ class SnowflakeConfig:
     warehouse: str
     database: str
     schema: str
-    secret_name: str | None
+    secret_name: str | None  # the DDL user's key (the Snowflake custom resource only)
     secret_arn: str | None
-    training_role: str | None = None
+    training_user: str  # the training jobs' own user, role and key
+    training_role: str
+    training_secret_name: str | None
+    training_secret_arn: str | None
     grant_roles: tuple[str, ...] = ()
     integration_name: str = ""
     retain_integration: bool = False
@@ -93,7 +98,7 @@ class PipelineConfig:
             "SAGEMAKER_HOSTING_ROLE_ARN": hosting_role_arn,  # models behind endpoints
             "ARTIFACT_BUCKET": bucket,
             "SNOWFLAKE_ACCOUNT": sf.account,
-            "SNOWFLAKE_USER": sf.user,
+            "SNOWFLAKE_USER": sf.training_user,
             "SNOWFLAKE_ROLE": sf.training_role,
             "SNOWFLAKE_WAREHOUSE": sf.warehouse,
             "SNOWFLAKE_DATABASE": sf.database,
@@ -191,35 +196,43 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             f'at most {MAX_PREFIX} characters, e.g. "movielens-dev".'
         )
     sf = env.child("snowflake")
-    secret_name = sf.text("secretName", "snowflake/recommender", required=False, pattern=r"[\w/+=.@-]{1,512}")
-    secret_arn = sf.text(
-        "secretArn",
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf",
-        required=False,
-        pattern=r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+",
+    secret_name, secret_arn = _secret(sf, "secretName", "secretArn", "snowflake/recommender-admin")
+    training_secret_name, training_secret_arn = _secret(
+        sf, "trainingSecretName", "trainingSecretArn", "snowflake/recommender-trainer"
     )
-    if secret_name and re.search(r"-[A-Za-z0-9]{6}$", secret_name):
+    if (training_secret_name or training_secret_arn) in (secret_name, secret_arn):
         raise ConfigError(
-            f"cdk.json: context {sf.key('secretName')} ends like the random suffix of a secret ARN (-XXXXXX), "
-            "which AWS would misread: give the full ARN in secretArn instead, e.g. "
-            '"arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf".'
+            f"cdk.json: context {sf.key('trainingSecretName')} names the same secret as {sf.key('secretName')}: "
+            "training jobs get their own Snowflake user and key, so that they never hold the DDL user's."
         )
-    if bool(secret_name) == bool(secret_arn):
+    user = sf.identifier("user", "RECOMMENDER_ADMIN") or ""
+    training_user = sf.identifier("trainingUser", "RECOMMENDER_TRAINER") or ""
+    if training_user == user:
         raise ConfigError(
-            f"cdk.json: context {sf.key('secretName')} or {sf.key('secretArn')} (exactly one) must name the "
-            'Secrets Manager secret with the Snowflake private key, e.g. "snowflake/recommender".'
+            f"cdk.json: context {sf.key('trainingUser')} must be another Snowflake user than {sf.key('user')} "
+            '(the DDL user): create one for training jobs, e.g. "RECOMMENDER_TRAINER" (see README, Snowflake roles).'
+        )
+    training_role = sf.identifier("trainingRole", "RECOMMENDER_TRAINER") or ""
+    if training_role in PRIVILEGED_ROLES:
+        raise ConfigError(
+            f"cdk.json: context {sf.key('trainingRole')} must be a role that may only read the input tables and "
+            f'write the output tables, not {training_role}: create one, e.g. "RECOMMENDER_TRAINER" '
+            "(see README, Snowflake roles)."
         )
     default_integration = prefix.upper().replace("-", "_") + "_API"
     snowflake = SnowflakeConfig(
         account=sf.text("account", "myorg-myaccount", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}") or "",
-        user=sf.identifier("user", "RECOMMENDER_SVC") or "",
-        role=sf.identifier("role", "ACCOUNTADMIN") or "",
+        user=user,
+        role=sf.identifier("role", "RECOMMENDER_DEPLOYER") or "",
         warehouse=sf.identifier("warehouse", "COMPUTE_WH") or "",
         database=sf.identifier("database", "MOVIELENS") or "",
         schema=sf.identifier("schema", "PUBLIC", required=False) or "PUBLIC",
         secret_name=secret_name,
         secret_arn=secret_arn,
-        training_role=sf.identifier("trainingRole", "RECOMMENDER_TRAINER", required=False),
+        training_user=training_user,
+        training_role=training_role,
+        training_secret_name=training_secret_name,
+        training_secret_arn=training_secret_arn,
         grant_roles=sf.identifiers("grantRoles", "ANALYST"),
         integration_name=sf.identifier("integrationName", default_integration, required=False) or default_integration,
         retain_integration=sf.flag("retainIntegration", False),
@@ -255,6 +268,29 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         ),
         log_retention_days=_retention_days(env),
     )
+
+
+def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str | None, str | None]:
+    """Exactly one of a Secrets Manager secret's name or full ARN."""
+    name = sf.text(name_key, example, required=False, pattern=r"[\w/+=.@-]{1,512}")
+    arn = sf.text(
+        arn_key,
+        f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{example}-AbCdEf",
+        required=False,
+        pattern=r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+",
+    )
+    if name and re.search(r"-[A-Za-z0-9]{6}$", name):
+        raise ConfigError(
+            f"cdk.json: context {sf.key(name_key)} ends like the random suffix of a secret ARN (-XXXXXX), "
+            f"which AWS would misread: give the full ARN in {arn_key} instead, e.g. "
+            f'"arn:aws:secretsmanager:us-east-1:123456789012:secret:{example}-AbCdEf".'
+        )
+    if bool(name) == bool(arn):
+        raise ConfigError(
+            f"cdk.json: context {sf.key(name_key)} or {sf.key(arn_key)} (exactly one) must name the "
+            f'Secrets Manager secret with the Snowflake private key, e.g. "{example}".'
+        )
+    return name, arn
 
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653)

@@ -48,11 +48,10 @@ class RecommenderStack(Stack):
         )
         retention = RETENTION[config.log_retention_days]
         sf = config.snowflake
-        secret = (
-            secretsmanager.Secret.from_secret_complete_arn(self, "SnowflakeSecret", sf.secret_arn)
-            if sf.secret_arn
-            else secretsmanager.Secret.from_secret_name_v2(self, "SnowflakeSecret", sf.secret_name or "")
-        )
+        # Two Snowflake identities: the DDL user's key reaches only the Snowflake custom resource,
+        # the training user's key only the training jobs.
+        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn)
+        training_secret = _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn)
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
         image = TrainingImage(self, "TrainingImage", context=ROOT, dockerfile="training_image/Dockerfile")
@@ -62,7 +61,7 @@ class RecommenderStack(Stack):
             image=image,
             bucket=storage.bucket,
             bucket_prefix=f"{config.resource_prefix}/",
-            secret=secret,
+            secret=training_secret,
         )
         hosting_role = SageMakerHostingRole(
             self,
@@ -81,7 +80,7 @@ class RecommenderStack(Stack):
                 sagemaker_role_arn=sagemaker_role.role.role_arn,
                 hosting_role_arn=hosting_role.role.role_arn,
                 bucket=storage.bucket.bucket_name,
-                secret_arn=secret.secret_arn,
+                secret_arn=training_secret.secret_arn,
             ),
             log_retention=retention,
             throttle_rate_limit=config.api.throttle_rate_limit,
@@ -92,7 +91,7 @@ class RecommenderStack(Stack):
             "Snowflake",
             api=api,
             snowflake=sf,
-            secret=secret,
+            secret=admin_secret,
             functions=CATALOGUE,
             log_retention=retention,
         )
@@ -119,3 +118,9 @@ class RecommenderStack(Stack):
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
+
+
+def _secret(scope: Construct, construct_id: str, name: str | None, arn: str | None) -> secretsmanager.ISecret:
+    if arn:
+        return secretsmanager.Secret.from_secret_complete_arn(scope, construct_id, arn)
+    return secretsmanager.Secret.from_secret_name_v2(scope, construct_id, name or "")

@@ -117,6 +117,18 @@ def test_training_role_is_scoped_to_the_pipeline(dev_template) -> None:
     assert metric and metric[0]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
 
 
+def test_each_snowflake_secret_reaches_only_its_identity(dev_template) -> None:
+    """The training jobs read the training user's key, never the DDL user's; the DDL handler the reverse."""
+    _, training = role_statements(dev_template, "SageMakerRole")
+    ddl = [s for name, s in statements(dev_template) if name.startswith("SnowflakeHandlerServiceRole")]
+    for granted, own, other in (
+        (training, "snowflake/recommender-trainer", "snowflake/recommender-admin"),
+        (ddl, "snowflake/recommender-admin", "snowflake/recommender-trainer"),
+    ):
+        secrets = [s for s in granted if "secretsmanager:GetSecretValue" in as_list(s["Action"])]
+        assert secrets and own in flat(secrets) and other not in flat(granted)
+
+
 def test_hosting_role_reads_models_only_and_never_the_secret(dev_template) -> None:
     role, granted = role_statements(dev_template, "SageMakerHostingRole")
     assert "sagemaker.amazonaws.com" in flat(role["Properties"]["AssumeRolePolicyDocument"])
@@ -233,7 +245,7 @@ def test_route_lambdas_get_their_configuration(dev_template) -> None:
     [train] = [f for k, f in resources(dev_template, "AWS::Lambda::Function").items() if "TrainFunction" in k]
     env = train["Properties"]["Environment"]["Variables"]
     assert env["RESOURCE_PREFIX"] == PREFIX
-    assert env["SNOWFLAKE_ACCOUNT"] == "myorg-myaccount" and env["SNOWFLAKE_USER"] == "RECOMMENDER_SVC"
+    assert env["SNOWFLAKE_ACCOUNT"] == "myorg-myaccount" and env["SNOWFLAKE_USER"] == "RECOMMENDER_TRAINER"
     assert env["ENDPOINT_TYPE"] == "serverless"
     assert {"TRAINING_IMAGE_URI", "SAGEMAKER_ROLE_ARN", "ARTIFACT_BUCKET", "SNOWFLAKE_SECRET_ARN"} <= set(env)
     assert not any("PASSWORD" in k or "PRIVATE" in k for k in env)
@@ -278,7 +290,7 @@ def test_snowflake_integration_resource_carries_the_function_catalogue(dev_templ
     props = integration["Properties"]
     assert props["IntegrationName"] == "MOVIELENS_DEV_API"
     assert props["Database"] == "MOVIELENS" and props["Schema"] == "PUBLIC"
-    assert props["GrantRoles"] == ["SYSADMIN"]
+    assert props["GrantRoles"] == ["ANALYST"]
     assert props["Retain"] == "false"
     names = [(f["Name"], tuple(tuple(a) for a in f["Arguments"])) for f in props["Functions"]]
     assert names == [(f.name, arguments) for f in CATALOGUE for arguments in f.overloads]

@@ -80,17 +80,24 @@ def test_shipped_snowflake_settings():
     envs = by_name(load_environments(context()))
     sf = envs["dev"].snowflake
     assert sf.account == "myorg-myaccount"
-    assert sf.user == "RECOMMENDER_SVC"
-    assert sf.role == "ACCOUNTADMIN"
+    assert (sf.user, sf.role, sf.secret_name, sf.secret_arn) == (
+        "RECOMMENDER_ADMIN",
+        "RECOMMENDER_DEPLOYER",
+        "snowflake/recommender-admin",
+        None,
+    )
+    assert (sf.training_user, sf.training_role, sf.training_secret_name, sf.training_secret_arn) == (
+        "RECOMMENDER_TRAINER",
+        "RECOMMENDER_TRAINER",
+        "snowflake/recommender-trainer",
+        None,
+    )
     assert sf.warehouse == "COMPUTE_WH"
     assert sf.database == "MOVIELENS"
     assert sf.schema == "PUBLIC"
-    assert sf.secret_name == "snowflake/recommender-svc"
-    assert sf.secret_arn is None
-    assert sf.grant_roles == ("SYSADMIN",)
+    assert sf.grant_roles == ("ANALYST",)
     assert isinstance(sf.grant_roles, tuple)
     assert sf.retain_integration is False
-    assert sf.training_role is None
     assert sf.integration_name == "MOVIELENS_DEV_API"
     assert envs["prod"].snowflake.integration_name == "MOVIELENS_API"
 
@@ -116,11 +123,14 @@ def test_minimal_environment_gets_every_default():
             "qa": {
                 "snowflake": {
                     "account": "myorg-myaccount",
-                    "user": "RECOMMENDER_SVC",
-                    "role": "ACCOUNTADMIN",
+                    "user": "RECOMMENDER_ADMIN",
+                    "role": "RECOMMENDER_DEPLOYER",
                     "warehouse": "COMPUTE_WH",
                     "database": "MOVIELENS",
-                    "secretName": "snowflake/recommender",
+                    "secretName": "snowflake/recommender-admin",
+                    "trainingUser": "RECOMMENDER_TRAINER",
+                    "trainingRole": "RECOMMENDER_TRAINER",
+                    "trainingSecretName": "snowflake/recommender-trainer",
                 }
             }
         }
@@ -146,7 +156,7 @@ def test_minimal_environment_gets_every_default():
     assert sf.schema == "PUBLIC"
     assert sf.grant_roles == ()
     assert sf.retain_integration is False
-    assert sf.training_role is None
+    assert sf.training_role == "RECOMMENDER_TRAINER"
     assert sf.secret_arn is None
     assert sf.integration_name == "MOVIELENS_QA_API"
 
@@ -193,8 +203,8 @@ def test_bad_environment_name():
     ("key", "example"),
     [
         ("account", "myorg-myaccount"),
-        ("user", "RECOMMENDER_SVC"),
-        ("role", "ACCOUNTADMIN"),
+        ("user", "RECOMMENDER_ADMIN"),
+        ("role", "RECOMMENDER_DEPLOYER"),
         ("warehouse", "COMPUTE_WH"),
         ("database", "MOVIELENS"),
     ],
@@ -227,7 +237,7 @@ def test_user_must_be_plain_identifier(user):
     ctx = context()
     dev(ctx)["snowflake"]["user"] = user
     message = config_error(ctx)
-    assert_names_key_with_example(message, f"{SF}.user", "RECOMMENDER_SVC")
+    assert_names_key_with_example(message, f"{SF}.user", "RECOMMENDER_ADMIN")
 
 
 def test_both_secret_name_and_arn():
@@ -238,7 +248,7 @@ def test_both_secret_name_and_arn():
     message = config_error(ctx)
     assert f"{SF}.secretName" in message and f"{SF}.secretArn" in message
     assert "exactly one" in message
-    assert 'e.g. "snowflake/recommender"' in message
+    assert 'e.g. "snowflake/recommender-admin"' in message
     assert_one_sentence(message)
 
 
@@ -266,7 +276,9 @@ def test_malformed_secret_arn(arn):
     message = config_error(ctx)
     assert f"{SF}.secretArn is malformed" in message
     assert_names_key_with_example(
-        message, f"{SF}.secretArn", "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-AbCdEf"
+        message,
+        f"{SF}.secretArn",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-admin-AbCdEf",
     )
 
 
@@ -468,3 +480,47 @@ def test_load_does_not_mutate_context():
     ctx = context()
     load_environments(ctx)
     assert ctx == SHIPPED
+
+
+# -- two Snowflake identities ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["trainingUser", "trainingRole"])
+def test_the_training_identity_is_required(key):
+    ctx = context()
+    del dev(ctx)["snowflake"][key]
+    message = config_error(ctx)
+    assert f"context {SF}.{key} is missing" in message
+    assert_one_sentence(message)
+
+
+def test_training_secret_is_required():
+    ctx = context()
+    del dev(ctx)["snowflake"]["trainingSecretName"]
+    assert f"context {SF}.trainingSecretName or {SF}.trainingSecretArn (exactly one)" in config_error(ctx)
+
+
+@pytest.mark.parametrize("role", ["ACCOUNTADMIN", "accountadmin", "SECURITYADMIN", "SYSADMIN", "ORGADMIN"])
+def test_the_training_role_is_never_an_administrator(role):
+    ctx = context()
+    dev(ctx)["snowflake"]["trainingRole"] = role
+    message = config_error(ctx)
+    assert f"context {SF}.trainingRole must be a role that may only read the input tables" in message
+    assert_one_sentence(message)
+
+
+def test_training_jobs_use_another_user_and_secret_than_the_ddl():
+    ctx = context()
+    dev(ctx)["snowflake"]["trainingUser"] = "recommender_admin"
+    assert f"context {SF}.trainingUser must be another Snowflake user than {SF}.user" in config_error(ctx)
+    ctx = context()
+    dev(ctx)["snowflake"]["trainingSecretName"] = dev(ctx)["snowflake"]["secretName"]
+    assert f"context {SF}.trainingSecretName names the same secret" in config_error(ctx)
+
+
+def test_the_lambdas_start_training_jobs_as_the_training_identity():
+    env = load_dev(context()).lambda_environment(
+        image_uri="i", sagemaker_role_arn="r", hosting_role_arn="h", bucket="b", secret_arn="training-secret"
+    )
+    assert (env["SNOWFLAKE_USER"], env["SNOWFLAKE_ROLE"]) == ("RECOMMENDER_TRAINER", "RECOMMENDER_TRAINER")
+    assert env["SNOWFLAKE_SECRET_ARN"] == "training-secret"
