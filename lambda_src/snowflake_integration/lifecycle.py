@@ -85,6 +85,8 @@ def converge(
     update_trust_policy(iam, setup.role_name, iam_user_arn, external_id)
     sleep(setup.iam_propagation_s)
     for function in setup.functions:
+        # CREATE OR REPLACE drops every grant on the old function: read them first, grant them again.
+        kept = [g for g in existing_grantees(cursor, function) if (g.kind, g.name) not in _configured(setup)]
         execute(cursor, statements.create_function(function, name), f"create external function {function.signature}")
         for role in setup.grant_roles:
             execute(
@@ -92,11 +94,35 @@ def converge(
                 statements.grant_usage(function, role),
                 f"grant usage on {function.signature} to role {role}",
             )
+        for grantee in kept:
+            execute(
+                cursor,
+                statements.grant_usage_to(function, grantee),
+                f"grant usage on {function.signature} again to {grantee.kind.lower()} {grantee.name}",
+            )
     if previous is not None:
         wanted = set(setup.signatures)
         gone = [function for function in previous.functions if function.signature not in wanted]
         drop_functions(cursor, gone, owner=previous.integration.name)
     return Outcome(name, iam_user_arn, external_id, tuple(setup.signatures))
+
+
+def existing_grantees(cursor: Cursor, function: ExternalFunction) -> list[statements.Grantee]:
+    """Roles holding USAGE on the function now (none when it does not exist yet)."""
+    step = f"read the grants on {function.signature}"
+    log("INFO", "executing", step=step)
+    try:
+        cursor.execute(statements.show_grants(function))
+        rows = cursor.fetchall()
+    except SnowflakeError as exc:
+        if exc.errno == DOES_NOT_EXIST:
+            return []
+        raise _failure(step, exc) from exc
+    return statements.usage_grantees(rows)
+
+
+def _configured(setup: SnowflakeSetup) -> set[tuple[str, str]]:
+    return {("ROLE", role) for role in setup.grant_roles}
 
 
 def tear_down(cursor: Cursor, setup: SnowflakeSetup) -> None:

@@ -10,6 +10,7 @@ their constructors, so a statement can only ever be built from safe parts. Error
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipeline_shared.identifiers import plain_identifier
@@ -203,6 +204,53 @@ def create_function(function: ExternalFunction, integration: str) -> str:
 
 def grant_usage(function: ExternalFunction, role: str) -> str:
     return f"GRANT USAGE ON FUNCTION {function.signature} TO ROLE {identifier(role, 'GrantRoles entry')}"
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """A role (``ROLE``) or database role (``DATABASE_ROLE``, ``DB.NAME``) holding USAGE on a function."""
+
+    kind: str
+    name: str
+
+    @property
+    def sql(self) -> str:
+        """``ROLE "NAME"``: quoted exactly as SHOW GRANTS spells it, so any name is safe and unchanged."""
+        parts = ".".join(
+            quote_identifier(part) for part in self.name.split(".", 1 if self.kind == "DATABASE_ROLE" else 0)
+        )
+        return f"{self.kind.replace('_', ' ')} {parts}"
+
+
+GRANTEE_KINDS = ("ROLE", "DATABASE_ROLE")
+# SHOW GRANTS ON <object>: created_on, privilege, granted_on, name, granted_to, grantee_name, grant_option, granted_by
+_PRIVILEGE, _GRANTED_TO, _GRANTEE = 1, 4, 5
+
+
+def show_grants(function: ExternalFunction) -> str:
+    """The grants on the function, read before ``CREATE OR REPLACE`` drops them."""
+    return f"SHOW GRANTS ON FUNCTION {function.signature}"
+
+
+def usage_grantees(rows: Sequence[Sequence[object]]) -> list[Grantee]:
+    """Who holds USAGE, from SHOW GRANTS rows (ownership is the DDL role's and comes with the replace)."""
+    grantees = []
+    for row in rows:
+        if len(row) <= _GRANTEE or str(row[_PRIVILEGE]).upper() != "USAGE":
+            continue
+        kind, name = str(row[_GRANTED_TO]).upper(), str(row[_GRANTEE])
+        if kind in GRANTEE_KINDS and name:
+            grantees.append(Grantee(kind, name))
+    return grantees
+
+
+def grant_usage_to(function: ExternalFunction, grantee: Grantee) -> str:
+    return f"GRANT USAGE ON FUNCTION {function.signature} TO {grantee.sql}"
+
+
+def quote_identifier(name: str) -> str:
+    """A double-quoted identifier (inner quotes doubled): safe for any name, case kept."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def function_ddl(function: ExternalFunction) -> str:

@@ -78,6 +78,10 @@ def grants(signature: str) -> list[str]:
     return [f"GRANT USAGE ON FUNCTION {signature} TO ROLE {role}" for role in ("ANALYST", "DATA_SCIENTIST")]
 
 
+def show(signature: str) -> str:
+    return f"SHOW GRANTS ON FUNCTION {signature}"
+
+
 def drop(signature: str) -> list[str]:
     return [f"SELECT GET_DDL('FUNCTION', '{signature}')", f"DROP FUNCTION IF EXISTS {signature}"]
 
@@ -129,6 +133,11 @@ class StandInSnowflake:
             (r"DESCRIBE INTEGRATION (\w+)", self._describe),
             (r"CREATE OR REPLACE EXTERNAL FUNCTION ([\w.]+)\((.*?)\) RETURNS .* API_INTEGRATION = (\w+) .*", self._fn),
             (r"GRANT USAGE ON FUNCTION (.+) TO ROLE (\w+)", self._grant),
+            (
+                r'GRANT USAGE ON FUNCTION (.+) TO ROLE "((?:[^"]|"")+)"',
+                lambda sig, role: self._grant(sig, role.replace('""', '"')),
+            ),
+            (r"SHOW GRANTS ON FUNCTION (.+)", self._show_grants),
             (r"SELECT GET_DDL\('FUNCTION', '(.+)'\)", self._ddl),
             (r"DROP FUNCTION IF EXISTS (.+)", self._drop_function),
             (r"DROP INTEGRATION IF EXISTS (\w+)", self._drop_integration),
@@ -161,6 +170,21 @@ class StandInSnowflake:
         if signature not in self.functions:
             raise missing(f"Function '{signature}'")
         self.grants.add((signature, role))
+
+    def _grant_quoted(self, signature: str, role: str) -> None:
+        self._grant(signature, role.replace('""', '"'))
+
+    def _show_grants(self, signature: str) -> None:
+        """Rows in Snowflake's column order: created_on, privilege, granted_on, name, granted_to, grantee_name, ..."""
+        if signature not in self.functions:
+            raise missing(f"Function '{signature}'")
+        owner = [("2026-11-30", "OWNERSHIP", "FUNCTION", signature, "ROLE", "RECOMMENDER_DEPLOYER", "true", "X")]
+        usage = [
+            ("2026-11-30", "USAGE", "FUNCTION", signature, "ROLE", role, "false", "RECOMMENDER_DEPLOYER")
+            for s, role in sorted(self.grants)
+            if s == signature
+        ]
+        self._rows = owner + usage
 
     def _ddl(self, signature: str) -> None:
         if signature not in self.functions:
@@ -326,10 +350,13 @@ def converge_statements(role_arn: str) -> list[str]:
         CREATE_INTEGRATION.format(role_arn=role_arn),
         ALTER_INTEGRATION.format(role_arn=role_arn),
         f"DESCRIBE INTEGRATION {INTEGRATION}",
+        show(TRAIN),
         CREATE_TRAIN,
         *grants(TRAIN),
+        show(TRAIN_WITH_OPTIONS),
         CREATE_TRAIN_WITH_OPTIONS,
         *grants(TRAIN_WITH_OPTIONS),
+        show(STATUS),
         CREATE_STATUS,
         *grants(STATUS),
     ]
@@ -374,8 +401,10 @@ def test_update_drops_a_renamed_function_after_creating_its_successor(run, stand
     create_new_status = CREATE_STATUS.replace("PIPELINE_STATUS", "RECOMMENDER_STATUS")
     assert standin.statements == [
         *converge_statements(api_role.arn)[:3],
+        show(TRAIN),
         CREATE_TRAIN,
         *grants(TRAIN),
+        show(NEW_STATUS),
         create_new_status,
         *grants(NEW_STATUS),
         *drop(TRAIN_WITH_OPTIONS),
@@ -682,3 +711,38 @@ def test_on_event_turns_a_bug_into_one_sentence(lambda_aws):
     assert str(caught.value) == (
         "The Snowflake integration handler failed unexpectedly (AttributeError); see its log for request request-1."
     )
+
+
+# -- grants survive the replace --------------------------------------------------------------
+
+
+def test_grants_made_by_hand_survive_a_redeploy(run, standin, api_role, props):
+    """CREATE OR REPLACE drops every grant: roles granted by hand (a task owner, an analyst) get theirs back."""
+    run(event("Create", props))
+    standin.grants |= {(TRAIN, "TASK_OWNER"), (STATUS, 'Team "Analytics"')}
+    standin.statements.clear()
+
+    run(event("Update", props, old=props, physical_id=INTEGRATION))
+
+    assert (TRAIN, "TASK_OWNER") in standin.grants and (STATUS, 'Team "Analytics"') in standin.grants
+    assert f'GRANT USAGE ON FUNCTION {TRAIN} TO ROLE "TASK_OWNER"' in standin.statements
+    assert f'GRANT USAGE ON FUNCTION {STATUS} TO ROLE "Team ""Analytics"""' in standin.statements
+    # configured roles are granted once, not twice
+    assert standin.statements.count(f"GRANT USAGE ON FUNCTION {TRAIN} TO ROLE ANALYST") == 1
+    assert len(standin.grants) == 8
+
+
+def test_grants_are_read_before_the_replace_that_drops_them(run, standin, api_role, props):
+    run(event("Create", props))
+    standin.statements.clear()
+    run(event("Update", props, old=props, physical_id=INTEGRATION))
+    assert standin.statements.index(show(TRAIN)) + 1 == standin.statements.index(CREATE_TRAIN)
+
+
+def test_unreadable_grants_stop_the_deploy_before_anything_is_replaced(run, standin, api_role, props):
+    run(event("Create", props))
+    standin.failures["SHOW GRANTS"] = ProgrammingError(msg="Insufficient privileges to operate on function", errno=3001)
+    standin.statements.clear()
+    with pytest.raises(RuntimeError, match=r"Snowflake could not read the grants on .*TRAIN_AND_GET_RECOMMENDATIONS"):
+        run(event("Update", props, old=props, physical_id=INTEGRATION))
+    assert not [s for s in standin.statements if s.startswith("CREATE OR REPLACE")]

@@ -477,3 +477,32 @@ def test_one_line():
     cut = one_line("x " * 1000)
     assert len(cut) == 300
     assert cut.endswith("x\u2026")
+
+
+# -- grants read back before a replace --------------------------------------------------------------
+
+
+def test_usage_grantees_come_from_show_grants_rows_in_snowflakes_column_order():
+    rows = [
+        ("t", "OWNERSHIP", "FUNCTION", "DB.S.F(VARCHAR)", "ROLE", "DEPLOYER", "true", "X"),
+        ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "ROLE", "ANALYST", "false", "DEPLOYER"),
+        ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "DATABASE_ROLE", "DB.READER", "false", "DEPLOYER"),
+        ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "SHARE", "PARTNER", "false", "DEPLOYER"),
+        ("too", "short"),
+    ]
+    assert statements.usage_grantees(rows) == [
+        statements.Grantee("ROLE", "ANALYST"),
+        statements.Grantee("DATABASE_ROLE", "DB.READER"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("grantee", "sql"),
+    [
+        (statements.Grantee("ROLE", "ANALYST"), 'ROLE "ANALYST"'),
+        (statements.Grantee("ROLE", 'x"; DROP TABLE t; --'), 'ROLE "x""; DROP TABLE t; --"'),
+        (statements.Grantee("DATABASE_ROLE", "DB.READER"), 'DATABASE ROLE "DB"."READER"'),
+    ],
+)
+def test_grantees_are_quoted_so_any_name_is_safe(grantee, sql):
+    assert grantee.sql == sql
