@@ -245,7 +245,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
     return PipelineConfig(
         name=name,
         account=env.text("account", "123456789012", required=False, pattern=r"\d{12}"),
-        region=env.text("region", "us-east-1", required=False, pattern=r"[a-z]{2}(-[a-z]+)+-\d"),
+        region=_region(env),
         resource_prefix=prefix,
         snowflake=snowflake,
         training=TrainingConfig(
@@ -268,6 +268,16 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         ),
         log_retention_days=_retention_days(env),
     )
+
+
+def _region(env: _Reader) -> str | None:
+    region = env.text("region", "us-east-1", required=False, pattern=r"[a-z]{2}(-[a-z]+)+-\d")
+    if region and region.startswith("cn-"):
+        raise ConfigError(
+            f"cdk.json: context {env.key('region')} is an AWS China region, where Snowflake offers no API "
+            'integration for external functions: choose a region of aws or aws-us-gov, e.g. "us-east-1".'
+        )
+    return region
 
 
 def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str | None, str | None]:

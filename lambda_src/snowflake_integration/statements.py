@@ -19,7 +19,11 @@ DATA_TYPES = ("VARCHAR", "NUMBER", "FLOAT", "VARIANT", "OBJECT", "ARRAY", "BOOLE
 MAX_COMMENT = 256
 MAX_URL = 1024
 
-_ROLE_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:iam::\d{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})")
+_ROLE_ARN = re.compile(
+    r"arn:(?P<partition>aws(?:-cn|-us-gov)?):iam::\d{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})"
+)
+# Snowflake's API_PROVIDER for an API Gateway in each AWS partition (CREATE API INTEGRATION).
+API_PROVIDERS = {"aws": "aws_api_gateway", "aws-us-gov": "aws_gov_api_gateway"}
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HTTPS_URL = re.compile(rf"https://{_LABEL}(?:\.{_LABEL})+(?::\d{{1,5}})?(?:/[A-Za-z0-9._~/-]*)?")
 _COMMENT = re.compile(rf"[\x20-\x7e]{{0,{MAX_COMMENT}}}")  # printable ASCII: no newlines or control characters
@@ -55,6 +59,14 @@ def role_arn(value: object, what: str) -> str:
             f"{what} must be an IAM role ARN like arn:aws:iam::123456789012:role/Name, got {shown(value)}."
         )
     return value
+
+
+def partition_of(arn: str) -> str:
+    """The AWS partition of a validated role ARN (``aws``, ``aws-us-gov``, ``aws-cn``)."""
+    match = _ROLE_ARN.fullmatch(arn)
+    if match is None:
+        raise InvalidPropertyError(f"{shown(arn)} is not an IAM role ARN.")
+    return match["partition"]
 
 
 def role_name_of(arn: str) -> str:
@@ -109,8 +121,18 @@ class Integration:
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", identifier(self.name, "IntegrationName"))
         role_arn(self.role_arn, "ApiRoleArn")
+        if partition_of(self.role_arn) not in API_PROVIDERS:
+            raise InvalidPropertyError(
+                f"ApiRoleArn is in AWS partition {partition_of(self.role_arn)}, where Snowflake offers no API "
+                "integration: deploy the stack in an aws or aws-us-gov region."
+            )
         https_url(self.allowed_prefix, "AllowedPrefix")
         comment(self.comment, "Comment")
+
+    @property
+    def api_provider(self) -> str:
+        """``aws_api_gateway``, or ``aws_gov_api_gateway`` for an API in AWS GovCloud (US)."""
+        return API_PROVIDERS[partition_of(self.role_arn)]
 
 
 @dataclass(frozen=True)
@@ -164,7 +186,7 @@ class ExternalFunction:
 def create_integration(integration: Integration) -> str:
     """Create the integration unless it exists: re-creating it would change its external ID."""
     return (
-        f"CREATE API INTEGRATION IF NOT EXISTS {integration.name} API_PROVIDER = aws_api_gateway "
+        f"CREATE API INTEGRATION IF NOT EXISTS {integration.name} API_PROVIDER = {integration.api_provider} "
         f"{_integration_settings(integration)}"
     )
 

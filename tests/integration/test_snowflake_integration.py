@@ -128,7 +128,7 @@ class StandInSnowflake:
 
     def _grammar(self) -> list[tuple[str, Any]]:
         return [
-            (r"CREATE API INTEGRATION IF NOT EXISTS (\w+) API_PROVIDER = aws_api_gateway .*", self._create),
+            (r"CREATE API INTEGRATION IF NOT EXISTS (\w+) API_PROVIDER = aws_(?:gov_)?api_gateway .*", self._create),
             (r"ALTER API INTEGRATION (\w+) SET .*", self._existing),
             (r"DESCRIBE INTEGRATION (\w+)", self._describe),
             (r"CREATE OR REPLACE EXTERNAL FUNCTION ([\w.]+)\((.*?)\) RETURNS .* API_INTEGRATION = (\w+) .*", self._fn),

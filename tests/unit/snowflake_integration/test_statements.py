@@ -506,3 +506,23 @@ def test_usage_grantees_come_from_show_grants_rows_in_snowflakes_column_order():
 )
 def test_grantees_are_quoted_so_any_name_is_safe(grantee, sql):
     assert grantee.sql == sql
+
+
+# -- API provider per AWS partition --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("arn", "provider"),
+    [
+        ("arn:aws:iam::123456789012:role/SnowflakeRole", "aws_api_gateway"),
+        ("arn:aws-us-gov:iam::123456789012:role/SnowflakeRole", "aws_gov_api_gateway"),
+    ],
+)
+def test_the_api_provider_follows_the_roles_partition(arn, provider):
+    statement = statements.create_integration(Integration("API", arn, PREFIX))
+    assert f" API_PROVIDER = {provider} " in statement
+
+
+def test_aws_china_is_refused_with_a_reason():
+    with pytest.raises(InvalidPropertyError, match="partition aws-cn, where Snowflake offers no API integration"):
+        Integration("API", "arn:aws-cn:iam::123456789012:role/SnowflakeRole", PREFIX)

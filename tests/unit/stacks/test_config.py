@@ -524,3 +524,18 @@ def test_the_lambdas_start_training_jobs_as_the_training_identity():
     )
     assert (env["SNOWFLAKE_USER"], env["SNOWFLAKE_ROLE"]) == ("RECOMMENDER_TRAINER", "RECOMMENDER_TRAINER")
     assert env["SNOWFLAKE_SECRET_ARN"] == "training-secret"
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "cn-northwest-1"])
+def test_aws_china_is_refused_at_synth(region):
+    ctx = context()
+    dev(ctx)["region"] = region
+    message = config_error(ctx)
+    assert f"context {DEV}.region is an AWS China region" in message
+    assert_one_sentence(message)
+
+
+def test_govcloud_regions_are_accepted():
+    ctx = context()
+    dev(ctx)["region"] = "us-gov-west-1"
+    assert load_dev(ctx).region == "us-gov-west-1"
