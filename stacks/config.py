@@ -41,6 +41,7 @@ class SnowflakeConfig:
     grant_roles: tuple[str, ...] = ()
     integration_name: str = ""
     retain_integration: bool = False
+    detach: bool = False  # leave Snowflake alone on deploy and destroy (the way out when it refuses us)
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         grant_roles=sf.identifiers("grantRoles", "ANALYST"),
         integration_name=sf.identifier("integrationName", default_integration, required=False) or default_integration,
         retain_integration=sf.flag("retainIntegration", False),
+        detach=sf.flag("detach", False),
     )
     training, endpoint, api = env.child("training"), env.child("endpoint"), env.child("api")
     endpoint_type = endpoint.text("type", "realtime", required=False, pattern="realtime|serverless") or "realtime"

@@ -86,6 +86,7 @@ class SnowflakeIntegration(Construct):
                 "GrantRoles": list(snowflake.grant_roles),
                 "Connection": connection,
                 "Retain": json.dumps(snowflake.retain_integration),
+                "Detached": json.dumps(snowflake.detach),
                 "IamPropagationSeconds": str(iam_propagation_seconds),
                 # CloudFormation would reset the trust policy if the role's template trust ever
                 # changed; the digest makes that change re-run this resource, which rewrites it.

@@ -51,6 +51,9 @@ def respond(
     if request not in ("Create", "Update"):
         raise InvalidPropertyError(f"RequestType must be Create, Update or Delete, got {shown(request)}.")
     setup = parse_properties(event.get("ResourceProperties"))
+    if setup.detached:
+        log("WARNING", "detached: Snowflake left unchanged", integration=setup.integration.name)
+        return {"PhysicalResourceId": setup.integration.name, "Data": _detached_data(setup)}
     previous = _previous(event) if request == "Update" else None
     with open_cursor(setup.connection) as cursor:
         outcome = converge(cursor, iam, setup, previous=previous, sleep=sleep)
@@ -65,12 +68,25 @@ def _delete(event: dict[str, Any], open_cursor: OpenCursor) -> dict[str, Any]:
     except InvalidPropertyError as exc:  # such properties never created anything
         log("WARNING", "nothing to delete: invalid properties", error=str(exc))
         return {"PhysicalResourceId": physical_id}
+    if setup.detached:
+        log("WARNING", "detached: Snowflake objects left in place", integration=setup.integration.name)
+        return {"PhysicalResourceId": physical_id}
     if physical_id != setup.integration.name:  # e.g. the id the Provider gives a failed Create
         log("INFO", "nothing to delete: resource was never created", id=physical_id)
         return {"PhysicalResourceId": physical_id}
     with open_cursor(setup.connection) as cursor:
         tear_down(cursor, setup)
     return {"PhysicalResourceId": physical_id}
+
+
+def _detached_data(setup: SnowflakeSetup) -> dict[str, str]:
+    """The attributes the stack outputs, without asking Snowflake (identity fields are unknown)."""
+    return {
+        "IntegrationName": setup.integration.name,
+        "IamUserArn": "",
+        "ExternalId": "",
+        "Functions": "detached: Snowflake is managed by hand",
+    }
 
 
 def _previous(event: dict[str, Any]) -> SnowflakeSetup | None:

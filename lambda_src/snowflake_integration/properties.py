@@ -12,6 +12,8 @@ CloudFormation passes scalars as strings and lists/objects as JSON structures::
     Connection             {Account, User, SecretArn, Role?, Warehouse?, Host?, Port?, Protocol?,
                             LoginTimeoutSeconds? (30), NetworkTimeoutSeconds? (60)}
     Retain                 "true": Delete leaves the integration in place (default "false")
+    Detached               "true": leave Snowflake alone -- Create and Update change nothing there and
+                           Delete drops nothing (default "false"); the way out when Snowflake refuses us
     IamPropagationSeconds  wait after changing the trust policy (default "10", at most 300)
     Comment                optional COMMENT of the integration
 
@@ -104,6 +106,7 @@ class SnowflakeSetup:
     connection: ConnectionSettings
     retain: bool
     iam_propagation_s: int
+    detached: bool = False
 
     @property
     def signatures(self) -> list[str]:
@@ -133,6 +136,7 @@ def parse_properties(properties: object) -> SnowflakeSetup:
         grant_roles=_grant_roles(properties.get("GrantRoles", [])),
         connection=_connection(properties.get("Connection")),
         retain=_boolean(properties.get("Retain", "false"), "Retain"),
+        detached=_boolean(properties.get("Detached", "false"), "Detached"),
         iam_propagation_s=_whole(
             properties.get("IamPropagationSeconds", "10"), "IamPropagationSeconds", 0, MAX_PROPAGATION_S
         ),

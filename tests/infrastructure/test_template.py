@@ -291,7 +291,7 @@ def test_snowflake_integration_resource_carries_the_function_catalogue(dev_templ
     assert props["IntegrationName"] == "MOVIELENS_DEV_API"
     assert props["Database"] == "MOVIELENS" and props["Schema"] == "PUBLIC"
     assert props["GrantRoles"] == ["ANALYST"]
-    assert props["Retain"] == "false"
+    assert props["Retain"] == "false" and props["Detached"] == "false"
     names = [(f["Name"], tuple(tuple(a) for a in f["Arguments"])) for f in props["Functions"]]
     assert names == [(f.name, arguments) for f in CATALOGUE for arguments in f.overloads]
     volatile = {f["Name"]: f["Volatile"] for f in props["Functions"]}

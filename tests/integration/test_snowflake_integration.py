@@ -746,3 +746,41 @@ def test_unreadable_grants_stop_the_deploy_before_anything_is_replaced(run, stan
     with pytest.raises(RuntimeError, match=r"Snowflake could not read the grants on .*TRAIN_AND_GET_RECOMMENDATIONS"):
         run(event("Update", props, old=props, physical_id=INTEGRATION))
     assert not [s for s in standin.statements if s.startswith("CREATE OR REPLACE")]
+
+
+# -- the way out when Snowflake refuses us -----------------------------------------------------------
+
+
+def unreachable(fakesnow, password_secret, **changes: Any) -> dict[str, Any]:
+    connection = connection_property(fakesnow, password_secret.arn, Port=str(free_port()), LoginTimeoutSeconds="2")
+    return resource_properties("arn:aws:iam::123456789012:role/R", "R", Connection=connection, **changes)
+
+
+def test_destroy_while_snowflake_refuses_fails_with_the_cause(lambda_aws, fakesnow, password_secret):
+    props = unreachable(fakesnow, password_secret)
+    with pytest.raises(SetupFailedError, match=r"^Cannot connect to Snowflake account fakesnow"):
+        handler.on_event(event("Delete", props, physical_id=INTEGRATION), CONTEXT)
+
+
+def test_detached_update_and_delete_never_reach_snowflake(lambda_aws, fakesnow, password_secret):
+    """cdk.json snowflake.detach: deploy, then destroy, complete while Snowflake is unreachable."""
+    old = unreachable(fakesnow, password_secret)
+    detached = unreachable(fakesnow, password_secret, Detached="true")
+
+    updated = handler.on_event(event("Update", detached, old=old, physical_id=INTEGRATION), CONTEXT)
+    assert updated["PhysicalResourceId"] == INTEGRATION  # same id: CloudFormation deletes nothing
+    assert updated["Data"]["IntegrationName"] == INTEGRATION
+
+    deleted = handler.on_event(event("Delete", detached, physical_id=INTEGRATION), CONTEXT)
+    assert deleted == {"PhysicalResourceId": INTEGRATION}
+
+
+def test_detached_leaves_snowflakes_objects_in_place(run, standin, props):
+    run(event("Create", props))
+    before = (dict(standin.functions), dict(standin.integrations), set(standin.grants))
+    standin.statements.clear()
+    detached = {**props, "Detached": "true"}
+    run(event("Update", detached, old=props, physical_id=INTEGRATION))
+    run(event("Delete", detached, physical_id=INTEGRATION))
+    assert standin.statements == []
+    assert (standin.functions, standin.integrations, standin.grants) == before

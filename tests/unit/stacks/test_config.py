@@ -539,3 +539,12 @@ def test_govcloud_regions_are_accepted():
     ctx = context()
     dev(ctx)["region"] = "us-gov-west-1"
     assert load_dev(ctx).region == "us-gov-west-1"
+
+
+def test_detach_defaults_to_managing_snowflake():
+    assert load_dev(context()).snowflake.detach is False
+    ctx = context()
+    dev(ctx)["snowflake"]["detach"] = True
+    assert load_dev(ctx).snowflake.detach is True
+    dev(ctx)["snowflake"]["detach"] = "yes"
+    assert f"context {SF}.detach must be true or false" in config_error(ctx)
