@@ -104,9 +104,9 @@ def running(
             process.wait()
 
 
-def fakesnow_server(data_dir: Path, log: Path) -> contextlib.AbstractContextManager[Server]:
-    """The fakesnow server, its databases kept in ``data_dir`` across restarts."""
-    port = free_port()
+def fakesnow_server(data_dir: Path, log: Path, *, port: int | None = None) -> contextlib.AbstractContextManager[Server]:
+    """The fakesnow server, its databases kept in ``data_dir`` across restarts (on ``port`` or a free one)."""
+    port = port or free_port()
     args = [sys.executable, "-m", "local_mode.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
     return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
 

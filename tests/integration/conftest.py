@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,34 @@ def run_training(opt_ml: Path, hyperparameters: dict[str, str] | None, env: dict
         check=False,
     )
     return JobRun(done.returncode, done.stdout, done.stderr, opt_ml)
+
+
+def start_training(opt_ml: Path, hyperparameters: dict[str, str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """The training program started in the background on an ``/opt/ml``-shaped folder (stderr piped)."""
+    config = opt_ml / "input" / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    return subprocess.Popen(
+        [sys.executable, "-m", "recommender.train"],
+        env=python_env(OPT_ML=str(opt_ml), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], fragment: str, *, timeout: float = 120) -> list[str]:
+    """Read the process's stderr until a line contains ``fragment``; the lines read so far."""
+    deadline, lines = time.monotonic() + timeout, []
+    assert process.stderr is not None
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            raise AssertionError(f"the process ended before {fragment!r}:\n{''.join(lines)}")
+        lines.append(line)
+        if fragment in line:
+            return lines
+    raise AssertionError(f"no {fragment!r} within {timeout} s:\n{''.join(lines)}")
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from snowflake.connector import SnowflakeConnection
 
-from local_mode.standins import Server, free_port
-from snowflake_sql.movielens import MovieLens
+from local_mode.standins import Server, fakesnow_connection, fakesnow_server, free_port
+from snowflake_sql.movielens import MovieLens, load_ratings
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
     INPUT_TABLE,
@@ -18,6 +18,8 @@ from tests.integration.conftest import (
     TrainedJob,
     connection_hyperparameters,
     run_training,
+    start_training,
+    wait_for_line,
 )
 
 pytestmark = pytest.mark.integration
@@ -231,3 +233,31 @@ def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, 
     rows = table_rows(snowflake_db, job["output_table"])
     assert len(rows) > 1 and all(len(row) == 2 for row in rows)
     assert rows != previous_output
+
+
+def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, snowflake_secret, aws_env) -> None:
+    """Snowflake ends idle sessions: restart the stand-in (every session lost) between read and write."""
+    data, port = tmp_path / "fakesnow", free_port()
+    with fakesnow_server(data, tmp_path / "first.log", port=port) as first:
+        connection = fakesnow_connection(first.port, host=first.host)
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
+        load_ratings(connection, INPUT_TABLE, movielens.ratings)
+        connection.close()
+        hyperparameters = {
+            "input_table": INPUT_TABLE,
+            "output_table": OUTPUT_TABLE,
+            **connection_hyperparameters(first),
+            "snowflake_secret_arn": snowflake_secret,
+            "aws_region": "us-east-1",
+        }
+        job = start_training(tmp_path / "job", hyperparameters, aws_env)
+        lines = wait_for_line(job, f"reading {INPUT_TABLE} done")
+    # the reading session is gone with the first server; the job is still fitting
+    with fakesnow_server(data, tmp_path / "second.log", port=port) as second:
+        _, stderr = job.communicate(timeout=300)
+        assert job.returncode == 0, "".join(lines) + stderr
+        connection = fakesnow_connection(second.port, host=second.host)
+        assert len(recommendations(connection, OUTPUT_TABLE)) == movielens.ratings["userId"].nunique()
+        connection.close()

@@ -66,29 +66,31 @@ def run(paths: OptMl) -> None:
     log.info("credentials: %s", credentials.kind)
     model_version = os.environ.get("TRAINING_JOB_NAME") or f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 
+    # Snowflake ends idle sessions (4 h at most, minutes under a session policy) and a fit can outlast
+    # that: one session reads, another one -- opened when the lists are ready -- writes.
     with connect(settings, credentials) as connection:
         check_output_table(connection, config.output_table)
         with step(f"reading {config.input_table}"):
             ratings = read_ratings(connection, config.input_table)
-        log.info(
-            "ratings: %d from %d users on %d movies, scale %.1f-%.1f",
-            len(ratings),
-            ratings.n_users,
-            ratings.n_items,
-            *ratings.scale,
-        )
-        metrics = validate(ratings, config)
-        with step("fitting SVD on all ratings"):
-            model = fit_svd(ratings, config.model, scale=ratings.scale)
-        with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
-            data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
-            # The model is saved before the swap: once the recommendations are replaced, nothing
-            # left can fail, so a failed job never leaves new recommendations without its model.
-            with step(f"saving the model to {paths.model_dir}"):
-                model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
-            with step(f"replacing the contents of {config.output_table}"):
-                rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
-        log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
+    log.info(
+        "ratings: %d from %d users on %d movies, scale %.1f-%.1f",
+        len(ratings),
+        ratings.n_users,
+        ratings.n_items,
+        *ratings.scale,
+    )
+    metrics = validate(ratings, config)
+    with step("fitting SVD on all ratings"):
+        model = fit_svd(ratings, config.model, scale=ratings.scale)
+    with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
+        data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
+        # The model is saved before the swap: once the recommendations are replaced, nothing
+        # left can fail, so a failed job never leaves new recommendations without its model.
+        with step(f"saving the model to {paths.model_dir}"):
+            model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
+        with step(f"replacing the contents of {config.output_table}"), connect(settings, credentials) as connection:
+            rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
+    log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
 
 
 def validate(ratings: Ratings, config: TrainingConfig) -> Metrics | None:

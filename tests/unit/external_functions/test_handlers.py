@@ -330,3 +330,16 @@ def test_a_valid_training_row_would_reach_sagemaker(training_env, capsys):
     assert answer["body"].startswith("train_and_get_recommendations failed unexpectedly; see the Lambda's log")
     assert training_env == ["before-send.sagemaker.DescribeTrainingJob"]
     assert [line["level"] for line in log_lines(capsys)] == ["ERROR"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"n_epochs": 100000}, {"lr_all": 0}, {"top_k": 1000000}, {"validation_fraction": 0.9}, {"n_factors": "many"}],
+)
+def test_options_the_image_would_refuse_start_nothing(training_env, options):
+    """The image's own ranges, checked before a billed job starts: a 400 in the query, no SageMaker call."""
+    rows = [("DB.S.RATINGS", "DB.S.RECS"), ("DB.S.RATINGS", "DB.S.RECS", options)]
+    answer = handlers.train_handler(event_for("train_and_get_recommendations", rows), None)
+    assert_sentence(answer, 400)
+    assert answer["body"].startswith(f"Row 1: option '{next(iter(options))}' must be ")
+    assert training_env == []
