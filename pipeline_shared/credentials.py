@@ -9,6 +9,9 @@ The secret's value is one of
 
 Without a secret ARN the password comes from ``SNOWFLAKE_PASSWORD`` (local use). Nothing
 here logs or formats a credential into a message.
+
+With Snowflake's workload identity federation (``auth = "wif"``) there is no secret at all: the
+connector signs in as the AWS role the code runs as (:func:`workload_identity`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 PASSWORD_ENV = "SNOWFLAKE_PASSWORD"  # noqa: S105 -- the variable's name, not a password
+KEY_PAIR, WORKLOAD_IDENTITY = "keypair", "wif"
+AUTH_METHODS = (KEY_PAIR, WORKLOAD_IDENTITY)
 
 
 class CredentialsError(RuntimeError):
@@ -37,6 +42,17 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(kind={self.kind!r})"
+
+
+def workload_identity() -> Credentials:
+    """Sign in as this process's AWS role (``ALTER USER ... ADD WORKLOAD IDENTITY ... TYPE = AWS``).
+
+    The connector presents a signed STS GetCallerIdentity request built from the environment's AWS
+    credentials and region; nothing is stored or read from Secrets Manager.
+    """
+    return Credentials(
+        {"authenticator": "WORKLOAD_IDENTITY", "workload_identity_provider": "AWS"}, kind="workload identity"
+    )
 
 
 def credentials_from_secret_string(secret: str, *, source: str, allow_password: bool = False) -> Credentials:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_PREFIX, is_resource_prefix
 
@@ -42,6 +43,7 @@ class SnowflakeConfig:
     integration_name: str = ""
     retain_integration: bool = False
     detach: bool = False  # leave Snowflake alone on deploy and destroy (the way out when it refuses us)
+    auth: str = KEY_PAIR  # or WORKLOAD_IDENTITY: both identities sign in as their AWS roles, no secrets
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,13 @@ class PipelineConfig:
         return f"Recommender-{self.name}"
 
     def lambda_environment(
-        self, *, image_uri: str, sagemaker_role_arn: str, hosting_role_arn: str, bucket: str, secret_arn: str
+        self,
+        *,
+        image_uri: str,
+        sagemaker_role_arn: str,
+        hosting_role_arn: str,
+        bucket: str,
+        secret_arn: str | None,
     ) -> dict[str, str]:
         """The variables every external-function Lambda reads (``external_functions.settings``).
 
@@ -105,6 +113,7 @@ class PipelineConfig:
             "SNOWFLAKE_DATABASE": sf.database,
             "SNOWFLAKE_SCHEMA": sf.schema,
             "SNOWFLAKE_SECRET_ARN": secret_arn,
+            "SNOWFLAKE_AUTH": sf.auth if sf.auth != KEY_PAIR else None,
             "TRAINING_INSTANCE_TYPE": self.training.instance_type,
             "TRAINING_VOLUME_GB": str(self.training.volume_gb),
             "TRAINING_MAX_RUNTIME_S": str(self.training.max_runtime_seconds),
@@ -197,11 +206,21 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             f'at most {MAX_PREFIX} characters, e.g. "movielens-dev".'
         )
     sf = env.child("snowflake")
-    secret_name, secret_arn = _secret(sf, "secretName", "secretArn", "snowflake/recommender-admin")
-    training_secret_name, training_secret_arn = _secret(
-        sf, "trainingSecretName", "trainingSecretArn", "snowflake/recommender-trainer"
-    )
-    if (training_secret_name or training_secret_arn) in (secret_name, secret_arn):
+    auth = sf.text("auth", KEY_PAIR, required=False, pattern="|".join(AUTH_METHODS)) or KEY_PAIR
+    if auth == WORKLOAD_IDENTITY:
+        present = [k for k in ("secretName", "secretArn", "trainingSecretName", "trainingSecretArn") if k in sf.values]
+        if present:
+            raise ConfigError(
+                f'cdk.json: context {sf.key(present[0])} is not used with auth "wif" (workload identity signs in '
+                'without a stored secret): remove it, or set auth to "keypair".'
+            )
+        secret_name = secret_arn = training_secret_name = training_secret_arn = None
+    else:
+        secret_name, secret_arn = _secret(sf, "secretName", "secretArn", "snowflake/recommender-admin")
+        training_secret_name, training_secret_arn = _secret(
+            sf, "trainingSecretName", "trainingSecretArn", "snowflake/recommender-trainer"
+        )
+    if auth == KEY_PAIR and (training_secret_name or training_secret_arn) in (secret_name, secret_arn):
         raise ConfigError(
             f"cdk.json: context {sf.key('trainingSecretName')} names the same secret as {sf.key('secretName')}: "
             "training jobs get their own Snowflake user and key, so that they never hold the DDL user's."
@@ -238,6 +257,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         integration_name=sf.identifier("integrationName", default_integration, required=False) or default_integration,
         retain_integration=sf.flag("retainIntegration", False),
         detach=sf.flag("detach", False),
+        auth=auth,
     )
     training, endpoint, api = env.child("training"), env.child("endpoint"), env.child("api")
     endpoint_type = endpoint.text("type", "realtime", required=False, pattern="realtime|serverless") or "realtime"

@@ -10,6 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE
+from pipeline_shared.credentials import KEY_PAIR
 from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
 from stacks.sagemaker_cleanup import SageMakerCleanup
@@ -50,8 +51,12 @@ class RecommenderStack(Stack):
         sf = config.snowflake
         # Two Snowflake identities: the DDL user's key reaches only the Snowflake custom resource,
         # the training user's key only the training jobs.
-        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn)
-        training_secret = _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn)
+        # With workload identity federation (snowflake.auth "wif") there is no secret at all.
+        keys = sf.auth == KEY_PAIR
+        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn) if keys else None
+        training_secret = (
+            _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn) if keys else None
+        )
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
         image = TrainingImage(self, "TrainingImage", context=ROOT, dockerfile="training_image/Dockerfile")
@@ -80,7 +85,7 @@ class RecommenderStack(Stack):
                 sagemaker_role_arn=sagemaker_role.role.role_arn,
                 hosting_role_arn=hosting_role.role.role_arn,
                 bucket=storage.bucket.bucket_name,
-                secret_arn=training_secret.secret_arn,
+                secret_arn=training_secret.secret_arn if training_secret else None,
             ),
             log_retention=retention,
             throttle_rate_limit=config.api.throttle_rate_limit,
@@ -114,6 +119,7 @@ class RecommenderStack(Stack):
             "ArtifactBucket": storage.bucket.bucket_name,
             "TrainingImageUri": image.image_uri,
             "IntegrationName": integration.integration_name,
+            "SnowflakeHandlerRoleArn": integration.handler_role_arn,
             "ExternalFunctionNames": integration.function_names,
         }
         for name, value in outputs.items():

@@ -25,11 +25,12 @@ class SageMakerExecutionRole(Construct):
         image: TrainingImage,
         bucket: s3.IBucket,
         bucket_prefix: str,
-        secret: secretsmanager.ISecret,
+        secret: secretsmanager.ISecret | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = sagemaker_role(self, image, "Runs the recommender's training jobs")
-        secret.grant_read(self.role)
+        if secret is not None:  # None: the jobs sign in to Snowflake as this role (workload identity)
+            secret.grant_read(self.role)
         # Explicit object actions (no s3:Get* style wildcards) on the pipeline's prefix only.
         self.role.add_to_policy(
             iam.PolicyStatement(

@@ -35,7 +35,7 @@ class SnowflakeIntegration(Construct):
         *,
         api: ExternalFunctionApi,
         snowflake: SnowflakeConfig,
-        secret: secretsmanager.ISecret,
+        secret: secretsmanager.ISecret | None,
         functions: tuple[ExternalFunction, ...],
         log_retention: logs.RetentionDays,
         iam_propagation_seconds: int = 15,
@@ -51,7 +51,9 @@ class SnowflakeIntegration(Construct):
             timeout=Duration.minutes(5),
             memory_size=512,
         )
-        secret.grant_read(handler)
+        if secret is not None:  # None: the handler signs in to Snowflake as its own role (workload identity)
+            secret.grant_read(handler)
+        self.handler = handler
         handler.add_to_role_policy(
             iam.PolicyStatement(actions=["iam:UpdateAssumeRolePolicy"], resources=[api.snowflake_role.role_arn])
         )
@@ -68,7 +70,7 @@ class SnowflakeIntegration(Construct):
             "User": snowflake.user,
             "Role": snowflake.role,
             "Warehouse": snowflake.warehouse,
-            "SecretArn": secret.secret_arn,
+            **({"SecretArn": secret.secret_arn} if secret is not None else {"Auth": snowflake.auth}),
         }
         self.resource = CustomResource(
             self,
@@ -112,6 +114,11 @@ class SnowflakeIntegration(Construct):
     @property
     def integration_name(self) -> str:
         return self.resource.get_att_string("IntegrationName")
+
+    @property
+    def handler_role_arn(self) -> str:
+        """The role the custom resource runs as: the DDL user's workload identity with auth "wif"."""
+        return self.handler.role.role_arn if self.handler.role else ""
 
     @property
     def function_names(self) -> str:

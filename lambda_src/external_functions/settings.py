@@ -87,7 +87,7 @@ class TrainingSettings:
             "snowflake_account": env.required("SNOWFLAKE_ACCOUNT"),
             "snowflake_user": env.required("SNOWFLAKE_USER"),
         }
-        for key in ("ROLE", "WAREHOUSE", "DATABASE", "SCHEMA", "SECRET_ARN", "HOST", "PORT", "PROTOCOL"):
+        for key in ("ROLE", "WAREHOUSE", "DATABASE", "SCHEMA", "SECRET_ARN", "AUTH", "HOST", "PORT", "PROTOCOL"):
             value = env.optional(f"SNOWFLAKE_{key}")
             if value:
                 snowflake[f"snowflake_{key.lower()}"] = value

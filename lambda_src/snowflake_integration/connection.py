@@ -13,7 +13,7 @@ import snowflake.connector
 from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.connector.errors import Error as SnowflakeError
 
-from pipeline_shared.credentials import CredentialsError, fetch_credentials
+from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
 from snowflake_integration.lifecycle import SetupFailedError, one_line
 from snowflake_integration.properties import ConnectionSettings
 
@@ -21,17 +21,21 @@ from snowflake_integration.properties import ConnectionSettings
 @contextlib.contextmanager
 def snowflake_cursor(settings: ConnectionSettings) -> Iterator[SnowflakeCursor]:
     """A cursor on a new session; the session is closed when the block ends."""
-    try:
-        credentials = fetch_credentials(settings.secret_arn, allow_password=settings.host is not None)
-    except CredentialsError as exc:
-        raise SetupFailedError(str(exc)) from None
+    if settings.auth == WORKLOAD_IDENTITY:
+        credentials, check = workload_identity(), "the user's workload identity (this function's role ARN)"
+    else:
+        try:
+            credentials = fetch_credentials(settings.secret_arn, allow_password=settings.host is not None)
+        except CredentialsError as exc:
+            raise SetupFailedError(str(exc)) from None
+        check = f"the key in {settings.secret_arn}"
     try:
         session = snowflake.connector.connect(**settings.connect_args(), **credentials.connect_args)
     except SnowflakeError as exc:
         raise SetupFailedError(
             f"Cannot connect to Snowflake account {settings.account} as user {settings.user} "
             f"within {settings.login_timeout_s} s: {one_line(str(exc))}; check Connection, the Lambda's "
-            f"network access and the key in {settings.secret_arn}."
+            f"network access and {check}."
         ) from None
     try:
         with session.cursor() as cursor:

@@ -9,7 +9,8 @@ CloudFormation passes scalars as strings and lists/objects as JSON structures::
     Functions              [{Name, Arguments: [[NAME, TYPE], ...], Returns, Volatile ("true"),
                              Url, MaxBatchRows (optional)}]; a Name may repeat with other Arguments
     GrantRoles             roles granted USAGE on every function (may be empty)
-    Connection             {Account, User, SecretArn, Role?, Warehouse?, Host?, Port?, Protocol?,
+    Connection             {Account, User, SecretArn (key pair), Auth? ("keypair" or "wif": workload
+                            identity, no secret), Role?, Warehouse?, Host?, Port?, Protocol?,
                             LoginTimeoutSeconds? (30), NetworkTimeoutSeconds? (60)}
     Retain                 "true": Delete leaves the integration in place (default "false")
     Detached               "true": leave Snowflake alone -- Create and Update change nothing there and
@@ -28,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from snowflake_integration.statements import (
     ExternalFunction,
     Integration,
@@ -45,6 +47,7 @@ CONNECTION_KEYS = frozenset(
         "Account",
         "User",
         "SecretArn",
+        "Auth",
         "Role",
         "Warehouse",
         "Host",
@@ -64,11 +67,12 @@ _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and as whom to connect; the credentials themselves stay in the secret."""
+    """Where and as whom to connect; the credentials themselves stay in the secret (or, with ``wif``, nowhere)."""
 
     account: str
     user: str
-    secret_arn: str
+    secret_arn: str | None
+    auth: str = KEY_PAIR
     role: str | None = None
     warehouse: str | None = None
     host: str | None = None
@@ -206,7 +210,15 @@ def _connection(value: object) -> ConnectionSettings:
         )
     account = _matching(value, "Account", _ACCOUNT, "a Snowflake account identifier such as myorg-myaccount")
     user = _matching(value, "User", _USER, "a Snowflake user name")
-    secret_arn = _matching(value, "SecretArn", _SECRET_ARN, "a Secrets Manager secret ARN")
+    auth = value.get("Auth", KEY_PAIR)
+    if auth not in AUTH_METHODS:
+        raise InvalidPropertyError(f"Connection.Auth must be 'keypair' or 'wif', got {shown(auth)}.")
+    if auth == WORKLOAD_IDENTITY:
+        if value.get("SecretArn") is not None:
+            raise InvalidPropertyError("Connection.SecretArn must be absent with Auth 'wif': no secret is read.")
+        secret_arn = None
+    else:
+        secret_arn = _matching(value, "SecretArn", _SECRET_ARN, "a Secrets Manager secret ARN")
     role = value.get("Role")
     warehouse = value.get("Warehouse")
     host = value.get("Host")
@@ -222,6 +234,7 @@ def _connection(value: object) -> ConnectionSettings:
         account=account,
         user=user,
         secret_arn=secret_arn,
+        auth=auth,
         role=None if role is None else identifier(role, "Connection.Role"),
         warehouse=None if warehouse is None else identifier(warehouse, "Connection.Warehouse"),
         host=host,

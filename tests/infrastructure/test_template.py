@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from pipeline_shared.catalogue import CATALOGUE
+from tests.infrastructure.conftest import project_context, synthesize
 
 PREFIX = "movielens-dev"
 
@@ -343,3 +345,25 @@ def test_prod_uses_realtime_endpoints(synthesized) -> None:
     env = train["Properties"]["Environment"]["Variables"]
     assert env["ENDPOINT_TYPE"] == "realtime" and env["ENDPOINT_INSTANCE_TYPE"] == "ml.m5.large"
     assert env["RESOURCE_PREFIX"] == "movielens"
+
+
+def test_workload_identity_stack_has_no_secret_anywhere(tmp_path) -> None:
+    """snowflake.auth "wif": no secret is imported or granted; both identities sign in as their roles."""
+    context = project_context()
+    environments = context["recommender"]["environments"]
+    dev_env = copy.deepcopy(environments["dev"])
+    for key in ("secretName", "trainingSecretName"):
+        del dev_env["snowflake"][key]
+    dev_env["snowflake"]["auth"] = "wif"
+    context["recommender"] = {"environments": {"dev": dev_env}}
+    template = synthesize(tmp_path / "cdk.out", context).templates["Recommender-dev"]
+
+    assert "secretsmanager" not in flat(template)
+    [train] = [f for k, f in resources(template, "AWS::Lambda::Function").items() if "TrainFunction" in k]
+    env = train["Properties"]["Environment"]["Variables"]
+    assert env["SNOWFLAKE_AUTH"] == "wif" and "SNOWFLAKE_SECRET_ARN" not in env
+    [integration] = resources(template, "Custom::SnowflakeIntegration").values()
+    connection = integration["Properties"]["Connection"]
+    assert connection["Auth"] == "wif" and "SecretArn" not in connection
+    # the README's ALTER USER ... ADD WORKLOAD IDENTITY statements need both role ARNs
+    assert {"SnowflakeHandlerRoleArn", "SageMakerRoleArn"} <= set(template["Outputs"])

@@ -784,3 +784,29 @@ def test_detached_leaves_snowflakes_objects_in_place(run, standin, props):
     run(event("Delete", detached, physical_id=INTEGRATION))
     assert standin.statements == []
     assert (standin.functions, standin.integrations, standin.grants) == before
+
+
+def test_on_event_signs_in_with_workload_identity_and_no_secret(lambda_aws, fakesnow, api_role, monkeypatch):
+    """Connection.Auth "wif": the handler's own AWS role signs in; no secret exists or is read."""
+    monkeypatch.setenv("SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES", "localhost")  # admit the stand-in's host
+    connection = connection_property(fakesnow, "unused", Host="localhost", Auth="wif", User="CDK_WIF_DEPLOYER")
+    del connection["SecretArn"]
+    props = resource_properties(api_role.arn, api_role.name, Connection=connection)
+
+    with pytest.raises(SetupFailedError, match=f"^Snowflake could not create API integration {INTEGRATION}: "):
+        handler.on_event(event("Create", props), CONTEXT)  # signed in: the stand-in then refuses the DDL
+
+    lines = [json.loads(line)["login"] for line in fakesnow.log.read_text().splitlines() if line.startswith('{"login"')]
+    assert {
+        "user": "CDK_WIF_DEPLOYER",
+        "authenticator": "WORKLOAD_IDENTITY",
+        "provider": "AWS",
+        "attested": True,
+    } in lines
+
+
+def test_a_secret_beside_workload_identity_is_refused(api_role, fakesnow):
+    connection = connection_property(fakesnow, "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf")
+    props = resource_properties(api_role.arn, api_role.name, Connection={**connection, "Auth": "wif"})
+    with pytest.raises(InvalidPropertyError, match=r"Connection\.SecretArn must be absent with Auth 'wif'"):
+        parse_properties(props)

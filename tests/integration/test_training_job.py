@@ -261,3 +261,31 @@ def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, 
         connection = fakesnow_connection(second.port, host=second.host)
         assert len(recommendations(connection, OUTPUT_TABLE)) == movielens.ratings["userId"].nunique()
         connection.close()
+
+
+def logins(server: Server) -> list[dict]:
+    """What the stand-in's login history shows (one JSON line per login in its log)."""
+    lines = server.log.read_text().splitlines()
+    return [json.loads(line)["login"] for line in lines if line.startswith('{"login"')]
+
+
+def test_workload_identity_signs_in_without_any_secret(fakesnow: Server, snowflake_db, job, tmp_path, aws_env):
+    """snowflake_auth=wif: the job's AWS role signs in (a signed GetCallerIdentity), no secret is read."""
+    hyperparameters = {**job, "snowflake_auth": "wif", "snowflake_host": "localhost"}
+    assert "snowflake_secret_arn" not in hyperparameters
+    env = {
+        **aws_env,
+        "AWS_REGION": "us-east-1",
+        # the connector sends a workload attestation only to Snowflake hosts; admit the stand-in's
+        "SNOWFLAKE_WIF_ALLOWED_HOST_SUFFIXES": "localhost",
+    }
+    run = run_training(tmp_path, hyperparameters, env)
+    assert run.returncode == 0, run.stderr
+    assert "credentials: workload identity" in run.stderr
+    mine = [entry for entry in logins(fakesnow) if entry["user"] == "SAGEMAKER_SVC"]
+    assert mine and mine[-1] == {
+        "user": "SAGEMAKER_SVC",
+        "authenticator": "WORKLOAD_IDENTITY",
+        "provider": "AWS",
+        "attested": True,
+    }

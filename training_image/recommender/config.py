@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.training_options import OPTIONS, OptionError, default
 
@@ -42,6 +43,7 @@ class SnowflakeSettings:
     database: str | None = None
     schema: str | None = None
     secret_arn: str | None = None
+    auth: str = KEY_PAIR  # or WORKLOAD_IDENTITY: the job's own AWS role signs in, no secret
     host: str | None = None
     port: int | None = None
     protocol: str | None = None
@@ -76,7 +78,13 @@ class TrainingConfig:
             "output_table": self.output_table.sql,
             "snowflake_account": self.snowflake.account,
             "snowflake_user": self.snowflake.user,
-            "credentials": "secret" if self.snowflake.secret_arn else "SNOWFLAKE_PASSWORD",
+            "credentials": (
+                "workload identity"
+                if self.snowflake.auth == WORKLOAD_IDENTITY
+                else "secret"
+                if self.snowflake.secret_arn
+                else "SNOWFLAKE_PASSWORD"
+            ),
             "top_k": self.top_k,
             "validation_fraction": self.validation_fraction,
             **asdict(self.model),
@@ -122,6 +130,13 @@ def _table(key: str, raw: str) -> TableName:
         raise ConfigError(str(exc)) from None
 
 
+def _auth(key: str, raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in AUTH_METHODS:
+        raise ConfigError(f"Hyperparameter '{key}' must be {' or '.join(repr(m) for m in AUTH_METHODS)}.")
+    return value
+
+
 def _protocol(key: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("http", "https"):
@@ -144,6 +159,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "snowflake_host": _matching(_HOST, "'myorg-myaccount.privatelink.snowflakecomputing.com'"),
     "snowflake_port": _integer(1, 65535),
     "snowflake_protocol": _protocol,
+    "snowflake_auth": _auth,
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS},
 }

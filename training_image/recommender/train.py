@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline_shared.credentials import CredentialsError, fetch_credentials
+from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
 from recommender import __version__
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.model import FactorModel
@@ -60,9 +60,12 @@ def run(paths: OptMl) -> None:
     log.info("configuration: %s", config.describe())
     settings = config.snowflake
     # A password secret is only for a stand-in reached through snowflake_host (local mode, tests).
-    credentials = fetch_credentials(
-        settings.secret_arn, region=settings.aws_region, allow_password=settings.host is not None
-    )
+    if settings.auth == WORKLOAD_IDENTITY:
+        credentials = workload_identity()
+    else:
+        credentials = fetch_credentials(
+            settings.secret_arn, region=settings.aws_region, allow_password=settings.host is not None
+        )
     log.info("credentials: %s", credentials.kind)
     model_version = os.environ.get("TRAINING_JOB_NAME") or f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
 

@@ -48,6 +48,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_host": "myorg-myaccount.privatelink.snowflakecomputing.com",
         "snowflake_port": "8443",
         "snowflake_protocol": "HTTPS",
+        "snowflake_auth": "keypair",
         "aws_region": "eu-west-1",
         "n_factors": "64",
         "n_epochs": " 30 ",
@@ -248,3 +249,15 @@ def test_load_validates_contents(tmp_path):
     path.write_text(json.dumps({**minimal(), "n_epochs": "many"}), encoding="utf-8")
     with pytest.raises(ConfigError, match="'n_epochs'"):
         load_hyperparameters(path)
+
+
+@pytest.mark.parametrize(("raw", "auth"), [("keypair", "keypair"), ("WIF", "wif"), (" wif ", "wif")])
+def test_auth_method(raw, auth):
+    config = parse_hyperparameters({**minimal(), "snowflake_auth": raw})
+    assert config.snowflake.auth == auth
+    assert config.describe()["credentials"] == ("workload identity" if auth == "wif" else "SNOWFLAKE_PASSWORD")
+
+
+def test_unknown_auth_method():
+    with pytest.raises(ConfigError, match="'snowflake_auth' must be 'keypair' or 'wif'"):
+        parse_hyperparameters({**minimal(), "snowflake_auth": "password"})

@@ -548,3 +548,48 @@ def test_detach_defaults_to_managing_snowflake():
     assert load_dev(ctx).snowflake.detach is True
     dev(ctx)["snowflake"]["detach"] = "yes"
     assert f"context {SF}.detach must be true or false" in config_error(ctx)
+
+
+# -- workload identity federation: no stored secret -------------------------------------------------
+
+
+def wif_context() -> dict[str, Any]:
+    ctx = context()
+    sf = dev(ctx)["snowflake"]
+    for key in ("secretName", "trainingSecretName"):
+        del sf[key]
+    sf["auth"] = "wif"
+    return ctx
+
+
+def test_workload_identity_needs_no_secret():
+    config = load_dev(wif_context())
+    sf = config.snowflake
+    assert sf.auth == "wif"
+    assert (sf.secret_name, sf.secret_arn, sf.training_secret_name, sf.training_secret_arn) == (None,) * 4
+    env = config.lambda_environment(
+        image_uri="i", sagemaker_role_arn="r", hosting_role_arn="h", bucket="b", secret_arn=None
+    )
+    assert env["SNOWFLAKE_AUTH"] == "wif" and "SNOWFLAKE_SECRET_ARN" not in env
+
+
+def test_key_pair_stays_the_default():
+    env = load_dev(context()).lambda_environment(
+        image_uri="i", sagemaker_role_arn="r", hosting_role_arn="h", bucket="b", secret_arn="s"
+    )
+    assert "SNOWFLAKE_AUTH" not in env
+
+
+@pytest.mark.parametrize("key", ["secretName", "trainingSecretArn"])
+def test_a_secret_beside_workload_identity_is_refused(key):
+    ctx = wif_context()
+    dev(ctx)["snowflake"][key] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf"
+    message = config_error(ctx)
+    assert f'context {SF}.{key} is not used with auth "wif"' in message
+    assert_one_sentence(message)
+
+
+def test_unknown_auth_is_refused():
+    ctx = context()
+    dev(ctx)["snowflake"]["auth"] = "password"
+    assert f"context {SF}.auth is malformed" in config_error(ctx)
