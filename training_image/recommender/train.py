@@ -61,6 +61,9 @@ def run(paths: OptMl) -> None:
     settings = config.snowflake
     # A password secret is only for a stand-in reached through snowflake_host (local mode, tests).
     if settings.auth == WORKLOAD_IDENTITY:
+        # The connector signs for the region it reads from the environment; SageMaker sets none.
+        if settings.aws_region:
+            os.environ.setdefault("AWS_REGION", settings.aws_region)
         credentials = workload_identity()
     else:
         credentials = fetch_credentials(
