@@ -51,6 +51,8 @@ class TrainingConfig:
     instance_type: str = DEFAULT_INSTANCE_TYPE
     volume_gb: int = 30
     max_runtime_seconds: int = 3600
+    max_jobs_per_batch: int = 3  # rows of one train_and_get_recommendations batch (each starts a job)
+    concurrent_starts: int = 2  # reserved concurrency of the train function
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class PipelineConfig:
             "TRAINING_INSTANCE_TYPE": self.training.instance_type,
             "TRAINING_VOLUME_GB": str(self.training.volume_gb),
             "TRAINING_MAX_RUNTIME_S": str(self.training.max_runtime_seconds),
+            "TRAINING_MAX_JOBS_PER_BATCH": str(self.training.max_jobs_per_batch),
             "ENDPOINT_TYPE": self.endpoint.type,
             "ENDPOINT_INSTANCE_TYPE": self.endpoint.instance_type,
             "ENDPOINT_INSTANCE_COUNT": str(self.endpoint.instance_count),
@@ -275,6 +278,8 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             or DEFAULT_INSTANCE_TYPE,
             volume_gb=training.number("volumeGb", 30, 1, 16384),
             max_runtime_seconds=training.number("maxRuntimeSeconds", 3600, 60, 28 * 24 * 3600),
+            max_jobs_per_batch=training.number("maxJobsPerBatch", 3, 1, 10),
+            concurrent_starts=training.number("concurrentStarts", 2, 1, 50),
         ),
         endpoint=EndpointConfig(
             type=endpoint_type,

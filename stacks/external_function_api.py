@@ -35,6 +35,7 @@ class ExternalFunctionApi(Construct):
         log_retention: logs.RetentionDays,
         throttle_rate_limit: int,
         throttle_burst_limit: int,
+        train_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -121,6 +122,8 @@ class ExternalFunctionApi(Construct):
                 memory_size=512,
                 environment=environment,
                 tracing=True,
+                # each train call may start billed jobs: at most this many run at once
+                reserved_concurrency=train_concurrency if function.path == "train" else None,
             )
             self.api.root.add_resource(function.path).add_method("POST", apigw.LambdaIntegration(handler, proxy=True))
             self.functions[function.path] = handler

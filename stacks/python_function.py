@@ -126,6 +126,7 @@ class PythonFunction(lambda_.Function):
         memory_size: int | None = None,
         environment: Mapping[str, str] | None = None,
         tracing: bool = False,
+        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(
             scope,
@@ -137,6 +138,7 @@ class PythonFunction(lambda_.Function):
             memory_size=memory_size,
             environment=dict(environment) if environment else None,
             tracing=lambda_.Tracing.ACTIVE if tracing else None,
+            reserved_concurrent_executions=reserved_concurrency,
             log_group=logs.LogGroup(
                 scope, f"{construct_id}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
             ),

@@ -90,6 +90,7 @@ class RecommenderStack(Stack):
             log_retention=retention,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
+            train_concurrency=config.training.concurrent_starts,
         )
         integration = SnowflakeIntegration(
             self,

@@ -79,6 +79,7 @@ class TrainingSettings:
     instance_type: str
     volume_gb: int
     max_runtime_s: int
+    max_jobs_per_batch: int
     snowflake: dict[str, str]  # hyperparameters naming the Snowflake connection (no secrets)
 
     @classmethod
@@ -102,6 +103,7 @@ class TrainingSettings:
             instance_type=_instance_type(env, "TRAINING_INSTANCE_TYPE"),
             volume_gb=env.integer("TRAINING_VOLUME_GB", 30, 1, 16384),
             max_runtime_s=env.integer("TRAINING_MAX_RUNTIME_S", 3600, 60, 28 * 24 * 3600),
+            max_jobs_per_batch=env.integer("TRAINING_MAX_JOBS_PER_BATCH", 3, 1, 10),
             snowflake=snowflake,
         )
 

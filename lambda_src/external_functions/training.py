@@ -78,6 +78,13 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
     """Start (or find, on a retry) one training job per row; validates every row first."""
     if not batch.batch_id:
         raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
+    if len(batch.rows) > settings.max_jobs_per_batch:
+        # Each row starts a billed job: a statement over a whole table must not start thousands.
+        raise BadRequestError(
+            f"{FUNCTION} starts a billed training job per row and takes at most {settings.max_jobs_per_batch} "
+            f"rows per call, got {len(batch.rows)}: call it once per training, e.g. "
+            "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
+        )
     requests = [parse_row(row) for row in batch.rows]
     return [_start_one(request, batch.batch_id, settings, sagemaker) for request in requests]
 

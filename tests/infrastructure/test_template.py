@@ -367,3 +367,13 @@ def test_workload_identity_stack_has_no_secret_anywhere(tmp_path) -> None:
     assert connection["Auth"] == "wif" and "SecretArn" not in connection
     # the README's ALTER USER ... ADD WORKLOAD IDENTITY statements need both role ARNs
     assert {"SnowflakeHandlerRoleArn", "SageMakerRoleArn"} <= set(template["Outputs"])
+
+
+def test_only_the_train_function_reserves_concurrency(dev_template) -> None:
+    """Cost guard: at most this many train calls (each may start billed jobs) run at once."""
+    functions = {k: f for k, f in resources(dev_template, "AWS::Lambda::Function").items() if "Function" in k}
+    reserved = {k: f["Properties"].get("ReservedConcurrentExecutions") for k, f in functions.items()}
+    assert [v for k, v in reserved.items() if "TrainFunction" in k] == [2]
+    assert all(v is None for k, v in reserved.items() if "TrainFunction" not in k)
+    [train] = [f for k, f in functions.items() if "TrainFunction" in k]
+    assert train["Properties"]["Environment"]["Variables"]["TRAINING_MAX_JOBS_PER_BATCH"] == "3"

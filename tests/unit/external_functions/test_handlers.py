@@ -343,3 +343,12 @@ def test_options_the_image_would_refuse_start_nothing(training_env, options):
     assert_sentence(answer, 400)
     assert answer["body"].startswith(f"Row 1: option '{next(iter(options))}' must be ")
     assert training_env == []
+
+
+def test_a_batch_beyond_the_job_cap_starts_nothing(training_env):
+    """Cost guard: each row starts a billed job; a statement over a table is refused whole."""
+    rows = [("DB.S.RATINGS", f"DB.S.RECS_{i}") for i in range(4)]  # the default cap is 3
+    answer = handlers.train_handler(event_for("train_and_get_recommendations", rows), None)
+    assert_sentence(answer, 400)
+    assert "takes at most 3 rows per call, got 4" in answer["body"]
+    assert training_env == []

@@ -177,6 +177,8 @@ def test_training_settings_name_the_missing_variable(missing):
         ("TRAINING_VOLUME_GB", "30.5"),
         ("TRAINING_MAX_RUNTIME_S", "59"),
         ("TRAINING_MAX_RUNTIME_S", str(28 * 24 * 3600 + 1)),
+        ("TRAINING_MAX_JOBS_PER_BATCH", "0"),
+        ("TRAINING_MAX_JOBS_PER_BATCH", "11"),
     ],
 )
 def test_training_integer_out_of_range(name, value):

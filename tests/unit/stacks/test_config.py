@@ -593,3 +593,11 @@ def test_unknown_auth_is_refused():
     ctx = context()
     dev(ctx)["snowflake"]["auth"] = "password"
     assert f"context {SF}.auth is malformed" in config_error(ctx)
+
+
+def test_cost_guard_defaults_and_bounds():
+    training = load_dev(context()).training
+    assert (training.max_jobs_per_batch, training.concurrent_starts) == (3, 2)
+    ctx = context()
+    dev(ctx)["training"] = {"maxJobsPerBatch": 11}
+    assert f"context {DEV}.training.maxJobsPerBatch must be a whole number from 1 to 10" in config_error(ctx)
