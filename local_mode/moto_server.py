@@ -1,23 +1,58 @@
-"""moto's server with the one SageMaker call moto 5.2.5 lacks: ``UpdateEndpoint``.
+"""moto's server, made to answer SageMaker's endpoint calls the way SageMaker does.
 
-``deploy_model`` redeploys an existing endpoint with ``UpdateEndpoint`` (new endpoint config,
-same endpoint, no downtime). moto answers every other SageMaker call we make; this adds
-UpdateEndpoint with SageMaker's observable effect -- the endpoint now names the new config
-and its variants, and stays InService -- before starting moto's own server.
+- ``UpdateEndpoint``, which moto 5.2.5 lacks: the endpoint then names the new config and its
+  variants and stays InService. Like SageMaker, it refuses to switch an endpoint between real-time
+  instances and serverless ("Updating a real-time inference endpoint to ... a serverless endpoint
+  ... is currently not supported"): that needs delete + create.
+- Eventual consistency: SageMaker verifies an endpoint config in a store that may not have it yet,
+  so CreateEndpoint/UpdateEndpoint right after CreateEndpointConfig can fail with a validation error
+  ("retry logic is recommended", CreateEndpoint API reference). Here a config is invisible to them
+  for ``LOCAL_SAGEMAKER_CONFIG_DELAY_S`` seconds (default 0.4) after it was created.
 
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import main
+
+CONFIG_DELAY_S = float(os.environ.get("LOCAL_SAGEMAKER_CONFIG_DELAY_S", "0.4"))
+_created: dict[str, float] = {}  # endpoint config name -> when it was created
+_create_endpoint_config = SageMakerModelBackend.create_endpoint_config
+_create_endpoint = SageMakerModelBackend.create_endpoint
+
+
+def _remember_config(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    config = _create_endpoint_config(self, *args, **kwargs)
+    _created[config.endpoint_config_name] = time.monotonic()
+    return config
+
+
+def _check_visible(self: SageMakerModelBackend, config_name: str) -> None:
+    """SageMaker's answer for a config its endpoint store cannot see yet."""
+    if time.monotonic() - _created.get(config_name, 0.0) < CONFIG_DELAY_S:
+        arn = FakeEndpointConfig.arn_formatter(config_name, self.account_id, self.region_name)
+        raise ValidationError(message=f"Could not find endpoint configuration {arn}.")
+
+
+def _create_endpoint_when_visible(
+    self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]
+) -> FakeEndpoint:
+    _check_visible(self, endpoint_config_name)
+    return _create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+
+
+def _serverless(variants: list[dict[str, Any]]) -> bool:
+    return any(v.get("ServerlessConfig") for v in variants)
 
 
 def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str) -> FakeEndpoint:
@@ -25,7 +60,14 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
     if endpoint is None:
         arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    _check_visible(self, endpoint_config_name)
     config: dict[str, Any] = self.describe_endpoint_config(endpoint_config_name)
+    current = self.describe_endpoint_config(endpoint.endpoint_config_name)
+    if _serverless(config["ProductionVariants"]) != _serverless(current["ProductionVariants"]):
+        raise ValidationError(
+            message="Updating an endpoint between instance-based and serverless variants is not supported: "
+            "delete the endpoint and create it again."
+        )
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
     endpoint.last_modified_time = utcnow()
@@ -41,6 +83,8 @@ def _update_endpoint_action(self: SageMakerResponse) -> ActionResult:
 
 
 SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
+SageMakerModelBackend.create_endpoint_config = _remember_config  # type: ignore[method-assign]
+SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible  # type: ignore[method-assign]
 SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
 
 if __name__ == "__main__":

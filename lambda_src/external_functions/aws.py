@@ -19,11 +19,18 @@ def sagemaker() -> Any:
     return boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 4}))
 
 
+MAX_READ_TIMEOUT_S = 20
+
+
 @cache
-def sagemaker_runtime() -> Any:
-    # API Gateway gives the whole call 29 s and the Lambda 28 s: one attempt of at most 23 s, so a
-    # slow endpoint yields our 503 (Snowflake retries the batch) rather than a gateway timeout.
-    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=20)
+def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> Any:
+    """A runtime client whose one attempt waits at most ``read_timeout`` s for an answer.
+
+    API Gateway gives the whole call 29 s: scoring asks for a client whose timeout fits what is
+    left of that budget, so a slow endpoint yields our 503 (Snowflake retries the batch) rather
+    than a gateway timeout.
+    """
+    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=read_timeout)
     return boto3.client("sagemaker-runtime", config=config)
 
 

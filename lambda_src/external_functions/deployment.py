@@ -12,16 +12,19 @@ newer job -- converges to ``unchanged`` instead of rolling the endpoint.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from external_functions.aws import describe_or_none, upstream_error
-from external_functions.protocol import BadRequestError, Batch, Row
+from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
 from external_functions.settings import HostingSettings
 from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
+from pipeline_shared.aws_errors import error_message, is_not_found
 from pipeline_shared.catalogue import BY_PATH
 
 FUNCTION = BY_PATH["deploy"].label
@@ -134,10 +137,19 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
     current = describe_endpoint(sagemaker, endpoint)
     try:
         if current is None:
-            sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
+            when_config_visible(
+                lambda: sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=version, Tags=tags),
+                version,
+            )
             action = "created"
         elif current["EndpointConfigName"] == version:
             action = "unchanged"  # a retry of a deployment that already went through
+        elif current["EndpointStatus"] == "Deleting":
+            raise BadRequestError(
+                f"Row {deployment.row.number}: endpoint {endpoint} is being deleted (its endpoint type changed, or "
+                f"it had failed); call deploy_model again once pipeline_status('{deployment.model}') no longer "
+                "finds it."
+            )
         elif current["EndpointStatus"] in _BUSY:
             raise BadRequestError(
                 f"Row {deployment.row.number}: endpoint {endpoint} is {current['EndpointStatus']} from an "
@@ -152,12 +164,30 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
                 f"({current.get('FailureReason', 'no reason given')[:200]}) and is being deleted; "
                 "call deploy_model again in a few minutes."
             )
+        elif _is_serverless(sagemaker, current["EndpointConfigName"]) not in (None, settings.serverless):
+            # UpdateEndpoint cannot switch between instances and serverless: delete, then create anew.
+            sagemaker.delete_endpoint(EndpointName=endpoint)
+            action = "recreating"
         else:
-            sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=version)
+            when_config_visible(
+                lambda: sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=version), version
+            )
             action = "updated"
     except ClientError as exc:
         raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
     status = describe_endpoint(sagemaker, endpoint) or {}
+    if action == "recreating":
+        return {
+            "endpoint_name": endpoint,
+            "action": action,
+            "status": status.get("EndpointStatus", "Deleting"),
+            "message": (
+                f"endpoint.type changed: {endpoint} cannot switch between real-time and serverless in place, so it "
+                f"is being deleted; call deploy_model('{deployment.model}', ...) again once "
+                f"pipeline_status('{deployment.model}') no longer finds it"
+            ),
+            "previous_endpoint_config_name": current["EndpointConfigName"] if current else None,
+        }
     return {
         "endpoint_name": endpoint,
         "endpoint_config_name": version,
@@ -168,6 +198,35 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
         "status": status.get("EndpointStatus", "Creating"),
         "previous_endpoint_config_name": None if current is None else current["EndpointConfigName"],
     }
+
+
+CONFIG_VISIBLE_WAITS_S = (0.5, 1.0, 2.0)  # within the Lambda's 28 s, far below it
+
+
+def when_config_visible(call: Callable[[], object], config: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    """``call`` (CreateEndpoint/UpdateEndpoint), retried while SageMaker cannot see ``config`` yet.
+
+    SageMaker reads endpoint configs eventually consistently and recommends retrying; if the config
+    stays invisible, Snowflake retries the batch (503) and the deployment, named after what it
+    serves, converges.
+    """
+    for wait in (*CONFIG_VISIBLE_WAITS_S, None):
+        try:
+            call()
+            return
+        except ClientError as exc:
+            if not (is_not_found(exc) and "endpoint config" in error_message(exc).lower()):
+                raise
+            if wait is None:
+                raise UnavailableError(
+                    f"SageMaker does not see endpoint config {config} yet; Snowflake will retry."
+                ) from None
+            sleep(wait)
+
+
+def _is_serverless(sagemaker: Any, config: str) -> bool | None:
+    found = describe_or_none(sagemaker.describe_endpoint_config, f"endpoint config {config}", EndpointConfigName=config)
+    return None if found is None else any(v.get("ServerlessConfig") for v in found.get("ProductionVariants", []))
 
 
 def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:

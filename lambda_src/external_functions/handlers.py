@@ -64,6 +64,19 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         return failed(error)
 
 
+API_GATEWAY_LIMIT_S = 29
+ANSWER_MARGIN_S = 1.5  # to serialise the answer and get it through API Gateway
+
+
+def answer_by(context: Any) -> float:
+    """The ``time.monotonic()`` by which work must end: before API Gateway's 29 s and the Lambda's own limit."""
+    left = float(API_GATEWAY_LIMIT_S)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        left = min(left, remaining() / 1000)
+    return time.monotonic() + left - ANSWER_MARGIN_S
+
+
 def _since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
 
@@ -88,7 +101,7 @@ def invoke_handler(event: dict[str, Any], context: Any) -> dict:
     """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
     return _serve(
         event, context, path="invoke",
-        work=lambda batch, env: scoring.invoke(batch, env.prefix(), aws.sagemaker_runtime()),
+        work=lambda batch, env: scoring.invoke(batch, env.prefix(), aws.sagemaker_runtime, answer_by(context)),
     )  # fmt: skip
 
 
@@ -96,7 +109,7 @@ def recommend_handler(event: dict[str, Any], context: Any) -> dict:
     """``recommend(model_name, user_id, k)`` -> ARRAY of movie ids, best first."""
     return _serve(
         event, context, path="recommend",
-        work=lambda batch, env: scoring.recommend(batch, env.prefix(), aws.sagemaker_runtime()),
+        work=lambda batch, env: scoring.recommend(batch, env.prefix(), aws.sagemaker_runtime, answer_by(context)),
     )  # fmt: skip
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from external_functions.aws import upstream_error
+from external_functions.aws import MAX_READ_TIMEOUT_S, upstream_error
 from external_functions.protocol import BadRequestError, Batch, FailedError, UnavailableError
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code, error_message
@@ -40,7 +41,11 @@ def whole_number(value: Any, what: str, row: int) -> int:
     return int(value)
 
 
-def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
+Runtime = Callable[[int], Any]  # a sagemaker-runtime client for a read timeout in seconds
+MIN_CALL_S = 2  # below this much time left, no InvokeEndpoint call is started
+
+
+def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list[float | None]:
     """Predicted ratings, one per row (None where an argument is NULL)."""
     groups: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for position, row in enumerate(batch.rows):
@@ -54,7 +59,7 @@ def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
     for model, items in groups.items():
         for chunk in chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
             body = "\n".join(f"{user},{movie}" for _, user, movie in chunk).encode()
-            answer = _invoke(runtime, prefix, model, body, "text/csv", batch, chunk[0][0])
+            answer = _invoke(runtime, deadline, prefix, model, body, "text/csv", batch, chunk[0][0])
             values = answer.split()
             if len(values) != len(chunk):
                 raise FailedError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
@@ -63,7 +68,7 @@ def invoke(batch: Batch, prefix: str, runtime: Any) -> list[float | None]:
     return results
 
 
-def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]:
+def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list[list[int] | None]:
     """Best-first movie ids per row (None where the model or user is NULL)."""
     groups: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     for position, row in enumerate(batch.rows):
@@ -82,7 +87,7 @@ def recommend(batch: Batch, prefix: str, runtime: Any) -> list[list[int] | None]
         for start in range(0, len(items), per_call):
             chunk = items[start : start + per_call]
             body = json.dumps({"user_ids": [user for _, user in chunk], "k": k}).encode()
-            answer = _invoke(runtime, prefix, model, body, "application/json", batch, chunk[0][0])
+            answer = _invoke(runtime, deadline, prefix, model, body, "application/json", batch, chunk[0][0])
             try:
                 lists = json.loads(answer)["recommendations"]
             except (json.JSONDecodeError, KeyError, TypeError):
@@ -107,11 +112,26 @@ def chunks(items: Sequence[Any], size_of: Any, limit: int = PAYLOAD_LIMIT) -> It
         yield items[start:]
 
 
-def _invoke(runtime: Any, prefix: str, model: str, body: bytes, content_type: str, batch: Batch, position: int) -> str:
+def _invoke(
+    runtime: Runtime,
+    deadline: float,
+    prefix: str,
+    model: str,
+    body: bytes,
+    content_type: str,
+    batch: Batch,
+    position: int,
+) -> str:
+    """One InvokeEndpoint call that must answer before ``deadline`` (``time.monotonic()``)."""
     endpoint = resources.endpoint_name(prefix, model)
     row = batch.rows[position].number
+    left = int(deadline - time.monotonic())
+    if left < MIN_CALL_S:  # API Gateway would cut the call off: answer while Snowflake can still retry
+        raise UnavailableError(
+            f"Row {row}: the batch ran out of time before model '{model}' answered; Snowflake will retry."
+        )
     try:
-        response = runtime.invoke_endpoint(
+        response = runtime(min(MAX_READ_TIMEOUT_S, left)).invoke_endpoint(
             EndpointName=endpoint, ContentType=content_type, Accept=content_type, Body=body
         )
     except ClientError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -331,3 +332,50 @@ def test_serverless_endpoints_by_configuration(lambda_env, model_uri: str, aws_c
     variant = config["ProductionVariants"][0]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 5}
     assert "InstanceType" not in variant
+
+
+# -- SageMaker as it answers ---------------------------------------------------------------------
+
+
+def test_the_stand_in_answers_like_sagemaker_right_after_create_endpoint_config(aws_client) -> None:
+    """The premise of the retry: a brand-new config is not yet visible to CreateEndpoint."""
+    sagemaker = aws_client("sagemaker")
+    sagemaker.create_model(ModelName=f"{PREFIX}-ec-model", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE)
+    variant = {"VariantName": "AllTraffic", "ModelName": f"{PREFIX}-ec-model", "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{PREFIX}-ec-config", ProductionVariants=[variant])
+    with pytest.raises(sagemaker.exceptions.ClientError, match="Could not find endpoint configuration"):
+        sagemaker.create_endpoint(EndpointName=f"{PREFIX}-ec", EndpointConfigName=f"{PREFIX}-ec-config")
+
+
+def test_deploy_waits_for_a_new_config_to_become_visible(lambda_env, model_uri: str, sent_requests) -> None:
+    sent_requests.clear()
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["patient", model_uri]])
+    assert deployed["action"] == "created"
+    creates = [op for op, _ in sent_requests if op == "CreateEndpoint"]
+    assert len(creates) >= 2  # refused while invisible, then accepted: never a 400 to the SQL user
+
+
+def test_switching_endpoint_type_recreates_the_endpoint(lambda_env, model_uri: str, aws_client, monkeypatch) -> None:
+    """UpdateEndpoint cannot switch real-time <-> serverless: the endpoint is deleted, then created anew."""
+    [first] = values(handlers.deploy_handler, "deploy_model", [["switch", model_uri]])
+    assert first["action"] == "created"
+    monkeypatch.setenv("ENDPOINT_TYPE", "serverless")
+    [switched] = values(handlers.deploy_handler, "deploy_model", [["switch", model_uri]])
+    assert switched["action"] == "recreating"
+    assert "cannot switch between real-time and serverless in place" in switched["message"]
+    [again] = values(handlers.deploy_handler, "deploy_model", [["switch", model_uri]])  # once it is gone
+    assert again["action"] == "created"
+    config = aws_client("sagemaker").describe_endpoint_config(EndpointConfigName=again["endpoint_config_name"])
+    assert "ServerlessConfig" in config["ProductionVariants"][0]
+
+
+def test_the_stand_in_refuses_to_switch_endpoint_type_in_place(lambda_env, model_uri, aws_client, monkeypatch):
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["inplace", model_uri]])
+    monkeypatch.setenv("ENDPOINT_TYPE", "serverless")
+    sagemaker = aws_client("sagemaker")
+    variant = {"VariantName": "AllTraffic", "ModelName": deployed["model_name"], "ServerlessConfig": {
+        "MemorySizeInMB": 2048, "MaxConcurrency": 5}}  # fmt: skip
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{PREFIX}-inplace-srv", ProductionVariants=[variant])
+    time.sleep(0.5)  # past the stand-in's visibility delay
+    with pytest.raises(sagemaker.exceptions.ClientError, match="between instance-based and serverless"):
+        sagemaker.update_endpoint(EndpointName=deployed["endpoint_name"], EndpointConfigName=f"{PREFIX}-inplace-srv")

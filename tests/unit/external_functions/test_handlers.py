@@ -10,6 +10,8 @@ import base64
 import gzip
 import json
 import os
+import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -352,3 +354,10 @@ def test_a_batch_beyond_the_job_cap_starts_nothing(training_env):
     assert_sentence(answer, 400)
     assert "takes at most 3 rows per call, got 4" in answer["body"]
     assert training_env == []
+
+
+def test_work_ends_before_the_lambdas_own_limit_and_api_gateways():
+    lambda_context = SimpleNamespace(get_remaining_time_in_millis=lambda: 5000, aws_request_id="r")
+    now = time.monotonic()
+    assert now + 3 < handlers.answer_by(lambda_context) <= now + 5 - handlers.ANSWER_MARGIN_S + 0.1
+    assert handlers.answer_by(None) <= time.monotonic() + handlers.API_GATEWAY_LIMIT_S - handlers.ANSWER_MARGIN_S

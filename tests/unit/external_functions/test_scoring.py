@@ -2,6 +2,7 @@
 
 import io
 import math
+import time
 
 import boto3
 import pytest
@@ -137,7 +138,7 @@ def invoke_batch(rows):
 def test_endpoint_failures_are_retried_only_when_a_retry_can_help(error, expected):
     runtime = runtime_answering(error=error)
     with pytest.raises(ExternalFunctionError) as info:
-        scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", runtime)
+        scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", lambda _: runtime, time.monotonic() + 25)
     assert type(info.value) is expected
     assert (info.value.status >= 500) is (expected is UnavailableError)
 
@@ -145,5 +146,28 @@ def test_endpoint_failures_are_retried_only_when_a_retry_can_help(error, expecte
 def test_a_model_answering_the_wrong_number_of_predictions_fails_fast():
     runtime = runtime_answering(body=b"4.5\n")
     with pytest.raises(FailedError) as info:
-        scoring.invoke(invoke_batch([("movielens", 1, 2), ("movielens", 1, 3)]), "recsys", runtime)
+        batch = invoke_batch([("movielens", 1, 2), ("movielens", 1, 3)])
+        scoring.invoke(batch, "recsys", lambda _: runtime, time.monotonic() + 25)
     assert info.value.status == 400
+
+
+def test_each_call_waits_at_most_what_is_left_of_the_budget():
+    timeouts = []
+    client = runtime_answering(body=b"4.5\n")
+
+    def runtime(read_timeout: int) -> object:
+        timeouts.append(read_timeout)
+        return client
+
+    assert scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", runtime, time.monotonic() + 9.5) == [4.5]
+    assert timeouts == [9]
+
+
+def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
+    """Several models, little time left: Snowflake gets a retryable answer, not a gateway timeout."""
+    calls = []
+    batch = invoke_batch([("a", 1, 2), ("b", 1, 2)])
+    with pytest.raises(UnavailableError) as info:
+        scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 1.5)
+    assert info.value.status == 503 and "ran out of time" in info.value.message
+    assert calls == []
