@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt training_image/requirements.txt lambda_src/snowflake_integration/requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 
 NODE_STAMP := node_modules/.installed
+# The Lambdas' locked wheels, downloaded once so synth and bundling work offline.
+WHEELS := .wheelhouse/.filled-$(shell cat lambda_src/snowflake_integration/requirements.lock | cksum | cut -d' ' -f1)
 # Offline-friendly CDK: no notices, no telemetry, no Node end-of-life banner from jsii.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
@@ -26,16 +28,20 @@ $(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt 
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	rm -f $(VENV)/.installed-* && touch $@
 
+$(WHEELS): lambda_src/snowflake_integration/requirements.lock $(STAMP)
+	$(BIN)/python -m stacks.wheelhouse fill
+	rm -f .wheelhouse/.filled-* && touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with every pinned dependency
+install: $(STAMP) $(NODE_STAMP) $(WHEELS) ## create .venv, node_modules and .wheelhouse with every pinned dependency
 
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
 	$(BIN)/recommender-local $(if $(DATA),--data $(DATA))
 
-test: $(STAMP) $(NODE_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
+test: $(STAMP) $(NODE_STAMP) $(WHEELS) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -51,19 +57,19 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-synth: $(STAMP) $(NODE_STAMP) ## synthesize every environment's stack to cdk.out (no AWS credentials, no Docker)
+synth: $(STAMP) $(NODE_STAMP) $(WHEELS) ## synthesize every environment's stack to cdk.out (offline: no network, AWS credentials or Docker)
 	$(CDK) synth --quiet
 
-snapshot: $(STAMP) ## refresh tests/infrastructure/snapshots after an intended infrastructure change
+snapshot: $(STAMP) $(WHEELS) ## refresh tests/infrastructure/snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/infrastructure/test_checks.py -k snapshot
 
-diff: $(STAMP) $(NODE_STAMP) ## show what `deploy` would change (needs AWS credentials), e.g. make diff STACK=Recommender-dev
+diff: $(STAMP) $(NODE_STAMP) $(WHEELS) ## show what `deploy` would change (needs AWS credentials), e.g. make diff STACK=Recommender-dev
 	$(CDK) diff $(STACK)
 
-deploy: $(STAMP) $(NODE_STAMP) ## deploy one environment (needs AWS credentials and Docker), e.g. make deploy STACK=Recommender-dev
+deploy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## deploy one environment (needs AWS credentials and Docker), e.g. make deploy STACK=Recommender-dev
 	$(CDK) deploy $(STACK)
 
-destroy: $(STAMP) $(NODE_STAMP) ## remove one environment, run-time endpoints and Snowflake objects included
+destroy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## remove one environment, run-time endpoints and Snowflake objects included
 	$(CDK) destroy $(STACK)
 
 bench: bench-topk bench-training bench-serving ## every benchmark (prints figures and ratios)
@@ -78,4 +84,4 @@ bench-serving: $(STAMP) ## serving rows/s vs the seed's loop; latency at 8 concu
 	$(BIN)/python -m bench.serving
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache cdk.out *.egg-info
+	rm -rf $(VENV) node_modules .wheelhouse .pytest_cache .ruff_cache cdk.out *.egg-info

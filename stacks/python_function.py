@@ -1,10 +1,10 @@
 """PythonFunction: every Lambda of the pipeline, built one way from first-party packages.
 
 A function's code is the packages it names (e.g. ``external_functions`` and ``pipeline_shared``),
-copied from where Python imports them, plus -- when a package holds a ``requirements.txt`` --
-its pinned third-party wheels for the Lambda's Python and platform, installed with pip on this
-machine (no Docker). The asset hash is the digest of those sources, so a change to a shared
-module re-deploys every function that carries it.
+copied from where Python imports them, plus -- when a package holds a ``requirements.lock`` --
+its pinned third-party wheels for the Lambda's Python and architecture, installed with pip from
+the local wheelhouse (``stacks.wheelhouse``: no Docker, no network). The asset hash is the digest
+of those sources, so a change to a shared module re-deploys every function that carries it.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -23,12 +21,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from stacks import wheelhouse
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
-REQUIREMENTS = "requirements.txt"
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", REQUIREMENTS)
+ARCHITECTURE = lambda_.Architecture.X86_64
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", wheelhouse.REQUIREMENTS, wheelhouse.LOCK)
 
 
 def package_dir(name: str) -> Path:
@@ -41,37 +39,26 @@ def package_dir(name: str) -> Path:
 
 @jsii.implements(ILocalBundling)
 class PackageBundling:
-    """Copy the packages into the asset, after pip-installing each package's ``requirements.txt`` as wheels.
+    """Copy the packages into the asset, after installing each package's ``requirements.lock`` from the wheelhouse.
 
     CDK calls ``try_bundle(output_dir, options)`` positionally and does not pass the asset's
     source, so the packages are given here.
     """
 
-    def __init__(self, packages: Mapping[str, Path], python_version: str) -> None:
-        self.packages, self.python_version = dict(packages), python_version
+    def __init__(self, packages: Mapping[str, Path], python_version: str, architecture: str = "x86_64") -> None:
+        self.packages, self.python_version, self.architecture = dict(packages), python_version, architecture
 
     def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
         """Bundle into ``output_dir``; ``options`` (CDK's) are not needed for a local run."""
         del options
         target = Path(output_dir)
         for folder in self.packages.values():
-            if (folder / REQUIREMENTS).exists():
-                self._install_wheels(folder / REQUIREMENTS, target)
+            if (folder / wheelhouse.LOCK).exists():
+                wheelhouse.install(folder / wheelhouse.LOCK, target, self.python_version, self.architecture)
+        shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts name this machine's Python
         for name, folder in self.packages.items():
             shutil.copytree(folder, target / name, ignore=_IGNORED, dirs_exist_ok=True)
         return True
-
-    def _install_wheels(self, requirements: Path, target: Path) -> None:
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        wheels_for_lambda = [
-            "--no-compile",  # bytecode of this machine's Python would be useless on the Lambda's
-            "--only-binary=:all:",
-            "--implementation=cp",
-            f"--python-version={self.python_version}",
-            *(f"--platform={platform}" for platform in PLATFORMS),
-        ]
-        subprocess.run([*pip, *wheels_for_lambda, "--target", str(target), "-r", str(requirements)], check=True)
-        shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts name this machine's Python
 
 
 def source_digest(folders: Sequence[Path]) -> str:
@@ -90,7 +77,9 @@ def _source_files(folder: Path) -> Iterator[Path]:
             yield path
 
 
-def package_code(packages: Sequence[str], runtime: lambda_.Runtime = RUNTIME) -> lambda_.Code:
+def package_code(
+    packages: Sequence[str], runtime: lambda_.Runtime = RUNTIME, architecture: lambda_.Architecture = ARCHITECTURE
+) -> lambda_.Code:
     """Lambda code holding ``packages`` (and their pinned wheels), bundled locally.
 
     CDK requires a Docker image for bundling, but :class:`PackageBundling` always bundles (or
@@ -101,11 +90,11 @@ def package_code(packages: Sequence[str], runtime: lambda_.Runtime = RUNTIME) ->
     return lambda_.Code.from_asset(
         str(next(iter(folders.values()))),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=source_digest(list(folders.values())) + version,
+        asset_hash=source_digest(list(folders.values())) + version + architecture.name,
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             command=["bash", "-c", "echo 'this asset is bundled locally (stacks/python_function.py)' >&2; exit 1"],
-            local=PackageBundling(folders, version),
+            local=PackageBundling(folders, version, architecture.name),
         ),
     )
 
@@ -132,8 +121,9 @@ class PythonFunction(lambda_.Function):
             scope,
             construct_id,
             runtime=RUNTIME,
+            architecture=ARCHITECTURE,
             handler=handler,
-            code=package_code(packages),
+            code=package_code(packages, RUNTIME, ARCHITECTURE),
             timeout=timeout,
             memory_size=memory_size,
             environment=dict(environment) if environment else None,

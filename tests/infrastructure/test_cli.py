@@ -1,20 +1,22 @@
-"""The pinned CDK CLI synthesizes the app with no AWS credentials and no Docker.
+"""The pinned CDK CLI synthesizes the app with no network, no AWS credentials and no Docker.
 
-This is `make synth` as a user runs it, asset bundling included: the Snowflake integration's
-Lambda is bundled with pip on this machine (wheels from the package index or pip's cache).
+This is `make synth` as a user runs it, asset bundling included, inside a network namespace of
+its own (``unshare -n``): the Snowflake integration's Lambda is bundled with pip from the local
+wheelhouse that `make install` fills.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 from tests.infrastructure.conftest import ROOT
 
 
-def test_cdk_cli_synth_needs_no_credentials_and_no_docker(tmp_path: Path) -> None:
+def test_cdk_cli_synth_needs_no_network_no_credentials_and_no_docker(tmp_path: Path) -> None:
     cli = ROOT / "node_modules" / ".bin" / "cdk"
     assert cli.exists(), "the pinned CDK CLI is missing: run `make install` (make test does)"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
@@ -27,8 +29,10 @@ def test_cdk_cli_synth_needs_no_credentials_and_no_docker(tmp_path: Path) -> Non
         DOCKER_HOST="unix:///nonexistent.sock",
     )
     out = tmp_path / "cdk.out"
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux's unshare is needed to synthesize without network"
     done = subprocess.run(
-        [str(cli), "synth", "--quiet", "--no-notices", "--output", str(out)],
+        [unshare, "--net", str(cli), "synth", "--quiet", "--no-notices", "--output", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,

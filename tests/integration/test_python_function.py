@@ -1,7 +1,7 @@
 """stacks.python_function: each Lambda asset holds its packages (shared code included) and, where asked, wheels.
 
-The Snowflake integration asset downloads the pinned wheels from PyPI (pip's cache makes reruns
-fast); every asset is bundled once per module.
+The Snowflake integration asset installs its locked wheels from the local wheelhouse (no network);
+every asset is bundled once per module.
 """
 
 from __future__ import annotations
