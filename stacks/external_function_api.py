@@ -42,13 +42,12 @@ class ExternalFunctionApi(Construct):
         prefix = environment["RESOURCE_PREFIX"]
 
         # The role Snowflake assumes. Its trust policy is replaced by the Snowflake integration
-        # custom resource with the integration's IAM user and external ID; until then nobody can use it.
+        # custom resource with the integration's IAM user and external ID; until then nobody can use
+        # it: every signed request carries aws:PrincipalArn, so "Null: true" never matches.
         self.snowflake_role = iam.Role(
             self,
             "SnowflakeRole",
-            assumed_by=iam.AccountRootPrincipal().with_conditions(
-                {"StringEquals": {"sts:ExternalId": "replaced-by-the-snowflake-integration"}}
-            ),
+            assumed_by=iam.AccountRootPrincipal().with_conditions({"Null": {"aws:PrincipalArn": "true"}}),
             description="Assumed by Snowflake to call the recommender's external functions",
         )
 

@@ -40,11 +40,13 @@ class SageMakerExecutionRole(Construct):
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{bucket_prefix}*"]}},
             )
         )
+        # GetBucketLocation has no s3:prefix key: under that condition it would never be allowed.
+        self.role.add_to_policy(iam.PolicyStatement(actions=["s3:GetBucketLocation"], resources=[bucket.bucket_arn]))
         grant_logs_and_metrics(self.role, "/aws/sagemaker/*")
         acknowledge_wildcards(
             self.role,
@@ -111,6 +113,10 @@ def grant_logs_and_metrics(role: iam.Role, log_group_pattern: str) -> None:
 
 def sagemaker_role(scope: Construct, image: TrainingImage, description: str) -> iam.Role:
     """A role SageMaker assumes, allowed to pull the recommender image."""
-    role = iam.Role(scope, "Role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"), description=description)
+    # Only SageMaker acting for this account may assume it (confused-deputy protection).
+    sagemaker = iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+        {"StringEquals": {"aws:SourceAccount": Stack.of(scope).account}}
+    )
+    role = iam.Role(scope, "Role", assumed_by=sagemaker, description=description)
     image.grant_pull(role)
     return role

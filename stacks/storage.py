@@ -23,10 +23,17 @@ class ArtifactStorage(Construct):
             "removal_policy": RemovalPolicy.DESTROY,
             "auto_delete_objects": True,
         }
+        # Kept on destroy: S3 keeps delivering access logs after a bucket is emptied, so deleting
+        # this one can fail the stack's deletion (aws/aws-cdk#21776); its lifecycle empties it.
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            **{**common, "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_PREFERRED},
+            **{
+                **common,
+                "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+                "removal_policy": RemovalPolicy.RETAIN,
+                "auto_delete_objects": False,
+            },
             lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(90))],
         )
         acknowledge(

@@ -74,7 +74,10 @@ def test_artifact_bucket_is_encrypted_private_logged_and_removed_on_destroy(dev:
             "UpdateReplacePolicy": "Delete",
         },
     )
-    dev.resource_count_is("Custom::S3AutoDeleteObjects", 2)
+    dev.resource_count_is("Custom::S3AutoDeleteObjects", 1)  # the artifacts; the access logs are kept
+    [logs] = [b for k, b in resources(dev_template, "AWS::S3::Bucket").items() if k.startswith("StorageAccessLogs")]
+    # S3 keeps delivering access logs after a bucket is emptied: deleting it could fail cdk destroy
+    assert logs["DeletionPolicy"] == "Retain" and logs["Properties"]["LifecycleConfiguration"]["Rules"]
     for policy in resources(dev_template, "AWS::S3::BucketPolicy").values():
         denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
@@ -216,8 +219,11 @@ def test_snowflake_role_starts_unusable_and_may_only_invoke_the_api(dev_template
         k: r for k, r in resources(dev_template, "AWS::IAM::Role").items() if "ExternalFunctionsSnowflakeRole" in k
     }
     [role] = roles.values()
-    trust = flat(role["Properties"]["AssumeRolePolicyDocument"])
-    assert "replaced-by-the-snowflake-integration" in trust
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    # until the custom resource writes Snowflake's IAM user and external ID, nobody may assume it:
+    # every signed request has aws:PrincipalArn, so a Null-true condition on it never matches
+    assert trust["Condition"] == {"Null": {"aws:PrincipalArn": "true"}}
+    assert "ExternalId" not in flat(trust)
     granted = [s for name, s in statements(dev_template) if name.startswith("ExternalFunctionsSnowflakeRole")]
     assert [s["Action"] for s in granted] == ["execute-api:Invoke"]
     assert "/prod/POST/*" in flat(granted)
@@ -377,3 +383,17 @@ def test_only_the_train_function_reserves_concurrency(dev_template) -> None:
     assert all(v is None for k, v in reserved.items() if "TrainFunction" not in k)
     [train] = [f for k, f in functions.items() if "TrainFunction" in k]
     assert train["Properties"]["Environment"]["Variables"]["TRAINING_MAX_JOBS_PER_BATCH"] == "3"
+
+
+def test_sagemaker_roles_trust_sagemaker_for_this_account_only(dev_template) -> None:
+    for construct in ("SageMakerRole", "SageMakerHostingRole"):
+        role, _ = role_statements(dev_template, construct)
+        [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+        assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_get_bucket_location_is_not_under_a_condition_it_cannot_meet(dev_template) -> None:
+    _, granted = role_statements(dev_template, "SageMakerRole")
+    [location] = [s for s in granted if "s3:GetBucketLocation" in as_list(s["Action"])]
+    assert "Condition" not in location
