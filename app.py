@@ -8,14 +8,24 @@ import sys
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.api_gateway_account import ApiGatewayAccountStack, account_stack_name
 from stacks.config import CONTEXT_KEY, ConfigError, load_environments
 from stacks.recommender_stack import RecommenderStack
 
 
 def build(app: cdk.App) -> list[RecommenderStack]:
-    """Add every configured environment's stack and the cdk-nag checks to ``app``."""
+    """Add every configured environment's stack, one API Gateway account stack per account and region, and cdk-nag."""
     environments = load_environments(app.node.try_get_context(CONTEXT_KEY))
-    stacks = [RecommenderStack(app, config=config) for config in environments]
+    accounts: dict[tuple[str | None, str | None], ApiGatewayAccountStack] = {}
+    stacks = []
+    for config in environments:
+        where = (config.account, config.region)
+        if where not in accounts:
+            env = cdk.Environment(account=config.account, region=config.region) if any(where) else None
+            accounts[where] = ApiGatewayAccountStack(app, account_stack_name(*where), env=env)
+        stack = RecommenderStack(app, config=config)
+        stack.add_dependency(accounts[where], "access logging needs the account's API Gateway CloudWatch role")
+        stacks.append(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
 

@@ -58,10 +58,8 @@ class ExternalFunctionApi(Construct):
             "Api",
             description="Snowflake external functions of the movie recommender",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            # Access logging needs the account's API Gateway CloudWatch role (one per account and
-            # region); create it if missing, and keep it on destroy: other APIs may rely on it.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            # Access logging uses the account's API Gateway CloudWatch role: ApiGatewayAccountStack owns it.
+            cloud_watch_role=False,
             min_compression_size=Size.bytes(1024),
             policy=iam.PolicyDocument(
                 statements=[
@@ -177,12 +175,6 @@ class ExternalFunctionApi(Construct):
             self.api,
             "AwsSolutions-APIG3",
             "IAM authorisation plus a resource policy admit only Snowflake's assumed role; no public traffic.",
-        )
-        acknowledge(
-            self.api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "API Gateway's account role for access logs uses the AWS policy made for exactly that purpose.",
         )
         acknowledge(
             self.api,

@@ -42,6 +42,7 @@ def test_cdk_cli_synth_needs_no_network_no_credentials_and_no_docker(tmp_path: P
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in out.glob("*.template.json")) == [
+        "Recommender-account.template.json",
         "Recommender-dev.template.json",
         "Recommender-prod.template.json",
     ]

@@ -195,11 +195,6 @@ def test_api_resource_policy_admits_only_the_snowflake_role(dev_template) -> Non
     assert "SnowflakeRole" in flat(condition)
 
 
-def test_access_logging_has_the_accounts_cloudwatch_role_kept_on_destroy(dev_template) -> None:
-    [account] = resources(dev_template, "AWS::ApiGateway::Account").values()
-    assert account["DeletionPolicy"] == "Retain"
-
-
 def test_stage_has_access_logs_throttling_and_tracing(dev: Template) -> None:
     dev.has_resource_properties(
         "AWS::ApiGateway::Stage",
@@ -397,3 +392,15 @@ def test_get_bucket_location_is_not_under_a_condition_it_cannot_meet(dev_templat
     _, granted = role_statements(dev_template, "SageMakerRole")
     [location] = [s for s in granted if "s3:GetBucketLocation" in as_list(s["Action"])]
     assert "Condition" not in location
+
+
+def test_one_stack_owns_api_gateways_account_role(synthesized) -> None:
+    """Two environments in one account must not overwrite each other's API Gateway account setting."""
+    templates = synthesized.templates
+    owners = [name for name, t in templates.items() if resources(t, "AWS::ApiGateway::Account")]
+    assert owners == ["Recommender-account"]
+    [account] = resources(templates["Recommender-account"], "AWS::ApiGateway::Account").values()
+    assert account["DeletionPolicy"] == "Retain"
+    [role] = resources(templates["Recommender-account"], "AWS::IAM::Role").values()
+    assert role["DeletionPolicy"] == "Retain"
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in flat(role)
