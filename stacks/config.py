@@ -196,7 +196,35 @@ def load_environments(context: Mapping[str, Any] | None) -> list[PipelineConfig]
             f'cdk.json: context {CONTEXT_KEY}.environments is missing: add at least one, e.g. "dev": {{...}} '
             "(see README, Configuration)."
         )
-    return [_environment(name, root.child("environments").child(name)) for name in environments]
+    configs = [_environment(name, root.child("environments").child(name)) for name in environments]
+    _check_isolation(configs)
+    return configs
+
+
+def _check_isolation(configs: list[PipelineConfig]) -> None:
+    """Refuse environments whose names, IAM patterns or Snowflake objects could reach each other's."""
+    for index, first in enumerate(configs):
+        for second in configs[index + 1 :]:
+            pair = f"cdk.json: environments {first.name} and {second.name}"
+            a, b = sorted((first.resource_prefix, second.resource_prefix), key=len)
+            if a == b or b.startswith(f"{a}-"):
+                raise ConfigError(
+                    f'{pair}: resourcePrefix "{a}" covers "{b}" (names and IAM patterns {a}-* would match the '
+                    f'other environment\'s objects): give each a prefix that no other starts with, e.g. "{a}-prod".'
+                )
+            if first.snowflake.account.upper() != second.snowflake.account.upper():
+                continue
+            one, two = first.snowflake, second.snowflake
+            if (one.database, one.schema) == (two.database, two.schema):
+                raise ConfigError(
+                    f"{pair} put their external functions in {one.database}.{one.schema}, where each deploy "
+                    "would replace the other's: give each environment its own snowflake.schema."
+                )
+            if one.integration_name == two.integration_name:
+                raise ConfigError(
+                    f"{pair} share the API integration {one.integration_name}, which each deploy would point at "
+                    "its own API: give each its own snowflake.integrationName."
+                )
 
 
 def _environment(name: str, env: _Reader) -> PipelineConfig:

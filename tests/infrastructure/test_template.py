@@ -345,7 +345,7 @@ def test_prod_uses_realtime_endpoints(synthesized) -> None:
     [train] = [f for k, f in resources(prod, "AWS::Lambda::Function").items() if "TrainFunction" in k]
     env = train["Properties"]["Environment"]["Variables"]
     assert env["ENDPOINT_TYPE"] == "realtime" and env["ENDPOINT_INSTANCE_TYPE"] == "ml.m5.large"
-    assert env["RESOURCE_PREFIX"] == "movielens"
+    assert env["RESOURCE_PREFIX"] == "movielens-prod"
 
 
 def test_workload_identity_stack_has_no_secret_anywhere(tmp_path) -> None:

@@ -65,7 +65,7 @@ def test_shipped_environments_parse():
     dev_config, prod = envs["dev"], envs["prod"]
 
     assert dev_config.resource_prefix == "movielens-dev"
-    assert prod.resource_prefix == "movielens"
+    assert prod.resource_prefix == "movielens-prod"
     assert dev_config.stack_name == "Recommender-dev"
     assert prod.stack_name == "Recommender-prod"
     assert dev_config.endpoint.type == "serverless"
@@ -99,7 +99,7 @@ def test_shipped_snowflake_settings():
     assert isinstance(sf.grant_roles, tuple)
     assert sf.retain_integration is False
     assert sf.integration_name == "MOVIELENS_DEV_API"
-    assert envs["prod"].snowflake.integration_name == "MOVIELENS_API"
+    assert envs["prod"].snowflake.integration_name == "MOVIELENS_PROD_API"
 
 
 def test_schema_defaults_to_public_when_absent():
@@ -601,3 +601,44 @@ def test_cost_guard_defaults_and_bounds():
     ctx = context()
     dev(ctx)["training"] = {"maxJobsPerBatch": 11}
     assert f"context {DEV}.training.maxJobsPerBatch must be a whole number from 1 to 10" in config_error(ctx)
+
+
+# -- environments that cannot touch each other ---------------------------------------------------------
+
+
+def two_environments(**prod_changes: Any) -> dict[str, Any]:
+    ctx = context()
+    prod = ctx["environments"]["prod"]
+    for key, value in prod_changes.items():
+        section, _, name = key.rpartition("__")
+        (prod[section] if section else prod)[name] = value
+    return ctx
+
+
+@pytest.mark.parametrize("prefix", ["movielens", "movielens-dev", "movielens-dev-eu"])
+def test_a_prefix_that_covers_another_environments_is_refused(prefix):
+    message = config_error(two_environments(resourcePrefix=prefix))
+    assert "cdk.json: environments dev and prod: resourcePrefix" in message
+    assert "covers" in message
+    assert_one_sentence(message.replace("\\'", ""))
+
+
+def test_prefixes_that_only_share_letters_are_fine():
+    assert len(load_environments(two_environments(resourcePrefix="movielensdev"))) == 2
+
+
+def test_two_environments_in_one_schema_are_refused():
+    message = config_error(two_environments(snowflake__schema="PUBLIC"))
+    assert "put their external functions in MOVIELENS.PUBLIC" in message
+    assert "give each environment its own snowflake.schema" in message
+
+
+def test_one_integration_for_two_environments_is_refused():
+    message = config_error(two_environments(snowflake__integrationName="MOVIELENS_DEV_API"))
+    assert "share the API integration MOVIELENS_DEV_API" in message
+
+
+def test_other_snowflake_accounts_may_reuse_schema_and_integration_names():
+    ctx = two_environments(snowflake__schema="PUBLIC", snowflake__integrationName="MOVIELENS_DEV_API")
+    ctx["environments"]["prod"]["snowflake"]["account"] = "myorg-production"
+    assert len(load_environments(ctx)) == 2
