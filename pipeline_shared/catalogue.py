@@ -78,7 +78,8 @@ class ExternalFunction:
 
 
 _DESCRIBE_JOB = Permission(("sagemaker:DescribeTrainingJob",), ("training-job",))
-_INVOKE = Permission(("sagemaker:InvokeEndpoint",), ("endpoint",))
+# invoke and recommend check an endpoint's pipeline tag before calling it
+_INVOKE = Permission(("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:ListTags"), ("endpoint",))
 _HOSTED = ("model", "endpoint-config", "endpoint")
 
 CATALOGUE: tuple[ExternalFunction, ...] = (
@@ -106,7 +107,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
         "VARIANT",
         max_batch_rows=5,
         permissions=(
-            _DESCRIBE_JOB,
+            Permission(("sagemaker:DescribeTrainingJob", "sagemaker:ListTags"), ("training-job",)),
             Permission(("sagemaker:ListTrainingJobs",), ("*",)),
             Permission(
                 (
@@ -119,6 +120,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
                     "sagemaker:DeleteEndpoint",  # a Failed endpoint only, so it can be created anew
                     "sagemaker:DescribeEndpoint",
                     "sagemaker:AddTags",
+                    "sagemaker:ListTags",  # only objects tagged with this pipeline's prefix are changed
                 ),
                 _HOSTED,
             ),

@@ -12,6 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
 from pipeline_shared.aws_errors import THROTTLED, error_code, error_message, http_status, is_not_found
+from pipeline_shared.resources import has_pipeline_tag
 
 
 @cache
@@ -32,6 +33,35 @@ def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> Any:
     """
     config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=read_timeout)
     return boto3.client("sagemaker-runtime", config=config)
+
+
+_OURS: set[tuple[str, str]] = set()  # (prefix, endpoint) already seen tagged, for this container's life
+
+
+def tagged_as_ours(sagemaker: Any, arn: str, prefix: str, what: str) -> bool:
+    """True when the object carries ``recommender:pipeline=<prefix>``: another pipeline's is never touched."""
+    try:
+        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
+            if has_pipeline_tag(page["Tags"], prefix):
+                return True
+    except ClientError as exc:
+        if is_not_found(exc):
+            return False
+        raise upstream_error(exc, f"reading the tags of {what}") from None
+    return False
+
+
+def endpoint_is_ours(endpoint: str, prefix: str) -> bool | None:
+    """Whether ``endpoint`` is this pipeline's (None: there is no such endpoint); positive answers are cached."""
+    if (prefix, endpoint) in _OURS:
+        return True
+    found = describe_or_none(sagemaker().describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint)
+    if found is None:
+        return None
+    ours = tagged_as_ours(sagemaker(), found["EndpointArn"], prefix, f"endpoint {endpoint}")
+    if ours:
+        _OURS.add((prefix, endpoint))
+    return ours
 
 
 def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name: str) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions.aws import describe_or_none, upstream_error
+from external_functions.aws import describe_or_none, tagged_as_ours, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
 from external_functions.settings import HostingSettings
 from external_functions.training import describe as describe_training_job
@@ -89,6 +89,11 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
         job = describe_training_job(sagemaker, reference)
         if job is None:
             raise BadRequestError(f"Row {row}: there is no training job named {reference}.")
+    if not tagged_as_ours(sagemaker, job["TrainingJobArn"], settings.prefix, f"training job {job['TrainingJobName']}"):
+        raise BadRequestError(
+            f"Row {row}: training job {job['TrainingJobName']} belongs to another pipeline "
+            f"(no {resources.PIPELINE_TAG}={settings.prefix} tag): deploy a job this environment trained."
+        )
     if job["TrainingJobStatus"] != "Completed":
         raise BadRequestError(
             f"Row {row}: training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
@@ -114,10 +119,10 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
         for j in page["TrainingJobSummaries"]
         if j["TrainingJobName"].startswith(resources.training_job_prefix(prefix))
     ]
-    if not ours:
-        return None
-    newest = max(ours, key=lambda j: j["CreationTime"])
-    return describe_training_job(sagemaker, newest["TrainingJobName"])
+    for summary in sorted(ours, key=lambda j: j["CreationTime"], reverse=True):
+        if tagged_as_ours(sagemaker, summary["TrainingJobArn"], prefix, f"training job {summary['TrainingJobName']}"):
+            return describe_training_job(sagemaker, summary["TrainingJobName"])
+    return None
 
 
 def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: Any) -> dict[str, Any]:
@@ -135,6 +140,11 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
     _ensure_endpoint_config(version, settings, sagemaker, tags)
 
     current = describe_endpoint(sagemaker, endpoint)
+    if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], settings.prefix, endpoint):
+        raise BadRequestError(
+            f"Row {deployment.row.number}: endpoint {endpoint} belongs to another pipeline (no "
+            f"{resources.PIPELINE_TAG}={settings.prefix} tag) and is left alone: choose another model name."
+        )
     try:
         if current is None:
             when_config_visible(

@@ -64,6 +64,10 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         return failed(error)
 
 
+def _ownership(prefix: str) -> scoring.Ownership:
+    return lambda endpoint: aws.endpoint_is_ours(endpoint, prefix)
+
+
 API_GATEWAY_LIMIT_S = 29
 ANSWER_MARGIN_S = 1.5  # to serialise the answer and get it through API Gateway
 
@@ -101,7 +105,9 @@ def invoke_handler(event: dict[str, Any], context: Any) -> dict:
     """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
     return _serve(
         event, context, path="invoke",
-        work=lambda batch, env: scoring.invoke(batch, env.prefix(), aws.sagemaker_runtime, answer_by(context)),
+        work=lambda batch, env: scoring.invoke(
+            batch, env.prefix(), aws.sagemaker_runtime, answer_by(context), _ownership(env.prefix())
+        ),
     )  # fmt: skip
 
 
@@ -109,7 +115,9 @@ def recommend_handler(event: dict[str, Any], context: Any) -> dict:
     """``recommend(model_name, user_id, k)`` -> ARRAY of movie ids, best first."""
     return _serve(
         event, context, path="recommend",
-        work=lambda batch, env: scoring.recommend(batch, env.prefix(), aws.sagemaker_runtime, answer_by(context)),
+        work=lambda batch, env: scoring.recommend(
+            batch, env.prefix(), aws.sagemaker_runtime, answer_by(context), _ownership(env.prefix())
+        ),
     )  # fmt: skip
 
 

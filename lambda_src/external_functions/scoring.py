@@ -42,10 +42,11 @@ def whole_number(value: Any, what: str, row: int) -> int:
 
 
 Runtime = Callable[[int], Any]  # a sagemaker-runtime client for a read timeout in seconds
+Ownership = Callable[[str], "bool | None"]  # endpoint -> ours, another pipeline's (False), missing (None)
 MIN_CALL_S = 2  # below this much time left, no InvokeEndpoint call is started
 
 
-def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list[float | None]:
+def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float, owned: Ownership) -> list[float | None]:
     """Predicted ratings, one per row (None where an argument is NULL)."""
     groups: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for position, row in enumerate(batch.rows):
@@ -59,7 +60,7 @@ def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list
     for model, items in groups.items():
         for chunk in chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
             body = "\n".join(f"{user},{movie}" for _, user, movie in chunk).encode()
-            answer = _invoke(runtime, deadline, prefix, model, body, "text/csv", batch, chunk[0][0])
+            answer = _invoke(runtime, deadline, owned, prefix, model, body, "text/csv", batch, chunk[0][0])
             values = answer.split()
             if len(values) != len(chunk):
                 raise FailedError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
@@ -68,7 +69,7 @@ def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list
     return results
 
 
-def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> list[list[int] | None]:
+def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float, owned: Ownership) -> list[list[int] | None]:
     """Best-first movie ids per row (None where the model or user is NULL)."""
     groups: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     for position, row in enumerate(batch.rows):
@@ -87,7 +88,7 @@ def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float) -> l
         for start in range(0, len(items), per_call):
             chunk = items[start : start + per_call]
             body = json.dumps({"user_ids": [user for _, user in chunk], "k": k}).encode()
-            answer = _invoke(runtime, deadline, prefix, model, body, "application/json", batch, chunk[0][0])
+            answer = _invoke(runtime, deadline, owned, prefix, model, body, "application/json", batch, chunk[0][0])
             try:
                 lists = json.loads(answer)["recommendations"]
             except (json.JSONDecodeError, KeyError, TypeError):
@@ -115,6 +116,7 @@ def chunks(items: Sequence[Any], size_of: Any, limit: int = PAYLOAD_LIMIT) -> It
 def _invoke(
     runtime: Runtime,
     deadline: float,
+    owned: Ownership,
     prefix: str,
     model: str,
     body: bytes,
@@ -125,6 +127,14 @@ def _invoke(
     """One InvokeEndpoint call that must answer before ``deadline`` (``time.monotonic()``)."""
     endpoint = resources.endpoint_name(prefix, model)
     row = batch.rows[position].number
+    ours = owned(endpoint)
+    if ours is None:
+        raise BadRequestError(_not_deployed(row, model))
+    if not ours:
+        raise BadRequestError(
+            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag); "
+            f"deploy the model from this environment with deploy_model('{model}', 'latest')."
+        )
     left = int(deadline - time.monotonic())
     if left < MIN_CALL_S:  # API Gateway would cut the call off: answer while Snowflake can still retry
         raise UnavailableError(
@@ -137,9 +147,7 @@ def _invoke(
     except ClientError as exc:
         code, message = error_code(exc), error_message(exc)
         if code == "ValidationError" and "not found" in message.lower():
-            raise BadRequestError(
-                f"Row {row}: no model named '{model}' is deployed: run deploy_model('{model}', 'latest') first."
-            ) from None
+            raise BadRequestError(_not_deployed(row, model)) from None
         if code == "ModelError":
             original = int(exc.response.get("OriginalStatusCode") or 500)
             if 400 <= original < 500:
@@ -153,3 +161,7 @@ def _invoke(
     except BotoCoreError as exc:
         raise upstream_error(exc, f"invoking model '{model}'") from None
     return response["Body"].read().decode()
+
+
+def _not_deployed(row: int, model: str) -> str:
+    return f"Row {row}: no model named '{model}' is deployed: run deploy_model('{model}', 'latest') first."

@@ -379,3 +379,55 @@ def test_the_stand_in_refuses_to_switch_endpoint_type_in_place(lambda_env, model
     time.sleep(0.5)  # past the stand-in's visibility delay
     with pytest.raises(sagemaker.exceptions.ClientError, match="between instance-based and serverless"):
         sagemaker.update_endpoint(EndpointName=deployed["endpoint_name"], EndpointConfigName=f"{PREFIX}-inplace-srv")
+
+
+# -- another pipeline's objects are never touched ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def foreign_endpoint(aws_client) -> str:
+    """An endpoint named like this pipeline's but tagged by another one (or made by hand)."""
+    sagemaker = aws_client("sagemaker")
+    tags = [{"Key": "recommender:pipeline", "Value": "someone-else"}]
+    sagemaker.create_model(
+        ModelName=f"{PREFIX}-foreign-model", PrimaryContainer={"Image": IMAGE}, ExecutionRoleArn=ROLE, Tags=tags
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": f"{PREFIX}-foreign-model", "InstanceType": "ml.m5.large"}
+    sagemaker.create_endpoint_config(EndpointConfigName=f"{PREFIX}-foreign-config", ProductionVariants=[variant])
+    time.sleep(0.5)  # past the stand-in's visibility delay
+    sagemaker.create_endpoint(
+        EndpointName=f"{PREFIX}-foreign", EndpointConfigName=f"{PREFIX}-foreign-config", Tags=tags
+    )
+    return f"{PREFIX}-foreign"
+
+
+def test_deploy_leaves_another_pipelines_endpoint_alone(lambda_env, foreign_endpoint, model_uri, aws_client) -> None:
+    answer = call(handlers.deploy_handler, "deploy_model", [["foreign", model_uri]])
+    assert answer["statusCode"] == 400
+    assert "belongs to another pipeline" in answer["body"] and "choose another model name" in answer["body"]
+    endpoint = aws_client("sagemaker").describe_endpoint(EndpointName=foreign_endpoint)
+    assert endpoint["EndpointConfigName"] == f"{PREFIX}-foreign-config"  # not updated
+
+
+def test_invoke_never_calls_another_pipelines_endpoint(lambda_env, foreign_endpoint) -> None:
+    answer = call(handlers.invoke_handler, "invoke_model", [["foreign", 1, 2]])
+    assert answer["statusCode"] == 400 and "belongs to another pipeline" in answer["body"]
+
+
+def test_deploy_refuses_another_pipelines_training_job(lambda_env, aws_client) -> None:
+    sagemaker = aws_client("sagemaker")
+    job = f"{PREFIX}-train-f0e1d2c3b4a5"
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/{PREFIX}/models/"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 60},
+        Tags=[{"Key": "recommender:pipeline", "Value": "someone-else"}],
+    )
+    answer = call(handlers.deploy_handler, "deploy_model", [["stolen", job]])
+    assert answer["statusCode"] == 400 and f"training job {job} belongs to another pipeline" in answer["body"]
+    # and 'latest' passes over it: it is the newest Completed job named like ours, but not ours
+    [latest] = values(handlers.deploy_handler, "deploy_model", [["stolen", "latest"]])
+    assert latest["source"] != job

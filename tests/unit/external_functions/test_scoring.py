@@ -122,6 +122,10 @@ def runtime_answering(*, error: tuple[str, int, dict] | None = None, body: bytes
     return client
 
 
+def ours(endpoint: str) -> bool:
+    return True
+
+
 def invoke_batch(rows):
     return Batch(tuple(Row(i, args) for i, args in enumerate(rows)))
 
@@ -138,7 +142,9 @@ def invoke_batch(rows):
 def test_endpoint_failures_are_retried_only_when_a_retry_can_help(error, expected):
     runtime = runtime_answering(error=error)
     with pytest.raises(ExternalFunctionError) as info:
-        scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", lambda _: runtime, time.monotonic() + 25)
+        scoring.invoke(
+            invoke_batch([("movielens", 1, 2)]), "recsys", lambda _: runtime, time.monotonic() + 25, lambda _: True
+        )
     assert type(info.value) is expected
     assert (info.value.status >= 500) is (expected is UnavailableError)
 
@@ -147,7 +153,7 @@ def test_a_model_answering_the_wrong_number_of_predictions_fails_fast():
     runtime = runtime_answering(body=b"4.5\n")
     with pytest.raises(FailedError) as info:
         batch = invoke_batch([("movielens", 1, 2), ("movielens", 1, 3)])
-        scoring.invoke(batch, "recsys", lambda _: runtime, time.monotonic() + 25)
+        scoring.invoke(batch, "recsys", lambda _: runtime, time.monotonic() + 25, lambda _: True)
     assert info.value.status == 400
 
 
@@ -159,7 +165,9 @@ def test_each_call_waits_at_most_what_is_left_of_the_budget():
         timeouts.append(read_timeout)
         return client
 
-    assert scoring.invoke(invoke_batch([("movielens", 1, 2)]), "recsys", runtime, time.monotonic() + 9.5) == [4.5]
+    assert scoring.invoke(
+        invoke_batch([("movielens", 1, 2)]), "recsys", runtime, time.monotonic() + 9.5, lambda _: True
+    ) == [4.5]
     assert timeouts == [9]
 
 
@@ -168,6 +176,15 @@ def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
     calls = []
     batch = invoke_batch([("a", 1, 2), ("b", 1, 2)])
     with pytest.raises(UnavailableError) as info:
-        scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 1.5)
+        scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 1.5, lambda _: True)
     assert info.value.status == 503 and "ran out of time" in info.value.message
+    assert calls == []
+
+
+@pytest.mark.parametrize(("owned", "fragment"), [(False, "belongs to another pipeline"), (None, "no model named")])
+def test_an_endpoint_of_another_pipeline_or_none_is_never_called(owned, fragment):
+    calls = []
+    batch = invoke_batch([("movielens", 1, 2)])
+    with pytest.raises(BadRequestError, match=fragment):
+        scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 25, lambda _: owned)
     assert calls == []
