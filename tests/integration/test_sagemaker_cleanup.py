@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,6 +115,9 @@ def decoys(sagemaker) -> Iterator[list[str]]:
         sagemaker.create_endpoint_config(
             EndpointConfigName=name, ProductionVariants=[{**variant, "InitialInstanceCount": 1}], Tags=tags
         )
+    time.sleep(0.5)  # like SageMaker, the stand-in shows a new endpoint config to CreateEndpoint only after a moment
+    for name, tag in DECOYS.items():
+        tags = [] if tag is None else [{"Key": resources.PIPELINE_TAG, "Value": tag}]
         sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
     yield list(DECOYS)
     for name in DECOYS:
