@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 # What a permission may name: the pipeline's SageMaker objects of one kind, or no resource type.
-ResourceKind = Literal["training-job", "model", "endpoint-config", "endpoint", "*"]
+ResourceKind = Literal[
+    "training-job", "model", "endpoint-config", "endpoint", "training-logs", "endpoint-logs", "*"
+]  # *-logs: the log groups SageMaker writes for training jobs and for this pipeline's endpoints
 PassedRole = Literal["training", "hosting"]
 
 
@@ -81,6 +83,8 @@ _DESCRIBE_JOB = Permission(("sagemaker:DescribeTrainingJob",), ("training-job",)
 # invoke and recommend check an endpoint's pipeline tag before calling it
 _INVOKE = Permission(("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:ListTags"), ("endpoint",))
 _HOSTED = ("model", "endpoint-config", "endpoint")
+_LOG_RETENTION_TRAINING = Permission(("logs:CreateLogGroup", "logs:PutRetentionPolicy"), ("training-logs",))
+_LOG_RETENTION_ENDPOINTS = Permission(("logs:CreateLogGroup", "logs:PutRetentionPolicy"), ("endpoint-logs",))
 
 CATALOGUE: tuple[ExternalFunction, ...] = (
     ExternalFunction(
@@ -95,6 +99,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
                 ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
                 ("training-job",),
             ),
+            _LOG_RETENTION_TRAINING,
         ),
         optional_arguments=(("OPTIONS", "OBJECT"),),
         passes_role="training",
@@ -124,6 +129,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
                 ),
                 _HOSTED,
             ),
+            _LOG_RETENTION_ENDPOINTS,
         ),
         passes_role="hosting",
     ),

@@ -125,6 +125,7 @@ class PipelineConfig:
             "ENDPOINT_INSTANCE_COUNT": str(self.endpoint.instance_count),
             "SERVERLESS_MEMORY_MB": str(self.endpoint.serverless_memory_mb),
             "SERVERLESS_MAX_CONCURRENCY": str(self.endpoint.serverless_max_concurrency),
+            "LOG_RETENTION_DAYS": str(self.log_retention_days),  # for SageMaker's own log groups
         }
         return {key: value for key, value in values.items() if value}
 

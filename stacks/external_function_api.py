@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aws_cdk import Duration, RemovalPolicy, Size, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
@@ -142,6 +142,13 @@ class ExternalFunctionApi(Construct):
         def arn(kind: ResourceKind) -> str:
             if kind == "*":
                 return "*"
+            if kind in ("training-logs", "endpoint-logs"):
+                group = (
+                    "/aws/sagemaker/TrainingJobs" if kind == "training-logs" else f"/aws/sagemaker/Endpoints/{prefix}-*"
+                )
+                return stack.format_arn(
+                    service="logs", resource="log-group", resource_name=group, arn_format=ArnFormat.COLON_RESOURCE_NAME
+                )
             pattern = f"{prefix}-train-*" if kind == "training-job" else f"{prefix}-*"
             return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
 
@@ -158,11 +165,13 @@ class ExternalFunctionApi(Construct):
     def _acknowledge(self, prefix: str) -> None:
         acknowledge_wildcards(
             self,
-            "SageMaker resources are scoped to this pipeline's name prefix (<prefix>-*); ListTrainingJobs and "
+            "SageMaker resources and their endpoint log groups are scoped to this pipeline's name prefix (<prefix>-*); "
+            "ListTrainingJobs and "
             "X-Ray's trace actions have no resource type; Snowflake's role may POST to this API's routes only.",
             allowed=[
                 rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
+                rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/{re.escape(prefix)}-\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",
             ],
         )

@@ -20,6 +20,11 @@ def sagemaker() -> Any:
     return boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 4}))
 
 
+@cache
+def logs() -> Any:
+    return boto3.client("logs", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
 MAX_READ_TIMEOUT_S = 20
 
 

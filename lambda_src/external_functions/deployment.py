@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from external_functions import aws, log_retention
 from external_functions.aws import describe_or_none, tagged_as_ours, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
 from external_functions.settings import HostingSettings
@@ -185,6 +186,8 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
             action = "updated"
     except ClientError as exc:
         raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
+    if action in ("created", "updated"):
+        log_retention.keep_endpoint_logs(aws.logs(), endpoint, settings.log_retention_days)
     status = describe_endpoint(sagemaker, endpoint) or {}
     if action == "recreating":
         return {

@@ -80,6 +80,7 @@ class TrainingSettings:
     volume_gb: int
     max_runtime_s: int
     max_jobs_per_batch: int
+    log_retention_days: int
     snowflake: dict[str, str]  # hyperparameters naming the Snowflake connection (no secrets)
 
     @classmethod
@@ -104,6 +105,7 @@ class TrainingSettings:
             volume_gb=env.integer("TRAINING_VOLUME_GB", 30, 1, 16384),
             max_runtime_s=env.integer("TRAINING_MAX_RUNTIME_S", 3600, 60, 28 * 24 * 3600),
             max_jobs_per_batch=env.integer("TRAINING_MAX_JOBS_PER_BATCH", 3, 1, 10),
+            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, 3653),
             snowflake=snowflake,
         )
 
@@ -119,6 +121,7 @@ class HostingSettings:
     instance_count: int
     memory_mb: int
     max_concurrency: int
+    log_retention_days: int
 
     @classmethod
     def from_env(cls, env: Environment) -> HostingSettings:
@@ -144,6 +147,7 @@ class HostingSettings:
             instance_count=env.integer("ENDPOINT_INSTANCE_COUNT", 1, 1, 100),
             memory_mb=memory,
             max_concurrency=env.integer("SERVERLESS_MAX_CONCURRENCY", 5, 1, 200),
+            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, 3653),
         )
 
 

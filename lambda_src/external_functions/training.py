@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from external_functions import aws, log_retention
 from external_functions.aws import describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import TrainingSettings
@@ -125,6 +126,7 @@ def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettin
             if found is not None:
                 return _summary(found)
         raise upstream_error(exc, f"starting training job {job}") from None
+    log_retention.keep_training_logs(aws.logs(), settings.log_retention_days)
     return {"training_job_name": job, "training_job_arn": response["TrainingJobArn"], "status": "InProgress"}
 
 

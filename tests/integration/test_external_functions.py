@@ -7,6 +7,7 @@ boto3 reaches moto through ``AWS_ENDPOINT_URL`` and the local SageMaker-runtime 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tarfile
 import time
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from external_functions import aws, handlers
+from external_functions import aws, handlers, log_retention
 from local_mode.sagemaker import LocalSageMaker, RuntimeRoute
 from local_mode.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, IMAGE, PREFIX, ROLE, TrainedJob
@@ -431,3 +432,36 @@ def test_deploy_refuses_another_pipelines_training_job(lambda_env, aws_client) -
     # and 'latest' passes over it: it is the newest Completed job named like ours, but not ours
     [latest] = values(handlers.deploy_handler, "deploy_model", [["stolen", "latest"]])
     assert latest["source"] != job
+
+
+# -- SageMaker's own log groups get the stack's retention ---------------------------------------------
+
+
+def retention(aws_client, group: str) -> int | None:
+    groups = aws_client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    [found] = [g for g in groups if g["logGroupName"] == group]
+    return found.get("retentionInDays")
+
+
+def test_a_deployed_endpoints_log_group_gets_the_stacks_retention(lambda_env, model_uri, aws_client, monkeypatch):
+    monkeypatch.setenv("LOG_RETENTION_DAYS", "14")
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["logged", model_uri]])
+    assert retention(aws_client, f"/aws/sagemaker/Endpoints/{deployed['endpoint_name']}") == 14
+
+
+def test_the_shared_training_log_group_keeps_a_policy_someone_else_set(lambda_env, aws_client) -> None:
+    logs = aws_client("logs")
+    group = log_retention.TRAINING_LOG_GROUP
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    logs.put_retention_policy(logGroupName=group, retentionInDays=7)
+    values(handlers.train_handler, "train_and_get_recommendations", [["DB.S.RATINGS", "DB.S.RECS_LOGS"]])
+    assert retention(aws_client, group) == 7
+
+
+def test_the_training_log_group_gets_the_retention_when_the_pipeline_creates_it(lambda_env, aws_client) -> None:
+    logs = aws_client("logs")
+    with contextlib.suppress(logs.exceptions.ResourceNotFoundException):
+        logs.delete_log_group(logGroupName=log_retention.TRAINING_LOG_GROUP)
+    log_retention.keep_training_logs(logs, 30)
+    assert retention(aws_client, log_retention.TRAINING_LOG_GROUP) == 30
