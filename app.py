@@ -24,7 +24,7 @@ def build(app: cdk.App) -> list[RecommenderStack]:
             env = cdk.Environment(account=config.account, region=config.region) if any(where) else None
             accounts[where] = ApiGatewayAccountStack(app, account_stack_name(*where), env=env)
         stack = RecommenderStack(app, config=config)
-        stack.add_dependency(accounts[where], "access logging needs the account's API Gateway CloudWatch role")
+        stack.add_stack_dependency(accounts[where], "access logging needs the account's API Gateway CloudWatch role")
         stacks.append(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks

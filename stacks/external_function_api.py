@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE, ResourceKind
-from stacks.nag import acknowledge, acknowledge_wildcards
+from stacks.nag import acknowledge, acknowledge_checkov, acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
 STAGE = "prod"
@@ -189,6 +189,14 @@ class ExternalFunctionApi(Construct):
             self.api,
             "AwsSolutions-APIG6",
             "Access logs are on; execution logs would record request bodies (Snowflake data) and are left off.",
+        )
+        acknowledge_checkov(
+            self.api,
+            "AWS::ApiGateway::Stage",
+            {
+                "CKV_AWS_120": "Every answer depends on the query's rows and the deployed model: a cache would "
+                "serve stale predictions and results of side-effecting calls (train, deploy)."
+            },
         )
         acknowledge(
             self.api,

@@ -13,8 +13,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jsii
-from aws_cdk import Acknowledgment, Aspects, IAspect, Stack, Validations
+from aws_cdk import Acknowledgment, Aspects, CfnResource, IAspect, Stack, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 WILDCARD_RULE = "AwsSolutions-IAM5"
@@ -99,3 +100,51 @@ def _as_list(value: Any) -> list[Any]:
 LAMBDA_BASIC_EXECUTION = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
 )
+
+
+def acknowledge_checkov(scope: IConstruct, resource_type: str, checks: dict[str, str]) -> None:
+    """Acknowledge checkov ``checks`` (id -> reason) on every ``resource_type`` resource below ``scope``.
+
+    checkov reads ``Metadata.checkov.skip`` beside each resource in the template, so the reason
+    travels with the resource a reviewer looks at, as cdk-nag's acknowledgements do.
+    """
+    Aspects.of(scope).add(_CheckovAcknowledger(resource_type, dict(checks)))
+
+
+@jsii.implements(IAspect)
+class _CheckovAcknowledger:
+    def __init__(self, resource_type: str, checks: dict[str, str]) -> None:
+        self.resource_type, self.checks = resource_type, checks
+
+    def visit(self, node: IConstruct) -> None:
+        if not isinstance(node, CfnResource) or node.cfn_resource_type != self.resource_type:
+            return
+        current = node.get_metadata("checkov") or {}
+        skip = {entry["id"]: entry["comment"] for entry in current.get("skip", [])}
+        for check, reason in self.checks.items():
+            if check == RESERVED_CONCURRENCY and _reserves_concurrency(node):
+                continue
+            skip.setdefault(check, reason)
+        node.add_metadata("checkov", {"skip": [{"id": k, "comment": v} for k, v in sorted(skip.items())]})
+
+
+RESERVED_CONCURRENCY = "CKV_AWS_115"
+
+
+def _reserves_concurrency(node: CfnResource) -> bool:
+    return isinstance(node, lambda_.CfnFunction) and node.reserved_concurrent_executions is not None
+
+
+# What checkov asks of every Lambda and log group here, and why the stack does otherwise.
+LAMBDA_CHECKOV = {
+    "CKV_AWS_115": "Invoked by API Gateway (throttled per stage) or CloudFormation; only the train function, which "
+    "starts billed jobs, reserves concurrency -- reserving more would take it from the account.",
+    "CKV_AWS_116": "Invoked synchronously (API Gateway, CloudFormation's provider); a DLQ only catches asynchronous "
+    "invocations.",
+    "CKV_AWS_117": "Calls AWS APIs and Snowflake over HTTPS; a VPC would add NAT gateways and no protection here.",
+    "CKV_AWS_173": "The environment holds names and ARNs, never a secret; Lambda encrypts it at rest with its key.",
+}
+LOG_GROUP_CHECKOV = {
+    "CKV_AWS_158": "Log lines carry ids and statuses, never credentials or rows; CloudWatch Logs encrypts them at "
+    "rest by default, and a customer key would add cost without closing a gap.",
+}

@@ -6,7 +6,7 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, acknowledge_checkov
 
 
 class ArtifactStorage(Construct):
@@ -40,6 +40,14 @@ class ArtifactStorage(Construct):
             self.access_logs,
             "AwsSolutions-S1",
             "This is the access-log bucket of the artifact bucket; logging it again would recurse.",
+        )
+        acknowledge_checkov(
+            self.access_logs,
+            "AWS::S3::Bucket",
+            {
+                "CKV_AWS_18": "This is the access-log bucket of the artifact bucket; logging it again would recurse.",
+                "CKV_AWS_21": "Access logs are written once and expire after 90 days; versions would only keep more.",
+            },
         )
         self.bucket = s3.Bucket(
             self,

@@ -13,7 +13,13 @@ from tests.support.isolated import module_files
 
 ROOT = Path(__file__).resolve().parents[3]
 IMAGE = ROOT / "training_image"
-REQUIREMENT_FILES = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt", IMAGE / "requirements.txt"]
+REQUIREMENT_FILES = [
+    ROOT / "requirements.txt",
+    ROOT / "requirements-dev.txt",
+    ROOT / "requirements-checkov.txt",
+    IMAGE / "requirements.txt",
+    ROOT / "lambda_src" / "snowflake_integration" / "requirements.lock",
+]
 
 
 def dockerfile_instructions():
