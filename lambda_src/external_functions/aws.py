@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
 from pipeline_shared.aws_errors import THROTTLED, error_code, error_message, http_status, is_not_found
-from pipeline_shared.resources import has_pipeline_tag
+from pipeline_shared.ownership import pipeline_owns
 
 
 @cache
@@ -46,14 +46,9 @@ _OURS: set[tuple[str, str]] = set()  # (prefix, endpoint) already seen tagged, f
 def tagged_as_ours(sagemaker: Any, arn: str, prefix: str, what: str) -> bool:
     """True when the object carries ``recommender:pipeline=<prefix>``: another pipeline's is never touched."""
     try:
-        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
-            if has_pipeline_tag(page["Tags"], prefix):
-                return True
+        return pipeline_owns(sagemaker, arn, prefix)
     except ClientError as exc:
-        if is_not_found(exc):
-            return False
         raise upstream_error(exc, f"reading the tags of {what}") from None
-    return False
 
 
 def endpoint_is_ours(endpoint: str, prefix: str) -> bool | None:

@@ -22,7 +22,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline_shared.aws_errors import error_code, error_message, is_not_found
-from pipeline_shared.resources import has_pipeline_tag, is_pipeline_name, training_job_prefix
+from pipeline_shared.ownership import pipeline_owns
+from pipeline_shared.resources import is_pipeline_name, training_job_prefix
 
 # SageMaker refuses DeleteEndpoint while one of these operations runs; the next poll retries.
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
@@ -129,14 +130,9 @@ def pipeline_objects(sagemaker: Any, kind: Kind, prefix: str) -> Iterator[dict[s
 
 def _tagged(sagemaker: Any, arn: str, prefix: str) -> bool:
     try:
-        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
-            if has_pipeline_tag(page["Tags"], prefix):
-                return True
+        return pipeline_owns(sagemaker, arn, prefix)
     except ClientError as exc:
-        if is_not_found(exc):
-            return False  # deleted since it was listed
         raise _refused(exc, f"reading the tags of {arn}") from None
-    return False
 
 
 def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
