@@ -1,5 +1,5 @@
 -- 03 Loading MovieLens CSV files by hand (the seed guide's "Load Data" file format).
--- `python -m snowflake_sql.load` needs neither object: it brings its own temporary ones.
+-- `recommender-load` needs neither object: it brings its own temporary ones.
 -- Re-runnable: IF NOT EXISTS, because replacing the stage would delete files staged in it.
 
 -- The seed's format: one header line, fields optionally enclosed in double quotes

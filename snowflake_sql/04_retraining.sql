@@ -6,7 +6,7 @@
 
 -- Stream: the rows inserted into RATINGS since the retraining task last consumed it.
 -- Append-only, because new ratings are what call for a new model. A full reload with
--- `python -m snowflake_sql.load` re-inserts every row, so it counts as new data too.
+-- `recommender-load` re-inserts every row, so it counts as new data too.
 CREATE STREAM IF NOT EXISTS {{ DATABASE }}.{{ SCHEMA }}.RATINGS_CHANGES
     ON TABLE {{ DATABASE }}.{{ SCHEMA }}.RATINGS
     APPEND_ONLY = TRUE
