@@ -24,9 +24,17 @@ from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.training_options import OPTION_NAMES, OptionError, as_hyperparameter, parse_option
 
 FUNCTION = BY_PATH["train"].label
+# The metric lines the training program prints (rating error, then top-10 quality on the holdout).
 METRICS = [
-    {"Name": "validation:rmse", "Regex": r"validation:rmse=([0-9.eE+-]+)"},
-    {"Name": "validation:mae", "Regex": r"validation:mae=([0-9.eE+-]+)"},
+    {"Name": name, "Regex": rf"{name}=([0-9.eE+-]+)"}
+    for name in (
+        "validation:rmse",
+        "validation:mae",
+        "validation:precision_at_10",
+        "validation:recall_at_10",
+        "validation:ndcg_at_10",
+        "validation:coverage",
+    )
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import tarfile
 import time
 import urllib.error
@@ -104,7 +105,15 @@ def test_training_job_has_image_role_hyperparameters_and_metrics(lambda_env, sen
     # moto does not echo MetricDefinitions: check what was sent
     [sent] = [params for operation, params in sent_requests if operation == "CreateTrainingJob"]
     metrics = {m["Name"]: m["Regex"] for m in sent["AlgorithmSpecification"]["MetricDefinitions"]}
-    assert set(metrics) == {"validation:rmse", "validation:mae"}
+    assert set(metrics) == {
+        "validation:rmse",
+        "validation:mae",
+        "validation:precision_at_10",
+        "validation:recall_at_10",
+        "validation:ndcg_at_10",
+        "validation:coverage",
+    }
+    assert re.search(metrics["validation:ndcg_at_10"], "validation:ndcg_at_10=0.034512")[1] == "0.034512"
     assert json.dumps(sent).find("private_key") == -1
 
 

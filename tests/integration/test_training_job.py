@@ -40,6 +40,16 @@ def test_metric_lines_match_sagemaker_regexes(trained_job: TrainedJob) -> None:
     assert trained_job.metadata["metrics"]["validation:rmse"] == pytest.approx(float(rmse.group(1)), abs=1e-6)
 
 
+def test_every_job_reports_top_10_quality_on_the_holdout(trained_job: TrainedJob) -> None:
+    """Precision, recall and NDCG at 10 and catalogue coverage: printed for SageMaker and kept in metadata."""
+    for name in ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage"):
+        line = re.search(rf"^validation:{name}=([0-9.]+)$", trained_job.run.stdout, re.MULTILINE)
+        assert line, trained_job.run.stdout
+        value = float(line.group(1))
+        assert 0.0 <= value <= 1.0 and (name != "coverage" or value > 0), (name, value)
+        assert trained_job.metadata["metrics"][f"validation:{name}"] == pytest.approx(value, abs=1e-6)
+
+
 def test_every_user_gets_k_distinct_unrated_movies(
     trained_job: TrainedJob, snowflake_db: SnowflakeConnection, movielens: MovieLens
 ) -> None:

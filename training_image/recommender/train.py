@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
-from recommender import __version__
+from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.model import FactorModel
 from recommender.paths import OptMl
@@ -39,7 +39,7 @@ from recommender.snowflake_io import (
     read_ratings,
     replace_recommendations,
 )
-from recommender.svd import Metrics, evaluate, fit_svd
+from recommender.svd import evaluate, fit_svd
 
 log = logging.getLogger("recommender.train")
 EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError)
@@ -99,8 +99,8 @@ def run(paths: OptMl) -> None:
     log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
 
 
-def validate(ratings: Ratings, config: TrainingConfig) -> Metrics | None:
-    """Fit on a seeded split and print the holdout metrics for SageMaker's metric regexes."""
+def validate(ratings: Ratings, config: TrainingConfig) -> dict[str, float] | None:
+    """Fit on a seeded split and print the holdout metrics (rating error and top-10 quality) for SageMaker."""
     if config.validation_fraction <= 0:
         log.info("validation skipped (validation_fraction=0)")
         return None
@@ -109,9 +109,15 @@ def validate(ratings: Ratings, config: TrainingConfig) -> Metrics | None:
         log.warning("validation skipped: too few ratings to hold %s out", config.validation_fraction)
         return None
     with step(f"validating on {len(holdout)} held-out ratings"):
-        metrics = evaluate(fit_svd(train, config.model, scale=ratings.scale), holdout)
-    print(f"validation:rmse={metrics.rmse:.6f}", flush=True)
-    print(f"validation:mae={metrics.mae:.6f}", flush=True)
+        model = fit_svd(train, config.model, scale=ratings.scale)
+        errors = evaluate(model, holdout)
+    metrics = {"validation:rmse": errors.rmse, "validation:mae": errors.mae}
+    with step(f"ranking the held-out users' top-{ranking.K}"):
+        quality = ranking.ranking_metrics(model, holdout, catalogue=ratings.n_items)
+    if quality is not None:
+        metrics.update(quality.as_dict())
+    for name, value in metrics.items():
+        print(f"{name}={value:.6f}", flush=True)
     return metrics
 
 
@@ -134,7 +140,7 @@ def write_top_k(model: FactorModel, k: int, path: Path) -> RecommendationsFile:
 
 
 def model_metadata(
-    config: TrainingConfig, ratings: Ratings, metrics: Metrics | None, model_version: str
+    config: TrainingConfig, ratings: Ratings, metrics: dict[str, float] | None, model_version: str
 ) -> dict[str, Any]:
     def package(name: str) -> str | None:
         try:
@@ -150,7 +156,7 @@ def model_metadata(
             "top_k": config.top_k,
             "validation_fraction": config.validation_fraction,
         },
-        "metrics": None if metrics is None else {"validation:rmse": metrics.rmse, "validation:mae": metrics.mae},
+        "metrics": metrics,
         "data": {
             "source_table": config.input_table.sql,
             "ratings": len(ratings),
