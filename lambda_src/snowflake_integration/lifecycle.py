@@ -42,6 +42,9 @@ class Cursor(Protocol):
 
     def fetchall(self) -> Sequence[Sequence[Any]]: ...
 
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...  # column metadata, the name first
+
 
 class SetupFailedError(RuntimeError):
     """A step failed; the message is one sentence for CloudFormation's events."""
@@ -118,7 +121,11 @@ def existing_grantees(cursor: Cursor, function: ExternalFunction) -> list[statem
         if exc.errno == DOES_NOT_EXIST:
             return []
         raise _failure(step, exc) from exc
-    return statements.usage_grantees(rows)
+    columns = [str(column[0]) for column in cursor.description or ()]
+    try:
+        return statements.usage_grantees(rows, columns, function.database)
+    except statements.InvalidPropertyError as exc:
+        raise SetupFailedError(str(exc)) from None
 
 
 def _configured(setup: SnowflakeSetup) -> set[tuple[str, str]]:

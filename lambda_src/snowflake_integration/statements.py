@@ -245,8 +245,9 @@ class Grantee:
 
 
 GRANTEE_KINDS = ("ROLE", "DATABASE_ROLE")
-# SHOW GRANTS ON <object>: created_on, privilege, granted_on, name, granted_to, grantee_name, grant_option, granted_by
-_PRIVILEGE, _GRANTED_TO, _GRANTEE = 1, 4, 5
+# SHOW GRANTS' columns differ between its forms and behaviour-change bundles (a ROLE column was
+# added to some), so they are found by name, never by position.
+_PRIVILEGE, _GRANTED_TO, _GRANTEE = "PRIVILEGE", "GRANTED_TO", "GRANTEE_NAME"
 
 
 def show_grants(function: ExternalFunction) -> str:
@@ -254,13 +255,24 @@ def show_grants(function: ExternalFunction) -> str:
     return f"SHOW GRANTS ON FUNCTION {function.signature}"
 
 
-def usage_grantees(rows: Sequence[Sequence[object]]) -> list[Grantee]:
-    """Who holds USAGE, from SHOW GRANTS rows (ownership is the DDL role's and comes with the replace)."""
+def usage_grantees(rows: Sequence[Sequence[object]], columns: Sequence[str], database: str) -> list[Grantee]:
+    """Who holds USAGE, from SHOW GRANTS ``rows`` with column names ``columns``.
+
+    Ownership is the DDL role's and comes with the replace. A database role is named without its
+    database in newer Snowflake output (bundle 2026_06): it is qualified with the function's.
+    """
+    position = {name.upper(): index for index, name in enumerate(columns)}
+    if not {_PRIVILEGE, _GRANTED_TO, _GRANTEE} <= set(position):
+        raise InvalidPropertyError(
+            f"SHOW GRANTS answered without {_PRIVILEGE}, {_GRANTED_TO} and {_GRANTEE} columns: cannot keep grants."
+        )
     grantees = []
     for row in rows:
-        if len(row) <= _GRANTEE or str(row[_PRIVILEGE]).upper() != "USAGE":
+        if str(row[position[_PRIVILEGE]]).upper() != "USAGE":
             continue
-        kind, name = str(row[_GRANTED_TO]).upper(), str(row[_GRANTEE])
+        kind, name = str(row[position[_GRANTED_TO]]).upper(), str(row[position[_GRANTEE]])
+        if kind == "DATABASE_ROLE" and "." not in name:
+            name = f"{database}.{name}"
         if kind in GRANTEE_KINDS and name:
             grantees.append(Grantee(kind, name))
     return grantees

@@ -105,6 +105,7 @@ class StandInSnowflake:
         self.failures: dict[str, ProgrammingError] = {}
         self.sessions: list[Any] = []
         self._rows: list[tuple[Any, ...]] = []
+        self.description: list[tuple[str, ...]] | None = None
 
     def open_cursor(self, settings: Any) -> contextlib.AbstractContextManager[StandInSnowflake]:
         self.sessions.append(settings)
@@ -115,7 +116,7 @@ class StandInSnowflake:
 
     def execute(self, command: str) -> StandInSnowflake:
         self.statements.append(command)
-        self._rows = []
+        self._rows, self.description = [], None
         for prefix, error in self.failures.items():
             if command.startswith(prefix):
                 raise error
@@ -138,6 +139,7 @@ class StandInSnowflake:
                 lambda sig, role: self._grant(sig, role.replace('""', '"')),
             ),
             (r"SHOW GRANTS ON FUNCTION (.+)", self._show_grants),
+            (r'GRANT USAGE ON FUNCTION (.+) TO DATABASE ROLE "(\w+)"\."(\w+)"', self._grant_database_role),
             (r"SELECT GET_DDL\('FUNCTION', '(.+)'\)", self._ddl),
             (r"DROP FUNCTION IF EXISTS (.+)", self._drop_function),
             (r"DROP INTEGRATION IF EXISTS (\w+)", self._drop_integration),
@@ -174,17 +176,25 @@ class StandInSnowflake:
     def _grant_quoted(self, signature: str, role: str) -> None:
         self._grant(signature, role.replace('""', '"'))
 
+    def _grant_database_role(self, signature: str, database: str, role: str) -> None:
+        self._grant(signature, f"{DATABASE_ROLE}{database}.{role}")
+
     def _show_grants(self, signature: str) -> None:
-        """Rows in Snowflake's column order: created_on, privilege, granted_on, name, granted_to, grantee_name, ..."""
+        """Snowflake's columns, found by name; database roles named without their database (bundle 2026_06)."""
         if signature not in self.functions:
             raise missing(f"Function '{signature}'")
-        owner = [("2026-11-30", "OWNERSHIP", "FUNCTION", signature, "ROLE", "RECOMMENDER_DEPLOYER", "true", "X")]
-        usage = [
-            ("2026-11-30", "USAGE", "FUNCTION", signature, "ROLE", role, "false", "RECOMMENDER_DEPLOYER")
-            for s, role in sorted(self.grants)
-            if s == signature
-        ]
-        self._rows = owner + usage
+        self.description = [(name,) for name in SHOW_GRANTS_COLUMNS]
+
+        def row(privilege: str, grantee: str, by: str) -> tuple[str, ...]:
+            kind, name = (
+                ("DATABASE_ROLE", grantee.removeprefix(DATABASE_ROLE).split(".")[-1])
+                if grantee.startswith(DATABASE_ROLE)
+                else ("ROLE", grantee)
+            )
+            return ("2026-11-30", privilege, "FUNCTION", signature, kind, name, "false", by)
+
+        owner = [row("OWNERSHIP", "RECOMMENDER_DEPLOYER", "X")]
+        self._rows = owner + [row("USAGE", g, "RECOMMENDER_DEPLOYER") for s, g in sorted(self.grants) if s == signature]
 
     def _ddl(self, signature: str) -> None:
         if signature not in self.functions:
@@ -197,6 +207,13 @@ class StandInSnowflake:
     def _drop_function(self, signature: str) -> None:
         self.functions.pop(signature, None)
         self.grants = {(s, role) for s, role in self.grants if s != signature}
+
+
+DATABASE_ROLE = "database role:"  # marks a database role among the stand-in's grantees
+# SHOW GRANTS ON <object>, as documented; newer bundles add columns, so readers go by name
+SHOW_GRANTS_COLUMNS = (
+    "created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option", "granted_by"
+)  # fmt: skip
 
 
 def missing(what: str) -> ProgrammingError:
@@ -719,17 +736,24 @@ def test_on_event_turns_a_bug_into_one_sentence(lambda_aws):
 def test_grants_made_by_hand_survive_a_redeploy(run, standin, api_role, props):
     """CREATE OR REPLACE drops every grant: roles granted by hand (a task owner, an analyst) get theirs back."""
     run(event("Create", props))
-    standin.grants |= {(TRAIN, "TASK_OWNER"), (STATUS, 'Team "Analytics"')}
+    standin.grants |= {
+        (TRAIN, "TASK_OWNER"),
+        (STATUS, 'Team "Analytics"'),
+        (STATUS, f"{DATABASE_ROLE}MOVIELENS.READER"),
+    }
     standin.statements.clear()
 
     run(event("Update", props, old=props, physical_id=INTEGRATION))
 
     assert (TRAIN, "TASK_OWNER") in standin.grants and (STATUS, 'Team "Analytics"') in standin.grants
+    # a database role, listed without its database, is granted again with it
+    assert f'GRANT USAGE ON FUNCTION {STATUS} TO DATABASE ROLE "MOVIELENS"."READER"' in standin.statements
+    assert (STATUS, f"{DATABASE_ROLE}MOVIELENS.READER") in standin.grants
     assert f'GRANT USAGE ON FUNCTION {TRAIN} TO ROLE "TASK_OWNER"' in standin.statements
     assert f'GRANT USAGE ON FUNCTION {STATUS} TO ROLE "Team ""Analytics"""' in standin.statements
     # configured roles are granted once, not twice
     assert standin.statements.count(f"GRANT USAGE ON FUNCTION {TRAIN} TO ROLE ANALYST") == 1
-    assert len(standin.grants) == 8
+    assert len(standin.grants) == 9
 
 
 def test_grants_are_read_before_the_replace_that_drops_them(run, standin, api_role, props):

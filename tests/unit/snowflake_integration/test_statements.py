@@ -488,9 +488,18 @@ def test_usage_grantees_come_from_show_grants_rows_in_snowflakes_column_order():
         ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "ROLE", "ANALYST", "false", "DEPLOYER"),
         ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "DATABASE_ROLE", "DB.READER", "false", "DEPLOYER"),
         ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "SHARE", "PARTNER", "false", "DEPLOYER"),
-        ("too", "short"),
     ]
-    assert statements.usage_grantees(rows) == [
+    columns = [
+        "created_on",
+        "privilege",
+        "granted_on",
+        "name",
+        "granted_to",
+        "grantee_name",
+        "grant_option",
+        "granted_by",
+    ]
+    assert statements.usage_grantees(rows, columns, "DB") == [
         statements.Grantee("ROLE", "ANALYST"),
         statements.Grantee("DATABASE_ROLE", "DB.READER"),
     ]
@@ -526,3 +535,12 @@ def test_the_api_provider_follows_the_roles_partition(arn, provider):
 def test_aws_china_is_refused_with_a_reason():
     with pytest.raises(InvalidPropertyError, match="partition aws-cn, where Snowflake offers no API integration"):
         Integration("API", "arn:aws-cn:iam::123456789012:role/SnowflakeRole", PREFIX)
+
+
+def test_grant_columns_are_found_by_name_and_database_roles_get_their_database():
+    """Newer Snowflake output adds columns and names database roles without their database (bundle 2026_06)."""
+    columns = ["created_on", "privilege", "granted_on", "name", "role", "granted_to", "grantee_name", "granted_by"]
+    rows = [("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "X", "DATABASE_ROLE", "READER", "DEPLOYER")]
+    assert statements.usage_grantees(rows, columns, "DB") == [statements.Grantee("DATABASE_ROLE", "DB.READER")]
+    with pytest.raises(InvalidPropertyError, match="without PRIVILEGE, GRANTED_TO and GRANTEE_NAME"):
+        statements.usage_grantees(rows, ["created_on"], "DB")
