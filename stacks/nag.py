@@ -9,7 +9,7 @@ any other wildcard still fails synth.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import jsii
@@ -102,43 +102,50 @@ LAMBDA_BASIC_EXECUTION = (
 )
 
 
-def acknowledge_checkov(scope: IConstruct, resource_type: str, checks: dict[str, str]) -> None:
-    """Acknowledge checkov ``checks`` (id -> reason) on every ``resource_type`` resource below ``scope``.
+def acknowledge_checkov(
+    scope: IConstruct,
+    resource_type: str,
+    checks: dict[str, str],
+    *,
+    where: Callable[[CfnResource], bool] | None = None,
+) -> None:
+    """Acknowledge checkov ``checks`` (id -> reason) on the ``resource_type`` resources below ``scope``.
 
-    checkov reads ``Metadata.checkov.skip`` beside each resource in the template, so the reason
-    travels with the resource a reviewer looks at, as cdk-nag's acknowledgements do.
+    ``where`` narrows it to the resources it holds for. checkov reads ``Metadata.checkov.skip`` beside
+    each resource in the template, so the reason travels with the resource a reviewer looks at, as
+    cdk-nag's acknowledgements do.
     """
-    Aspects.of(scope).add(_CheckovAcknowledger(resource_type, dict(checks)))
+    Aspects.of(scope).add(_CheckovAcknowledger(resource_type, dict(checks), where))
 
 
 @jsii.implements(IAspect)
 class _CheckovAcknowledger:
-    def __init__(self, resource_type: str, checks: dict[str, str]) -> None:
-        self.resource_type, self.checks = resource_type, checks
+    def __init__(self, resource_type: str, checks: dict[str, str], where: Callable[[CfnResource], bool] | None) -> None:
+        self.resource_type, self.checks, self.where = resource_type, checks, where
 
     def visit(self, node: IConstruct) -> None:
         if not isinstance(node, CfnResource) or node.cfn_resource_type != self.resource_type:
             return
+        if self.where is not None and not self.where(node):
+            return
         current = node.get_metadata("checkov") or {}
         skip = {entry["id"]: entry["comment"] for entry in current.get("skip", [])}
         for check, reason in self.checks.items():
-            if check == RESERVED_CONCURRENCY and _reserves_concurrency(node):
-                continue
             skip.setdefault(check, reason)
         node.add_metadata("checkov", {"skip": [{"id": k, "comment": v} for k, v in sorted(skip.items())]})
 
 
-RESERVED_CONCURRENCY = "CKV_AWS_115"
-
-
-def _reserves_concurrency(node: CfnResource) -> bool:
-    return isinstance(node, lambda_.CfnFunction) and node.reserved_concurrent_executions is not None
+def unreserved_lambda(node: CfnResource) -> bool:
+    """A Lambda function without reserved concurrency (CDK's own handlers are plain CfnResources: none)."""
+    return not (isinstance(node, lambda_.CfnFunction) and node.reserved_concurrent_executions is not None)
 
 
 # What checkov asks of every Lambda and log group here, and why the stack does otherwise.
-LAMBDA_CHECKOV = {
+UNRESERVED_LAMBDA_CHECKOV = {
     "CKV_AWS_115": "Invoked by API Gateway (throttled per stage) or CloudFormation; only the train function, which "
     "starts billed jobs, reserves concurrency -- reserving more would take it from the account.",
+}
+LAMBDA_CHECKOV = {
     "CKV_AWS_116": "Invoked synchronously (API Gateway, CloudFormation's provider); a DLQ only catches asynchronous "
     "invocations.",
     "CKV_AWS_117": "Calls AWS APIs and Snowflake over HTTPS; a VPC would add NAT gateways and no protection here.",

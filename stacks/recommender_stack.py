@@ -13,7 +13,13 @@ from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import KEY_PAIR
 from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
-from stacks.nag import LAMBDA_CHECKOV, LOG_GROUP_CHECKOV, acknowledge_checkov
+from stacks.nag import (
+    LAMBDA_CHECKOV,
+    LOG_GROUP_CHECKOV,
+    UNRESERVED_LAMBDA_CHECKOV,
+    acknowledge_checkov,
+    unreserved_lambda,
+)
 from stacks.sagemaker_cleanup import SageMakerCleanup
 from stacks.sagemaker_role import SageMakerExecutionRole, SageMakerHostingRole
 from stacks.snowflake_integration import SnowflakeIntegration
@@ -128,6 +134,7 @@ class RecommenderStack(Stack):
             CfnOutput(self, name, value=value)
         # checkov's findings that do not apply, acknowledged beside each resource (as cdk-nag's are).
         acknowledge_checkov(self, "AWS::Lambda::Function", LAMBDA_CHECKOV)
+        acknowledge_checkov(self, "AWS::Lambda::Function", UNRESERVED_LAMBDA_CHECKOV, where=unreserved_lambda)
         acknowledge_checkov(self, "AWS::Logs::LogGroup", LOG_GROUP_CHECKOV)
 
 
