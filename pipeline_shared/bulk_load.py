@@ -86,7 +86,7 @@ def replace_tables(
         for load in loads:
             create = ", ".join(f"{c.name} {c.type}" for c in load.columns)
             run(f"CREATE TABLE IF NOT EXISTS {load.table.sql} ({create})", f"creating {load.table}")
-        present = {load.table: _columns(cursor, load.table, run) for load in loads}
+        present = {load.table: _present_columns(connection, load.table, unchanged) for load in loads}
         if namespace:
             run(f"USE SCHEMA {namespace}", f"using schema {namespace}")
         run(f"CREATE TEMPORARY STAGE {stage}", "creating a temporary stage")
@@ -138,9 +138,13 @@ def _stage(
         raise BulkLoadError(f"Staged {staged:,} of {load.rows:,} rows of {name}; {unchanged}.")
 
 
-def _columns(cursor: Any, table: TableName, run: Callable[..., None]) -> set[str]:
-    run(f"SELECT * FROM {table.sql} LIMIT 0", f"reading the columns of {table}")
-    return {d.name.upper() for d in cursor.description}
+def _present_columns(connection: SnowflakeConnection, table: TableName, unchanged: str) -> set[str]:
+    try:
+        return set(table_columns(connection, table) or ())
+    except ConnectorError as exc:
+        raise BulkLoadError(
+            f"Snowflake failed while reading the columns of {table}: {first_line(exc)}; {unchanged}."
+        ) from None
 
 
 def table_columns(connection: SnowflakeConnection, table: TableName) -> list[str] | None:
