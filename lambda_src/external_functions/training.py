@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -134,8 +135,14 @@ def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettin
             if found is not None:
                 return _summary(found)
         raise upstream_error(exc, f"starting training job {job}") from None
-    log_retention.keep_training_logs(aws.logs(), settings.log_retention_days)
+    _keep_training_logs(settings.log_retention_days)
     return {"training_job_name": job, "training_job_arn": response["TrainingJobArn"], "status": "InProgress"}
+
+
+@cache
+def _keep_training_logs(days: int) -> None:
+    """Once per Lambda container: the shared training log group rarely appears, never between two jobs."""
+    log_retention.keep_training_logs(aws.logs(), days)
 
 
 def describe(sagemaker: Any, job: str) -> dict[str, Any] | None:
