@@ -9,19 +9,29 @@
   ("retry logic is recommended", CreateEndpoint API reference). Here a config is invisible to them
   for ``LOCAL_SAGEMAKER_CONFIG_DELAY_S`` seconds (default 0.4) after it was created.
 
+- Training jobs keep the caller's ``MetricDefinitions`` (moto swaps in a sample definition and a
+  made-up ``train:progress`` metric), and ``DescribeTrainingJob`` reports ``FinalMetricDataList``
+  as SageMaker does: per definition, the last value its regex captures from the job's output in
+  CloudWatch Logs (``/aws/sagemaker/TrainingJobs``, streams ``<job>/...``; local mode puts it there).
+
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
+import re
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.logs.models import logs_backends
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, FakeTrainingJob, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import main
 
@@ -29,6 +39,53 @@ CONFIG_DELAY_S = float(os.environ.get("LOCAL_SAGEMAKER_CONFIG_DELAY_S", "0.4"))
 _created: dict[str, float] = {}  # endpoint config name -> when it was created
 _create_endpoint_config = SageMakerModelBackend.create_endpoint_config
 _create_endpoint = SageMakerModelBackend.create_endpoint
+_training_job_init = FakeTrainingJob.__init__
+_describe_training_job = SageMakerModelBackend.describe_training_job
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def _training_job_as_given(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> None:
+    definitions = copy.deepcopy(kwargs["algorithm_specification"].get("MetricDefinitions"))
+    _training_job_init(self, *args, **kwargs)
+    if definitions:
+        self.algorithm_specification["MetricDefinitions"] = definitions
+    else:
+        self.algorithm_specification.pop("MetricDefinitions", None)
+    self.final_metric_data_list = None
+
+
+def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_job_name: str) -> dict[str, Any]:
+    job = self.training_jobs.get(training_job_name)
+    if job is not None:
+        metrics = _final_metrics(self.account_id, self.region_name, training_job_name, job)
+        job.final_metric_data_list = metrics or None
+    return _describe_training_job(self, training_job_name)
+
+
+def _final_metrics(account: str, region: str, job_name: str, job: FakeTrainingJob) -> list[dict[str, Any]]:
+    definitions = job.algorithm_specification.get("MetricDefinitions") or []
+    group = logs_backends[account][region].groups.get(TRAINING_LOG_GROUP)
+    if not definitions or group is None:
+        return []
+    events = sorted(
+        (event for name, stream in group.streams.items() if name.startswith(f"{job_name}/") for event in stream.events),
+        key=lambda event: event.timestamp,
+    )
+    metrics = []
+    for definition in definitions:
+        pattern = re.compile(definition["Regex"])
+        found = [(event.timestamp, match) for event in events for match in pattern.finditer(event.message)]
+        if found:
+            timestamp, match = found[-1]
+            with contextlib.suppress(ValueError, IndexError):
+                metrics.append(
+                    {
+                        "MetricName": definition["Name"],
+                        "Value": float(match.group(1)),
+                        "Timestamp": datetime.fromtimestamp(timestamp / 1000, UTC),
+                    }
+                )
+    return metrics
 
 
 def _remember_config(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
@@ -86,6 +143,8 @@ SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-de
 SageMakerModelBackend.create_endpoint_config = _remember_config  # type: ignore[method-assign]
 SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible  # type: ignore[method-assign]
 SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
+FakeTrainingJob.__init__ = _training_job_as_given  # type: ignore[method-assign]
+SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

@@ -124,8 +124,11 @@ class LocalPipeline:
         with self.clock.step(f"select pipeline_status(...) for the job and '{MODEL}'"):
             statuses = caller.call("PIPELINE_STATUS", [[second.job_name], [MODEL]])
             for status in statuses:
-                detail = status.get("metrics") or status.get("endpoint_config")
+                detail = status.get("endpoint_config") or ""
                 self.emit(f"      {status['kind']:<13} {status['name']:<40} {status['status']:<10} {detail}")
+                if status["kind"] == "training_job":
+                    for line in describe_metrics(status.get("metrics") or {}):
+                        self.emit(f"        {line}")
         return {
             "loaded": counts,
             "training_jobs": [first.job_name, second.job_name],
@@ -208,15 +211,15 @@ class LocalPipeline:
         run = sagemaker.run_training_job(job["training_job_name"])
         if run.returncode != 0:
             raise RuntimeError(f"training job {run.job_name} failed: {run.failure}")
-        metrics = self._metrics(run)
-        self.emit(
-            f"      validation RMSE {metrics['validation:rmse']:.4f}, MAE {metrics['validation:mae']:.4f}; "
-            f"model at {run.model_artifact}"
-        )
+        [status] = caller.call("PIPELINE_STATUS", [[run.job_name]])
+        for line in describe_metrics(status.get("metrics") or {}):
+            self.emit(f"      {line}")
+        self.emit(f"      model at {run.model_artifact}")
         return run
 
     @staticmethod
     def _metrics(run: TrainingRun) -> dict[str, float]:
+        """The metric lines the job printed (what SageMaker's MetricDefinitions capture)."""
         return {name: float(value) for name, value in re.findall(r"^(validation:\w+)=([0-9.]+)$", run.stdout, re.M)}
 
     def _show_recommendations(self, connection: SnowflakeConnection, recs_table: str, users: int = 3) -> list[int]:
@@ -320,3 +323,22 @@ def _runs_on_the_stand_in(file_name: str, statement: str) -> bool:
 def local_config(config: PipelineConfig) -> PipelineConfig:
     """The environment's names, with a resource prefix of its own for local runs."""
     return dataclasses.replace(config, name="local", resource_prefix="movielens-local")
+
+
+def describe_metrics(metrics: dict[str, float]) -> list[str]:
+    """A training job's final metrics as two readable lines (what users see first, then rating error)."""
+    lines = []
+    if "validation:ndcg_at_10" in metrics:
+        lines.append(
+            "top-10 on held-out ratings: "
+            f"NDCG {metrics['validation:ndcg_at_10']:.3f}, "
+            f"precision {metrics.get('validation:precision_at_10', 0):.3f}, "
+            f"recall {metrics.get('validation:recall_at_10', 0):.3f}, "
+            f"catalogue coverage {100 * metrics.get('validation:coverage', 0):.1f}%"
+        )
+    if "validation:rmse" in metrics:
+        lines.append(
+            f"rating error on held-out ratings: RMSE {metrics['validation:rmse']:.4f}, "
+            f"MAE {metrics.get('validation:mae', 0):.4f}"
+        )
+    return lines or ["no metrics reported"]

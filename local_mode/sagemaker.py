@@ -2,7 +2,9 @@
 
 moto records ``CreateTrainingJob`` and the endpoint calls but runs nothing. Here each training
 job is executed with the real training program in an ``/opt/ml``-shaped folder (its model
-uploaded where SageMaker would put it), and each endpoint gets a real serve process, reached
+uploaded where SageMaker would put it, its output sent to CloudWatch Logs where SageMaker sends
+it: group ``/aws/sagemaker/TrainingJobs``, stream ``<job>/algo-1-<epoch seconds>``, from which
+the patched moto reports the job's final metrics), and each endpoint gets a real serve process, reached
 through :class:`RuntimeRoute`: a loopback server answering SageMaker-runtime's
 ``POST /endpoints/<name>/invocations`` that boto3 reaches via ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``.
 A redeployed endpoint gets its new serve process before the old one stops.
@@ -17,11 +19,13 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import boto3
 from botocore.exceptions import ClientError
 
 from local_mode.standins import (
@@ -35,6 +39,7 @@ from local_mode.standins import (
 )
 
 ACCOUNT = "123456789012"
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class RuntimeRoute(LoopbackHttpServer):
@@ -116,6 +121,7 @@ class LocalSageMaker:
 
     def __init__(self, sagemaker: Any, s3: Any, workdir: Path, route: RuntimeRoute, env: dict[str, str]) -> None:
         self.sagemaker, self.s3, self.workdir, self.route = sagemaker, s3, workdir, route
+        self.logs = boto3.client("logs")
         self.env = env  # AWS_* variables and credentials the programs need
         self.serving: dict[str, _Serving] = {}
         self.unservable: dict[str, tuple[str, str]] = {}  # endpoint -> (config, reason)
@@ -141,11 +147,27 @@ class LocalSageMaker:
             text=True,
             check=False,
         )
+        (opt_ml / "training.log").write_text(done.stderr + done.stdout, encoding="utf-8")
+        self._publish_logs(job_name, done.stderr.splitlines() + done.stdout.splitlines())
         artifact = None
         if done.returncode == 0:
             artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
             self._upload_model(opt_ml / "model", artifact)
         return TrainingRun(job_name, done.returncode, done.stdout, done.stderr, artifact)
+
+    def _publish_logs(self, job_name: str, lines: list[str]) -> None:
+        """The job's output, as SageMaker's log agent sends it (one event per line, in batches)."""
+        logs = self.logs
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        now = int(time.time() * 1000)
+        stream = f"{job_name}/algo-1-{now // 1000}"
+        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+        events = [{"timestamp": now, "message": line} for line in lines if line.strip()]
+        for start in range(0, len(events), 1000):
+            logs.put_log_events(
+                logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=events[start : start + 1000]
+            )
 
     def sync_endpoints(self) -> list[str]:
         """Start or switch serve processes so every endpoint in moto is served; returns changed ones.

@@ -18,31 +18,41 @@ class OptionError(InputError):
     """An option value outside its type or range; the message completes "option 'x' ..."."""
 
 
+Value = int | float | str
+
+
 @dataclass(frozen=True)
 class TrainingOption:
-    """One option: a whole number or a real number within ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    """One option: a number within ``[low, high]`` (``(low, high]`` if ``low_open``), or one of ``choices``."""
 
     name: str
-    kind: type[int] | type[float]
-    default: int | float
+    kind: type[int] | type[float] | type[str]
+    default: Value
     low: int | float
     high: int | float
     meaning: str
     low_open: bool = False
+    choices: tuple[str, ...] = ()
 
     @property
     def rule(self) -> str:
         """The accepted values in words, e.g. "a whole number from 1 to 1000"."""
+        if self.kind is str:
+            return "one of " + ", ".join(repr(choice) for choice in self.choices)
         if self.kind is int:
             return f"a whole number from {self.low} to {self.high}"
         bound = "above" if self.low_open else "from"
         return f"a number {bound} {self.low} up to {self.high}"
 
-    def parse(self, raw: object) -> int | float:
+    def parse(self, raw: object) -> Value:
         """``raw`` (a string, or a JSON number) as this option's value; raises :class:`OptionError`."""
         if isinstance(raw, bool) or not isinstance(raw, int | float | str):
             raise OptionError(f"must be {self.rule}")
         text = raw.strip() if isinstance(raw, str) else str(raw)
+        if self.kind is str:
+            if text.lower() not in self.choices:
+                raise OptionError(f"must be {self.rule}")
+            return text.lower()
         try:
             value: int | float = int(text) if self.kind is int else float(text)
         except (ValueError, OverflowError):
@@ -63,21 +73,30 @@ OPTIONS: tuple[TrainingOption, ...] = (
     TrainingOption("init_std_dev", float, 0.05, 0.0, 10.0, "spread of the initial factors"),
     TrainingOption("random_state", int, 42, 0, 2**32 - 1, "seed of the split and of the factors"),
     TrainingOption("top_k", int, 10, 1, 1000, "recommendations written per user"),
-    TrainingOption("validation_fraction", float, 0.2, 0.0, 0.5, "share of ratings held out for metrics; 0 skips"),
+    TrainingOption(
+        "validation_fraction", float, 0.2, 0.0, 0.5, "share of each user's ratings held out for metrics; 0 skips"
+    ),
+    TrainingOption("validation_users", int, 20_000, 10, 10_000_000, "users sampled for the holdout metrics"),
+    TrainingOption(
+        "ranking", str, "ease", 0, 0, "how the written lists are ranked", choices=("ease", "predicted_rating")
+    ),
+    TrainingOption("ranking_regularization", float, 300.0, 0.0, 1e6, "EASE's L2 weight (lambda)", low_open=True),
+    TrainingOption("ranking_min_ratings", int, 10, 1, 1_000_000, "ratings a movie needs to be ranked by EASE"),
+    TrainingOption("ranking_max_movies", int, 10_000, 100, 20_000, "most-rated movies EASE ranks at most"),
 )
 BY_NAME: dict[str, TrainingOption] = {option.name: option for option in OPTIONS}
 OPTION_NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 
-def default(name: str) -> int | float:
+def default(name: str) -> Value:
     return BY_NAME[name].default
 
 
-def parse_option(name: str, raw: object) -> int | float:
+def parse_option(name: str, raw: object) -> Value:
     """The value of option ``name``; :class:`KeyError` for an unknown name, :class:`OptionError` for a bad value."""
     return BY_NAME[name].parse(raw)
 
 
-def as_hyperparameter(value: int | float) -> str:
+def as_hyperparameter(value: Value) -> str:
     """The string SageMaker carries for a parsed value (``repr`` keeps every digit of a float)."""
-    return str(value) if isinstance(value, int) else repr(value)
+    return repr(value) if isinstance(value, float) else str(value)

@@ -56,10 +56,24 @@ class ModelParams:
 
     n_factors: int = int(default("n_factors"))
     n_epochs: int = int(default("n_epochs"))
-    lr_all: float = default("lr_all")
-    reg_all: float = default("reg_all")
-    init_std_dev: float = default("init_std_dev")
+    lr_all: float = float(default("lr_all"))
+    reg_all: float = float(default("reg_all"))
+    init_std_dev: float = float(default("init_std_dev"))
     random_state: int = int(default("random_state"))
+
+
+@dataclass(frozen=True)
+class RankingParams:
+    """How the written lists are ranked: ``ease`` (see :mod:`recommender.ease`) or ``predicted_rating`` (the seed's)."""
+
+    method: str = str(default("ranking"))
+    regularization: float = float(default("ranking_regularization"))
+    min_ratings: int = int(default("ranking_min_ratings"))
+    max_movies: int = int(default("ranking_max_movies"))
+
+    def as_options(self) -> dict[str, str | float | int]:
+        """These values under their option names (``ranking``, ``ranking_regularization``, ...)."""
+        return {"ranking": self.method, **{f"ranking_{k}": v for k, v in asdict(self).items() if k != "method"}}
 
 
 @dataclass(frozen=True)
@@ -68,8 +82,10 @@ class TrainingConfig:
     output_table: TableName
     snowflake: SnowflakeSettings
     model: ModelParams = field(default_factory=ModelParams)
+    ranking: RankingParams = field(default_factory=RankingParams)
     top_k: int = int(default("top_k"))
-    validation_fraction: float = default("validation_fraction")
+    validation_fraction: float = float(default("validation_fraction"))
+    validation_users: int = int(default("validation_users"))
 
     def describe(self) -> dict[str, Any]:
         """A loggable summary (contains no secrets: the config never holds any)."""
@@ -87,7 +103,9 @@ class TrainingConfig:
             ),
             "top_k": self.top_k,
             "validation_fraction": self.validation_fraction,
+            "validation_users": self.validation_users,
             **asdict(self.model),
+            **self.ranking.as_options(),
         }
 
 
@@ -104,7 +122,7 @@ def _integer(low: int, high: int) -> Callable[[str, str], int]:
     return parse
 
 
-def _option(key: str, raw: str) -> int | float:
+def _option(key: str, raw: str) -> int | float | str:
     """A training option, by the rule the train Lambda checked it with before starting the job."""
     option = next(o for o in OPTIONS if o.name == key)
     try:
@@ -194,12 +212,17 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     snowflake = take("snowflake_", SnowflakeSettings)
     if "aws_region" in values:
         snowflake = SnowflakeSettings(**{**asdict(snowflake), "aws_region": values["aws_region"]})
+    ranking = {"method": values["ranking"]} if "ranking" in values else {}
+    ranking.update(
+        {n: values[f"ranking_{n}"] for n in ("regularization", "min_ratings", "max_movies") if f"ranking_{n}" in values}
+    )
     return TrainingConfig(
         input_table=values["input_table"],
         output_table=values["output_table"],
         snowflake=snowflake,
         model=take("", ModelParams),
-        **{k: values[k] for k in ("top_k", "validation_fraction") if k in values},
+        ranking=RankingParams(**ranking),
+        **{k: values[k] for k in ("top_k", "validation_fraction", "validation_users") if k in values},
     )
 
 

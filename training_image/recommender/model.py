@@ -2,7 +2,9 @@
 
 A model directory holds ``model.npz`` (NumPy arrays only, loaded with ``allow_pickle=False``)
 and ``metadata.json`` (format version, hyperparameters, metrics, data fingerprint, library
-versions). Loading a file of another format version fails with a clear message.
+versions). Format version 2 adds the EASE ranker's arrays (``ranker_*``) when the lists are
+ranked by it; version 1 files (no ranker: lists by predicted rating) still load. Loading a file
+of another format fails with a clear message.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from recommender.ease import ItemRanker
 from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, scoring_matrix, top_k
 
 FORMAT = "recommender.factor-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ARRAYS_FILE = "model.npz"
 METADATA_FILE = "metadata.json"
 _PREDICT_CHUNK = 1024  # rows scored per step in FactorModel.predict_rows
+_RANKER_BLOCK = 4096  # users per block when the ranker lists every user
 
 
 class ModelFormatError(RuntimeError):
@@ -39,6 +44,7 @@ class FactorModel:
 
     ``user_ids`` and ``item_ids`` are sorted raw ids; row j of the factor and bias arrays
     belongs to the j-th id. ``rated`` lists, per user row, the item rows the user rated.
+    Top-k lists come from ``ranker`` (EASE) when there is one, else by predicted rating.
     """
 
     user_ids: np.ndarray
@@ -51,6 +57,12 @@ class FactorModel:
     rating_min: float
     rating_max: float
     rated: RatedItems
+    ranker: ItemRanker | None = None
+
+    @property
+    def ranking(self) -> str:
+        """How :meth:`top_k_rows` ranks: ``ease`` or ``predicted_rating``."""
+        return "predicted_rating" if self.ranker is None else "ease"
 
     @property
     def n_users(self) -> int:
@@ -110,8 +122,15 @@ class FactorModel:
         )
         return np.clip(estimate, self.rating_min, self.rating_max)
 
-    def top_k_rows(self, users: np.ndarray, k: int) -> TopK:
-        """Top-k item rows for user rows (-1 = unknown user: ranked by item bias)."""
+    def top_k_rows(self, users: np.ndarray, k: int, *, parallel: bool = False) -> TopK:
+        """Top-k item rows for user rows, best first, excluding rated items (-1 = unknown user).
+
+        With a ranker, by EASE score (unknown users: by popularity); without, by predicted
+        rating (unknown users: by item bias). Scores are the ranker's, not ratings. ``parallel``:
+        see :meth:`ItemRanker.top_k` (training only; the lists are the same).
+        """
+        if self.ranker is not None:
+            return self.ranker.top_k(self.rated, np.asarray(users, dtype=np.int64), k, parallel=parallel)
         vectors = _user_vectors(self, users)
         return top_k(
             vectors, users, self.item_factors, self.item_bias, self.rated, k, scoring_items=self._scoring_items
@@ -126,6 +145,12 @@ class FactorModel:
     def iter_all_top_k(self, k: int, *, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Iterator[tuple[int, TopK]]:
         """Blocks of top-k for every known user, in user-row order (see ``iter_top_k``)."""
         rows = np.arange(self.n_users)
+        if self.ranker is not None:
+            ranker = self.ranker
+            return (
+                (start, ranker.top_k(self.rated, rows[start : start + _RANKER_BLOCK], k, parallel=True))
+                for start in range(0, self.n_users, _RANKER_BLOCK)
+            )
         return iter_top_k(
             self.user_factors,
             rows,
@@ -136,10 +161,10 @@ class FactorModel:
             memory_budget_bytes=memory_budget_bytes,
         )
 
-    def estimates_from_scores(self, users: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        """Turn top-k ranking scores of the given user rows back into clipped ratings."""
-        base = self.global_mean + self.user_bias[users].astype(np.float64)
-        return np.clip(scores.astype(np.float64) + base[:, None], self.rating_min, self.rating_max)
+    def predicted_for_lists(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings for a (users x k) block of listed item rows (-1 padding gets the baseline)."""
+        rows = np.repeat(np.asarray(users, dtype=np.int64), items.shape[1])
+        return self.predict_rows(rows, items.ravel()).reshape(items.shape)
 
     # -- files -------------------------------------------------------------------------
 
@@ -157,6 +182,12 @@ class FactorModel:
             "rated_indices": self.rated.indices,
             "scalars": np.array([self.global_mean, self.rating_min, self.rating_max]),
         }
+        if self.ranker is not None:
+            arrays.update(
+                ranker_items=self.ranker.items,
+                ranker_weights=self.ranker.weights,
+                ranker_popularity=self.ranker.popularity,
+            )
         document = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -165,6 +196,8 @@ class FactorModel:
             "n_factors": int(self.user_factors.shape[1]),
             "global_mean": self.global_mean,
             "rating_scale": [self.rating_min, self.rating_max],
+            "ranking": self.ranking,
+            "ranked_movies": None if self.ranker is None else self.ranker.n_covered,
             **metadata,
         }
         with _aside(directory / ARRAYS_FILE) as handle:
@@ -186,16 +219,24 @@ class FactorModel:
             metadata = None
         if not isinstance(metadata, dict):
             raise ModelFormatError(f"{meta_path} is not a JSON object: retrain the model.")
-        if metadata.get("format") != FORMAT or metadata.get("format_version") != FORMAT_VERSION:
+        if metadata.get("format") != FORMAT or metadata.get("format_version") not in READABLE_VERSIONS:
             raise ModelFormatError(
                 f"{meta_path} describes format {metadata.get('format')!r} version "
-                f"{metadata.get('format_version')!r}; this server reads {FORMAT!r} version "
-                f"{FORMAT_VERSION}: retrain or use a matching image."
+                f"{metadata.get('format_version')!r}; this server reads {FORMAT!r} versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}: retrain or use a matching image."
             )
         try:
             with np.load(arrays_path, allow_pickle=False) as data:
                 arrays = {name: data[name] for name in data.files}
             scalars = arrays.pop("scalars")
+            ranker = None
+            if "ranker_weights" in arrays:
+                ranker = ItemRanker(
+                    items=arrays["ranker_items"],
+                    weights=arrays["ranker_weights"],
+                    popularity=arrays["ranker_popularity"],
+                    n_items=len(arrays["item_ids"]),
+                )
             model = cls(
                 user_ids=arrays["user_ids"],
                 item_ids=arrays["item_ids"],
@@ -207,6 +248,7 @@ class FactorModel:
                 rating_min=float(scalars[1]),
                 rating_max=float(scalars[2]),
                 rated=RatedItems(arrays["rated_indptr"], arrays["rated_indices"]),
+                ranker=ranker,
             )
         except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(f"{arrays_path} is damaged or incomplete ({exc}): retrain the model.") from None

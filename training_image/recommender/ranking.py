@@ -58,7 +58,7 @@ def ranking_metrics(model: FactorModel, holdout: Ratings, catalogue: int, k: int
     shown: set[int] = set()
     for start in range(0, len(users), _USERS_PER_BLOCK):
         block = users[start : start + _USERS_PER_BLOCK]
-        ranked = model.top_k_rows(block, k).items
+        ranked = model.top_k_rows(block, k, parallel=True).items
         shown.update(ranked[ranked >= 0].tolist())
         for user, row in zip(block.tolist(), ranked.tolist(), strict=True):
             hits = np.array([item >= 0 and (user, item) in wanted for item in row], dtype=bool)

@@ -79,10 +79,35 @@ class Ratings:
         return Ratings(self.users[positions], self.items[positions], self.values[positions])
 
     def split(self, holdout_fraction: float, seed: int) -> tuple[Ratings, Ratings]:
-        """Seeded random (train, holdout) split; the same seed always gives the same split."""
+        """Seeded random (train, holdout) split of all ratings; the same seed always gives the same split."""
         order = np.random.default_rng(seed).permutation(len(self))
         n_holdout = round(len(self) * holdout_fraction)
         return self.take(np.sort(order[n_holdout:])), self.take(np.sort(order[:n_holdout]))
+
+    def split_by_user(
+        self, holdout_fraction: float, seed: int, *, max_users: int | None = None
+    ) -> tuple[Ratings, Ratings]:
+        """Seeded per-user (train, holdout) split: each user's ratings, ``holdout_fraction`` of them held out.
+
+        A user with n ratings has ``round(n * holdout_fraction)`` held out, chosen at random (so
+        users with one or two ratings may keep them all). With ``max_users``, only the ratings of
+        that many randomly chosen users take part, in both halves (validation at scale on a sample).
+        """
+        rng = np.random.default_rng(seed)
+        people, owner, counts = np.unique(self.users, return_inverse=True, return_counts=True)
+        source: Ratings = self
+        if max_users is not None and len(people) > max_users:
+            chosen = np.zeros(len(people), dtype=bool)
+            chosen[rng.choice(len(people), max_users, replace=False)] = True
+            kept = np.flatnonzero(chosen[owner])
+            source = self.take(kept)
+            _, owner, counts = np.unique(source.users, return_inverse=True, return_counts=True)
+        order = np.lexsort((rng.random(len(source)), owner))
+        starts = np.cumsum(counts) - counts
+        rank = np.empty(len(source), dtype=np.int64)
+        rank[order] = np.arange(len(source)) - np.repeat(starts, counts)
+        held = rank < np.round(counts * holdout_fraction)[owner]
+        return source.take(np.flatnonzero(~held)), source.take(np.flatnonzero(held))
 
 
 def _ids(column: pd.Series, name: str, source: str) -> np.ndarray:

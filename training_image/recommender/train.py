@@ -1,8 +1,9 @@
 """The SageMaker training program: Snowflake ratings in, model and top-k recommendations out.
 
-Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), fit SVD on
-a seeded split and print ``validation:rmse=`` / ``validation:mae=`` lines, fit on all ratings,
-compute every user's top-k in blocks, save the model, swap the top-k into the output table.
+Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), fit the model
+(SVD for ratings, EASE for the lists unless ``ranking=predicted_rating``) on a seeded per-user
+split and print the ``validation:...=`` metric lines (rating error and top-10 quality), fit on
+all ratings, compute every user's top-k, save the model, swap the top-k into the output table.
 On failure the reason goes to ``/opt/ml/output/failure`` and stderr, and the exit is non-zero.
 """
 
@@ -28,6 +29,8 @@ import numpy as np
 from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
 from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
+from recommender.ease import RankerError
+from recommender.fitting import fit_model
 from recommender.model import FactorModel
 from recommender.paths import OptMl
 from recommender.ratings import Ratings, RatingsError
@@ -39,10 +42,10 @@ from recommender.snowflake_io import (
     read_ratings,
     replace_recommendations,
 )
-from recommender.svd import evaluate, fit_svd
+from recommender.svd import evaluate
 
 log = logging.getLogger("recommender.train")
-EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError)
+EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError, RankerError)
 FAILURE_LIMIT = 1024  # SageMaker keeps this many characters as FailureReason
 
 
@@ -86,8 +89,8 @@ def run(paths: OptMl) -> None:
         *ratings.scale,
     )
     metrics = validate(ratings, config)
-    with step("fitting SVD on all ratings"):
-        model = fit_svd(ratings, config.model, scale=ratings.scale)
+    with step("fitting the model on all ratings"):
+        model = fit_model(ratings, config.model, config.ranking, scale=ratings.scale)
     with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
         data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
         # The model is saved before the swap: once the recommendations are replaced, nothing
@@ -100,16 +103,22 @@ def run(paths: OptMl) -> None:
 
 
 def validate(ratings: Ratings, config: TrainingConfig) -> dict[str, float] | None:
-    """Fit on a seeded split and print the holdout metrics (rating error and top-10 quality) for SageMaker."""
+    """Fit on a seeded per-user split and print the holdout metrics (rating error, top-10 quality) for SageMaker.
+
+    Beyond ``validation_users`` users, a random sample of that many users takes part.
+    """
     if config.validation_fraction <= 0:
         log.info("validation skipped (validation_fraction=0)")
         return None
-    train, holdout = ratings.split(config.validation_fraction, config.model.random_state)
+    train, holdout = ratings.split_by_user(
+        config.validation_fraction, config.model.random_state, max_users=config.validation_users
+    )
     if len(holdout) == 0 or len(train) == 0:
         log.warning("validation skipped: too few ratings to hold %s out", config.validation_fraction)
         return None
-    with step(f"validating on {len(holdout)} held-out ratings"):
-        model = fit_svd(train, config.model, scale=ratings.scale)
+    sample = "" if ratings.n_users <= config.validation_users else f" (a sample of {config.validation_users} users)"
+    with step(f"validating on {len(holdout)} held-out ratings{sample}"):
+        model = fit_model(train, config.model, config.ranking, scale=ratings.scale)
         errors = evaluate(model, holdout)
     metrics = {"validation:rmse": errors.rmse, "validation:mae": errors.mae}
     with step(f"ranking the held-out users' top-{ranking.K}"):
@@ -129,7 +138,7 @@ def write_top_k(model: FactorModel, k: int, path: Path) -> RecommendationsFile:
         for first, block in model.iter_all_top_k(k):
             rows = np.arange(first, first + len(block.items))
             movies = np.where(block.items >= 0, model.item_ids[np.maximum(block.items, 0)], -1)
-            data.add(model.user_ids[rows], movies, model.estimates_from_scores(rows, block.scores))
+            data.add(model.user_ids[rows], movies, model.predicted_for_lists(rows, block.items))
             elapsed = time.perf_counter() - started
             if elapsed - reported >= 5 or data.rows == model.n_users:
                 reported = elapsed
@@ -153,8 +162,10 @@ def model_metadata(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "hyperparameters": {
             **config.model.__dict__,
+            **config.ranking.as_options(),
             "top_k": config.top_k,
             "validation_fraction": config.validation_fraction,
+            "validation_users": config.validation_users,
         },
         "metrics": metrics,
         "data": {
@@ -167,7 +178,7 @@ def model_metadata(
         "libraries": {
             "recommender": __version__,
             "python": platform.python_version(),
-            **{name: package(name) for name in ("numpy", "scikit-surprise", "snowflake-connector-python")},
+            **{name: package(name) for name in ("numpy", "scipy", "numba", "snowflake-connector-python")},
         },
     }
 

@@ -8,6 +8,7 @@ from recommender.config import (
     KNOWN_HYPERPARAMETERS,
     ConfigError,
     ModelParams,
+    RankingParams,
     SnowflakeSettings,
     TrainingConfig,
     load_hyperparameters,
@@ -58,6 +59,11 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "random_state": "7",
         "top_k": "25",
         "validation_fraction": "0.1",
+        "validation_users": "5000",
+        "ranking": " Predicted_Rating ",
+        "ranking_regularization": "150",
+        "ranking_min_ratings": "3",
+        "ranking_max_movies": "4000",
     }
     assert set(raw) == KNOWN_HYPERPARAMETERS
     config = parse_hyperparameters(raw)
@@ -82,6 +88,21 @@ def test_all_keys_as_strings_parse_to_typed_values():
     assert type(config.snowflake.port) is int
     assert config.top_k == 25
     assert config.validation_fraction == 0.1
+    assert config.validation_users == 5000
+    assert config.ranking == RankingParams(
+        method="predicted_rating", regularization=150.0, min_ratings=3, max_movies=4000
+    )
+    assert config.describe()["ranking"] == "predicted_rating"
+    assert config.describe()["ranking_max_movies"] == 4000
+
+
+def test_ranking_defaults_to_ease_and_refuses_unknown_methods():
+    assert parse_hyperparameters(minimal()).ranking == RankingParams()
+    assert RankingParams().method == "ease"
+    with pytest.raises(ConfigError, match="'ranking' must be one of 'ease', 'predicted_rating'"):
+        parse_hyperparameters({**minimal(), "ranking": "popularity"})
+    with pytest.raises(ConfigError, match=r"'ranking_regularization' must be a number above 0\.0"):
+        parse_hyperparameters({**minimal(), "ranking_regularization": "0"})
 
 
 def test_empty_optional_values_fall_back_to_defaults():

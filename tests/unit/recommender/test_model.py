@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import zipfile
 
@@ -5,7 +6,8 @@ import numpy as np
 import pytest
 from surprise import SVD, Dataset, Reader
 
-from recommender.config import ModelParams
+from recommender.config import ModelParams, RankingParams
+from recommender.fitting import fit_model
 from recommender.model import (
     ARRAYS_FILE,
     FORMAT,
@@ -169,6 +171,38 @@ def test_save_load_round_trip(model, tmp_path):
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [METADATA_FILE, ARRAYS_FILE]
     users = model.user_ids[:5]
     assert loaded.recommend(users, 5) == model.recommend(users, 5)
+
+
+def test_a_ranked_model_round_trips_with_its_ranker(model, tmp_path):
+    ranked = fit_model(
+        Ratings(model.user_ids[np.repeat(np.arange(model.n_users), np.diff(model.rated.indptr))],
+                model.item_ids[model.rated.indices], np.full(len(model.rated.indices), 4.0)),
+        PARAMS,
+        RankingParams(min_ratings=1),
+    )  # fmt: skip
+    assert ranked.ranking == "ease" and model.ranking == "predicted_rating"
+    ranked.save(tmp_path / "m", {})
+    loaded, meta = FactorModel.load(tmp_path / "m")
+    assert meta["ranking"] == "ease" and meta["ranked_movies"] == ranked.ranker.n_covered
+    for name in ("items", "weights", "popularity"):
+        np.testing.assert_array_equal(getattr(loaded.ranker, name), getattr(ranked.ranker, name))
+    users = np.concatenate([ranked.user_ids, [-5]])
+    assert loaded.recommend(users, 10) == ranked.recommend(users, 10)
+    # the lists are the ranker's, not the rating model's
+    assert ranked.recommend(ranked.user_ids, 10) != dataclasses.replace(ranked, ranker=None).recommend(
+        ranked.user_ids, 10
+    )
+
+
+def test_format_version_1_models_still_load_and_rank_by_predicted_rating(model, tmp_path):
+    model.save(tmp_path, {})
+    document = json.loads((tmp_path / METADATA_FILE).read_text())
+    for key in ("ranking", "ranked_movies"):
+        del document[key]
+    (tmp_path / METADATA_FILE).write_text(json.dumps({**document, "format_version": 1}))
+    loaded, _ = FactorModel.load(tmp_path)
+    assert loaded.ranker is None
+    assert loaded.recommend(model.user_ids[:5], 5) == model.recommend(model.user_ids[:5], 5)
 
 
 def test_save_overwrites(model, tmp_path):

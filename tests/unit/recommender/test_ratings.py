@@ -154,3 +154,34 @@ def test_large_ids_are_kept_exactly_or_rejected():
         return
     assert ratings.users.tolist() == [2**53, 2**53 + 1]
     assert ratings.n_users == 2
+
+
+def test_split_by_user_holds_out_each_users_share(many):
+    train, holdout = many.split_by_user(0.2, seed=42)
+    assert len(train) + len(holdout) == len(many)
+    pairs = lambda r: set(zip(r.users.tolist(), r.items.tolist(), strict=True))  # noqa: E731
+    assert pairs(train) | pairs(holdout) == pairs(many) and not pairs(train) & pairs(holdout)
+    for user in np.unique(many.users):
+        n = int((many.users == user).sum())
+        assert int((holdout.users == user).sum()) == round(n * 0.2)
+    again = many.split_by_user(0.2, seed=42)
+    assert pairs(again[1]) == pairs(holdout)
+    assert pairs(many.split_by_user(0.2, seed=7)[1]) != pairs(holdout)
+
+
+def test_split_by_user_keeps_users_with_one_rating_whole():
+    ratings = Ratings(np.array([1, 2, 2, 2, 2, 2]), np.arange(6), np.full(6, 4.0))
+    train, holdout = ratings.split_by_user(0.2, seed=0)
+    assert holdout.users.tolist() == [2]
+    assert sorted(train.users.tolist()) == [1, 2, 2, 2, 2]
+
+
+def test_split_by_user_on_a_sample_of_users(many):
+    train, holdout = many.split_by_user(0.25, seed=3, max_users=10)
+    users = set(train.users.tolist()) | set(holdout.users.tolist())
+    assert len(users) == 10
+    for user in users:  # a sampled user takes part with all of its ratings
+        assert int((train.users == user).sum() + (holdout.users == user).sum()) == int((many.users == user).sum())
+    assert (
+        many.split_by_user(0.25, seed=3, max_users=1000)[1].users.size == many.split_by_user(0.25, seed=3)[1].users.size
+    )
