@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test test-fast lint format bench bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test test-fast lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,7 +79,13 @@ deploy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## deploy one environment (needs AWS cr
 destroy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## remove one environment, run-time endpoints and Snowflake objects included
 	$(CDK) destroy $(STACK)
 
-bench: bench-topk bench-training bench-serving ## every benchmark (prints figures and ratios)
+bench: bench-ranking bench-topk bench-training bench-serving ## every benchmark but bench-scale (prints figures and ratios)
+
+bench-ranking: $(STAMP) ## top-10 precision/recall/NDCG and coverage: ours vs the seed's method vs most-rated
+	$(BIN)/python -m bench.ranking
+
+bench-scale: $(STAMP) ## the whole training job on 25M MovieLens-shaped ratings: wall time and peak RSS (~20 min)
+	$(BIN)/python -m bench.scale
 
 bench-topk: $(STAMP) ## bulk top-10: ours vs the seed's method; and at MovieLens-25M shape
 	$(BIN)/python -m bench.bulk_topk

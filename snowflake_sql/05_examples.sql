@@ -34,7 +34,8 @@ WHERE POPULARITY_RANK <= 20;
 
 -- Train on all ratings. The answer names the SageMaker training job; the job writes every
 -- user's top 10 into the recommendations table when it finishes (minutes). An optional
--- third argument tunes the model, e.g. OBJECT_CONSTRUCT('n_epochs', 30, 'top_k', 20).
+-- third argument tunes the model, e.g. OBJECT_CONSTRUCT('n_epochs', 30, 'top_k', 20), or ranks the
+-- lists as the seed guide did: OBJECT_CONSTRUCT('ranking', 'predicted_rating').
 SELECT {{ TRAIN_AND_GET_RECOMMENDATIONS }}(
     '{{ DATABASE }}.{{ SCHEMA }}.RATINGS',
     '{{ DATABASE }}.{{ SCHEMA }}.{{ RECOMMENDATIONS_TABLE }}'

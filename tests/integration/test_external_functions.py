@@ -23,7 +23,7 @@ import pytest
 from external_functions import aws, handlers, log_retention
 from local_mode.sagemaker import LocalSageMaker, RuntimeRoute
 from local_mode.snowflake_calls import answer_values, proxy_event
-from tests.integration.conftest import BUCKET, IMAGE, PREFIX, ROLE, TrainedJob
+from tests.integration.conftest import BUCKET, IMAGE, OUTPUT_TABLE, PREFIX, ROLE, TrainedJob
 
 pytestmark = pytest.mark.integration
 
@@ -239,6 +239,21 @@ def test_recommend_matches_the_model(two_models, trained_job: TrainedJob) -> Non
     assert answer[:25] == trained_job.model.recommend(np.array(users), 5)
     assert answer[25] == trained_job.model.recommend(np.array(users[:1]), 10)[0]
     assert answer[26] is None
+
+
+def test_recommend_from_the_endpoint_is_the_list_the_table_holds(
+    two_models, trained_job: TrainedJob, snowflake_db
+) -> None:
+    """recommend(model, user, 10) through API Gateway, Lambda, SageMaker runtime and the serve process, every user."""
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT USERID, TOP_10_RECOMMENDATIONS FROM {OUTPUT_TABLE} WHERE MODEL_VERSION = %s ORDER BY USERID",
+            (trained_job.metadata["model_version"],),
+        )
+        stored = [(int(user), json.loads(movies)) for user, movies in cursor.fetchall()]
+    assert len(stored) == trained_job.model.n_users  # the table still holds this model's lists
+    answer = values(handlers.recommend_handler, "recommend", [["movielens", user, 10] for user, _ in stored])
+    assert answer == [movies for _, movies in stored]
 
 
 def test_unknown_model_is_a_clear_400(two_models) -> None:

@@ -43,7 +43,12 @@ def test_prints_every_step_with_timings(local_run) -> None:
     assert summary["seconds"] > 0
     for step in range(1, 10):
         assert f"[{step}/9]" in out
-    assert re.search(r"validation RMSE 0\.\d{4}, MAE 0\.\d{4}", out)
+    assert re.search(r"rating error on held-out ratings: RMSE 0\.\d{4}, MAE 0\.\d{4}", out)
+    assert re.search(
+        r"top-10 on held-out ratings: NDCG 0\.\d{3}, precision 0\.\d{3}, recall 0\.\d{3}, "
+        r"catalogue coverage \d+\.\d%",
+        out,
+    )
     assert "Timings" in out and "every process started here has been stopped" in out
 
 
@@ -91,6 +96,12 @@ def test_redeploy_switches_to_the_retrained_model(local_run) -> None:
     assert second["source"] == summary["training_jobs"][1]
     job, endpoint = summary["statuses"]
     assert job["status"] == "Completed" and endpoint["status"] == "InService"
+    # pipeline_status shows the metrics SageMaker captured from the job's log with its MetricDefinitions
+    assert set(job["metrics"]) == {
+        "validation:rmse", "validation:mae", "validation:precision_at_10",
+        "validation:recall_at_10", "validation:ndcg_at_10", "validation:coverage",
+    }  # fmt: skip
+    assert 0.15 < job["metrics"]["validation:ndcg_at_10"] < 1 and 0.5 < job["metrics"]["validation:rmse"] < 1.2
     assert endpoint["endpoint_config"] == second["endpoint_config_name"]
 
 
@@ -121,6 +132,8 @@ def test_ctrl_c_stops_every_process_it_started(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     children: list[psutil.Process] = []
     try:

@@ -10,6 +10,7 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, free_port
+from recommender.model import FactorModel
 from snowflake_sql.movielens import MovieLens, load_ratings
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
@@ -62,14 +63,42 @@ def test_every_user_gets_k_distinct_unrated_movies(
         assert len(movies) == 10 and len(set(movies)) == 10
         assert not set(movies) & rated[user]
         assert set(movies) <= catalogue
-        assert predicted == sorted(predicted, reverse=True)
-        assert all(0.5 <= p <= 5.0 for p in predicted)
+        assert len(predicted) == 10 and all(0.5 <= p <= 5.0 for p in predicted)
 
 
 def test_stored_recommendations_are_the_models_own(trained_job: TrainedJob, snowflake_db: SnowflakeConnection) -> None:
+    """Every user's stored list is what the saved model (as an endpoint loads it) recommends, ratings included."""
     stored = recommendations(snowflake_db, OUTPUT_TABLE)
-    users = np.array(sorted(stored))[:50]
-    assert trained_job.model.recommend(users, 10) == [stored[int(u)][0] for u in users]
+    users = np.array(sorted(stored))
+    model = trained_job.model
+    assert model.ranking == "ease"
+    assert model.recommend(users, 10) == [stored[int(u)][0] for u in users]
+    for user in users[:20]:
+        movies, predicted = stored[int(user)]
+        expected = model.predict(np.full(len(movies), user), np.array(movies))
+        np.testing.assert_allclose(predicted, np.round(expected, 4), atol=1e-9)
+
+
+def test_the_seeds_ordering_remains_an_option(
+    trained_job: TrainedJob, snowflake_db: SnowflakeConnection, tmp_path, aws_env
+) -> None:
+    """ranking=predicted_rating: lists by predicted rating, best first, as the seed guide ranked them."""
+    table = f"{DATABASE}.{SCHEMA}.RECS_BY_RATING"
+    hyperparameters = {**trained_job.hyperparameters, "output_table": table, "ranking": "predicted_rating"}
+    run = run_training(tmp_path, hyperparameters, aws_env)
+    assert run.returncode == 0, run.stderr
+    model, metadata = FactorModel.load(run.opt_ml / "model")
+    assert model.ranker is None and metadata["ranking"] == "predicted_rating"
+    assert metadata["hyperparameters"]["ranking"] == "predicted_rating"
+    stored = recommendations(snowflake_db, table)
+    for _, predicted in stored.values():
+        assert predicted == sorted(predicted, reverse=True)
+    users = np.array(sorted(stored))
+    assert model.recommend(users, 10) == [stored[int(u)][0] for u in users]
+    # the same rating model, ranked two ways: the top-10 quality differs, the rating error does not
+    ours, seeds = trained_job.metadata["metrics"], metadata["metrics"]
+    assert ours["validation:rmse"] == pytest.approx(seeds["validation:rmse"], abs=1e-6)
+    assert ours["validation:ndcg_at_10"] > 2 * seeds["validation:ndcg_at_10"]
 
 
 def test_output_rows_carry_model_version_and_time(snowflake_db: SnowflakeConnection, trained_job: TrainedJob) -> None:
@@ -82,7 +111,8 @@ def test_model_files_are_arrays_and_json(trained_job: TrainedJob, movielens: Mov
     model_dir = trained_job.run.opt_ml / "model"
     assert sorted(p.name for p in model_dir.iterdir()) == ["metadata.json", "model.npz"]
     meta = trained_job.metadata
-    assert meta["format_version"] == 1 and meta["model_version"] == "movielens-test-job"
+    assert meta["format_version"] == 2 and meta["model_version"] == "movielens-test-job"
+    assert meta["ranking"] == "ease" and 0 < meta["ranked_movies"] <= meta["n_items"]
     assert meta["data"]["ratings"] == len(movielens.ratings)
     assert meta["data"]["users"] == movielens.ratings.userId.nunique()
     assert len(meta["data"]["sha256"]) == 64

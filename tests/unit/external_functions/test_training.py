@@ -99,6 +99,16 @@ def test_options_become_strings():
     }
 
 
+def test_the_ranking_option_is_a_word():
+    assert options({"ranking": "predicted_rating", "ranking_max_movies": 5000}) == {
+        "ranking": "predicted_rating",
+        "ranking_max_movies": "5000",
+    }
+    with pytest.raises(BadRequestError) as info:
+        options({"ranking": "by_mood"}, number=2)
+    assert info.value.message == "Row 2: option 'ranking' must be one of 'ease', 'predicted_rating'."
+
+
 def test_options_as_json_text():
     text = json.dumps({"n_factors": 64, "validation_fraction": 0.2})
     assert options(text) == {"n_factors": "64", "validation_fraction": "0.2"}

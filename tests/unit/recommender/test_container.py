@@ -81,6 +81,21 @@ def test_image_layout_runs_the_training_program(tmp_path):
                 shutil.copytree(ROOT / source, tmp_path / parts[-1], ignore=shutil.ignore_patterns("__pycache__"))
     files = module_files(tmp_path, "recommender.train", "pipeline_shared.training_options")
     assert all(path.startswith(str(tmp_path)) for path in files), files
+    # the build's warm-up step runs from that layout and leaves the compiled kernels cached beside the code
+    [warm_up] = [line.split(maxsplit=1)[1] for line in dockerfile_instructions() if "recommender.fitting" in line]
+    assert warm_up == "python -m recommender.fitting"
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender.fitting"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    cached = {path.name.split(".")[0] for path in (tmp_path / "recommender" / "__pycache__").glob("*.nbi")}
+    assert {"sgd", "ease"} <= cached
 
 
 @pytest.mark.parametrize("path", REQUIREMENT_FILES, ids=lambda p: str(p.relative_to(ROOT)))
