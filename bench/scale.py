@@ -27,6 +27,7 @@ from pathlib import Path
 import psutil
 
 from bench.scale_data import ML_25M, scale_ratings
+from bench.training_job import job_hyperparameters
 from local_mode.standins import fakesnow_connection, fakesnow_server, python_env
 from snowflake_sql.movielens import load_ratings
 
@@ -122,12 +123,9 @@ def main() -> None:
             job = root / "job"
             config = job / "input" / "config"
             config.mkdir(parents=True, exist_ok=True)
-            hyperparameters = {
-                "input_table": TABLE, "output_table": "MOVIELENS.PUBLIC.RECS_25M", "snowflake_account": "fakesnow",
-                "snowflake_user": "bench", "snowflake_host": "127.0.0.1", "snowflake_port": str(server.port),
-                "snowflake_protocol": "http", "snowflake_database": "MOVIELENS", "snowflake_schema": "PUBLIC",
-            }  # fmt: skip
-            (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+            (config / "hyperparameters.json").write_text(
+                json.dumps(job_hyperparameters(server.port, TABLE, "RECS_25M"))
+            )
             print("running the training job (defaults: SVD 100 factors x 50 epochs, EASE) ...", flush=True)
             job_started = time.perf_counter()
             log_path = job / "training.log"

@@ -48,6 +48,15 @@ def seed_child(port: int) -> None:
     print(json.dumps({"users": users}))
 
 
+def job_hyperparameters(port: int, input_table: str, output_name: str) -> dict[str, str]:
+    """A training job reading ``input_table`` from the fakesnow server on ``port``, writing MOVIELENS.PUBLIC.<name>."""
+    return {
+        "input_table": input_table, "output_table": f"MOVIELENS.PUBLIC.{output_name}", "snowflake_account": "fakesnow",
+        "snowflake_user": "bench", "snowflake_host": "127.0.0.1", "snowflake_port": str(port),
+        "snowflake_protocol": "http", "snowflake_database": "MOVIELENS", "snowflake_schema": "PUBLIC",
+    }  # fmt: skip
+
+
 def timed(args: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
@@ -90,12 +99,7 @@ def main() -> None:
 
             config = root / "job" / "input" / "config"
             config.mkdir(parents=True)
-            hyperparameters = {
-                "input_table": TABLE, "output_table": "MOVIELENS.PUBLIC.RECS", "snowflake_account": "fakesnow",
-                "snowflake_user": "bench", "snowflake_host": "127.0.0.1", "snowflake_port": str(server.port),
-                "snowflake_protocol": "http", "snowflake_database": "MOVIELENS", "snowflake_schema": "PUBLIC",
-            }  # fmt: skip
-            (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+            (config / "hyperparameters.json").write_text(json.dumps(job_hyperparameters(server.port, TABLE, "RECS")))
             env = python_env(OPT_ML=str(root / "job"), SNOWFLAKE_PASSWORD="bench")
             print("running our training job ...", flush=True)
             ours_s, ours = timed([sys.executable, "-m", "recommender.train"], env)

@@ -4,7 +4,6 @@ import zipfile
 
 import numpy as np
 import pytest
-from surprise import SVD, Dataset, Reader
 
 from recommender.config import ModelParams, RankingParams
 from recommender.fitting import fit_model
@@ -20,6 +19,7 @@ from recommender.model import (
 from recommender.ratings import Ratings
 from recommender.svd import Metrics, evaluate, fit_svd
 from snowflake_sql.movielens import synthetic_movielens
+from tests.support.surprise import surprise_svd
 
 PARAMS = ModelParams(n_factors=8, n_epochs=5)
 
@@ -43,17 +43,7 @@ def model(ratings):
 
 @pytest.fixture(scope="module")
 def surprise_algo(frame, ratings):
-    trainset = Dataset.load_from_df(frame, Reader(rating_scale=ratings.scale)).build_full_trainset()
-    algo = SVD(
-        n_factors=PARAMS.n_factors,
-        n_epochs=PARAMS.n_epochs,
-        lr_all=PARAMS.lr_all,
-        reg_all=PARAMS.reg_all,
-        init_std_dev=PARAMS.init_std_dev,
-        random_state=PARAMS.random_state,
-    )
-    algo.fit(trainset)
-    return algo
+    return surprise_svd(frame, PARAMS, ratings.scale)
 
 
 def test_fit_shapes_and_ids(model, ratings):

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from surprise import SVD, Dataset, Reader
 
 from recommender.config import ModelParams
 from recommender.ratings import Ratings
@@ -11,20 +10,7 @@ from recommender.sgd import fit_biased_mf
 from recommender.svd import evaluate, fit_svd
 from snowflake_sql.movielens import synthetic_movielens
 from tests.conftest import SHARED_MOVIELENS
-
-
-def surprise_fit(frame: pd.DataFrame, params: ModelParams, scale: tuple[float, float]) -> SVD:
-    trainset = Dataset.load_from_df(frame, Reader(rating_scale=scale)).build_full_trainset()
-    algo = SVD(
-        n_factors=params.n_factors,
-        n_epochs=params.n_epochs,
-        lr_all=params.lr_all,
-        reg_all=params.reg_all,
-        init_std_dev=params.init_std_dev,
-        random_state=params.random_state,
-    )
-    algo.fit(trainset)
-    return algo
+from tests.support.surprise import surprise_svd
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +22,7 @@ def frame() -> pd.DataFrame:
 
 def test_same_draws_order_and_updates_as_surprise(frame):
     params = ModelParams(n_factors=12, n_epochs=15, lr_all=0.01, reg_all=0.05, init_std_dev=0.1, random_state=9)
-    theirs = surprise_fit(frame, params, (0.5, 5.0))
+    theirs = surprise_svd(frame, params, (0.5, 5.0))
     ours = fit_biased_mf(
         frame.userId.to_numpy(),
         frame.movieId.to_numpy(),
@@ -69,7 +55,7 @@ def test_holdout_rmse_within_one_percent_of_surprise():
     params = ModelParams()
     ours = evaluate(fit_svd(train, params, scale=ratings.scale), holdout)
     frame = pd.DataFrame({"u": train.users, "i": train.items, "r": train.values})
-    algo = surprise_fit(frame, params, ratings.scale)
+    algo = surprise_svd(frame, params, ratings.scale)
     predicted = np.array([algo.predict(int(u), int(i)).est for u, i in zip(holdout.users, holdout.items, strict=True)])
     theirs = float(np.sqrt(np.mean((predicted - holdout.values) ** 2)))
     assert ours.rmse == pytest.approx(theirs, rel=0.01)
