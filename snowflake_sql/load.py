@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def fail(message: str, status: int) -> int:
-        print(message, file=sys.stderr)
+        print(" ".join(message.split()), file=sys.stderr)  # always one line, whatever a library put in it
         return status
 
     with _timed() as total, tempfile.TemporaryDirectory(prefix="movielens-download-") as folder:

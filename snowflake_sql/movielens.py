@@ -11,13 +11,13 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pandas as pd
 from snowflake.connector import SnowflakeConnection
 
-from pipeline_shared.bulk_load import Column, TableLoad, replace_tables
+from pipeline_shared.bulk_load import Column, TableLoad, first_line, replace_tables
 from pipeline_shared.identifiers import TableName
 
 MOVIE_COLUMNS = ("movieId", "title", "genres")
@@ -71,21 +71,42 @@ def read_movielens(source: Path) -> MovieLens:
     except (zipfile.BadZipFile, OSError):
         raise DatasetError(f"{source} is neither a folder nor a readable zip: give ml-latest-small.zip.") from None
     with archive:
-        members = {Path(n).name: n for n in archive.namelist() if not n.endswith("/")}
-        missing = [n for n in ("movies.csv", "ratings.csv") if n not in members]
-        if missing:
-            raise DatasetError(f"{source} contains no {missing[0]}: is it a MovieLens zip?")
+        members = _expected_members(source, archive.namelist())
         with archive.open(members["movies.csv"]) as movies, archive.open(members["ratings.csv"]) as ratings:
             return MovieLens(
                 _frame(movies, MOVIE_COLUMNS, "movies.csv"), _frame(ratings, RATING_COLUMNS, "ratings.csv")
             )
 
 
+def _expected_members(source: Path, names: list[str]) -> dict[str, str]:
+    """The archive paths of ``movies.csv`` and ``ratings.csv``: exactly one each, in one folder (at most one deep)."""
+    found: dict[str, list[str]] = {"movies.csv": [], "ratings.csv": []}
+    for name in names:
+        path = PurePosixPath(name)
+        if not name.endswith("/") and path.name in found and "__MACOSX" not in path.parts:
+            found[path.name].append(name)
+    for expected, paths in found.items():
+        if not paths:
+            raise DatasetError(f"{source} contains no {expected}: is it a MovieLens zip?")
+        if len(paths) > 1:
+            raise DatasetError(
+                f"{source} holds {len(paths)} files named {expected} ({', '.join(sorted(paths)[:3])}): "
+                "give an archive with exactly one MovieLens dataset."
+            )
+    movies, ratings = (PurePosixPath(found[n][0]) for n in ("movies.csv", "ratings.csv"))
+    if movies.parent != ratings.parent or len(movies.parts) > 2:
+        raise DatasetError(
+            f"{source} has movies.csv and ratings.csv at {movies} and {ratings}: "
+            "they must sit side by side at the top or in one folder, as in the official zip."
+        )
+    return {"movies.csv": str(movies), "ratings.csv": str(ratings)}
+
+
 def _frame(handle: object, columns: tuple[str, ...], name: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(handle, dtype={"title": "string", "genres": "string"})
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DatasetError(f"{name} is not a readable CSV file ({exc}).") from None
+        raise DatasetError(f"{name} is not a readable CSV file ({first_line(exc)}).") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise DatasetError(f"{name} has no column {missing[0]}: expected {', '.join(columns)}.")

@@ -209,10 +209,21 @@ def with_swapped_files(folder: Path) -> Path:
     return folder
 
 
+def with_two_datasets(path: Path) -> Path:
+    """A zip holding a full dataset and, beside it, a one-row ratings.csv: loading either is a guess."""
+    data = small(seed=11)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ml-latest-small/movies.csv", data.movies.to_csv(index=False))
+        archive.writestr("ml-latest-small/ratings.csv", data.ratings.to_csv(index=False))
+        archive.writestr("old/ratings.csv", data.ratings.head(1).to_csv(index=False))
+    return path
+
+
 @pytest.mark.parametrize(
     ("make_source", "message"),
     [
         (lambda tmp: broken_zip(tmp / "movielens.zip"), "is neither a folder nor a readable zip"),
+        (lambda tmp: with_two_datasets(tmp / "two.zip"), "holds 2 files named ratings.csv"),
         (lambda tmp: tmp / "missing.zip", "does not exist"),
         (lambda tmp: without_timestamp(tmp / "ml"), "ratings.csv has no column timestamp"),
         (lambda tmp: with_bad_rating(tmp / "ml"), "ratings.csv line 8: rating 'five' is not a number"),
@@ -220,7 +231,16 @@ def with_swapped_files(folder: Path) -> Path:
         (lambda tmp: "ftp://example.invalid/ml.zip", "is not an http(s) URL"),
         (lambda tmp: "http://127.0.0.1:9/ml-latest-small.zip", "Cannot download http://127.0.0.1:9/"),
     ],
-    ids=["bad-zip", "missing", "missing-column", "bad-value", "wrong-file", "not-http", "unreachable-url"],
+    ids=[
+        "bad-zip",
+        "two-datasets",
+        "missing",
+        "missing-column",
+        "bad-value",
+        "wrong-file",
+        "not-http",
+        "unreachable-url",
+    ],
 )
 def test_bad_sources_exit_2_with_one_sentence_and_load_nothing(
     applied, connection, fakesnow, tmp_path, make_source, message

@@ -156,3 +156,58 @@ def test_ratings_missing_column(small, tmp_path):
     )
     with pytest.raises(DatasetError, match=r"ratings\.csv has no column rating"):
         read_movielens(archive)
+
+
+def test_an_archive_with_two_ratings_files_is_refused(small, tmp_path):
+    """Which of two would be loaded is a guess; the load must not replace a table on a guess."""
+    movies, ratings = small.movies.to_csv(index=False), small.ratings.to_csv(index=False)
+    archive = write_zip(
+        tmp_path / "ml.zip",
+        {
+            "ml-latest-small/movies.csv": movies,
+            "ml-latest-small/ratings.csv": ratings,
+            "backup/ratings.csv": "userId,movieId,rating,timestamp\n1,1,5.0,0\n",
+        },
+    )
+    with pytest.raises(DatasetError) as info:
+        read_movielens(archive)
+    assert str(info.value) == (
+        f"{archive} holds 2 files named ratings.csv (backup/ratings.csv, ml-latest-small/ratings.csv): "
+        "give an archive with exactly one MovieLens dataset."
+    )
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [("a/movies.csv", "b/ratings.csv"), ("movies.csv", "ml/ratings.csv"), ("x/ml/movies.csv", "x/ml/ratings.csv")],
+)
+def test_the_two_files_must_sit_side_by_side_at_most_one_folder_deep(small, tmp_path, paths):
+    archive = write_zip(
+        tmp_path / "ml.zip",
+        {paths[0]: small.movies.to_csv(index=False), paths[1]: small.ratings.to_csv(index=False)},
+    )
+    with pytest.raises(DatasetError, match="must sit side by side at the top or in one folder"):
+        read_movielens(archive)
+
+
+def test_macos_resource_forks_are_not_datasets(small, tmp_path):
+    folder = write_folder(small, tmp_path / "ml")
+    archive = write_zip(
+        tmp_path / "ml.zip",
+        {
+            "ml/movies.csv": (folder / "movies.csv").read_text(),
+            "ml/ratings.csv": (folder / "ratings.csv").read_text(),
+            "__MACOSX/ml/ratings.csv": "garbage",
+        },
+    )
+    assert len(read_movielens(archive).ratings) == len(small.ratings)
+
+
+def test_an_unreadable_csv_is_one_line(tmp_path):
+    folder = tmp_path / "ml"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,A,B\n")
+    (folder / "ratings.csv").write_text('userId,movieId,rating,timestamp\n1,1,"4.5,0\n2,2,3.0,1\n')
+    with pytest.raises(DatasetError) as info:
+        read_movielens(folder)
+    assert "\n" not in str(info.value) and str(info.value).startswith("ratings.csv is not a readable CSV file")
