@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,3 +132,35 @@ def test_serve_without_a_model_exits_with_a_reason(tmp_path) -> None:
     )
     assert done.returncode == 1
     assert "No model in" in done.stderr
+
+
+@pytest.mark.parametrize("damage", ["nan-factor", "truncated", "garbage"])
+def test_a_damaged_model_is_a_clean_startup_failure(tmp_path, trained_job: TrainedJob, damage: str) -> None:
+    """Never a healthy /ping followed by 500s: the server does not start, and says why in one sentence."""
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_job.run.opt_ml / "model", model_dir)
+    arrays = model_dir / "model.npz"
+    if damage == "nan-factor":
+        with np.load(arrays, allow_pickle=False) as data:
+            content = {name: data[name] for name in data.files}
+        content["item_factors"] = content["item_factors"].copy()
+        content["item_factors"][7, 3] = np.nan
+        with arrays.open("wb") as handle:
+            np.savez(handle, **content)
+    elif damage == "truncated":
+        arrays.write_bytes(arrays.read_bytes()[:1000])
+    else:
+        arrays.write_bytes(b"\x00garbage" * 100)
+    done = subprocess.run(
+        [sys.executable, "-m", "recommender.serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env=python_env(OPT_ML=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].endswith("etrain the model.")
+    assert ("not a finite number" in lines[0]) if damage == "nan-factor" else ("damaged or incomplete" in lines[0])

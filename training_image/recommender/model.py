@@ -139,8 +139,8 @@ class FactorModel:
     def recommend(self, user_ids: np.ndarray, k: int) -> list[list[int]]:
         """Best-first raw item ids per raw user id, excluding items the user rated."""
         result = self.top_k_rows(self.user_rows(np.asarray(user_ids)), k)
-        ids = np.where(result.items >= 0, self.item_ids[np.maximum(result.items, 0)], -1)
-        return [row[row >= 0].tolist() for row in ids]
+        ids = self.item_ids[np.maximum(result.items, 0)]  # raw ids may be any integer: mask by row, not by value
+        return [row[listed].tolist() for row, listed in zip(ids, result.items >= 0, strict=True)]
 
     def iter_all_top_k(self, k: int, *, memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET) -> Iterator[tuple[int, TopK]]:
         """Blocks of top-k for every known user, in user-row order (see ``iter_top_k``)."""
@@ -165,6 +165,41 @@ class FactorModel:
         """Predicted ratings for a (users x k) block of listed item rows (-1 padding gets the baseline)."""
         rows = np.repeat(np.asarray(users, dtype=np.int64), items.shape[1])
         return self.predict_rows(rows, items.ravel()).reshape(items.shape)
+
+    def check_sound(self) -> None:
+        """Raise :class:`ModelFormatError` naming the first way these arrays are not a usable model.
+
+        Shapes agree, ids are sorted and unique, the rated lists point at real items, every number
+        is finite and the rating scale is a real interval; the same for the ranker. Run on load
+        (a damaged file never serves) and by training before anything is published.
+        """
+        n_users, n_items = len(self.user_ids), len(self.item_ids)
+        users, items, factors = self.user_factors, self.item_factors, self.user_factors.shape[-1]
+        scale = np.array([self.global_mean, self.rating_min, self.rating_max])
+        problem = _first_problem(
+            (self.user_ids.ndim != 1 or self.item_ids.ndim != 1, "the id arrays are not one-dimensional"),
+            (not (_integers(self.user_ids) and _integers(self.item_ids)), "the ids are not integers"),
+            (not (_increasing(self.user_ids) and _increasing(self.item_ids)), "the ids are not sorted and unique"),
+            (users.ndim != 2 or users.shape[0] != n_users, "user_factors do not match the users"),
+            (items.ndim != 2 or items.shape != (n_items, factors), "item_factors do not match the movies or factors"),
+            (self.user_bias.shape != (n_users,) or self.item_bias.shape != (n_items,), "a bias has the wrong size"),
+            (not _rated_ok(self.rated, n_users, n_items), "the rated lists do not match the users and movies"),
+            (not _finite(users, items, self.user_bias, self.item_bias), "a factor or bias is not a finite number"),
+            (not (np.isfinite(scale).all() and self.rating_min <= self.rating_max), "the rating scale is not finite"),
+        )
+        if problem is None and self.ranker is not None:
+            ranker = self.ranker
+            n, ranked = len(ranker.items), ranker.items
+            inside = n == 0 or (ranked[0] >= 0 and ranked[-1] < n_items)
+            problem = _first_problem(
+                (ranker.n_items != n_items, "the ranker was built for another catalogue"),
+                (ranked.ndim != 1 or not _integers(ranked) or not _increasing(ranked) or not inside,
+                 "the ranked movies are not movies of the model"),
+                (ranker.weights.shape != (n, n) or ranker.popularity.shape != (n,), "the ranker's arrays disagree"),
+                (not _finite(ranker.weights, ranker.popularity), "a ranker weight is not a finite number"),
+            )  # fmt: skip
+        if problem is not None:
+            raise ModelFormatError(f"The model is unsound: {problem}.")
 
     # -- files -------------------------------------------------------------------------
 
@@ -250,8 +285,17 @@ class FactorModel:
                 rated=RatedItems(arrays["rated_indptr"], arrays["rated_indices"]),
                 ranker=ranker,
             )
-        except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelFormatError(f"{arrays_path} is damaged or incomplete ({exc}): retrain the model.") from None
+        except (KeyError, ValueError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFormatError(
+                f"{arrays_path} is damaged or incomplete ({first_words(exc)}): retrain the model."
+            ) from None
+        try:
+            model.check_sound()
+        except ModelFormatError as exc:
+            raise ModelFormatError(f"{arrays_path}: {exc} Retrain the model.") from None
+        problem = _metadata_problem(metadata, model)
+        if problem:
+            raise ModelFormatError(f"{meta_path} {problem}: retrain the model.")
         return model, metadata
 
 
@@ -276,6 +320,49 @@ class IdLookup:
             return np.full(len(wanted), -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(self.sorted_ids, wanted), len(self.sorted_ids) - 1)
         return np.where(self.sorted_ids[pos] == wanted, pos, -1).astype(np.int64)
+
+
+def _first_problem(*checks: tuple[object, str]) -> str | None:
+    return next((message for failed, message in checks if failed), None)
+
+
+def _integers(array: np.ndarray) -> bool:
+    return np.issubdtype(array.dtype, np.integer)
+
+
+def _increasing(array: np.ndarray) -> bool:
+    return bool(np.all(array[1:] > array[:-1])) if len(array) > 1 else True
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    return all(np.issubdtype(a.dtype, np.floating) and bool(np.isfinite(a).all()) for a in arrays)
+
+
+def _rated_ok(rated: RatedItems, n_users: int, n_items: int) -> bool:
+    indptr, indices = rated.indptr, rated.indices
+    return bool(
+        indptr.ndim == 1 and len(indptr) == n_users + 1 and _integers(indptr) and _integers(indices)
+        and indptr[0] == 0 and indptr[-1] == len(indices) and np.all(np.diff(indptr) >= 0)
+        and (len(indices) == 0 or (indices.min() >= 0 and indices.max() < n_items))
+    )  # fmt: skip
+
+
+def _metadata_problem(metadata: dict[str, Any], model: FactorModel) -> str | None:
+    """What in ``metadata`` disagrees with the arrays or has the wrong type; None when it is sound."""
+    if metadata.get("n_users") != model.n_users or metadata.get("n_items") != model.n_items:
+        return "does not describe these arrays (n_users, n_items)"
+    if metadata.get("format_version", 1) >= 2 and metadata.get("ranking") != model.ranking:
+        return f"says the lists are ranked by {metadata.get('ranking')!r} but the arrays are {model.ranking!r}'s"
+    version = metadata.get("model_version")
+    if version is not None and not isinstance(version, str):
+        return "has a model_version that is not text"
+    return None
+
+
+def first_words(exc: BaseException, limit: int = 120) -> str:
+    """An exception's message as one short line (never a traceback)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _user_vectors(model: FactorModel, users: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import falcon
 from gunicorn.app.base import BaseApplication
 
 from recommender.inference import CSV, JSON, RequestError, answer
-from recommender.model import FactorModel, ModelFormatError
+from recommender.model import FactorModel, ModelFormatError, first_words
 from recommender.paths import OptMl
 
 MAX_BODY = 6 * 1024 * 1024
@@ -109,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     model_dir = OptMl.from_env().model_dir
     try:
         model, metadata = FactorModel.load(model_dir)
-    except ModelFormatError as exc:
+    except ModelFormatError as exc:  # a damaged model never answers /ping: SageMaker reports the failure
         print(str(exc), file=sys.stderr)
+        return 1
+    except Exception as exc:  # anything else still ends in one sentence, not a traceback
+        print(f"Cannot load the model in {model_dir} ({first_words(exc)}): retrain the model.", file=sys.stderr)
         return 1
     # Build the id lookups and the scoring matrix once, before forking: the workers share them.
     model.predict(model.user_ids[:1], model.item_ids[:1])

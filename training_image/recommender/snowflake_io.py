@@ -126,9 +126,12 @@ class RecommendationsFile:
         self._handle = path.open("w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._handle)
 
-    def add(self, user_ids: np.ndarray, movie_ids: np.ndarray, predicted: np.ndarray) -> None:
-        """Append users' ranked movie ids (padded with -1) and their predicted ratings."""
-        valid = movie_ids >= 0
+    def add(self, user_ids: np.ndarray, movie_ids: np.ndarray, predicted: np.ndarray, listed: np.ndarray) -> None:
+        """Append users' ranked movie ids and predicted ratings; ``listed`` marks the real entries of each row.
+
+        Ids may be any integer (no value is a sentinel): padding is told apart by ``listed`` alone.
+        """
+        valid = listed
         rounded = np.round(predicted, 4)
         self._writer.writerows(
             (

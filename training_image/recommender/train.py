@@ -137,8 +137,9 @@ def write_top_k(model: FactorModel, k: int, path: Path) -> RecommendationsFile:
     try:
         for first, block in model.iter_all_top_k(k):
             rows = np.arange(first, first + len(block.items))
-            movies = np.where(block.items >= 0, model.item_ids[np.maximum(block.items, 0)], -1)
-            data.add(model.user_ids[rows], movies, model.predicted_for_lists(rows, block.items))
+            listed = block.items >= 0
+            movies = model.item_ids[np.maximum(block.items, 0)]
+            data.add(model.user_ids[rows], movies, model.predicted_for_lists(rows, block.items), listed)
             elapsed = time.perf_counter() - started
             if elapsed - reported >= 5 or data.rows == model.n_users:
                 reported = elapsed

@@ -42,6 +42,11 @@ def model(ratings):
 
 
 @pytest.fixture(scope="module")
+def ranked_model(ratings):
+    return fit_model(ratings, PARAMS, RankingParams(min_ratings=1))
+
+
+@pytest.fixture(scope="module")
 def surprise_algo(frame, ratings):
     return surprise_svd(frame, PARAMS, ratings.scale)
 
@@ -333,3 +338,91 @@ def test_id_lookup_finds_known_ids_and_marks_unknown(ids):
         int(np.flatnonzero(ids == w)[0]) if w in ids else -1 for w in [-1, 0, 2, 12, 10**13, 2**62]
     ]
     assert lookup.rows(wanted).tolist() == expected
+
+
+def _rewrite_arrays(directory, change):
+    path = directory / ARRAYS_FILE
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    change(arrays)
+    with path.open("wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def _set(name, index, value):
+    def change(arrays):
+        arrays[name] = arrays[name].copy()
+        arrays[name][index] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (_set("user_factors", (0, 0), np.nan), "a factor or bias is not a finite number"),
+        (_set("item_bias", 3, np.inf), "a factor or bias is not a finite number"),
+        (_set("user_ids", 1, -10**9), "the ids are not sorted and unique"),
+        (_set("item_ids", 1, 0), "the ids are not sorted and unique"),
+        (lambda a: a.update(user_factors=a["user_factors"][:-1]), "user_factors do not match the users"),
+        (lambda a: a.update(item_factors=a["item_factors"][:, :-1]), "item_factors do not match"),
+        (lambda a: a.update(user_bias=a["user_bias"][:-1]), "a bias has the wrong size"),
+        (_set("rated_indices", 0, 10**6), "the rated lists do not match"),
+        (_set("rated_indptr", -1, 5), "the rated lists do not match"),
+        (_set("scalars", 2, np.nan), "the rating scale is not finite"),
+        (lambda a: a.update(user_ids=a["user_ids"].astype(np.float64)), "the ids are not integers"),
+    ],
+    ids=["nan-factor", "inf-bias", "unsorted-users", "duplicate-movies", "users-vs-factors", "factor-count",
+         "bias-size", "rated-out-of-range", "indptr", "scale", "float-ids"],
+)  # fmt: skip
+def test_an_unsound_model_never_loads(model, tmp_path, change, fragment):
+    model.save(tmp_path, {})
+    _rewrite_arrays(tmp_path, change)
+    with pytest.raises(ModelFormatError) as info:
+        FactorModel.load(tmp_path)
+    message = str(info.value)
+    assert fragment in message and message.endswith("Retrain the model.") and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (_set("ranker_weights", (1, 2), np.nan), "a ranker weight is not a finite number"),
+        (lambda a: a.update(ranker_popularity=a["ranker_popularity"][:-1]), "the ranker's arrays disagree"),
+        (_set("ranker_items", 0, 10**6), "the ranked movies are not movies of the model"),
+    ],
+    ids=["nan-weight", "popularity-size", "foreign-movie"],
+)
+def test_an_unsound_ranker_never_loads(ranked_model, tmp_path, change, fragment):
+    ranked_model.save(tmp_path, {})
+    _rewrite_arrays(tmp_path, change)
+    with pytest.raises(ModelFormatError, match=fragment):
+        FactorModel.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [({"n_users": 1}, "does not describe these arrays"), ({"ranking": "predicted_rating"}, "says the lists are ranked"),
+     ({"model_version": 5}, "model_version that is not text")],
+)  # fmt: skip
+def test_metadata_must_describe_the_arrays(ranked_model, tmp_path, change, fragment):
+    ranked_model.save(tmp_path, {})
+    document = json.loads((tmp_path / METADATA_FILE).read_text())
+    (tmp_path / METADATA_FILE).write_text(json.dumps({**document, **change}))
+    with pytest.raises(ModelFormatError, match=fragment):
+        FactorModel.load(tmp_path)
+
+
+def test_ids_of_any_integer_value_are_listed(tmp_path):
+    """No id value is a sentinel: negative and zero movie ids are recommended like any other."""
+    ratings = Ratings(
+        users=np.array([-7, -7, 0, 0, 5, 5, 5]),
+        items=np.array([-3, 0, -3, 2**40, 0, -1, 2**40]),
+        values=np.array([4.0, 3.0, 5.0, 2.0, 4.5, 1.0, 3.5]),
+    )
+    for ranking in (RankingParams(min_ratings=1), RankingParams(method="predicted_rating")):
+        fitted = fit_model(ratings, PARAMS, ranking)
+        lists = fitted.recommend(np.array([-7, 0, 5]), 5)
+        assert sorted(lists[0]) == [-1, 2**40]
+        assert sorted(lists[1]) == [-1, 0]
+        assert sorted(lists[2]) == [-3]
