@@ -77,6 +77,8 @@ OPTIONS: tuple[TrainingOption, ...] = (
         "validation_fraction", float, 0.2, 0.0, 0.5, "share of each user's ratings held out for metrics; 0 skips"
     ),
     TrainingOption("validation_users", int, 20_000, 10, 10_000_000, "users sampled for the holdout metrics"),
+    TrainingOption("rating_min", float, 0.5, -1e6, 1e6, "lowest rating on the scale; lower ones are left out"),
+    TrainingOption("rating_max", float, 5.0, -1e6, 1e6, "highest rating on the scale; higher ones are left out"),
     TrainingOption(
         "ranking", str, "ease", 0, 0, "how the written lists are ranked", choices=("ease", "predicted_rating")
     ),
@@ -95,6 +97,14 @@ def default(name: str) -> Value:
 def parse_option(name: str, raw: object) -> Value:
     """The value of option ``name``; :class:`KeyError` for an unknown name, :class:`OptionError` for a bad value."""
     return BY_NAME[name].parse(raw)
+
+
+def check_together(values: dict[str, Value]) -> None:
+    """Rules between options (``values``: parsed; missing ones take their defaults); raises :class:`OptionError`."""
+    low = values.get("rating_min", default("rating_min"))
+    high = values.get("rating_max", default("rating_max"))
+    if not float(low) < float(high):  # type: ignore[arg-type]
+        raise OptionError(f"'rating_min' ({low}) must be below 'rating_max' ({high})")
 
 
 def as_hyperparameter(value: Value) -> str:

@@ -22,7 +22,13 @@ from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
-from pipeline_shared.training_options import OPTION_NAMES, OptionError, as_hyperparameter, parse_option
+from pipeline_shared.training_options import (
+    OPTION_NAMES,
+    OptionError,
+    as_hyperparameter,
+    check_together,
+    parse_option,
+)
 
 FUNCTION = BY_PATH["train"].label
 # The metric lines the training program prints (rating error, then top-10 quality on the holdout).
@@ -75,13 +81,17 @@ def _options(value: Any, row: int) -> dict[str, str]:
         # name the key only when it looks like one: never echo arbitrary caller text
         named = f" '{unknown[0]}'" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown[0]) else ""
         raise BadRequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
-    options = {}
+    parsed = {}
     for key, raw in value.items():
         try:
-            options[key] = as_hyperparameter(parse_option(key, raw))
+            parsed[key] = parse_option(key, raw)
         except OptionError as exc:  # the image's own rule: a value it would refuse never starts a job
             raise BadRequestError(f"Row {row}: option '{key}' {exc}.") from None
-    return options
+    try:
+        check_together(parsed)
+    except OptionError as exc:
+        raise BadRequestError(f"Row {row}: {exc}.") from None
+    return {key: as_hyperparameter(option) for key, option in parsed.items()}
 
 
 def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict[str, Any]]:

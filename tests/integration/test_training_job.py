@@ -195,6 +195,62 @@ def test_empty_input_table(snowflake_db, job, previous_output, tmp_path) -> None
     assert table_rows(snowflake_db, job["output_table"]) == previous_output
 
 
+def test_a_diverging_fit_publishes_nothing(snowflake_db, job, previous_output, tmp_path) -> None:
+    """A learning rate of 1 without regularisation sends the factors to infinity: the gate stops the job."""
+    run = run_training(
+        tmp_path, {**job, "lr_all": "1.0", "reg_all": "0", "n_epochs": "30"}, {"SNOWFLAKE_PASSWORD": "pw"}
+    )
+    refused(run, "quality gate", "not a finite number", "nothing was written")
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+    assert not (tmp_path / "model" / "model.npz").exists()
+
+
+def test_lists_that_would_all_be_empty_are_not_published(snowflake_db, job, previous_output, tmp_path) -> None:
+    """Everyone has rated every movie: replacing the table with empty lists would lose what was there."""
+    table = f"{DATABASE}.{SCHEMA}.EVERYTHING_RATED"
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE OR REPLACE TABLE {table} (USERID INT, MOVIEID INT, RATING FLOAT)")
+        cursor.execute(
+            f"INSERT INTO {table} SELECT u.v, m.v, 3 + (u.v + m.v) % 3 "
+            "FROM (SELECT column1 AS v FROM VALUES (1), (2), (3)) u, (SELECT column1 AS v FROM VALUES (10), (20)) m"
+        )
+    run = run_training(tmp_path, {**job, "input_table": table}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "every list would be empty", "nothing was written")
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+
+
+def test_ratings_outside_the_scale_are_left_out_and_counted(snowflake_db, job, tmp_path) -> None:
+    table = f"{DATABASE}.{SCHEMA}.WITH_OUTLIERS"
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT USERID, MOVIEID, RATING FROM {INPUT_TABLE}")
+        cursor.execute(f"INSERT INTO {table} VALUES (1, 1, 1e9), (2, 1, -3), (3, 1, 99)")
+    run = run_training(tmp_path, {**job, "input_table": table}, {"SNOWFLAKE_PASSWORD": "pw"})
+    assert run.returncode == 0, run.stderr
+    assert "left out 3 ratings outside the rating scale 0.5-5" in run.stderr
+    model, metadata = FactorModel.load(tmp_path / "model")
+    assert metadata["data"]["left_out_outside_scale"] == 3
+    assert (model.rating_min, model.rating_max) == (0.5, 5.0)
+    stored = recommendations(snowflake_db, job["output_table"])
+    assert all(0.5 <= p <= 5.0 for _, predicted in stored.values() for p in predicted)
+
+
+def test_a_table_on_another_scale_needs_the_scale_declared(snowflake_db, job, previous_output, tmp_path) -> None:
+    table = f"{DATABASE}.{SCHEMA}.SHIFTED_SCALE"
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT USERID, MOVIEID, RATING + 10 AS RATING FROM {INPUT_TABLE}"
+        )
+    run = run_training(tmp_path, {**job, "input_table": table}, {"SNOWFLAKE_PASSWORD": "pw"})
+    refused(run, "SHIFTED_SCALE has no rating from 0.5 to 5", "set the options rating_min and rating_max")
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+    declared = run_training(
+        tmp_path / "declared", {**job, "input_table": table, "rating_min": "10.5", "rating_max": "15"},
+        {"SNOWFLAKE_PASSWORD": "pw"},
+    )  # fmt: skip
+    assert declared.returncode == 0, declared.stderr
+    assert "left out" not in declared.stderr
+
+
 def test_missing_column(snowflake_db, job, tmp_path) -> None:
     with snowflake_db.cursor() as cursor:
         cursor.execute(f"CREATE OR REPLACE TABLE {DATABASE}.{SCHEMA}.NO_RATING (USERID INT, MOVIEID INT, STARS FLOAT)")

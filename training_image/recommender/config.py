@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
-from pipeline_shared.training_options import OPTIONS, OptionError, default
+from pipeline_shared.training_options import OPTIONS, OptionError, check_together, default
 
 T = TypeVar("T")
 
@@ -86,6 +86,13 @@ class TrainingConfig:
     top_k: int = int(default("top_k"))
     validation_fraction: float = float(default("validation_fraction"))
     validation_users: int = int(default("validation_users"))
+    rating_min: float = float(default("rating_min"))
+    rating_max: float = float(default("rating_max"))
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The declared rating scale: ratings outside it are left out, predictions stay inside it."""
+        return self.rating_min, self.rating_max
 
     def describe(self) -> dict[str, Any]:
         """A loggable summary (contains no secrets: the config never holds any)."""
@@ -104,6 +111,7 @@ class TrainingConfig:
             "top_k": self.top_k,
             "validation_fraction": self.validation_fraction,
             "validation_users": self.validation_users,
+            "rating_scale": list(self.scale),
             **asdict(self.model),
             **self.ranking.as_options(),
         }
@@ -181,6 +189,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS},
 }
+_TOP_LEVEL = ("top_k", "validation_fraction", "validation_users", "rating_min", "rating_max")
 _REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")
 KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)
 
@@ -212,6 +221,10 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     snowflake = take("snowflake_", SnowflakeSettings)
     if "aws_region" in values:
         snowflake = SnowflakeSettings(**{**asdict(snowflake), "aws_region": values["aws_region"]})
+    try:
+        check_together(values)
+    except OptionError as exc:
+        raise ConfigError(f"Hyperparameters {exc}.") from None
     ranking = {"method": values["ranking"]} if "ranking" in values else {}
     ranking.update(
         {n: values[f"ranking_{n}"] for n in ("regularization", "min_ratings", "max_movies") if f"ranking_{n}" in values}
@@ -222,7 +235,11 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
         snowflake=snowflake,
         model=take("", ModelParams),
         ranking=RankingParams(**ranking),
-        **{k: values[k] for k in ("top_k", "validation_fraction", "validation_users") if k in values},
+        **{
+            k: values[k]
+            for k in ("top_k", "validation_fraction", "validation_users", "rating_min", "rating_max")
+            if k in values
+        },
     )
 
 

@@ -161,6 +161,14 @@ class FactorModel:
             memory_budget_bytes=memory_budget_bytes,
         )
 
+    def list_capacity(self) -> np.ndarray:
+        """Per user row, how many movies its list can hold: the ranked movies it has not rated."""
+        owners = np.repeat(np.arange(self.n_users), np.diff(self.rated.indptr))
+        if self.ranker is None:
+            return self.n_items - np.bincount(owners, minlength=self.n_users)
+        ranked = self.ranker._positions[self.rated.indices] >= 0
+        return self.ranker.n_covered - np.bincount(owners[ranked], minlength=self.n_users)
+
     def predicted_for_lists(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Predicted ratings for a (users x k) block of listed item rows (-1 padding gets the baseline)."""
         rows = np.repeat(np.asarray(users, dtype=np.int64), items.shape[1])

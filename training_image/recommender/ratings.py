@@ -75,6 +75,12 @@ class Ratings:
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
+    def within(self, low: float, high: float) -> tuple[Ratings, int]:
+        """The ratings from ``low`` to ``high`` inclusive, and how many were left out."""
+        inside = (self.values >= low) & (self.values <= high)
+        left_out = len(self) - int(inside.sum())
+        return (self if left_out == 0 else self.take(np.flatnonzero(inside))), left_out
+
     def take(self, positions: np.ndarray) -> Ratings:
         return Ratings(self.users[positions], self.items[positions], self.values[positions])
 

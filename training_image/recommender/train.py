@@ -31,7 +31,7 @@ from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.ease import RankerError
 from recommender.fitting import fit_model
-from recommender.model import FactorModel
+from recommender.model import FactorModel, ModelFormatError
 from recommender.paths import OptMl
 from recommender.ratings import Ratings, RatingsError
 from recommender.snowflake_io import (
@@ -45,7 +45,14 @@ from recommender.snowflake_io import (
 from recommender.svd import evaluate
 
 log = logging.getLogger("recommender.train")
-EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError, RankerError)
+
+
+class QualityError(RuntimeError):
+    """What the job was about to publish is not sound; nothing was published."""
+
+
+KEPT = "nothing was written: the output table and the previous model stay as they were."
+EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError, RankerError, QualityError)
 FAILURE_LIMIT = 1024  # SageMaker keeps this many characters as FailureReason
 
 
@@ -81,22 +88,38 @@ def run(paths: OptMl) -> None:
         check_output_table(connection, config.output_table)
         with step(f"reading {config.input_table}"):
             ratings = read_ratings(connection, config.input_table)
+    ratings, left_out = ratings.within(*config.scale)
+    if left_out:
+        log.warning(
+            "left out %d ratings outside the rating scale %g-%g (options rating_min, rating_max)",
+            left_out,
+            *config.scale,
+        )
+    if len(ratings) == 0:
+        raise RatingsError(
+            f"Input table {config.input_table} has no rating from {config.rating_min:g} to {config.rating_max:g}: "
+            "set the options rating_min and rating_max to the table's scale."
+        )
     log.info(
-        "ratings: %d from %d users on %d movies, scale %.1f-%.1f",
+        "ratings: %d from %d users on %d movies, scale %g-%g",
         len(ratings),
         ratings.n_users,
         ratings.n_items,
-        *ratings.scale,
+        *config.scale,
     )
     metrics = validate(ratings, config)
     with step("fitting the model on all ratings"):
-        model = fit_model(ratings, config.model, config.ranking, scale=ratings.scale)
+        model = fit_model(ratings, config.model, config.ranking, scale=config.scale)
+    try:
+        model.check_sound()
+    except ModelFormatError as exc:
+        raise QualityError(f"The trained model failed its quality gate ({exc}); {KEPT}") from None
     with tempfile.TemporaryDirectory(prefix="recommendations-") as scratch:
         data = write_top_k(model, config.top_k, Path(scratch) / "recommendations.csv")
         # The model is saved before the swap: once the recommendations are replaced, nothing
         # left can fail, so a failed job never leaves new recommendations without its model.
         with step(f"saving the model to {paths.model_dir}"):
-            model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version))
+            model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version, left_out))
         with step(f"replacing the contents of {config.output_table}"), connect(settings, credentials) as connection:
             rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
     log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
@@ -118,7 +141,7 @@ def validate(ratings: Ratings, config: TrainingConfig) -> dict[str, float] | Non
         return None
     sample = "" if ratings.n_users <= config.validation_users else f" (a sample of {config.validation_users} users)"
     with step(f"validating on {len(holdout)} held-out ratings{sample}"):
-        model = fit_model(train, config.model, config.ranking, scale=ratings.scale)
+        model = fit_model(train, config.model, config.ranking, scale=config.scale)
         errors = evaluate(model, holdout)
     metrics = {"validation:rmse": errors.rmse, "validation:mae": errors.mae}
     with step(f"ranking the held-out users' top-{ranking.K}"):
@@ -131,26 +154,53 @@ def validate(ratings: Ratings, config: TrainingConfig) -> dict[str, float] | Non
 
 
 def write_top_k(model: FactorModel, k: int, path: Path) -> RecommendationsFile:
-    """Every user's top-k unrated movies, best first, as a CSV ready for bulk loading."""
+    """Every user's top-k unrated movies, best first, as a CSV ready for bulk loading.
+
+    The quality gate: every list is full -- ``k`` movies, or every ranked movie the user has not
+    rated when fewer are left -- and every predicted rating is a finite number on the scale; at
+    least one movie is listed. Otherwise :class:`QualityError`, before anything is published.
+    """
     data = RecommendationsFile(path)
+    capacity = np.minimum(model.list_capacity(), k)
     started, reported = time.perf_counter(), 0.0
     try:
         for first, block in model.iter_all_top_k(k):
             rows = np.arange(first, first + len(block.items))
             listed = block.items >= 0
+            predicted = model.predicted_for_lists(rows, block.items)
+            _check_lists(model, rows, listed, predicted, capacity[rows])
             movies = model.item_ids[np.maximum(block.items, 0)]
-            data.add(model.user_ids[rows], movies, model.predicted_for_lists(rows, block.items), listed)
+            data.add(model.user_ids[rows], movies, predicted, listed)
             elapsed = time.perf_counter() - started
             if elapsed - reported >= 5 or data.rows == model.n_users:
                 reported = elapsed
                 log.info("top-%d: %d/%d users (%.1f s)", k, data.rows, model.n_users, elapsed)
     finally:
         data.close()
+    if not capacity.any():
+        raise QualityError(
+            f"No user has a ranked movie left that they have not rated, so every list would be empty; {KEPT}"
+        )
     return data
 
 
+def _check_lists(
+    model: FactorModel, rows: np.ndarray, listed: np.ndarray, predicted: np.ndarray, capacity: np.ndarray
+) -> None:
+    short = np.flatnonzero(listed.sum(axis=1) != capacity)
+    if len(short):
+        user = int(model.user_ids[rows[short[0]]])
+        raise QualityError(
+            f"User {user}'s list has {int(listed[short[0]].sum())} movies where {int(capacity[short[0]])} were due "
+            f"({len(short)} such users in this block); {KEPT}"
+        )
+    values = predicted[listed]
+    if not (np.isfinite(values).all() and (values >= model.rating_min).all() and (values <= model.rating_max).all()):
+        raise QualityError(f"A predicted rating is not a finite number on the rating scale; {KEPT}")
+
+
 def model_metadata(
-    config: TrainingConfig, ratings: Ratings, metrics: dict[str, float] | None, model_version: str
+    config: TrainingConfig, ratings: Ratings, metrics: dict[str, float] | None, model_version: str, left_out: int = 0
 ) -> dict[str, Any]:
     def package(name: str) -> str | None:
         try:
@@ -167,6 +217,8 @@ def model_metadata(
             "top_k": config.top_k,
             "validation_fraction": config.validation_fraction,
             "validation_users": config.validation_users,
+            "rating_min": config.rating_min,
+            "rating_max": config.rating_max,
         },
         "metrics": metrics,
         "data": {
@@ -174,6 +226,7 @@ def model_metadata(
             "ratings": len(ratings),
             "users": ratings.n_users,
             "movies": ratings.n_items,
+            "left_out_outside_scale": left_out,
             "sha256": ratings.fingerprint(),
         },
         "libraries": {

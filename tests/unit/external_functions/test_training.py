@@ -109,6 +109,13 @@ def test_the_ranking_option_is_a_word():
     assert info.value.message == "Row 2: option 'ranking' must be one of 'ease', 'predicted_rating'."
 
 
+def test_the_rating_scale_is_checked_as_a_whole():
+    assert options({"rating_min": 1, "rating_max": 10}) == {"rating_min": "1.0", "rating_max": "10.0"}
+    with pytest.raises(BadRequestError) as info:
+        options({"rating_min": 6}, number=4)
+    assert info.value.message == "Row 4: 'rating_min' (6.0) must be below 'rating_max' (5.0)."
+
+
 def test_options_as_json_text():
     text = json.dumps({"n_factors": 64, "validation_fraction": 0.2})
     assert options(text) == {"n_factors": "64", "validation_fraction": "0.2"}

@@ -64,6 +64,8 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "ranking_regularization": "150",
         "ranking_min_ratings": "3",
         "ranking_max_movies": "4000",
+        "rating_min": "1",
+        "rating_max": "10",
     }
     assert set(raw) == KNOWN_HYPERPARAMETERS
     config = parse_hyperparameters(raw)
@@ -89,6 +91,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
     assert config.top_k == 25
     assert config.validation_fraction == 0.1
     assert config.validation_users == 5000
+    assert config.scale == (1.0, 10.0)
     assert config.ranking == RankingParams(
         method="predicted_rating", regularization=150.0, min_ratings=3, max_movies=4000
     )
@@ -282,3 +285,10 @@ def test_auth_method(raw, auth):
 def test_unknown_auth_method():
     with pytest.raises(ConfigError, match="'snowflake_auth' must be 'keypair' or 'wif'"):
         parse_hyperparameters({**minimal(), "snowflake_auth": "password"})
+
+
+def test_the_rating_scale_must_be_an_interval():
+    with pytest.raises(ConfigError) as info:
+        parse_hyperparameters({**minimal(), "rating_min": "5", "rating_max": "5"})
+    assert str(info.value) == "Hyperparameters 'rating_min' (5.0) must be below 'rating_max' (5.0)."
+    assert parse_hyperparameters(minimal()).scale == (0.5, 5.0)

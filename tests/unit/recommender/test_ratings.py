@@ -185,3 +185,10 @@ def test_split_by_user_on_a_sample_of_users(many):
     assert (
         many.split_by_user(0.25, seed=3, max_users=1000)[1].users.size == many.split_by_user(0.25, seed=3)[1].users.size
     )
+
+
+def test_within_keeps_the_scale_and_counts_the_rest():
+    ratings = Ratings(np.arange(5), np.arange(5), np.array([0.5, 5.0, 1e9, -3.0, 3.5]))
+    kept, left_out = ratings.within(0.5, 5.0)
+    assert kept.values.tolist() == [0.5, 5.0, 3.5] and left_out == 2
+    assert ratings.within(-10, 1e10) == (ratings, 0)
