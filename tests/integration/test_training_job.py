@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -321,6 +323,29 @@ def test_failed_swap_rolls_back(snowflake_db, job, tmp_path) -> None:
     run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
     refused(run, "Snowflake failed while writing")
     assert table_rows(snowflake_db, table) == [(1, 42)]
+    assert list((tmp_path / "model").iterdir()) == []  # not published: no model left behind either
+
+
+def test_a_stopped_job_leaves_everything_as_it_was(snowflake_db, job, previous_output, tmp_path) -> None:
+    """SageMaker's StopTrainingJob sends SIGTERM: the job gives its reason and exits; the next job runs."""
+    process = start_training(tmp_path / "stopped", {**job, "n_epochs": "400"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    try:
+        wait_for_line(process, "fitting the model on all ratings")
+        stopped_at = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143
+    assert time.monotonic() - stopped_at < 30  # well inside SageMaker's 120 s before SIGKILL
+    assert "Traceback" not in stderr
+    failure = (tmp_path / "stopped" / "output" / "failure").read_text()
+    assert failure.startswith("The job was stopped (SIGTERM) before it finished; nothing was written")
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+    assert not (tmp_path / "stopped" / "model" / "model.npz").exists()
+    again = run_training(tmp_path / "again", job, {"SNOWFLAKE_PASSWORD": "pw"})
+    assert again.returncode == 0, again.stderr
 
 
 def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, tmp_path) -> None:

@@ -16,11 +16,15 @@ agree with Surprise's to about 1e-5 and the holdout RMSE to well within 0.1%.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 import pandas as pd
+
+log = logging.getLogger("recommender.sgd")
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,12 @@ def fit_biased_mf(
     user_bias = np.zeros(len(user_ids))
     item_bias = np.zeros(len(item_ids))
     global_mean = float(r.mean())
-    _epochs(u, i, r, user_factors, item_factors, user_bias, item_bias, global_mean, n_epochs, lr, reg)
+    started, reported = time.perf_counter(), time.perf_counter()
+    for epoch in range(1, n_epochs + 1):  # one compiled epoch at a time: signals (a stop) are handled between
+        _epochs(u, i, r, user_factors, item_factors, user_bias, item_bias, global_mean, 1, lr, reg)
+        if time.perf_counter() - reported >= 10 and epoch < n_epochs:
+            reported = time.perf_counter()
+            log.info("SVD epoch %d/%d (%.0f s)", epoch, n_epochs, reported - started)
     return FittedFactors(
         user_ids=np.asarray(user_ids, dtype=np.int64),
         item_ids=np.asarray(item_ids, dtype=np.int64),

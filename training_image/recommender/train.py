@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.ease import RankerError
 from recommender.fitting import fit_model
-from recommender.model import FactorModel, ModelFormatError
+from recommender.model import ARRAYS_FILE, METADATA_FILE, FactorModel, ModelFormatError
 from recommender.paths import OptMl
 from recommender.ratings import Ratings, RatingsError
 from recommender.snowflake_io import (
@@ -45,6 +46,17 @@ from recommender.snowflake_io import (
 from recommender.svd import evaluate
 
 log = logging.getLogger("recommender.train")
+
+
+class Stopped(BaseException):
+    """SageMaker is stopping the job (SIGTERM; SIGKILL follows 120 s later)."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(
+        "The job was stopped (SIGTERM) before it finished; nothing was written: the output table and the "
+        "previous model stay as they were."
+    )
 
 
 class QualityError(RuntimeError):
@@ -120,8 +132,14 @@ def run(paths: OptMl) -> None:
         # left can fail, so a failed job never leaves new recommendations without its model.
         with step(f"saving the model to {paths.model_dir}"):
             model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version, left_out))
-        with step(f"replacing the contents of {config.output_table}"), connect(settings, credentials) as connection:
-            rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
+        try:
+            with step(f"replacing the contents of {config.output_table}"), connect(settings, credentials) as connection:
+                rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
+        except BaseException:  # not published: leave no model behind either
+            for name in (ARRAYS_FILE, METADATA_FILE):
+                (paths.model_dir / name).unlink(missing_ok=True)
+            raise
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # published: a stop now would only cut the last log line
     log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
 
 
@@ -261,9 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
     paths = OptMl.from_env()
     paths.failure_file.unlink(missing_ok=True)  # a reason left by an earlier local run
+    signal.signal(signal.SIGTERM, _stop)  # unwinds: an open swap rolls back, sessions close, the reason is kept
     try:
         with step("training job"):
             run(paths)
+    except Stopped as exc:
+        record_failure(paths, str(exc))
+        return 143
     except EXPECTED_ERRORS as exc:
         record_failure(paths, str(exc))
         return 1
