@@ -98,8 +98,10 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
     raw = _body_bytes(event, function)
     try:
         document = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, or an integer beyond Python's digit limit
         raise BadRequestError(f"The request body for {function} is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequestError(f"The request body for {function} is nested too deeply to be a batch of rows.") from None
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, list):
         raise BadRequestError(f'The request body for {function} has no "data" list of rows.')
@@ -117,6 +119,11 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
             plural = "argument" if len(args) == 1 else "arguments"
             raise BadRequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
         rows.append(Row(number, args))
+    seen: set[int] = set()
+    for row in rows:  # answers are matched to rows by number: a repeat is ambiguous
+        if row.number in seen:
+            raise BadRequestError(f"Row number {row.number} appears more than once in the batch for {function}.")
+        seen.add(row.number)
     return Batch(tuple(rows), headers)
 
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,15 +122,20 @@ def test_body_over_6_mb_is_refused_before_it_is_read(server: Server) -> None:
     assert "6 MB" in json.loads(response.read())["description"]
 
 
-def test_serve_without_a_model_exits_with_a_reason(tmp_path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "recommender.serve", "--port", str(free_port())],
-        env=python_env(OPT_ML=str(tmp_path)),
+def serve_until_it_exits(opt_ml: Path) -> subprocess.CompletedProcess[str]:
+    """Start the serve program on ``opt_ml`` and wait for it to exit (it should refuse to start)."""
+    return subprocess.run(
+        [sys.executable, "-m", "recommender.serve", "--host", "127.0.0.1", "--port", str(free_port())],
+        env=python_env(OPT_ML=str(opt_ml)),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_serve_without_a_model_exits_with_a_reason(tmp_path) -> None:
+    done = serve_until_it_exits(tmp_path)
     assert done.returncode == 1
     assert "No model in" in done.stderr
 
@@ -151,14 +157,7 @@ def test_a_damaged_model_is_a_clean_startup_failure(tmp_path, trained_job: Train
         arrays.write_bytes(arrays.read_bytes()[:1000])
     else:
         arrays.write_bytes(b"\x00garbage" * 100)
-    done = subprocess.run(
-        [sys.executable, "-m", "recommender.serve", "--host", "127.0.0.1", "--port", str(free_port())],
-        env=python_env(OPT_ML=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = serve_until_it_exits(tmp_path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr

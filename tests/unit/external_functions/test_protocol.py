@@ -364,3 +364,24 @@ def test_failed_from_a_parse_error():
     assert answer["statusCode"] == 400
     assert answer["headers"]["Content-Type"] == "text/plain"
     assert answer["body"] == f"The request body for {FUNCTION} is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"data": [[0, ' + "[" * 50_000 + "]" * 50_000 + "]]}", "nested too deeply"),
+        ('{"data": [[0, ' + "9" * 5_000 + "]]}", "is not valid JSON"),
+        ('{"data": [[0, 1e999999]]', "is not valid JSON"),
+    ],
+    ids=["deep", "deep-argument", "huge-integer", "truncated-huge-float"],
+)
+def test_hostile_json_is_a_400_never_a_crash(body, fragment):
+    assert fragment in rejected(raw_event(body)).message
+
+
+def test_repeated_row_numbers_are_refused():
+    error = rejected(
+        raw_event(json.dumps({"data": [[0, "A.B.C", "A.B.D"], [1, "A.B.C", "A.B.E"], [0, "X.Y.Z", "X.Y.W"]]}))
+    )
+    assert error.message == f"Row number 0 appears more than once in the batch for {FUNCTION}."
