@@ -163,3 +163,24 @@ def test_a_damaged_model_is_a_clean_startup_failure(tmp_path, trained_job: Train
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].endswith("etrain the model.")
     assert ("not a finite number" in lines[0]) if damage == "nan-factor" else ("damaged or incomplete" in lines[0])
+
+
+def test_a_chunked_body_is_read_not_taken_for_empty(server: Server, trained_job: TrainedJob) -> None:
+    model = trained_job.model
+    users, movies = model.user_ids[:300], model.item_ids[:300]
+    lines = [f"{u},{m}\n".encode() for u, m in zip(users, movies, strict=True)]
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    connection.request(
+        "POST", "/invocations", body=iter(lines), headers={"Content-Type": "text/csv"}, encode_chunked=True
+    )
+    response = connection.getresponse()
+    assert response.status == 200
+    served = np.array(response.read().decode().split(), dtype=float)
+    np.testing.assert_allclose(served, model.predict(users, movies), atol=5e-5)
+
+
+def test_more_than_one_answer_can_carry_is_413(server: Server) -> None:
+    status, _, body = call(server, "POST", "/invocations", json.dumps({"user_ids": [1] * 300, "k": 1000}).encode(),
+                           "application/json")  # fmt: skip
+    assert status == 413
+    assert "split" in json.loads(body)["description"]

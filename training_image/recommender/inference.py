@@ -21,10 +21,17 @@ CSV = "text/csv"
 JSON = "application/json"
 MAX_K = 1000
 MAX_ID = 2**53  # ids beyond this cannot round-trip through JSON numbers
+MAX_PAIRS = 500_000  # (user, movie) pairs per request: the answer stays well under SageMaker's 6 MB
+MAX_LISTED = 200_000  # users x k per request: bounded work, and an answer under 6 MB
+MAX_ANSWER = 6 * 1024 * 1024  # what SageMaker relays from an endpoint
 
 
 class RequestError(ValueError):
     """A request body that cannot be answered."""
+
+
+class TooLargeError(RequestError):
+    """A request that asks for more than one answer may carry: split it (HTTP 413)."""
 
 
 @dataclass(frozen=True)
@@ -36,19 +43,24 @@ class Answer:
 def answer(model: FactorModel, content_type: str, body: bytes) -> Answer:
     """Score one request. ``content_type`` must be :data:`CSV` or :data:`JSON`."""
     if content_type == CSV:
+        if body.count(b"\n") > MAX_PAIRS:  # before parsing: the count is cheap, the parse is not
+            raise TooLargeError(f"The text/csv body has over {MAX_PAIRS:,} lines: split the request.")
         users, movies = parse_csv_pairs(body)
-        return Answer(CSV, format_csv(model.predict(users, movies)))
+        _at_most(len(users), MAX_PAIRS, "user_id,movie_id pairs")
+        return _bounded(Answer(CSV, format_csv(model.predict(users, movies))))
     document = _json_object(body)
     if "instances" in document and "user_ids" not in document:
         pairs = _id_array(document["instances"], "instances", shape=2)
+        _at_most(len(pairs), MAX_PAIRS, "instances")
         predictions = model.predict(pairs[:, 0], pairs[:, 1])
-        return Answer(JSON, _dumps({"predictions": np.round(predictions, 4).tolist()}))
+        return _bounded(Answer(JSON, _dumps({"predictions": np.round(predictions, 4).tolist()})))
     if "user_ids" in document and "instances" not in document:
         users = _id_array(document["user_ids"], "user_ids", shape=None)
         k = document.get("k", 10)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise RequestError(f"'k' must be a whole number from 1 to {MAX_K}.")
-        return Answer(JSON, _dumps({"recommendations": model.recommend(users, k)}))
+        _at_most(len(users) * k, MAX_LISTED, "recommendations (user_ids times k)")
+        return _bounded(Answer(JSON, _dumps({"recommendations": model.recommend(users, k)})))
     raise RequestError(
         'A JSON body needs exactly one of "instances" ([[user_id, movie_id], ...]) '
         'or "user_ids" (with an optional "k").'
@@ -91,11 +103,24 @@ def format_csv(predictions: np.ndarray) -> bytes:
     return "".join(f"{value:.4f}\n" for value in values.tolist()).encode()
 
 
+def _at_most(count: int, limit: int, what: str) -> None:
+    if count > limit:
+        raise TooLargeError(f"The request asks for {count:,} {what}; at most {limit:,} fit one answer: split it.")
+
+
+def _bounded(result: Answer) -> Answer:
+    if len(result.body) > MAX_ANSWER:
+        raise TooLargeError("The answer would exceed the 6 MB an endpoint may return: split the request.")
+    return result
+
+
 def _json_object(body: bytes) -> dict[str, object]:
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, or an integer beyond Python's digit limit
         raise RequestError("The application/json body is not valid JSON.") from None
+    except RecursionError:
+        raise RequestError("The application/json body is nested too deeply.") from None
     if not isinstance(document, dict):
         raise RequestError('The application/json body must be an object with "instances" or "user_ids".')
     return document

@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 from gunicorn.app.base import BaseApplication
 
-from recommender.inference import CSV, JSON, RequestError, answer
+from recommender.inference import CSV, JSON, RequestError, TooLargeError, answer
 from recommender.model import FactorModel, ModelFormatError, first_words
 from recommender.paths import OptMl
 
@@ -46,11 +46,16 @@ class Invocations:
             )
         if req.content_length is not None and req.content_length > MAX_BODY:
             raise _too_large()
-        body = req.bounded_stream.read(MAX_BODY + 1)
+        # A chunked body has no Content-Length: falcon's bounded stream would read nothing, so read
+        # the server's (de-chunked) input itself, never more than the limit.
+        stream = req.bounded_stream if req.content_length is not None else req.stream
+        body = stream.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
             raise _too_large()
         try:
             result = answer(self.model, media, body)
+        except TooLargeError as exc:
+            raise falcon.HTTPContentTooLarge(description=str(exc)) from None
         except RequestError as exc:
             raise falcon.HTTPBadRequest(title="Bad request", description=str(exc)) from None
         resp.content_type = result.content_type

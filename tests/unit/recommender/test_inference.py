@@ -3,7 +3,20 @@ import json
 import numpy as np
 import pytest
 
-from recommender.inference import CSV, JSON, MAX_K, Answer, RequestError, answer, format_csv, parse_csv_pairs
+from recommender.inference import (
+    CSV,
+    JSON,
+    MAX_ANSWER,
+    MAX_K,
+    MAX_LISTED,
+    MAX_PAIRS,
+    Answer,
+    RequestError,
+    TooLargeError,
+    answer,
+    format_csv,
+    parse_csv_pairs,
+)
 from recommender.model import FactorModel
 from recommender.topk import RatedItems
 
@@ -173,4 +186,37 @@ def test_json_recommendations_match_model(model):
 )
 def test_json_errors(model, body, message):
     with pytest.raises(RequestError, match=message):
+        answer(model, JSON, body)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "fragment"),
+    [
+        (CSV, b"1,2\n" * (MAX_PAIRS + 1), f"over {MAX_PAIRS:,} lines"),
+        (JSON, json.dumps({"instances": [[1, 2]] * (MAX_PAIRS + 1)}).encode(), "instances"),
+        (JSON, json.dumps({"user_ids": list(range(MAX_LISTED // 1000 + 1)), "k": 1000}).encode(), "user_ids times k"),
+    ],
+    ids=["csv-lines", "instances", "users-x-k"],
+)
+def test_requests_beyond_one_answer_are_too_large(model, content_type, body, fragment):
+    with pytest.raises(TooLargeError, match="split") as info:
+        answer(model, content_type, body)
+    assert fragment in str(info.value)
+
+
+def test_the_largest_allowed_requests_are_answered_under_6_mb(model):
+    users = list(range(MAX_LISTED // 1000))
+    result = answer(model, JSON, json.dumps({"user_ids": users, "k": 1000}).encode())
+    assert len(result.body) <= MAX_ANSWER
+    csv = answer(model, CSV, b"1,2\n" * MAX_PAIRS)
+    assert len(csv.body) <= MAX_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [(b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b'{"user_ids": [' + b"7" * 5000 + b"]}", "not valid")],
+    ids=["deep", "huge-integer"],
+)
+def test_hostile_json_is_a_bad_request(model, body, fragment):
+    with pytest.raises(RequestError, match=fragment):
         answer(model, JSON, body)
