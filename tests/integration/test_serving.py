@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,3 +186,23 @@ def test_more_than_one_answer_can_carry_is_413(server: Server) -> None:
                            "application/json")  # fmt: skip
     assert status == 413
     assert "split" in json.loads(body)["description"]
+
+
+def test_ping_answers_while_clients_stall_and_a_stalled_body_times_out(server: Server) -> None:
+    """24 clients send headers and a few bytes of a 100 kB body, then stall: /ping still answers at once."""
+    stalled = []
+    try:
+        for _ in range(24):
+            client = socket.create_connection((server.host, server.port), timeout=30)
+            client.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+                           b"Content-Length: 100000\r\n\r\n1,2\n")  # fmt: skip
+            stalled.append(client)
+        time.sleep(0.5)
+        started = time.monotonic()
+        status, _, _ = call(server, "GET", "/ping")
+        assert status == 200 and time.monotonic() - started < 2
+        answer = stalled[0].recv(4096).decode()  # after BODY_TIMEOUT_S the server gives the thread back
+        assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    finally:
+        for client in stalled:
+            client.close()

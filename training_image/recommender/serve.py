@@ -22,6 +22,8 @@ from recommender.model import FactorModel, ModelFormatError, first_words
 from recommender.paths import OptMl
 
 MAX_BODY = 6 * 1024 * 1024
+BODY_TIMEOUT_S = 10  # longest wait for a request body, which SageMaker's front end sends whole
+THREADS = 32  # per worker: /ping keeps a free thread while invocations run or clients stall
 log = logging.getLogger("recommender.serve")
 
 
@@ -49,7 +51,17 @@ class Invocations:
         # A chunked body has no Content-Length: falcon's bounded stream would read nothing, so read
         # the server's (de-chunked) input itself, never more than the limit.
         stream = req.bounded_stream if req.content_length is not None else req.stream
-        body = stream.read(MAX_BODY + 1)
+        connection = req.env.get("gunicorn.socket")
+        if connection is not None:  # a client that stalls mid-body frees its thread instead of holding it
+            connection.settimeout(BODY_TIMEOUT_S)
+        try:
+            body = stream.read(MAX_BODY + 1)
+        except TimeoutError:
+            raise falcon.HTTPError(
+                falcon.HTTP_408,
+                description=f"The body did not arrive within {BODY_TIMEOUT_S} s: send it whole.",
+                headers={"Connection": "close"},
+            ) from None
         if len(body) > MAX_BODY:
             raise _too_large()
         try:
@@ -136,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "bind": f"{args.host}:{args.port}",
             "workers": max(1, args.workers),
             "worker_class": "gthread",
-            "threads": 4,
+            "threads": THREADS,
             "timeout": 60,  # SageMaker's invocation limit
             "graceful_timeout": 25,  # SageMaker sends SIGKILL 30 s after SIGTERM
             "keepalive": 75,
