@@ -113,7 +113,7 @@ def test_body_of_exactly_6_mb_is_accepted():
     assert parse(raw_event(body.decode())).rows == (Row(0, ("x", "y")),)
 
 
-def test_decompressed_body_of_exactly_64_mb_is_accepted():
+def test_decompressed_body_of_exactly_the_limit_is_accepted():
     document = b'{"data": [[0, "x", "y"]]}'
     padded = document + b" " * (MAX_DECOMPRESSED_BYTES - len(document))
     event = raw_event(gzip.compress(padded, compresslevel=1), headers={"Content-Encoding": "gzip"})
@@ -283,14 +283,14 @@ def gzip_bomb() -> bytes:
 def test_gzip_bomb_beyond_64_mb(gzip_bomb, headers):
     assert len(gzip_bomb) < MAX_BODY_BYTES
     error = rejected(raw_event(gzip_bomb, headers=headers))
-    assert error.message == f"The request body for {FUNCTION} expands beyond 64 MB: lower MAX_BATCH_ROWS."
+    assert error.message == f"The request body for {FUNCTION} expands beyond 16 MB: lower MAX_BATCH_ROWS."
 
 
 def test_body_one_byte_beyond_64_mb_decompressed():
     document = b'{"data": [[0, "x", "y"]]}'
     padded = document + b" " * (MAX_DECOMPRESSED_BYTES + 1 - len(document))
     error = rejected(raw_event(gzip.compress(padded, compresslevel=1)))
-    assert "expands beyond 64 MB" in error.message
+    assert "expands beyond 16 MB" in error.message
 
 
 def test_deflate_bomb_beyond_64_mb():
@@ -298,7 +298,7 @@ def test_deflate_bomb_beyond_64_mb():
     megabyte = bytes(1024 * 1024)
     bomb = b"".join(compressor.compress(megabyte) for _ in range(65)) + compressor.flush()
     error = rejected(raw_event(bomb, headers={"Content-Encoding": "deflate"}))
-    assert "expands beyond 64 MB" in error.message
+    assert "expands beyond 16 MB" in error.message
 
 
 @pytest.mark.parametrize("encoded", [False, True])
