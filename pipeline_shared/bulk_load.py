@@ -21,7 +21,7 @@ from typing import Any
 
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import Error as ConnectorError
-from snowflake.connector.errors import ProgrammingError
+from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from pipeline_shared.identifiers import TableName
 
@@ -81,7 +81,7 @@ def replace_tables(
             try:
                 cursor.execute(sql, params)
             except ConnectorError as exc:
-                raise BulkLoadError(f"Snowflake failed while {what}: {first_line(exc)}; {unchanged}.") from None
+                raise BulkLoadError(f"Snowflake failed while {what}: {reason(exc)}; {unchanged}.") from None
 
         for load in loads:
             create = ", ".join(f"{c.name} {c.type}" for c in load.columns)
@@ -143,7 +143,7 @@ def _present_columns(connection: SnowflakeConnection, table: TableName, unchange
         return set(table_columns(connection, table) or ())
     except ConnectorError as exc:
         raise BulkLoadError(
-            f"Snowflake failed while reading the columns of {table}: {first_line(exc)}; {unchanged}."
+            f"Snowflake failed while reading the columns of {table}: {reason(exc)}; {unchanged}."
         ) from None
 
 
@@ -160,6 +160,17 @@ def table_columns(connection: SnowflakeConnection, table: TableName) -> list[str
                 return None
             raise
         return [d.name.upper() for d in cursor.description]
+
+
+LOST = "Snowflake stopped answering (network, timeout or a lost session)"
+
+
+def reason(exc: BaseException) -> str:
+    """Why a connector call failed, for a one-sentence message: Snowflake's own words for what it refused,
+    and a plain phrase -- never the connector's retry and URL text -- when it could not be reached."""
+    if isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError):
+        return LOST
+    return first_line(exc)
 
 
 def first_line(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import DatabaseError, Error, InterfaceError, OperationalError, ProgrammingError
 
-from pipeline_shared.bulk_load import BulkLoadError, Column, TableLoad, first_line, replace_tables, table_columns
+from pipeline_shared.bulk_load import BulkLoadError, Column, TableLoad, reason, replace_tables, table_columns
 from pipeline_shared.credentials import Credentials
 from pipeline_shared.identifiers import TableName
 from recommender.config import SnowflakeSettings
@@ -42,7 +42,7 @@ def open_connection(
     *,
     application: str = APPLICATION,
     login_timeout: int = 60,
-    network_timeout: int = 600,
+    network_timeout: int = 180,
 ) -> SnowflakeConnection:
     """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential)."""
     optional = {
@@ -68,7 +68,7 @@ def open_connection(
         where = f"{settings.host}:{settings.port}" if settings.host else f"account {settings.account}"
         raise SnowflakeError(
             f"Cannot connect to Snowflake ({where}) as {settings.user} with {credentials.kind} credentials: "
-            f"{first_line(exc)}. Check the account, network access and the user's key."
+            f"{reason(exc)}. Check the account, network access and the user's key."
         ) from None
 
 
@@ -102,7 +102,7 @@ def _table_columns(connection: SnowflakeConnection, table: TableName, *, what: s
     try:
         return table_columns(connection, table)
     except ProgrammingError as exc:
-        raise SnowflakeError(f"{what} {table} cannot be read: {first_line(exc)}.") from None
+        raise SnowflakeError(f"{what} {table} cannot be read: {reason(exc)}.") from None
 
 
 def check_output_table(connection: SnowflakeConnection, table: TableName) -> None:
@@ -183,4 +183,4 @@ def _execute(cursor: Any, sql: str, params: tuple[Any, ...] | None = None, *, wh
     try:
         cursor.execute(sql, params)
     except Error as exc:
-        raise SnowflakeError(f"Snowflake failed while {what}: {first_line(exc)}.") from None
+        raise SnowflakeError(f"Snowflake failed while {what}: {reason(exc)}.") from None

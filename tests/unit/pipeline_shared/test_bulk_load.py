@@ -1,0 +1,30 @@
+"""pipeline_shared.bulk_load: the reasons its one-sentence errors give, from the connector's own exception classes."""
+
+import pytest
+from snowflake.connector.errors import DatabaseError, InterfaceError, OperationalError, ProgrammingError
+
+from pipeline_shared.bulk_load import LOST, first_line, reason
+
+RAW = (
+    "250003 (08001): Failed to execute request: HTTPSConnectionPool(host='acme.snowflakecomputing.com', port=443): "
+    "Max retries exceeded with url: /queries/v1/query-request?requestId=6a1f (Caused by ReadTimeoutError(...))"
+)
+
+
+def test_a_lost_snowflake_is_a_plain_phrase_without_the_connectors_text():
+    assert reason(OperationalError(msg=RAW, errno=250003)) == LOST
+    assert "HTTPSConnectionPool" not in LOST and "requestId" not in LOST
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ProgrammingError(msg="SQL compilation error:\nObject 'DB.S.T' does not exist or not authorized.", errno=2003),
+        DatabaseError(msg="Incorrect username or password was specified.", errno=250001),
+        InterfaceError(msg="Connection is closed", errno=250002),
+    ],
+    ids=["sql", "login", "closed"],
+)
+def test_what_snowflake_refused_keeps_its_first_line(error):
+    assert reason(error) == first_line(error)
+    assert "\n" not in reason(error)
