@@ -106,7 +106,15 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
             "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
         )
     requests = [parse_row(row) for row in batch.rows]
-    return [_start_one(request, batch.batch_id, settings, sagemaker) for request in requests]
+    # One writer per output table: rows naming a table already started in this batch get that job.
+    started: dict[str, dict[str, Any]] = {}
+    answers = []
+    for request in requests:
+        table = request.output_table.sql
+        if table not in started:
+            started[table] = _start_one(request, batch.batch_id, settings, sagemaker)
+        answers.append(started[table])
+    return answers
 
 
 def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:

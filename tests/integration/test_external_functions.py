@@ -127,6 +127,24 @@ def test_same_batch_twice_starts_one_job(lambda_env, aws_client) -> None:
     assert sum(j["TrainingJobName"] in {r["training_job_name"] for r in first} for j in listed) == 2
 
 
+def test_rows_writing_one_table_start_one_job(lambda_env, aws_client) -> None:
+    """Two jobs swapping one table would race: a batch naming the same output table twice starts one."""
+    rows = [
+        ["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.SAME"],
+        ["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.OTHER"],
+        ["MOVIELENS.PUBLIC.RATINGS_V2", "movielens.public.same"],
+    ]
+    before = {
+        j["TrainingJobName"] for j in aws_client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    }
+    answers = values(handlers.train_handler, "train_and_get_recommendations", rows, batch_id="batch-one-writer")
+    assert answers[0] == answers[2] and answers[0]["training_job_name"] != answers[1]["training_job_name"]
+    after = {
+        j["TrainingJobName"] for j in aws_client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
+    }
+    assert len(after - before) == 2
+
+
 def test_unsafe_table_name_starts_nothing(lambda_env, aws_client) -> None:
     before = len(aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"])
     rows = [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.RECS"], ["x; drop table y", "MOVIELENS.PUBLIC.RECS"]]
