@@ -11,3 +11,9 @@ COPY and swap in one transaction). Each Lambda asset and the image carry a copy 
 
 class InputError(ValueError):
     """Input a caller must fix (a name, an option, a model reference); the message is one sentence."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one short line for a one-sentence error (a connector's ``raw_msg`` when it has one)."""
+    text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

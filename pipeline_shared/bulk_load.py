@@ -23,6 +23,7 @@ from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import Error as ConnectorError
 from snowflake.connector.errors import OperationalError, ProgrammingError
 
+from pipeline_shared import first_line
 from pipeline_shared.identifiers import TableName
 
 TABLE_MISSING = 2003  # Snowflake: "... does not exist or not authorized"
@@ -171,9 +172,3 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError):
         return LOST
     return first_line(exc)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of a connector error, without the connector's error-code prefix noise."""
-    text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
-    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from snowflake.connector import SnowflakeConnection
 
-from pipeline_shared.bulk_load import Column, TableLoad, first_line, replace_tables
+from pipeline_shared import first_line
+from pipeline_shared.bulk_load import Column, TableLoad, replace_tables
 from pipeline_shared.identifiers import TableName
 
 MOVIE_COLUMNS = ("movieId", "title", "genres")

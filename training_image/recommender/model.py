@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from pipeline_shared import first_line
 from recommender.ease import ItemRanker
 from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, scoring_matrix, top_k
 
@@ -295,7 +296,7 @@ class FactorModel:
             )
         except (KeyError, ValueError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(
-                f"{arrays_path} is damaged or incomplete ({first_words(exc)}): retrain the model."
+                f"{arrays_path} is damaged or incomplete ({first_line(exc)}): retrain the model."
             ) from None
         try:
             model.check_sound()
@@ -365,12 +366,6 @@ def _metadata_problem(metadata: dict[str, Any], model: FactorModel) -> str | Non
     if version is not None and not isinstance(version, str):
         return "has a model_version that is not text"
     return None
-
-
-def first_words(exc: BaseException, limit: int = 120) -> str:
-    """An exception's message as one short line (never a traceback)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _user_vectors(model: FactorModel, users: np.ndarray) -> np.ndarray:

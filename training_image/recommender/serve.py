@@ -17,8 +17,9 @@ from typing import Any
 import falcon
 from gunicorn.app.base import BaseApplication
 
+from pipeline_shared import first_line
 from recommender.inference import CSV, JSON, RequestError, TooLargeError, answer
-from recommender.model import FactorModel, ModelFormatError, first_words
+from recommender.model import FactorModel, ModelFormatError
 from recommender.paths import OptMl
 
 MAX_BODY = 6 * 1024 * 1024
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     except Exception as exc:  # anything else still ends in one sentence, not a traceback
-        print(f"Cannot load the model in {model_dir} ({first_words(exc)}): retrain the model.", file=sys.stderr)
+        print(f"Cannot load the model in {model_dir} ({first_line(exc)}): retrain the model.", file=sys.stderr)
         return 1
     # Build the id lookups and the scoring matrix once, before forking: the workers share them.
     model.predict(model.user_ids[:1], model.item_ids[:1])

@@ -3,7 +3,8 @@
 import pytest
 from snowflake.connector.errors import DatabaseError, InterfaceError, OperationalError, ProgrammingError
 
-from pipeline_shared.bulk_load import LOST, first_line, reason
+from pipeline_shared import first_line
+from pipeline_shared.bulk_load import LOST, reason
 
 RAW = (
     "250003 (08001): Failed to execute request: HTTPSConnectionPool(host='acme.snowflakecomputing.com', port=443): "
