@@ -110,3 +110,15 @@ def check_together(values: dict[str, Value]) -> None:
 def as_hyperparameter(value: Value) -> str:
     """The string SageMaker carries for a parsed value (``repr`` keeps every digit of a float)."""
     return repr(value) if isinstance(value, float) else str(value)
+
+
+# What a training job reports: the image prints ``<name>=<value>`` lines, the train Lambda declares
+# them as the job's MetricDefinitions (rating error, then top-10 quality on the holdout).
+METRIC_NAMES: tuple[str, ...] = (
+    "validation:rmse",
+    "validation:mae",
+    "validation:precision_at_10",
+    "validation:recall_at_10",
+    "validation:ndcg_at_10",
+    "validation:coverage",
+)

@@ -23,6 +23,7 @@ from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.training_options import (
+    METRIC_NAMES,
     OPTION_NAMES,
     OptionError,
     as_hyperparameter,
@@ -31,18 +32,7 @@ from pipeline_shared.training_options import (
 )
 
 FUNCTION = BY_PATH["train"].label
-# The metric lines the training program prints (rating error, then top-10 quality on the holdout).
-METRICS = [
-    {"Name": name, "Regex": rf"{name}=([0-9.eE+-]+)"}
-    for name in (
-        "validation:rmse",
-        "validation:mae",
-        "validation:precision_at_10",
-        "validation:recall_at_10",
-        "validation:ndcg_at_10",
-        "validation:coverage",
-    )
-]
+METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.eE+-]+)"} for name in METRIC_NAMES]
 
 
 @dataclass(frozen=True)

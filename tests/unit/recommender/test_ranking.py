@@ -50,3 +50,10 @@ def test_hits_at_known_positions_give_the_textbook_values():
 
 def test_no_relevant_held_out_rating_means_no_ranking_metrics():
     assert ranking_metrics(model_ranking([1, 2, 3]), holdout([(1, 3.5)]), catalogue=12) is None
+
+
+def test_the_printed_metrics_are_the_ones_the_job_declares():
+    from pipeline_shared.training_options import METRIC_NAMES
+
+    printed = [*RankingMetrics(0.1, 0.2, 0.3, 0.4, users=1).as_dict(), "validation:rmse", "validation:mae"]
+    assert sorted(printed) == sorted(METRIC_NAMES)
