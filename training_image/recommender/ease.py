@@ -59,6 +59,10 @@ class ItemRanker:
         positions[self.items] = np.arange(len(self.items), dtype=np.int32)
         return positions
 
+    def covers(self, item_rows: np.ndarray) -> np.ndarray:
+        """Which of ``item_rows`` this ranker can recommend."""
+        return self._positions[item_rows] >= 0
+
     def top_k(self, rated: RatedItems, users: np.ndarray, k: int, *, parallel: bool = False) -> TopK:
         """Best-first covered item rows for user rows (-1 = unknown user), excluding what each user rated.
 

@@ -167,7 +167,7 @@ class FactorModel:
         owners = np.repeat(np.arange(self.n_users), np.diff(self.rated.indptr))
         if self.ranker is None:
             return self.n_items - np.bincount(owners, minlength=self.n_users)
-        ranked = self.ranker._positions[self.rated.indices] >= 0
+        ranked = self.ranker.covers(self.rated.indices)
         return self.ranker.n_covered - np.bincount(owners[ranked], minlength=self.n_users)
 
     def predicted_for_lists(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
