@@ -4,6 +4,9 @@
 patch mode. Local mode wants its Snowflake data to outlive a run, so this starts the same server
 app with the shared instance backed by a folder (one DuckDB file per database).
 
+Snowflake's table locks are added (:mod:`local_mode.table_locks`): UPDATE, DELETE and MERGE wait
+for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``.
+
 Every login is written to stdout as one JSON line ``{"login": {"user", "authenticator", "provider"}}``
 (never a credential), so tests can see how a program signed in -- key pair, password or workload
 identity -- as Snowflake's login history would show it.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +27,12 @@ from typing import Any
 import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from local_mode import table_locks
 
 LOGIN_PATH = "/session/v1/login-request"
 
@@ -68,6 +77,39 @@ def login_fields(body: bytes, encoding: str) -> dict[str, Any]:
     }
 
 
+_login_request = fakesnow.server.login_request
+
+
+async def login_with_session_parameters(request: Request) -> JSONResponse:
+    """fakesnow's login, plus what Snowflake's has and fakesnow's lacks.
+
+    - The session parameters fakesnow ignores and this stand-in honours (``LOCK_TIMEOUT``).
+    - A master token: without one the connector never sends the logout (``/session?delete=true``)
+      that ends a session, and with it the session's open transaction.
+    """
+    response = await _login_request(request)
+    body = await request.body()  # starlette keeps the body it already read
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    parameters = {k.upper(): v for k, v in json.loads(body)["data"].get("SESSION_PARAMETERS", {}).items()}
+    answer = json.loads(bytes(response.body))
+    session = table_locks.session_of(fakesnow.server.sessions[answer["data"]["token"]])
+    if "LOCK_TIMEOUT" in parameters:
+        session.lock_timeout_s = float(parameters["LOCK_TIMEOUT"])
+    answer["data"]["masterToken"] = secrets.token_urlsafe(32)
+    return JSONResponse(answer)
+
+
+def install_locks() -> None:
+    """Table locks on every statement, session parameters read at login, transactions ended with sessions."""
+    table_locks.install()
+    fakesnow.server.sessions = table_locks.Sessions(fakesnow.server.sessions)
+    routes = fakesnow.server.app.router.routes
+    for index, route in enumerate(routes):
+        if isinstance(route, Route) and route.path == LOGIN_PATH:
+            routes[index] = Route(LOGIN_PATH, login_with_session_parameters, methods=["POST"])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -76,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     fakesnow.server.shared_fs = FakeSnow(db_path=str(args.data))
+    install_locks()
     print(f"fakesnow on {args.host}:{args.port}, data in {args.data}", file=sys.stderr, flush=True)
     uvicorn.run(LoginRecorder(fakesnow.server.app), host=args.host, port=args.port, log_level="warning")
 

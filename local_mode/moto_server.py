@@ -14,6 +14,16 @@
   as SageMaker does: per definition, the last value its regex captures from the job's output in
   CloudWatch Logs (``/aws/sagemaker/TrainingJobs``, streams ``<job>/...``; local mode puts it there).
 
+- Training jobs live as SageMaker's do: ``InProgress`` from creation until local mode, which runs
+  them, reports how they ended (``Completed``, ``Failed`` with the failure file as ``AlgorithmError:
+  ...``, or ``Stopped``). ``StopTrainingJob``, which moto lacks, moves an ``InProgress`` job to
+  ``Stopping`` and refuses any other ("the training job is in status Completed"); local mode then
+  sends the program SIGTERM, as SageMaker does. A job local mode is not running is ``Stopped``
+  ``STOP_DELAY_S`` after the stop, as a job still provisioning is. Local mode reports through this
+  server's CloudWatch Logs: one JSON event per change in group ``/local-mode/training-jobs``,
+  stream ``<job>`` (``{"status", "secondary_status", "failure_reason"}``) -- a stand-in channel,
+  not a SageMaker one.
+
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
 
@@ -21,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import re
 import time
@@ -35,13 +46,17 @@ from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, FakeTraining
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import main
 
+from local_mode.sagemaker import OUTCOME_LOG_GROUP, TRAINING_LOG_GROUP
+
 CONFIG_DELAY_S = float(os.environ.get("LOCAL_SAGEMAKER_CONFIG_DELAY_S", "0.4"))
 _created: dict[str, float] = {}  # endpoint config name -> when it was created
 _create_endpoint_config = SageMakerModelBackend.create_endpoint_config
 _create_endpoint = SageMakerModelBackend.create_endpoint
 _training_job_init = FakeTrainingJob.__init__
 _describe_training_job = SageMakerModelBackend.describe_training_job
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+STOP_DELAY_S = 0.5
+_list_training_jobs = SageMakerModelBackend.list_training_jobs
+_stop_requested: dict[str, float] = {}  # training job name -> when StopTrainingJob was called
 
 
 def _training_job_as_given(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> None:
@@ -52,14 +67,72 @@ def _training_job_as_given(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> 
     else:
         self.algorithm_specification.pop("MetricDefinitions", None)
     self.final_metric_data_list = None
+    self.training_job_status, self.secondary_status = "InProgress", "Starting"
+    self.training_end_time = None
+    self.failure_reason = None
 
 
 def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_job_name: str) -> dict[str, Any]:
     job = self.training_jobs.get(training_job_name)
     if job is not None:
+        _refresh(self, job)
         metrics = _final_metrics(self.account_id, self.region_name, training_job_name, job)
         job.final_metric_data_list = metrics or None
     return _describe_training_job(self, training_job_name)
+
+
+def _list_training_jobs_as_they_are(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    for job in self.training_jobs.values():
+        _refresh(self, job)
+    return _list_training_jobs(self, *args, **kwargs)
+
+
+def _refresh(backend: SageMakerModelBackend, job: FakeTrainingJob) -> None:
+    """The job's state from local mode's last report, or from a stop nobody is running the job to see."""
+    reports = _reports(backend.account_id, backend.region_name, job.training_job_name)
+    latest = reports[-1] if reports else {}
+    status = latest.get("status", "InProgress")
+    stopped_at = _stop_requested.get(job.training_job_name)
+    if status == "InProgress" and stopped_at is not None:
+        claimed = bool(reports)  # local mode is running it: it sends SIGTERM and reports Stopped
+        status = "Stopping" if claimed or time.monotonic() - stopped_at < STOP_DELAY_S else "Stopped"
+    if status == job.training_job_status and not latest:
+        return
+    job.training_job_status = status
+    job.secondary_status = latest.get("secondary_status") or status
+    job.failure_reason = latest.get("failure_reason")
+    if status in ("Completed", "Failed", "Stopped") and job.training_end_time is None:
+        job.training_end_time = job.last_modified_time = utcnow()
+
+
+def _reports(account: str, region: str, job_name: str) -> list[dict[str, Any]]:
+    group = logs_backends[account][region].groups.get(OUTCOME_LOG_GROUP)
+    stream = group.streams.get(job_name) if group is not None else None
+    if stream is None:
+        return []
+    reports = []
+    for event in sorted(stream.events, key=lambda event: event.timestamp):
+        with contextlib.suppress(ValueError):
+            reports.append(json.loads(event.message))
+    return reports
+
+
+def _stop_training_job(self: SageMakerModelBackend, training_job_name: str) -> None:
+    job = self.training_jobs.get(training_job_name)
+    if job is None:
+        raise ValidationError(message=f"Requested resource not found: training job {training_job_name}.")
+    _refresh(self, job)
+    if job.training_job_status != "InProgress":
+        raise ValidationError(
+            message=f"The request was rejected because the training job is in status {job.training_job_status}."
+        )
+    _stop_requested[training_job_name] = time.monotonic()
+    _refresh(self, job)
+
+
+def _stop_training_job_action(self: SageMakerResponse) -> ActionResult:
+    self.sagemaker_backend.stop_training_job(training_job_name=self._get_param("TrainingJobName"))
+    return ActionResult({})
 
 
 def _final_metrics(account: str, region: str, job_name: str, job: FakeTrainingJob) -> list[dict[str, Any]]:
@@ -145,6 +218,9 @@ SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible  # type: i
 SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
 FakeTrainingJob.__init__ = _training_job_as_given  # type: ignore[method-assign]
 SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics  # type: ignore[method-assign]
+SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # type: ignore[method-assign]
+SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
+SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 
 if __name__ == "__main__":
     main()

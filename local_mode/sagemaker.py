@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import signal
 import subprocess
 import sys
 import tarfile
@@ -40,6 +41,9 @@ from local_mode.standins import (
 
 ACCOUNT = "123456789012"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+OUTCOME_LOG_GROUP = "/local-mode/training-jobs"  # how local mode tells the moto stand-in a job's state
+STOPPED = 128 + 15  # the training program's exit status after SIGTERM
+STOP_POLL_S = 1.0
 
 
 class RuntimeRoute(LoopbackHttpServer):
@@ -96,6 +100,20 @@ def _forward(target: tuple[str, int], body: bytes, content_type: str) -> tuple[i
         connection.close()
 
 
+def report_training_job(
+    logs: Any, job: str, status: str, secondary: str | None = None, failure_reason: str | None = None
+) -> None:
+    """Tell the moto stand-in how a training job stands (see local_mode.moto_server): how local mode,
+    which runs the jobs, moves them out of InProgress."""
+    document = {"status": status, "secondary_status": secondary or status, "failure_reason": failure_reason}
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=OUTCOME_LOG_GROUP)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=OUTCOME_LOG_GROUP, logStreamName=job)
+    event = {"timestamp": time.time_ns() // 1_000_000, "message": json.dumps(document)}
+    logs.put_log_events(logGroupName=OUTCOME_LOG_GROUP, logStreamName=job, logEvents=[event])
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     job_name: str
@@ -134,26 +152,63 @@ class LocalSageMaker:
             self._stop(endpoint)
 
     def run_training_job(self, job_name: str) -> TrainingRun:
-        """Execute the job's training program with its hyperparameters; upload its model."""
+        """Execute the job's training program with its hyperparameters; upload its model; report how it ended.
+
+        A job stopped before it ran is not run. While it runs, a ``StopTrainingJob`` reaches the program
+        as SIGTERM, as SageMaker delivers it.
+        """
         job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        if job["TrainingJobStatus"] != "InProgress":
+            return TrainingRun(job_name, -1, "", f"training job {job_name} is {job['TrainingJobStatus']}", None)
         opt_ml = self.workdir / "training" / job_name
         config = opt_ml / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
         (config / "hyperparameters.json").write_text(json.dumps(job.get("HyperParameters", {})))
-        done = subprocess.run(
-            [sys.executable, "-m", "recommender.train"],
-            env=python_env(OPT_ML=str(opt_ml), TRAINING_JOB_NAME=job_name, **self.env),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        (opt_ml / "training.log").write_text(done.stderr + done.stdout, encoding="utf-8")
-        self._publish_logs(job_name, done.stderr.splitlines() + done.stdout.splitlines())
+        report_training_job(self.logs, job_name, "InProgress", "Training")
+        returncode, stdout, stderr = self._run_until_done(job_name, opt_ml)
+        (opt_ml / "training.log").write_text(stderr + stdout, encoding="utf-8")
+        self._publish_logs(job_name, stderr.splitlines() + stdout.splitlines())
         artifact = None
-        if done.returncode == 0:
+        if returncode == 0:
             artifact = job["ModelArtifacts"]["S3ModelArtifacts"]
             self._upload_model(opt_ml / "model", artifact)
-        return TrainingRun(job_name, done.returncode, done.stdout, done.stderr, artifact)
+            report_training_job(self.logs, job_name, "Completed")
+        elif returncode == STOPPED:
+            report_training_job(self.logs, job_name, "Stopped")
+        else:
+            failure = opt_ml / "output" / "failure"
+            reason = failure.read_text(encoding="utf-8", errors="replace") if failure.exists() else "no failure file"
+            report_training_job(
+                self.logs, job_name, "Failed", failure_reason=f"AlgorithmError: {reason.strip()}"[:1024]
+            )
+        return TrainingRun(job_name, returncode, stdout, stderr, artifact)
+
+    def _run_until_done(self, job_name: str, opt_ml: Path) -> tuple[int, str, str]:
+        """Run the training program; a stop requested meanwhile is passed on as SIGTERM."""
+        out, err = opt_ml / "stdout.txt", opt_ml / "stderr.txt"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "recommender.train"],
+                env=python_env(OPT_ML=str(opt_ml), TRAINING_JOB_NAME=job_name, **self.env),
+                stdout=stdout,
+                stderr=stderr,
+                text=True,
+            )
+            try:
+                signalled = False
+                while process.poll() is None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        process.wait(timeout=STOP_POLL_S)
+                    if process.returncode is None and not signalled:
+                        status = self.sagemaker.describe_training_job(TrainingJobName=job_name)["TrainingJobStatus"]
+                        if status == "Stopping":
+                            process.send_signal(signal.SIGTERM)
+                            signalled = True
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        return process.returncode, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8")
 
     def _publish_logs(self, job_name: str, lines: list[str]) -> None:
         """The job's output, as SageMaker's log agent sends it (one event per line, in batches)."""

@@ -27,6 +27,7 @@ from pipeline_shared import first_line
 from pipeline_shared.identifiers import TableName
 
 TABLE_MISSING = 2003  # Snowflake: "... does not exist or not authorized"
+LOCKED = 625  # Snowflake: "Statement ... has locked table ...": the wait for a lock timed out or queued too long
 
 
 class BulkLoadError(RuntimeError):
@@ -171,4 +172,9 @@ def reason(exc: BaseException) -> str:
     and a plain phrase -- never the connector's retry and URL text -- when it could not be reached."""
     if isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError):
         return LOST
+    if isinstance(exc, ProgrammingError) and exc.errno == LOCKED:
+        return (
+            "another transaction kept the table locked too long (another job writing it, or a session with an "
+            "open transaction; see SHOW LOCKS)"
+        )
     return first_line(exc)

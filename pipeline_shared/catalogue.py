@@ -99,6 +99,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
                 ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
                 ("training-job",),
             ),
+            Permission(("sagemaker:ListTrainingJobs",), ("*",)),  # the running job writing the same table
             _LOG_RETENTION_TRAINING,
         ),
         optional_arguments=(("OPTIONS", "OBJECT"),),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -66,8 +67,8 @@ def aws_client(aws_env: dict[str, str]):
     return client
 
 
-def snowflake_connection(server: Server) -> SnowflakeConnection:
-    return fakesnow_connection(server.port, host=server.host, database=DATABASE, schema=SCHEMA)
+def snowflake_connection(server: Server, **options: Any) -> SnowflakeConnection:
+    return fakesnow_connection(server.port, host=server.host, database=DATABASE, schema=SCHEMA, **options)
 
 
 @pytest.fixture(scope="session")

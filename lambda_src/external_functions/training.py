@@ -2,6 +2,12 @@
 
 Idempotent: the job name derives from Snowflake's batch id and the row number, so a retried
 batch returns the job it already started instead of launching another.
+
+One writer per output table: while a job of this pipeline that writes the same table is
+running, the call answers with that job (``"note"`` says so) instead of starting a second one;
+rows of one batch naming one table share one job. Two calls racing within the same second can
+still both start a job: their writes then run one after the other (Snowflake's table lock on
+the swap), and the table holds the later job's lists whole.
 """
 
 from __future__ import annotations
@@ -98,20 +104,54 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
     requests = [parse_row(row) for row in batch.rows]
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}
+    running: dict[str, dict[str, Any]] | None = None  # listed once per batch, when first needed
     answers = []
     for request in requests:
         table = request.output_table.sql
         if table not in started:
-            started[table] = _start_one(request, batch.batch_id, settings, sagemaker)
+            job = resources.training_job_name(
+                settings.prefix, resources.idempotency_token(batch.batch_id, request.row.number)
+            )
+            existing = describe(sagemaker, job)  # a retried batch gets the job it started
+            if existing is not None:
+                started[table] = _summary(existing)
+            else:
+                running = running if running is not None else running_jobs_by_table(sagemaker, settings.prefix)
+                if table in running:
+                    started[table] = {
+                        **running[table],
+                        "note": f"a job writing {table} is already running; "
+                        "this call returned it instead of starting another",
+                    }
+                else:
+                    started[table] = _start_one(job, request, settings, sagemaker)
         answers.append(started[table])
     return answers
 
 
-def _start_one(request: TrainingRequest, batch_id: str, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
-    job = resources.training_job_name(settings.prefix, resources.idempotency_token(batch_id, request.row.number))
-    existing = describe(sagemaker, job)
-    if existing is not None:
-        return _summary(existing)
+def running_jobs_by_table(sagemaker: Any, prefix: str) -> dict[str, dict[str, Any]]:
+    """This pipeline's InProgress training jobs by the output table they write (the newest for each table)."""
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        pages = sagemaker.get_paginator("list_training_jobs").paginate(
+            NameContains=resources.training_job_prefix(prefix), StatusEquals="InProgress", SortBy="CreationTime"
+        )
+        summaries = [s for page in pages for s in page["TrainingJobSummaries"]]
+    except ClientError as exc:
+        raise upstream_error(exc, "listing running training jobs") from None
+    for summary in summaries:
+        name = summary["TrainingJobName"]
+        if not name.startswith(resources.training_job_prefix(prefix)):
+            continue
+        job = describe(sagemaker, name)
+        if job is not None and job["TrainingJobStatus"] == "InProgress":
+            table = job.get("HyperParameters", {}).get("output_table")
+            if table:
+                found[table] = _summary(job)
+    return found
+
+
+def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
     hyperparameters = {
         **settings.snowflake,
         "input_table": request.input_table.sql,

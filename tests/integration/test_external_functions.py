@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import ClientError
 
 from external_functions import aws, handlers, log_retention
-from local_mode.sagemaker import LocalSageMaker, RuntimeRoute
+from local_mode.sagemaker import LocalSageMaker, RuntimeRoute, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, IMAGE, OUTPUT_TABLE, PREFIX, ROLE, TrainedJob
 
@@ -190,18 +191,34 @@ def test_deploy_then_redeploy_updates_the_endpoint(
 
 
 def test_latest_resolves_to_the_newest_completed_job(lambda_env, aws_client) -> None:
-    jobs = [
-        values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.O"]], batch_id=f"latest-{i}")[0]
-        for i in range(2)
-    ]
+    """Jobs are InProgress until they end (as in SageMaker); a newer failed job is passed over."""
+    logs, jobs = aws_client("logs"), []
+    for i, outcome in enumerate(("Completed", "Completed", "Failed")):
+        [job] = values(
+            handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.O"]], batch_id=f"latest-{i}"
+        )
+        assert job["status"] == "InProgress" and "note" not in job
+        report_training_job(logs, job["training_job_name"], outcome)
+        jobs.append(job["training_job_name"])
     [deployed] = values(handlers.deploy_handler, "deploy_model", [["newest", "latest"]], batch_id="deploy-latest")
+    assert deployed["source"] == jobs[1]
     sagemaker = aws_client("sagemaker")
-    summaries = sagemaker.list_training_jobs(NameContains=f"{PREFIX}-train-", StatusEquals="Completed")
-    newest = max(summaries["TrainingJobSummaries"], key=lambda j: j["CreationTime"])["TrainingJobName"]
-    assert newest == jobs[-1]["training_job_name"]
-    assert deployed["source"] == newest
-    artifact = sagemaker.describe_training_job(TrainingJobName=newest)["ModelArtifacts"]["S3ModelArtifacts"]
+    artifact = sagemaker.describe_training_job(TrainingJobName=jobs[1])["ModelArtifacts"]["S3ModelArtifacts"]
     assert deployed["model_data"] == artifact
+
+
+def test_a_running_job_is_returned_instead_of_a_second_writer_of_its_table(lambda_env, aws_client) -> None:
+    [first] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.ONE"]], batch_id="one-0")
+    later = [["A.B.R2", "a.b.one"], ["A.B.R", "A.B.TWO"]]  # the same table as Snowflake resolves it; another table
+    again, other = values(handlers.train_handler, "train_and_get_recommendations", later, batch_id="one-1")
+    assert again["training_job_name"] == first["training_job_name"] and again["status"] == "InProgress"
+    assert "A.B.ONE is already running" in again["note"]
+    assert other["training_job_name"] != first["training_job_name"] and "note" not in other
+    report_training_job(aws_client("logs"), first["training_job_name"], "Failed", failure_reason="AlgorithmError: x")
+    [after] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.ONE"]], batch_id="one-2")
+    assert after["training_job_name"] not in (first["training_job_name"], other["training_job_name"])
+    report_training_job(aws_client("logs"), other["training_job_name"], "Completed")
+    report_training_job(aws_client("logs"), after["training_job_name"], "Completed")
 
 
 @pytest.mark.parametrize(
@@ -301,16 +318,33 @@ def test_redeploy_switches_serving_without_a_gap(
 # -- status -----------------------------------------------------------------------------
 
 
-def test_status_of_a_training_job_and_an_endpoint(two_models, lambda_env) -> None:
-    [job] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.O"]], batch_id="status")
+def test_status_of_a_training_job_and_an_endpoint(two_models, lambda_env, local_sagemaker) -> None:
+    [job] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.S"]], batch_id="status")
     job_status, endpoint_status, nothing = values(
         handlers.status_handler, "pipeline_status", [[job["training_job_name"]], ["movielens"], [None]]
     )
-    assert job_status["kind"] == "training_job" and job_status["status"] == "Completed"
+    assert job_status["kind"] == "training_job" and job_status["status"] == "InProgress" and "ended" not in job_status
     assert job_status["input_table"] == "A.B.R" and job_status["model_artifact"].endswith("model.tar.gz")
     assert endpoint_status["kind"] == "endpoint" and endpoint_status["status"] == "InService"
     assert endpoint_status["model_data"].endswith("model.tar.gz")
     assert nothing is None
+    run = local_sagemaker.run_training_job(job["training_job_name"])  # the stack's secret is not in moto
+    [failed] = values(handlers.status_handler, "pipeline_status", [[job["training_job_name"]]])
+    assert failed["status"] == "Failed" and failed["ended"]
+    assert failed["failure_reason"] == f"AlgorithmError: {run.failure}"
+    assert "secret" in failed["failure_reason"]
+
+
+def test_a_stopped_job_that_never_ran_ends_stopped(lambda_env, local_sagemaker, aws_client) -> None:
+    [job] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.T"]], batch_id="stop")
+    sagemaker = aws_client("sagemaker")
+    sagemaker.stop_training_job(TrainingJobName=job["training_job_name"])
+    assert sagemaker.describe_training_job(TrainingJobName=job["training_job_name"])["TrainingJobStatus"] == "Stopping"
+    with pytest.raises(ClientError, match="in status Stopping"):
+        sagemaker.stop_training_job(TrainingJobName=job["training_job_name"])
+    time.sleep(0.6)
+    assert sagemaker.describe_training_job(TrainingJobName=job["training_job_name"])["TrainingJobStatus"] == "Stopped"
+    assert local_sagemaker.run_training_job(job["training_job_name"]).returncode == -1  # never run once stopped
 
 
 def test_status_of_an_unknown_name(lambda_env) -> None:

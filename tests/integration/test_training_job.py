@@ -348,6 +348,62 @@ def test_a_stopped_job_leaves_everything_as_it_was(snowflake_db, job, previous_o
     assert again.returncode == 0, again.stderr
 
 
+def hold_table_lock(fakesnow: Server, table: str) -> SnowflakeConnection:
+    """A session in the middle of a swap of ``table``: it has cleared it and not committed (its lock held)."""
+    holder = fakesnow_connection(fakesnow.port, host=fakesnow.host, database=DATABASE, schema=SCHEMA)
+    holder.cursor().execute("BEGIN")
+    holder.cursor().execute(f"DELETE FROM {table}")
+    return holder
+
+
+def test_overlapping_jobs_leave_one_jobs_lists(fakesnow: Server, snowflake_db, job, tmp_path) -> None:
+    """Two jobs writing one table at once: the second swap waits for the first, then replaces its rows whole."""
+    table = job["output_table"]
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {table} (USERID NUMBER, TOP_10_RECOMMENDATIONS VARIANT, MODEL_VERSION VARCHAR)")
+        cursor.execute(f"INSERT INTO {table} SELECT 1, PARSE_JSON('[1, 2, 3]'), 'before'")
+    holder = hold_table_lock(fakesnow, table)
+    jobs = [
+        start_training(
+            tmp_path / f"job{k}", {**job, "top_k": str(k)}, {"SNOWFLAKE_PASSWORD": "pw", "TRAINING_JOB_NAME": f"job{k}"}
+        )
+        for k in (3, 5)
+    ]
+    try:
+        deadline = time.monotonic() + 120
+        while fakesnow.log.read_text().count(f'"lock_wait": {{"table": "{table}"') < 2:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in jobs), "both jobs should wait"
+            time.sleep(0.1)
+        holder.cursor().execute("ROLLBACK")
+        outcomes = [p.communicate(timeout=120) for p in jobs]
+    finally:
+        for process in jobs:
+            if process.poll() is None:
+                process.kill()
+    assert [p.returncode for p in jobs] == [0, 0], [err for _, err in outcomes]
+    with snowflake_db.cursor() as cursor:
+        cursor.execute(f"SELECT MODEL_VERSION, ARRAY_SIZE(TOP_10_RECOMMENDATIONS), COUNT(*) FROM {table} GROUP BY 1, 2")
+        groups = cursor.fetchall()
+    assert len(groups) == 1, groups  # one job's lists, never a mixture
+    version, size, count = groups[0]
+    assert (version, size) in (("job3", 3), ("job5", 5))
+    assert count == len(table_rows(snowflake_db, table)) > 1
+
+
+def test_a_table_locked_past_the_lock_timeout_is_left_unchanged(
+    fakesnow: Server, snowflake_db, job, previous_output, tmp_path
+):
+    holder = hold_table_lock(fakesnow, job["output_table"])
+    try:
+        run = run_training(tmp_path, {**job, "snowflake_lock_timeout": "1"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    finally:
+        holder.cursor().execute("ROLLBACK")
+    failure = refused(run, "another transaction kept the table locked too long", "left unchanged")
+    assert "\n" not in failure.strip()
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+    assert list((tmp_path / "model").iterdir()) == []
+
+
 def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, tmp_path) -> None:
     run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
     assert run.returncode == 0, run.stderr

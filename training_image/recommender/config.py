@@ -48,6 +48,7 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     aws_region: str | None = None
+    lock_timeout: int = 600  # seconds a write waits for another transaction's lock on the output table
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "snowflake_port": _integer(1, 65535),
     "snowflake_protocol": _protocol,
     "snowflake_auth": _auth,
+    "snowflake_lock_timeout": _integer(0, 43_200),
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS},
 }

@@ -61,6 +61,7 @@ def open_connection(
             application=application,
             login_timeout=login_timeout,
             network_timeout=network_timeout,
+            session_parameters={"LOCK_TIMEOUT": settings.lock_timeout},
             **{k: v for k, v in optional.items() if v is not None},
             **credentials.connect_args,
         )

@@ -50,6 +50,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_port": "8443",
         "snowflake_protocol": "HTTPS",
         "snowflake_auth": "keypair",
+        "snowflake_lock_timeout": "120",
         "aws_region": "eu-west-1",
         "n_factors": "64",
         "n_epochs": " 30 ",
@@ -81,6 +82,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         port=8443,
         protocol="https",
         aws_region="eu-west-1",
+        lock_timeout=120,
     )
     assert config.model == ModelParams(
         n_factors=64, n_epochs=30, lr_all=0.005, reg_all=0.1, init_std_dev=0.1, random_state=7
