@@ -20,8 +20,20 @@ from pathlib import Path
 from typing import Any
 
 from snowflake.connector import SnowflakeConnection
+from snowflake.connector.errors import (
+    BadGatewayError,
+    ForbiddenError,
+    GatewayTimeoutError,
+    HttpError,
+    InternalServerError,
+    OperationalError,
+    OtherHTTPRetryableError,
+    ProgrammingError,
+    RequestExceedMaxRetryError,
+    RequestTimeoutError,
+    ServiceUnavailableError,
+)
 from snowflake.connector.errors import Error as ConnectorError
-from snowflake.connector.errors import OperationalError, ProgrammingError
 
 from pipeline_shared import first_line
 from pipeline_shared.identifiers import TableName
@@ -165,12 +177,25 @@ def table_columns(connection: SnowflakeConnection, table: TableName) -> list[str
 
 
 LOST = "Snowflake stopped answering (network, timeout or a lost session)"
+TRANSPORT_ERRORS = (  # the connector's classes for HTTP answers instead of a Snowflake one (e.g. 401 post <url>)
+    HttpError,
+    InternalServerError,
+    ServiceUnavailableError,
+    GatewayTimeoutError,
+    BadGatewayError,
+    ForbiddenError,
+    RequestTimeoutError,
+    OtherHTTPRetryableError,
+    RequestExceedMaxRetryError,
+)
 
 
 def reason(exc: BaseException) -> str:
     """Why a connector call failed, for a one-sentence message: Snowflake's own words for what it refused,
     and a plain phrase -- never the connector's retry and URL text -- when it could not be reached."""
-    if isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError):
+    if isinstance(exc, TRANSPORT_ERRORS) or (
+        isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError)
+    ):
         return LOST
     if isinstance(exc, ProgrammingError) and exc.errno == LOCKED:
         return (

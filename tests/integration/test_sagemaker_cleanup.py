@@ -5,13 +5,15 @@ Everything here runs under its own prefix ("cleanup") so the teardown cannot tou
 another pipeline's objects ("cleanup2", and "cleanup-a" whose names pass the name filter),
 untagged "cleanup-untagged" ones, and "x-cleanup-decoy" ones tagged "cleanup" but not named by
 the pipeline. moto deletes endpoints at once, so the "still deleting", "busy" and "already gone"
-paths are driven with botocore's Stubber at the end.
+paths are driven with botocore's Stubber at the end. Training jobs are stopped for real: the
+stand-in passes StopTrainingJob on to the training program that local mode runs.
 """
 
 from __future__ import annotations
 
 import io
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,10 +23,12 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from external_functions import handlers
+from local_mode.sagemaker import LocalSageMaker
 from local_mode.snowflake_calls import answer_values, proxy_event
 from pipeline_shared import resources
 from sagemaker_cleanup import handler, teardown
-from tests.integration.conftest import BUCKET, IMAGE, ROLE
+from tests.conftest import DATABASE, SCHEMA
+from tests.integration.conftest import BUCKET, IMAGE, INPUT_TABLE, ROLE, connection_hyperparameters
 
 pytestmark = pytest.mark.integration
 
@@ -213,6 +217,51 @@ def test_delete_twice_and_delete_of_nothing_are_fine(sagemaker, model_uri: str) 
     assert delete() == 1
     assert delete() == 1
     assert tagged_names(sagemaker, PREFIX) == set()
+
+
+def test_teardown_stops_a_running_training_job_with_sigterm(
+    sagemaker, lambda_env, aws_client, fakesnow, snowflake_db, snowflake_secret, route, tmp_path
+) -> None:
+    """As in SageMaker: StopTrainingJob makes the job Stopping, the program gets SIGTERM, the job ends Stopped."""
+    job = resources.training_job_name(PREFIX, "0123456789ab")
+    sagemaker.create_training_job(
+        TrainingJobName=job,
+        AlgorithmSpecification={"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        HyperParameters={
+            "input_table": INPUT_TABLE,
+            "output_table": f"{DATABASE}.{SCHEMA}.CLEANUP_RECS",
+            **connection_hyperparameters(fakesnow),
+            "snowflake_secret_arn": snowflake_secret,
+            "aws_region": "us-east-1",
+            "n_epochs": "400",
+        },
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/{PREFIX}/models/"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        Tags=resources.tags(PREFIX),
+    )
+    env = {k: v for k, v in lambda_env.items() if k.startswith("AWS_")}
+    with LocalSageMaker(sagemaker, aws_client("s3"), tmp_path, route, env) as local:
+        runs: list[Any] = []
+        running = threading.Thread(target=lambda: runs.append(local.run_training_job(job)))
+        running.start()
+        stderr = tmp_path / "training" / job / "stderr.txt"
+        deadline = time.monotonic() + 120
+        while not (stderr.exists() and "fitting the model on all ratings" in stderr.read_text()):
+            assert time.monotonic() < deadline and running.is_alive(), "the job should be fitting"
+            time.sleep(0.2)
+        request = event("Delete", PhysicalResourceId=PHYSICAL_ID)
+        handler.on_event(request, None)
+        assert sagemaker.describe_training_job(TrainingJobName=job)["TrainingJobStatus"] == "Stopping"
+        while handler.is_complete(request, None) != {"IsComplete": True}:  # the Provider framework's polls
+            assert time.monotonic() < deadline + 60, "teardown should finish once the job has stopped"
+            time.sleep(1)
+        running.join(timeout=60)
+    described = sagemaker.describe_training_job(TrainingJobName=job)
+    assert described["TrainingJobStatus"] == "Stopped" and "TrainingEndTime" in described
+    assert runs[0].returncode == 143
+    assert "The job was stopped (SIGTERM)" in runs[0].stderr
 
 
 @pytest.mark.parametrize(

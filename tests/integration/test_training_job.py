@@ -12,6 +12,7 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, free_port
+from pipeline_shared.bulk_load import LOST
 from recommender.model import FactorModel
 from snowflake_sql.movielens import MovieLens, load_ratings
 from tests.conftest import DATABASE, SCHEMA
@@ -438,6 +439,49 @@ def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, 
         connection = fakesnow_connection(second.port, host=second.host)
         assert len(recommendations(connection, OUTPUT_TABLE)) == movielens.ratings["userId"].nunique()
         connection.close()
+
+
+def test_losing_snowflake_mid_swap_is_one_sentence_and_changes_nothing(tmp_path, movielens, snowflake_secret, aws_env):
+    """The stand-in dies (SIGKILL) while the job's swap waits on its DELETE, and comes back without its sessions."""
+    data, port = tmp_path / "fakesnow", free_port()
+    with fakesnow_server(data, tmp_path / "first.log", port=port) as first:
+        connection = fakesnow_connection(first.port, host=first.host)
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
+            cursor.execute(f"CREATE TABLE {OUTPUT_TABLE} (USERID NUMBER, TOP_10_RECOMMENDATIONS VARIANT)")
+            cursor.execute(f"INSERT INTO {OUTPUT_TABLE} SELECT 1, PARSE_JSON('[1, 2, 3]')")
+        load_ratings(connection, INPUT_TABLE, movielens.ratings)
+        before = table_rows(connection, OUTPUT_TABLE)
+        hold_table_lock(first, OUTPUT_TABLE)
+        hyperparameters = {
+            "input_table": INPUT_TABLE,
+            "output_table": OUTPUT_TABLE,
+            **connection_hyperparameters(first),
+            "snowflake_secret_arn": snowflake_secret,
+            "aws_region": "us-east-1",
+            "n_epochs": "2",
+            "validation_fraction": "0",
+        }
+        job = start_training(tmp_path / "job", hyperparameters, aws_env)
+        deadline = time.monotonic() + 120
+        while f'"lock_wait": {{"table": "{OUTPUT_TABLE}"' not in first.log.read_text():
+            assert time.monotonic() < deadline and job.poll() is None, "the job should be waiting in its swap"
+            time.sleep(0.1)
+        first.process.kill()  # mid-swap: the DELETE's answer never comes
+        first.process.wait()
+    with fakesnow_server(data, tmp_path / "second.log", port=port) as second:
+        _, stderr = job.communicate(timeout=300)
+        connection = fakesnow_connection(second.port, host=second.host, database=DATABASE, schema=SCHEMA)
+        assert table_rows(connection, OUTPUT_TABLE) == before
+    assert job.returncode not in (0, None)
+    failure = (tmp_path / "job" / "output" / "failure").read_text().strip()
+    assert "\n" not in failure and "Traceback" not in stderr, stderr
+    assert failure.startswith(f"Snowflake failed while clearing {OUTPUT_TABLE}:"), failure
+    assert failure.endswith(f"{OUTPUT_TABLE} was left unchanged."), failure
+    assert LOST in failure
+    for raw in ("HTTPConnectionPool", "requestId", "Max retries", "250003", "Unauthorized", "query-request"):
+        assert raw not in failure
 
 
 def logins(server: Server) -> list[dict]:

@@ -1,7 +1,15 @@
 """pipeline_shared.bulk_load: the reasons its one-sentence errors give, from the connector's own exception classes."""
 
 import pytest
-from snowflake.connector.errors import DatabaseError, InterfaceError, OperationalError, ProgrammingError
+from snowflake.connector.errors import (
+    DatabaseError,
+    HttpError,
+    InterfaceError,
+    InternalServerError,
+    OperationalError,
+    ProgrammingError,
+    ServiceUnavailableError,
+)
 
 from pipeline_shared import first_line
 from pipeline_shared.bulk_load import LOST, reason
@@ -15,6 +23,25 @@ RAW = (
 def test_a_lost_snowflake_is_a_plain_phrase_without_the_connectors_text():
     assert reason(OperationalError(msg=RAW, errno=250003)) == LOST
     assert "HTTPSConnectionPool" not in LOST and "requestId" not in LOST
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        HttpError(msg="401 Unauthorized: post acme.snowflakecomputing.com/queries/v1/query-request", errno=290401),
+        InternalServerError(msg="HTTP 500: Internal Server Error", errno=290500),
+        ServiceUnavailableError(msg="HTTP 503: Service Unavailable", errno=290503),
+    ],
+    ids=["session-gone", "500", "503"],
+)
+def test_an_http_answer_instead_of_snowflakes_is_the_same_plain_phrase(error):
+    """The connector's HTTP classes carry the URL: a session lost mid-write (401) must not show it."""
+    assert reason(error) == LOST
+
+
+def test_a_lock_wait_that_ran_out_says_who_may_hold_it():
+    error = ProgrammingError(msg="Statement '01b4' has locked table 'RECS' in transaction 1715 ...", errno=625)
+    assert "another transaction kept the table locked too long" in reason(error)
 
 
 @pytest.mark.parametrize(
