@@ -40,6 +40,7 @@ from pipeline_shared.identifiers import TableName
 
 TABLE_MISSING = 2003  # Snowflake: "... does not exist or not authorized"
 LOCKED = 625  # Snowflake: "Statement ... has locked table ...": the wait for a lock timed out or queued too long
+CANCELLED = 604  # Snowflake: "SQL execution canceled" (the connector cancels a statement at its network_timeout)
 
 
 class BulkLoadError(RuntimeError):
@@ -89,12 +90,16 @@ def replace_tables(
     stage = f"BULK_LOAD_STAGE_{token}"
     staging = {load.table: f"{load.table.table}_LOAD_{token}" for load in loads}
 
+    lost = False  # once Snowflake stopped answering, nothing more is sent: each call would wait as long again
+
     with connection.cursor() as cursor:
 
         def run(sql: str, what: str, params: Sequence[Any] | None = None) -> None:
+            nonlocal lost
             try:
                 cursor.execute(sql, params)
             except ConnectorError as exc:
+                lost = reason(exc) == LOST
                 raise BulkLoadError(f"Snowflake failed while {what}: {reason(exc)}; {unchanged}.") from None
 
         for load in loads:
@@ -123,13 +128,15 @@ def replace_tables(
                     )
                 run("COMMIT", "committing the swap")
             except BaseException:
-                with suppress(ConnectorError):  # a lost session rolls back by itself
-                    cursor.execute("ROLLBACK")
+                if not lost:  # a lost session rolls back by itself
+                    with suppress(ConnectorError):
+                        cursor.execute("ROLLBACK")
                 raise
         finally:
-            with suppress(ConnectorError):  # temporary anyway: they go with the session
-                for name in staging.values():
-                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            if not lost:  # temporary anyway: they go with the session
+                with suppress(ConnectorError):
+                    for name in staging.values():
+                        cursor.execute(f"DROP TABLE IF EXISTS {name}")
     return {load.table.sql: load.rows for load in loads}
 
 
@@ -197,6 +204,8 @@ def reason(exc: BaseException) -> str:
         isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError)
     ):
         return LOST
+    if isinstance(exc, ProgrammingError) and exc.errno == CANCELLED:
+        return "the statement was cancelled: it ran longer than the client's timeout (or someone cancelled it)"
     if isinstance(exc, ProgrammingError) and exc.errno == LOCKED:
         return (
             "another transaction kept the table locked too long (another job writing it, or a session with an "

@@ -484,6 +484,39 @@ def test_losing_snowflake_mid_swap_is_one_sentence_and_changes_nothing(tmp_path,
         assert raw not in failure
 
 
+def test_a_snowflake_that_stops_answering_mid_swap_fails_the_job_within_its_timeout(
+    fakesnow: Server, snowflake_db, job, previous_output, tmp_path
+) -> None:
+    """The stand-in is frozen (SIGSTOP) while the job's DELETE waits: no answer, no error, no closed socket."""
+    holder = hold_table_lock(fakesnow, job["output_table"])
+    process = start_training(tmp_path, {**job, "snowflake_timeout": "5"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    try:
+        deadline = time.monotonic() + 120
+        while fakesnow.log.read_text().count(f'"lock_wait": {{"table": "{job["output_table"]}"') < 1:
+            assert time.monotonic() < deadline and process.poll() is None, "the job should be waiting in its swap"
+            time.sleep(0.1)
+        fakesnow.process.send_signal(signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        try:
+            _, stderr = process.communicate(timeout=120)
+            failed_after = time.monotonic() - frozen_at
+        finally:
+            fakesnow.process.send_signal(signal.SIGCONT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        holder.cursor().execute("ROLLBACK")
+    assert process.returncode not in (0, None) and "Traceback" not in stderr
+    failure = (tmp_path / "output" / "failure").read_text().strip()
+    assert (
+        failure
+        == f"Snowflake failed while clearing {job['output_table']}: {LOST}; {job['output_table']} was left unchanged."
+    )
+    assert failed_after < 30  # the timeout, plus one logout attempt; never a retry of the rollback or cleanup
+    assert "Snowflake connector: " in stderr  # its retries, one line each
+    assert table_rows(snowflake_db, job["output_table"]) == previous_output
+
+
 def logins(server: Server) -> list[dict]:
     """What the stand-in's login history shows (one JSON line per login in its log)."""
     lines = server.log.read_text().splitlines()

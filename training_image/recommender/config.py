@@ -49,6 +49,7 @@ class SnowflakeSettings:
     protocol: str | None = None
     aws_region: str | None = None
     lock_timeout: int = 600  # seconds a write waits for another transaction's lock on the output table
+    timeout: int = 180  # seconds before a Snowflake that stopped answering fails the job; also each statement's limit
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "snowflake_protocol": _protocol,
     "snowflake_auth": _auth,
     "snowflake_lock_timeout": _integer(0, 43_200),
+    "snowflake_timeout": _integer(5, 3600),
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS},
 }

@@ -37,14 +37,14 @@ class SnowflakeError(RuntimeError):
 
 
 def open_connection(
-    settings: SnowflakeSettings,
-    credentials: Credentials,
-    *,
-    application: str = APPLICATION,
-    login_timeout: int = 60,
-    network_timeout: int = 180,
+    settings: SnowflakeSettings, credentials: Credentials, *, application: str = APPLICATION
 ) -> SnowflakeConnection:
-    """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential)."""
+    """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential).
+
+    A Snowflake that stops answering fails a call after about ``settings.timeout`` seconds: the
+    connector retries until then, each attempt waiting at most a minute for an answer (Snowflake
+    answers a query request within about 45 s, with its result or "still running").
+    """
     optional = {
         "role": settings.role,
         "warehouse": settings.warehouse,
@@ -59,8 +59,9 @@ def open_connection(
             account=settings.account,
             user=settings.user,
             application=application,
-            login_timeout=login_timeout,
-            network_timeout=network_timeout,
+            login_timeout=min(settings.timeout, 60),
+            network_timeout=settings.timeout,
+            socket_timeout=min(settings.timeout, 60),
             session_parameters={"LOCK_TIMEOUT": settings.lock_timeout},
             **{k: v for k, v in optional.items() if v is not None},
             **credentials.connect_args,
@@ -75,12 +76,12 @@ def open_connection(
 
 @contextmanager
 def connect(settings: SnowflakeSettings, credentials: Credentials) -> Iterator[SnowflakeConnection]:
-    """:func:`open_connection`, closed when the block ends."""
+    """:func:`open_connection`, closed when the block ends (one logout attempt: a lost Snowflake is not retried)."""
     connection = open_connection(settings, credentials)
     try:
         yield connection
     finally:
-        connection.close()
+        connection.close(retry=False)
 
 
 def read_ratings(connection: SnowflakeConnection, table: TableName) -> Ratings:

@@ -16,6 +16,7 @@ import platform
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline_shared import first_line
 from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
 from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
@@ -265,6 +267,23 @@ def record_failure(paths: OptMl, message: str) -> None:
         print(f"could not write {paths.failure_file}: {exc}", file=sys.stderr)
 
 
+def connector_lines(record: logging.LogRecord) -> bool:
+    """The connector logs each retry with a traceback: keep one line per record, which the job's log can hold."""
+    if record.name.startswith("snowflake.connector"):
+        line = (record.getMessage().strip().splitlines() or [""])[0]
+        record.msg, record.args = f"Snowflake connector: {line}", None
+        record.exc_info = record.exc_text = record.stack_info = None
+    return True
+
+
+def connector_thread_errors(args: threading.ExceptHookArgs) -> None:
+    """The connector's own threads (its cancel timer, say) fail on a lost Snowflake too: one line, no traceback."""
+    if args.exc_type.__module__.startswith("snowflake.connector"):
+        log.error("Snowflake connector (%s): %s", getattr(args.thread, "name", "thread"), first_line(args.exc_value))
+    else:
+        threading.__excepthook__(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="train",
@@ -277,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("snowflake.connector").setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(connector_lines)
+    threading.excepthook = connector_thread_errors
     paths = OptMl.from_env()
     paths.failure_file.unlink(missing_ok=True)  # a reason left by an earlier local run
     signal.signal(signal.SIGTERM, _stop)  # unwinds: an open swap rolls back, sessions close, the reason is kept

@@ -56,3 +56,8 @@ def test_a_lock_wait_that_ran_out_says_who_may_hold_it():
 def test_what_snowflake_refused_keeps_its_first_line(error):
     assert reason(error) == first_line(error)
     assert "\n" not in reason(error)
+
+
+def test_a_statement_cancelled_at_the_clients_timeout_says_so():
+    error = ProgrammingError(msg="SQL execution canceled", errno=604)
+    assert reason(error).startswith("the statement was cancelled: it ran longer than the client's timeout")

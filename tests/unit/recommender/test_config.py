@@ -51,6 +51,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_protocol": "HTTPS",
         "snowflake_auth": "keypair",
         "snowflake_lock_timeout": "120",
+        "snowflake_timeout": "90",
         "aws_region": "eu-west-1",
         "n_factors": "64",
         "n_epochs": " 30 ",
@@ -83,6 +84,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         protocol="https",
         aws_region="eu-west-1",
         lock_timeout=120,
+        timeout=90,
     )
     assert config.model == ModelParams(
         n_factors=64, n_epochs=30, lr_all=0.005, reg_all=0.1, init_std_dev=0.1, random_state=7
