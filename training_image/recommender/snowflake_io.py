@@ -37,14 +37,21 @@ class SnowflakeError(RuntimeError):
 
 
 def open_connection(
-    settings: SnowflakeSettings, credentials: Credentials, *, application: str = APPLICATION
+    settings: SnowflakeSettings,
+    credentials: Credentials,
+    *,
+    application: str = APPLICATION,
+    login_timeout: int | None = None,
+    network_timeout: int | None = None,
 ) -> SnowflakeConnection:
     """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential).
 
-    A Snowflake that stops answering fails a call after about ``settings.timeout`` seconds: the
-    connector retries until then, each attempt waiting at most a minute for an answer (Snowflake
-    answers a query request within about 45 s, with its result or "still running").
+    A Snowflake that stops answering fails a call after about ``network_timeout`` seconds
+    (``settings.timeout`` unless given; the connector also cancels a statement running longer):
+    the connector retries until then, each attempt waiting at most a minute for an answer
+    (Snowflake answers a query request within about 45 s, with its result or "still running").
     """
+    network_timeout = network_timeout or settings.timeout
     optional = {
         "role": settings.role,
         "warehouse": settings.warehouse,
@@ -59,9 +66,9 @@ def open_connection(
             account=settings.account,
             user=settings.user,
             application=application,
-            login_timeout=min(settings.timeout, 60),
-            network_timeout=settings.timeout,
-            socket_timeout=min(settings.timeout, 60),
+            login_timeout=login_timeout or min(network_timeout, 60),
+            network_timeout=network_timeout,
+            socket_timeout=min(network_timeout, 60),
             session_parameters={"LOCK_TIMEOUT": settings.lock_timeout},
             **{k: v for k, v in optional.items() if v is not None},
             **credentials.connect_args,
