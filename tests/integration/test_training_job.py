@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -413,24 +416,38 @@ def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, 
     assert rows != previous_output
 
 
-def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, snowflake_secret, aws_env) -> None:
-    """Snowflake ends idle sessions: restart the stand-in (every session lost) between read and write."""
-    data, port = tmp_path / "fakesnow", free_port()
-    with fakesnow_server(data, tmp_path / "first.log", port=port) as first:
-        connection = fakesnow_connection(first.port, host=first.host)
+@contextlib.contextmanager
+def own_snowflake(
+    data: Path, log: Path, port: int, movielens: MovieLens
+) -> Iterator[tuple[Server, SnowflakeConnection]]:
+    """A fakesnow server of the test's own (to restart, kill or freeze) with the ratings loaded."""
+    with fakesnow_server(data, log, port=port) as server:
+        connection = fakesnow_connection(server.port, host=server.host)
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
         load_ratings(connection, INPUT_TABLE, movielens.ratings)
+        yield server, connection
+
+
+def secret_job(server: Server, secret: str, **extra: str) -> dict[str, str]:
+    """Hyperparameters of a job on ``server`` that reads its password from the moto secret."""
+    return {
+        "input_table": INPUT_TABLE,
+        "output_table": OUTPUT_TABLE,
+        **connection_hyperparameters(server),
+        "snowflake_secret_arn": secret,
+        "aws_region": "us-east-1",
+        **extra,
+    }
+
+
+def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, snowflake_secret, aws_env) -> None:
+    """Snowflake ends idle sessions: restart the stand-in (every session lost) between read and write."""
+    data, port = tmp_path / "fakesnow", free_port()
+    with own_snowflake(data, tmp_path / "first.log", port, movielens) as (first, connection):
         connection.close()
-        hyperparameters = {
-            "input_table": INPUT_TABLE,
-            "output_table": OUTPUT_TABLE,
-            **connection_hyperparameters(first),
-            "snowflake_secret_arn": snowflake_secret,
-            "aws_region": "us-east-1",
-        }
-        job = start_training(tmp_path / "job", hyperparameters, aws_env)
+        job = start_training(tmp_path / "job", secret_job(first, snowflake_secret), aws_env)
         lines = wait_for_line(job, f"reading {INPUT_TABLE} done")
     # the reading session is gone with the first server; the job is still fitting
     with fakesnow_server(data, tmp_path / "second.log", port=port) as second:
@@ -444,25 +461,14 @@ def test_the_write_survives_the_reading_session_being_gone(tmp_path, movielens, 
 def test_losing_snowflake_mid_swap_is_one_sentence_and_changes_nothing(tmp_path, movielens, snowflake_secret, aws_env):
     """The stand-in dies (SIGKILL) while the job's swap waits on its DELETE, and comes back without its sessions."""
     data, port = tmp_path / "fakesnow", free_port()
-    with fakesnow_server(data, tmp_path / "first.log", port=port) as first:
-        connection = fakesnow_connection(first.port, host=first.host)
+    with own_snowflake(data, tmp_path / "first.log", port, movielens) as (first, connection):
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}.{SCHEMA}")
             cursor.execute(f"CREATE TABLE {OUTPUT_TABLE} (USERID NUMBER, TOP_10_RECOMMENDATIONS VARIANT)")
             cursor.execute(f"INSERT INTO {OUTPUT_TABLE} SELECT 1, PARSE_JSON('[1, 2, 3]')")
-        load_ratings(connection, INPUT_TABLE, movielens.ratings)
         before = table_rows(connection, OUTPUT_TABLE)
+        connection.close()
         hold_table_lock(first, OUTPUT_TABLE)
-        hyperparameters = {
-            "input_table": INPUT_TABLE,
-            "output_table": OUTPUT_TABLE,
-            **connection_hyperparameters(first),
-            "snowflake_secret_arn": snowflake_secret,
-            "aws_region": "us-east-1",
-            "n_epochs": "2",
-            "validation_fraction": "0",
-        }
+        hyperparameters = secret_job(first, snowflake_secret, n_epochs="2", validation_fraction="0")
         job = start_training(tmp_path / "job", hyperparameters, aws_env)
         deadline = time.monotonic() + 120
         while f'"lock_wait": {{"table": "{OUTPUT_TABLE}"' not in first.log.read_text():
