@@ -139,7 +139,8 @@ class LocalSageMaker:
 
     def __init__(self, sagemaker: Any, s3: Any, workdir: Path, route: RuntimeRoute, env: dict[str, str]) -> None:
         self.sagemaker, self.s3, self.workdir, self.route = sagemaker, s3, workdir, route
-        self.logs = boto3.client("logs")
+        meta = sagemaker.meta  # CloudWatch Logs on the same stand-in (moto serves every service on one endpoint)
+        self.logs = boto3.client("logs", region_name=meta.region_name, endpoint_url=meta.endpoint_url)
         self.env = env  # AWS_* variables and credentials the programs need
         self.serving: dict[str, _Serving] = {}
         self.unservable: dict[str, tuple[str, str]] = {}  # endpoint -> (config, reason)

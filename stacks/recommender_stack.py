@@ -130,6 +130,8 @@ class RecommenderStack(Stack):
             "SnowflakeHandlerRoleArn": integration.handler_role_arn,
             "ExternalFunctionNames": integration.function_names,
         }
+        if training_secret:  # the operator CLI (`recommender --env`) builds the train function's request from these
+            outputs["SnowflakeTrainingSecretArn"] = training_secret.secret_arn
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
         # checkov's findings that do not apply, acknowledged beside each resource (as cdk-nag's are).

@@ -151,32 +151,37 @@ def running_jobs_by_table(sagemaker: Any, prefix: str) -> dict[str, dict[str, An
     return found
 
 
-def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
+def training_job_request(job: str, request: TrainingRequest, settings: TrainingSettings) -> dict[str, Any]:
+    """The CreateTrainingJob request for one validated row: the one builder the Lambda and the operator CLI share."""
     hyperparameters = {
         **settings.snowflake,
         "input_table": request.input_table.sql,
         "output_table": request.output_table.sql,
         **request.options,
     }
+    return {
+        "TrainingJobName": job,
+        "AlgorithmSpecification": {
+            "TrainingImage": settings.image_uri,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRICS,
+        },
+        "RoleArn": settings.role_arn,
+        "HyperParameters": hyperparameters,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{settings.bucket}/{settings.prefix}/models/"},
+        "ResourceConfig": {
+            "InstanceType": settings.instance_type,
+            "InstanceCount": 1,
+            "VolumeSizeInGB": settings.volume_gb,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_s},
+        "Tags": resources.tags(settings.prefix),
+    }
+
+
+def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
     try:
-        response = sagemaker.create_training_job(
-            TrainingJobName=job,
-            AlgorithmSpecification={
-                "TrainingImage": settings.image_uri,
-                "TrainingInputMode": "File",
-                "MetricDefinitions": METRICS,
-            },
-            RoleArn=settings.role_arn,
-            HyperParameters=hyperparameters,
-            OutputDataConfig={"S3OutputPath": f"s3://{settings.bucket}/{settings.prefix}/models/"},
-            ResourceConfig={
-                "InstanceType": settings.instance_type,
-                "InstanceCount": 1,
-                "VolumeSizeInGB": settings.volume_gb,
-            },
-            StoppingCondition={"MaxRuntimeInSeconds": settings.max_runtime_s},
-            Tags=resources.tags(settings.prefix),
-        )
+        response = sagemaker.create_training_job(**training_job_request(job, request, settings))
     except ClientError as exc:
         if error_code(exc) == "ResourceInUse":  # a concurrent retry won the race
             found = describe(sagemaker, job)

@@ -19,6 +19,7 @@ PACKAGES = {
     "stacks": ROOT / "stacks",
     "snowflake_sql": ROOT / "snowflake_sql",
     "local_mode": ROOT / "local_mode",
+    "operator_cli": ROOT / "operator_cli",
 }
 
 
@@ -54,7 +55,7 @@ def console_scripts() -> dict[str, str]:
 
 
 def test_the_clis_are_console_scripts():
-    assert set(console_scripts()) == {"recommender-local", "recommender-load", "recommender-sql"}
+    assert set(console_scripts()) == {"recommender", "recommender-local", "recommender-load", "recommender-sql"}
 
 
 @pytest.mark.parametrize("script", sorted(console_scripts()))

@@ -1,0 +1,1 @@
+"""``recommender``, the operator's command line: the SQL functions' operations from a terminal."""

@@ -1,0 +1,231 @@
+"""``recommender``: the SQL functions' operations from a terminal, for the people who run the pipeline.
+
+Every verb reads the environment's settings from cdk.json and its deployed stack's outputs
+(:mod:`operator_cli.stack`) and then runs the external-function Lambdas' own logic with them:
+``train`` sends exactly the request ``train_and_get_recommendations`` builds, ``deploy`` is
+``deploy_model``, ``invoke`` is ``invoke_model``, ``recommend`` is ``recommend`` and ``status`` is
+``pipeline_status`` (plus the recent jobs with their metrics side by side).
+
+Exit status: 0 done, 2 the input or the environment needs fixing (one sentence on stderr),
+1 AWS failed or is throttling (retry later).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from external_functions import aws, deployment, scoring, status, training
+from external_functions.protocol import Batch, ExternalFunctionError, Row
+from operator_cli.stack import DeployedStack, resolve
+from pipeline_shared import InputError, resources
+from pipeline_shared.training_options import METRIC_NAMES
+from snowflake_sql.templates import CDK_JSON
+
+DESCRIPTION = """The pipeline's SQL functions from a terminal, on a deployed environment (--env).
+
+Each verb runs the external functions' own code with the stack's settings (cdk.json plus the
+stack's outputs): train = train_and_get_recommendations, status = pipeline_status,
+deploy = deploy_model, invoke = invoke_model, recommend = recommend.
+
+examples:
+  recommender train --env dev --input MOVIELENS.PUBLIC.RATINGS --output MOVIELENS.PUBLIC.RECS --option n_epochs=30
+  recommender status --env dev
+  recommender deploy --env dev movielens latest
+  recommender recommend --env dev movielens 42 10
+
+exit status: 0 done; 2 the input or the environment needs fixing; 1 AWS failed or throttled (retry later)
+"""
+BATCH_ID = "sf-external-function-query-batch-id"
+INVOKE_BUDGET_S = 60
+RECENT_JOBS = 10
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
+        result = args.run(args, stack)
+    except (InputError, ExternalFunctionError) as exc:
+        message = exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
+        retry = isinstance(exc, ExternalFunctionError) and exc.status >= 429
+        print(f"recommender {args.verb}: {message.replace('; Snowflake will retry', '; retry later')}", file=sys.stderr)
+        return 1 if retry else 2
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        args.show(result)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recommender", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env", required=True, help="environment in cdk.json, e.g. dev (its stack must be deployed)")
+    common.add_argument("--cdk-json", type=Path, default=CDK_JSON, help="cdk.json to read (default: the project's)")
+    common.add_argument("--json", action="store_true", help="print the answer as JSON instead of a table")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def verb(name: str, summary: str, run: Callable[..., Any], show: Callable[[Any], None]) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, parents=[common], help=summary, description=summary)
+        sub.set_defaults(run=run, show=show)
+        return sub
+
+    train = verb("train", "start a training job, as train_and_get_recommendations does", _train, _show_job)
+    train.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
+    train.add_argument("--output", required=True, help="recommendations table, DB.SCHEMA.TABLE")
+    train.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a training option (repeatable), e.g. n_epochs=30",
+    )
+    state = verb(
+        "status",
+        "a job's or model's status, as pipeline_status shows it; without NAME, the recent jobs",
+        _status,
+        _show_status,
+    )
+    state.add_argument("name", nargs="?", help="training job name, model name or endpoint name")
+    deploy = verb("deploy", "put a model behind an endpoint, as deploy_model does", _deploy, _show_mapping)
+    deploy.add_argument("model", help="model name, e.g. movielens")
+    deploy.add_argument("ref", help="'latest', a training job name, or an s3:// model.tar.gz")
+    invoke = verb("invoke", "a predicted rating, as invoke_model gives it", _invoke, _show_value)
+    invoke.add_argument("model")
+    invoke.add_argument("user", type=int)
+    invoke.add_argument("movie", type=int)
+    recommend = verb(
+        "recommend", "a user's top movies from an endpoint, as recommend gives them", _recommend, _show_value
+    )
+    recommend.add_argument("model")
+    recommend.add_argument("user", type=int)
+    recommend.add_argument("k", type=int, nargs="?", default=10)
+    return parser
+
+
+def _batch(*args: Any) -> Batch:
+    """One row, as Snowflake would send it, with a batch id of its own (a new job per call)."""
+    return Batch(rows=(Row(0, tuple(args)),), headers={BATCH_ID: f"cli-{uuid.uuid4()}"})
+
+
+def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    options = dict(_option(text) for text in args.option)
+    [job] = training.start(_batch(args.input, args.output, options or None), stack.training(), aws.sagemaker())
+    return job
+
+
+def _option(text: str) -> tuple[str, Any]:
+    name, equals, raw = text.partition("=")
+    if not equals or not name.strip():
+        raise InputError(f"--option '{text}' must be NAME=VALUE, e.g. --option n_epochs=30.")
+    try:
+        value = json.loads(raw)  # numbers as numbers, like an OBJECT from SQL
+    except json.JSONDecodeError:
+        value = raw
+    return name.strip(), value
+
+
+def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
+    if args.name:
+        return status.describe(args.name, stack.prefix, aws.sagemaker(), row=0)
+    return recent_jobs(stack.prefix, aws.sagemaker())
+
+
+def recent_jobs(prefix: str, sagemaker: Any, limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
+    """The pipeline's newest training jobs, each as ``pipeline_status`` describes it."""
+    start = resources.training_job_prefix(prefix)
+    summaries = sagemaker.list_training_jobs(
+        NameContains=start, SortBy="CreationTime", SortOrder="Descending", MaxResults=100
+    )["TrainingJobSummaries"]
+    jobs = [s["TrainingJobName"] for s in summaries if s["TrainingJobName"].startswith(start)][:limit]
+    return [status.training_job_status(sagemaker.describe_training_job(TrainingJobName=job)) for job in jobs]
+
+
+def _deploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    [deployed] = deployment.deploy(_batch(args.model, args.ref), stack.hosting(), aws.sagemaker())
+    return deployed
+
+
+def _scoring(stack: DeployedStack) -> tuple[str, Any, float, Any]:
+    prefix = stack.prefix
+    return prefix, aws.sagemaker_runtime, time.monotonic() + INVOKE_BUDGET_S, lambda e: aws.endpoint_is_ours(e, prefix)
+
+
+def _invoke(args: argparse.Namespace, stack: DeployedStack) -> float | None:
+    [rating] = scoring.invoke(_batch(args.model, args.user, args.movie), *_scoring(stack))
+    return rating
+
+
+def _recommend(args: argparse.Namespace, stack: DeployedStack) -> list[int] | None:
+    [movies] = scoring.recommend(_batch(args.model, args.user, args.k), *_scoring(stack))
+    return movies
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+
+def _show_job(job: dict[str, Any]) -> None:
+    _show_mapping(job)
+    print(f"\nfollow it with: recommender status --env <env> {job['training_job_name']}")
+
+
+def _show_mapping(document: dict[str, Any]) -> None:
+    width = max((len(key) for key in document), default=0)
+    for key, value in document.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            inner = max((len(k) for k in value), default=0)
+            for name, item in value.items():
+                print(f"  {name:<{inner}}  {_number(item)}")
+        else:
+            print(f"{key:<{width}}  {value}")
+
+
+def _show_status(answer: dict[str, Any] | list[dict[str, Any]]) -> None:
+    if isinstance(answer, dict):
+        _show_mapping(answer)
+        return
+    if not answer:
+        print("no training jobs yet: start one with `recommender train` or train_and_get_recommendations")
+        return
+    metrics = [name for name in METRIC_NAMES if any(name in job.get("metrics", {}) for job in answer)]
+    header = ["job", "status", "created", "output table", *(m.split(":", 1)[-1] for m in metrics)]
+    rows = [
+        [
+            job["name"],
+            job["status"],
+            str(job.get("created", ""))[:19],
+            job.get("output_table", ""),
+            *(_number(job.get("metrics", {}).get(m)) for m in metrics),
+        ]
+        for job in answer
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for line in (header, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _show_value(value: Any) -> None:
+    print("NULL" if value is None else _number(value) if isinstance(value, float) else value)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The ``recommender`` operator CLI as a program, against moto (stack outputs, SageMaker) and real serve processes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from external_functions.training import METRICS
+from local_mode.sagemaker import TRAINING_LOG_GROUP, LocalSageMaker, RuntimeRoute, report_training_job
+from local_mode.standins import python_env
+from tests.integration.conftest import TrainedJob
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "ops"
+PREFIX = "opscli"
+STACK = f"Recommender-{ENV}"
+OUTPUTS = {
+    "TrainingImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/opscli:latest",
+    "SageMakerRoleArn": "arn:aws:iam::123456789012:role/opscli-training",
+    "SageMakerHostingRoleArn": "arn:aws:iam::123456789012:role/opscli-hosting",
+    "SnowflakeTrainingSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:opscli-trainer-AbCdEf",
+}
+
+
+@pytest.fixture(scope="module")
+def cdk_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's cdk.json with one more environment, "ops", on its own prefix and schema."""
+    document = json.loads((ROOT / "cdk.json").read_text())
+    environments = document["context"]["recommender"]["environments"]
+    ops = json.loads(json.dumps(environments["dev"]))
+    ops.update(resourcePrefix=PREFIX)
+    ops["snowflake"].update(schema="OPS", integrationName="OPS_RECOMMENDER_API")
+    environments[ENV] = ops
+    path = tmp_path_factory.mktemp("cdk") / "cdk.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(aws_client) -> dict[str, str]:
+    """A deployed-looking stack in moto: its bucket and the outputs the CLI reads."""
+    template = {
+        "Resources": {"Artifacts": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "opscli-artifacts"}}},
+        "Outputs": {
+            **{name: {"Value": value} for name, value in OUTPUTS.items()},
+            "ArtifactBucket": {"Value": {"Ref": "Artifacts"}},
+        },
+    }
+    aws_client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    return {**OUTPUTS, "ArtifactBucket": "opscli-artifacts"}
+
+
+def cli(aws_env: dict[str, str], cdk_json: Path, *args: str, runtime: str | None = None) -> subprocess.CompletedProcess:
+    """``recommender VERB --env ops ...`` as an operator runs it, AWS pointed at moto."""
+    verb, *rest = args
+    env = python_env(**aws_env, **({"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": runtime} if runtime else {}))
+    return subprocess.run(
+        [sys.executable, "-m", "operator_cli", verb, "--env", ENV, "--cdk-json", str(cdk_json), *rest],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def as_json(run: subprocess.CompletedProcess) -> Any:
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.mark.parametrize("verb", ["train", "status", "deploy", "invoke", "recommend"])
+def test_every_verb_has_help(verb: str) -> None:
+    run = subprocess.run([sys.executable, "-m", "operator_cli", verb, "--help"], capture_output=True, text=True)
+    assert run.returncode == 0 and "--env" in run.stdout
+
+
+def test_train_sends_the_train_functions_request(aws_env, cdk_json, stack, aws_client) -> None:
+    run = cli(aws_env, cdk_json, "train", "--input", "MOVIELENS.OPS.RATINGS", "--output", "MOVIELENS.OPS.RECS",
+              "--option", "n_epochs=30", "--option", "ranking=predicted_rating", "--json")  # fmt: skip
+    job = as_json(run)
+    assert job["training_job_name"].startswith(f"{PREFIX}-train-") and job["status"] == "InProgress"
+    described = aws_client("sagemaker").describe_training_job(TrainingJobName=job["training_job_name"])
+    assert described["AlgorithmSpecification"]["TrainingImage"] == stack["TrainingImageUri"]
+    assert described["AlgorithmSpecification"]["MetricDefinitions"] == METRICS
+    assert described["RoleArn"] == stack["SageMakerRoleArn"]
+    assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{stack['ArtifactBucket']}/{PREFIX}/models/"
+    hyperparameters = described["HyperParameters"]
+    assert hyperparameters["snowflake_user"] == "RECOMMENDER_TRAINER"  # cdk.json's training identity
+    assert hyperparameters["snowflake_secret_arn"] == stack["SnowflakeTrainingSecretArn"]
+    assert (hyperparameters["n_epochs"], hyperparameters["ranking"]) == ("30", "predicted_rating")
+    tags = aws_client("sagemaker").list_tags(ResourceArn=described["TrainingJobArn"])["Tags"]
+    assert {"Key": "recommender:pipeline", "Value": PREFIX} in tags
+
+    again = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "movielens.ops.recs", "--json"))
+    assert again["training_job_name"] == job["training_job_name"] and "already running" in again["note"]
+    report_training_job(aws_client("logs"), job["training_job_name"], "Failed", failure_reason="AlgorithmError: x")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["train", "--input", "A.B.C", "--output", "A.B.D", "--option", "n_epochs=0"], "option 'n_epochs'"),
+        (["train", "--input", "A.B.C", "--output", "A.B.D", "--option", "n_epochs"], "must be NAME=VALUE"),
+        (["train", "--input", "A.B;drop", "--output", "A.B.D"], "input table"),
+        (["deploy", "movielens", "s3://elsewhere/model.tar.gz"], "under s3://opscli-artifacts/"),
+        (["status", "no-such-thing"], "no training job or deployed model named 'no-such-thing'"),
+        (["invoke", "nosuchmodel", "1", "2"], "no model named 'nosuchmodel' is deployed"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(aws_env, cdk_json, stack, args: list[str], fragment: str) -> None:
+    run = cli(aws_env, cdk_json, *args)
+    assert run.returncode == 2, run.stderr
+    assert fragment in run.stderr and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"recommender {args[0]}: ")
+
+
+def test_an_environment_without_a_stack_says_how_to_deploy(aws_env, cdk_json) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "operator_cli", "status", "--env", "prod", "--cdk-json", str(cdk_json)],
+        env=python_env(**aws_env), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "Stack Recommender-prod is not deployed" in run.stderr and "make deploy STACK=Recommender-prod" in run.stderr
+    unknown = subprocess.run(
+        [sys.executable, "-m", "operator_cli", "status", "--env", "nope", "--cdk-json", str(cdk_json)],
+        env=python_env(**aws_env), capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 2 and "has no environment 'nope'" in unknown.stderr
+
+
+def test_status_lists_recent_jobs_with_their_metrics_side_by_side(aws_env, cdk_json, stack, aws_client) -> None:
+    names = []
+    for table, ndcg in (("ONE", "0.2812"), ("TWO", "0.3004")):
+        job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", f"A.B.{table}", "--json"))
+        publish_output(
+            aws_client("logs"), job["training_job_name"], [f"validation:ndcg_at_10={ndcg}", "validation:rmse=0.8600"]
+        )
+        report_training_job(aws_client("logs"), job["training_job_name"], "Completed")
+        names.append(job["training_job_name"])
+    table = cli(aws_env, cdk_json, "status")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["job", "status", "created", "output"] and "ndcg_at_10" in lines[0]
+    row = next(line for line in lines if names[1] in line)
+    assert "Completed" in row and "0.3004" in row and "0.8600" in row and "A.B.TWO" in row
+    one = as_json(cli(aws_env, cdk_json, "status", names[0], "--json"))
+    assert one["status"] == "Completed" and one["metrics"]["validation:ndcg_at_10"] == pytest.approx(0.2812)
+
+
+def publish_output(logs: Any, job: str, lines: list[str]) -> None:
+    """What the job prints, where SageMaker's log agent puts it (the metrics come from there)."""
+    stream = f"{job}/algo-1-{int(time.time())}"
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+    logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName=TRAINING_LOG_GROUP,
+        logStreamName=stream,
+        logEvents=[{"timestamp": now, "message": m} for m in lines],
+    )
+
+
+@pytest.fixture(scope="module")
+def served(aws_env, aws_client, stack, trained_job: TrainedJob, tmp_path_factory) -> Iterator[RuntimeRoute]:
+    """The trained model in the stack's bucket, and a runtime route for the serve processes local mode starts."""
+    archive = tmp_path_factory.mktemp("artifact") / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted((trained_job.run.opt_ml / "model").iterdir()):
+            tar.add(path, arcname=path.name)
+    aws_client("s3").upload_file(str(archive), stack["ArtifactBucket"], f"{PREFIX}/models/manual/output/model.tar.gz")
+    with RuntimeRoute() as route:
+        yield route
+
+
+def test_deploy_invoke_and_recommend_are_the_sql_functions(
+    aws_env, cdk_json, served, aws_client, trained_job, tmp_path
+):
+    uri = f"s3://opscli-artifacts/{PREFIX}/models/manual/output/model.tar.gz"
+    deployed = as_json(cli(aws_env, cdk_json, "deploy", "movielens", uri, "--json"))
+    assert deployed["endpoint_name"] == f"{PREFIX}-movielens" and deployed["action"] == "created"
+    env = {k: v for k, v in aws_env.items() if k.startswith("AWS_")}
+    with LocalSageMaker(aws_client("sagemaker"), aws_client("s3"), tmp_path, served, env) as local:
+        assert local.sync_endpoints() == [f"{PREFIX}-movielens"]
+        model = trained_job.model
+        user, movie = int(model.user_ids[0]), int(model.item_ids[0])
+        rating = cli(aws_env, cdk_json, "invoke", "movielens", str(user), str(movie), runtime=served.url)
+        assert rating.returncode == 0, rating.stderr
+        assert float(rating.stdout) == pytest.approx(float(model.predict([user], [movie])[0]), abs=1e-4)
+        top = as_json(cli(aws_env, cdk_json, "recommend", "movielens", str(user), "5", "--json", runtime=served.url))
+        assert len(top) == 5 and all(isinstance(m, int) for m in top)
+        unchanged = as_json(cli(aws_env, cdk_json, "deploy", "movielens", uri, "--json"))
+        assert unchanged["action"] == "unchanged"
