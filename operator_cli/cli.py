@@ -28,7 +28,7 @@ from external_functions.protocol import Batch, ExternalFunctionError, Row
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, resources
 from pipeline_shared.training_options import METRIC_NAMES
-from snowflake_sql.templates import CDK_JSON
+from stacks.config import CDK_JSON
 
 DESCRIPTION = """The pipeline's SQL functions from a terminal, on a deployed environment (--env).
 

@@ -15,8 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.settings import Environment, HostingSettings, TrainingSettings
 from pipeline_shared import InputError
-from snowflake_sql.templates import CDK_JSON, load_environment
-from stacks.config import ConfigError, PipelineConfig
+from stacks.config import CDK_JSON, ConfigError, PipelineConfig, load_environment
 
 REQUIRED_OUTPUTS = ("TrainingImageUri", "SageMakerRoleArn", "SageMakerHostingRoleArn", "ArtifactBucket")
 

@@ -44,10 +44,7 @@ from snowflake_sql.movielens import (
     read_movielens,
     validated_movielens,
 )
-from snowflake_sql.templates import load_environment
-from stacks.config import ConfigError
-
-ROOT = Path(__file__).resolve().parents[1]
+from stacks.config import CDK_JSON, ConfigError, load_environment
 
 # The columns of 02_tables.sql (a unit test keeps the two in step).
 TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -179,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--source", required=True, help="ml-latest-small.zip, its unpacked folder, or an https:// URL of the zip"
     )
     parser.add_argument("--env", help="environment in cdk.json whose Snowflake settings and secret to use")
-    parser.add_argument("--cdk-json", type=Path, default=ROOT / "cdk.json", help="cdk.json to read with --env")
+    parser.add_argument("--cdk-json", type=Path, default=CDK_JSON, help="cdk.json to read with --env")
     parser.add_argument("--database", help="target database (default: the environment's, else MOVIELENS)")
     parser.add_argument("--schema", help="target schema (default: the environment's, else PUBLIC)")
     add_connection_arguments(parser)

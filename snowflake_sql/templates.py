@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -24,15 +23,13 @@ from snowflake.connector.util_text import split_statements
 
 from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName, plain_identifier
-from stacks.config import CONTEXT_KEY, ConfigError, PipelineConfig, load_environments
+from stacks.config import CDK_JSON, ConfigError, PipelineConfig, load_environment
 
-ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = Path(__file__).resolve().parent
 SQL_FILES: list[Path] = [
     SQL_DIR / name
     for name in ("01_database.sql", "02_tables.sql", "03_loading.sql", "04_retraining.sql", "05_examples.sql")
 ]
-CDK_JSON = ROOT / "cdk.json"
 
 DEFAULT_MODEL_NAME = "movielens"
 DEFAULT_RECOMMENDATIONS_TABLE = "USER_MOVIE_RECOMMENDATIONS"
@@ -102,18 +99,6 @@ def render_file(path: Path, values: Mapping[str, str]) -> str:
         return render(path.read_text(encoding="utf-8"), values)
     except TemplateError as exc:
         raise TemplateError(f"{path.name}: {exc}") from None
-
-
-def load_environment(name: str, cdk_json: Path = CDK_JSON) -> PipelineConfig:
-    """The environment ``name`` configured in ``cdk_json``'s context."""
-    try:
-        context = json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {})
-    except (OSError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"Cannot read {cdk_json} ({type(exc).__name__}): give the project's cdk.json.") from None
-    environments = {config.name: config for config in load_environments(context.get(CONTEXT_KEY))}
-    if name not in environments:
-        raise ConfigError(f"{cdk_json.name} has no environment '{name}': choose one of {', '.join(environments)}.")
-    return environments[name]
 
 
 def _validated(values: Mapping[str, str]) -> dict[str, str]:

@@ -7,14 +7,18 @@ malformed required key stops synth with one message naming the key and an exampl
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_PREFIX, is_resource_prefix
+
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"  # the project's, beside app.py
 
 CONTEXT_KEY = "recommender"
 # Roles that can do far more than read ratings and write recommendations: never the training jobs'.
@@ -369,3 +373,15 @@ def _retention_days(env: _Reader) -> int:
             f"cdk.json: context {env.key('logRetentionDays')} must be one of {', '.join(map(str, RETENTION_DAYS))}."
         )
     return days
+
+
+def load_environment(name: str, cdk_json: Path = CDK_JSON) -> PipelineConfig:
+    """The environment ``name`` configured in ``cdk_json``'s context."""
+    try:
+        context = json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"Cannot read {cdk_json} ({type(exc).__name__}): give the project's cdk.json.") from None
+    environments = {config.name: config for config in load_environments(context.get(CONTEXT_KEY))}
+    if name not in environments:
+        raise ConfigError(f"{cdk_json.name} has no environment '{name}': choose one of {', '.join(environments)}.")
+    return environments[name]

@@ -20,7 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from local_mode.standins import fakesnow_connection, python_env
 from snowflake_sql.load import LoadError, load_movielens
 from snowflake_sql.movielens import MOVIE_COLUMNS, RATING_COLUMNS, MovieLens, read_movielens, synthetic_movielens
-from snowflake_sql.templates import SQL_FILES, load_environment, render_file, statements, template_values
+from snowflake_sql.templates import SQL_FILES, render_file, statements, template_values
+from stacks.config import load_environment
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

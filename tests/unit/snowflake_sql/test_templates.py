@@ -14,13 +14,12 @@ from snowflake_sql import templates
 from snowflake_sql.load import TABLE_COLUMNS
 from snowflake_sql.templates import (
     SQL_FILES,
-    load_environment,
     render,
     render_file,
     statements,
     template_values,
 )
-from stacks.config import CONTEXT_KEY, load_environments
+from stacks.config import CONTEXT_KEY, load_environment, load_environments
 
 ROOT = templates.ROOT
 FUNCTION_NAMES = sorted({function.name for function in CATALOGUE})
