@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +22,7 @@ from snowflake_sql.templates import (
 )
 from stacks.config import CONTEXT_KEY, load_environment, load_environments
 
-ROOT = templates.ROOT
+ROOT = Path(__file__).resolve().parents[3]
 FUNCTION_NAMES = sorted({function.name for function in CATALOGUE})
 
 
