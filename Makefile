@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt t
 NODE_STAMP := node_modules/.installed
 # checkov's pins conflict with the CDK app's: it gets a venv of its own.
 CHECKOV_STAMP := .venv-checkov/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+# The operator CLI's SageMaker SDK pins mlflow's gunicorn/pyarrow below the image's: a venv of its own too.
+OPERATOR_STAMP := .venv-operator/.installed-$(shell cat requirements-operator.txt pyproject.toml | cksum | cut -d' ' -f1)
 # The Lambdas' locked wheels, downloaded once so synth and bundling work offline.
 WHEELS := .wheelhouse/.filled-$(shell cat lambda_src/snowflake_integration/requirements.lock | cksum | cut -d' ' -f1)
 # Offline-friendly CDK: no notices, no telemetry, no Node end-of-life banner from jsii.
@@ -39,16 +41,24 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements-checkov.txt
 	rm -f .venv-checkov/.installed-* && touch $@
 
+$(OPERATOR_STAMP): requirements-operator.txt pyproject.toml
+	$(PYTHON) -m venv .venv-operator
+	.venv-operator/bin/python -m pip install --quiet --disable-pip-version-check --progress-bar off -r requirements-operator.txt
+	@# the project's packages too, so `recommender` verbs that need the SDK run in this venv with the same code
+	.venv-operator/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --editable . \
+		> .venv-operator/editable-install.log 2>&1 || { cat .venv-operator/editable-install.log; exit 1; }
+	rm -f .venv-operator/.installed-* && touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) ## create .venv, node_modules and .wheelhouse with every pinned dependency
+install: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## create .venv, node_modules and .wheelhouse with every pinned dependency
 
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
 	$(BIN)/recommender-local $(if $(DATA),--data $(DATA))
 
-test: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
+test: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -97,4 +107,4 @@ bench-serving: $(STAMP) ## serving rows/s vs the seed's loop; latency at 8 concu
 	$(BIN)/python -m bench.serving
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .venv-checkov node_modules .wheelhouse .pytest_cache .ruff_cache cdk.out *.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-operator node_modules .wheelhouse .pytest_cache .ruff_cache cdk.out *.egg-info

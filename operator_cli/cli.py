@@ -25,6 +25,7 @@ import boto3
 
 from external_functions import aws, deployment, scoring, status, training
 from external_functions.protocol import Batch, ExternalFunctionError, Row
+from operator_cli import sdk
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, resources
 from pipeline_shared.training_options import METRIC_NAMES
@@ -38,11 +39,13 @@ deploy = deploy_model, invoke = invoke_model, recommend = recommend.
 
 examples:
   recommender train --env dev --input MOVIELENS.PUBLIC.RATINGS --output MOVIELENS.PUBLIC.RECS --option n_epochs=30
+  recommender logs --env dev movielens-dev-train-1a2b3c4d5e6f
   recommender status --env dev
   recommender deploy --env dev movielens latest
   recommender recommend --env dev movielens 42 10
 
-exit status: 0 done; 2 the input or the environment needs fixing; 1 AWS failed or throttled (retry later)
+exit status: 0 done; 2 the input or the environment needs fixing; 1 AWS failed or throttled (retry later),
+or the job followed by logs / train --wait ended Failed or Stopped
 """
 BATCH_ID = "sf-external-function-query-batch-id"
 INVOKE_BUDGET_S = 60
@@ -51,8 +54,11 @@ RECENT_JOBS = 10
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
+        if args.verb == "logs" or getattr(args, "wait", False):
+            sdk.ensure(argv)  # follows jobs with the SageMaker SDK, from .venv-operator
         stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
         result = args.run(args, stack)
     except (InputError, ExternalFunctionError) as exc:
@@ -64,12 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, indent=2, default=str))
     else:
         args.show(result)
-    return 0
+    followed = isinstance(result, dict) and result.get("kind") == "training_job"
+    return 1 if followed and result["status"] in ("Failed", "Stopped") else 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="recommender", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="recommender", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env", required=True, help="environment in cdk.json, e.g. dev (its stack must be deployed)")
@@ -85,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     train = verb("train", "start a training job, as train_and_get_recommendations does", _train, _show_job)
     train.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
     train.add_argument("--output", required=True, help="recommendations table, DB.SCHEMA.TABLE")
+    train.add_argument("--wait", action="store_true", help="follow the job's logs until it ends, then show its metrics")
     train.add_argument(
         "--option",
         action="append",
@@ -92,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a training option (repeatable), e.g. n_epochs=30",
     )
+    logs = verb(
+        "logs", "follow a training job's CloudWatch logs until it ends, then show its status", _logs, _show_mapping
+    )
+    logs.add_argument("job", help="training job name, as train or train_and_get_recommendations answered")
     state = verb(
         "status",
         "a job's or model's status, as pipeline_status shows it; without NAME, the recent jobs",
@@ -123,7 +135,27 @@ def _batch(*args: Any) -> Batch:
 def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = dict(_option(text) for text in args.option)
     [job] = training.start(_batch(args.input, args.output, options or None), stack.training(), aws.sagemaker())
+    if args.wait:
+        _show_job(job)
+        print()
+        return _followed(job["training_job_name"], stack)
     return job
+
+
+def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    if not args.job.startswith(resources.training_job_prefix(stack.prefix)):
+        raise InputError(
+            f"'{args.job}' is not a training job of this pipeline (they start with {stack.prefix}-train-)."
+        )
+    return _followed(args.job, stack)
+
+
+def _followed(job: str, stack: DeployedStack) -> dict[str, Any]:
+    """Print the job's logs until it ends; its status as pipeline_status shows it."""
+    if training.describe(aws.sagemaker(), job) is None:
+        raise InputError(f"This pipeline has no training job named '{job}'.")
+    sdk.follow(job, region=stack.region)
+    return status.describe(job, stack.prefix, aws.sagemaker(), row=0)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -178,7 +210,8 @@ def _recommend(args: argparse.Namespace, stack: DeployedStack) -> list[int] | No
 
 def _show_job(job: dict[str, Any]) -> None:
     _show_mapping(job)
-    print(f"\nfollow it with: recommender status --env <env> {job['training_job_name']}")
+    if "training_job_name" in job and job.get("status") == "InProgress":
+        print(f"\nfollow it with: recommender logs --env <env> {job['training_job_name']}")
 
 
 def _show_mapping(document: dict[str, Any]) -> None:

@@ -80,7 +80,7 @@ def as_json(run: subprocess.CompletedProcess) -> Any:
     return json.loads(run.stdout)
 
 
-@pytest.mark.parametrize("verb", ["train", "status", "deploy", "invoke", "recommend"])
+@pytest.mark.parametrize("verb", ["train", "logs", "status", "deploy", "invoke", "recommend"])
 def test_every_verb_has_help(verb: str) -> None:
     run = subprocess.run([sys.executable, "-m", "operator_cli", verb, "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--env" in run.stdout
@@ -171,6 +171,61 @@ def publish_output(logs: Any, job: str, lines: list[str]) -> None:
         logStreamName=stream,
         logEvents=[{"timestamp": now, "message": m} for m in lines],
     )
+
+
+def start_cli(aws_env: dict[str, str], cdk_json: Path, *args: str) -> subprocess.Popen[str]:
+    verb, *rest = args
+    return subprocess.Popen(
+        [sys.executable, "-m", "operator_cli", verb, "--env", ENV, "--cdk-json", str(cdk_json), *rest],
+        env=python_env(**aws_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def test_logs_follows_a_running_job_until_it_ends(aws_env, cdk_json, stack, aws_client) -> None:
+    """Through the SageMaker SDK (in .venv-operator): the log lines as they arrive, then the final status."""
+    job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.LOGS", "--json"))
+    name = job["training_job_name"]
+    publish_output(aws_client("logs"), name, ["reading A.B.C ...", "validation:ndcg_at_10=0.3101"])
+    following = start_cli(aws_env, cdk_json, "logs", name)
+    time.sleep(2)
+    assert following.poll() is None, following.communicate()  # still running: the job is
+    publish_output(aws_client("logs"), name, ["replacing the contents of A.B.LOGS done"])
+    report_training_job(aws_client("logs"), name, "Completed")
+    stdout, stderr = following.communicate(timeout=120)
+    assert following.returncode == 0, stderr
+    for line in ("reading A.B.C ...", "validation:ndcg_at_10=0.3101", "replacing the contents of A.B.LOGS done"):
+        assert line in stdout
+    assert "Completed" in stdout.split("validation:ndcg_at_10=0.3101", 1)[1]
+    assert "Traceback" not in stderr
+
+
+def test_train_wait_follows_the_job_and_fails_with_it(aws_env, cdk_json, stack, aws_client, tmp_path, monkeypatch):
+    """train --wait while local mode runs the job: this one fails (the stack's secret is not in moto)."""
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    waiting = start_cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.WAIT", "--wait")
+    sagemaker = aws_client("sagemaker")
+    deadline = time.monotonic() + 60
+    while not (jobs := running_jobs(sagemaker, "A.B.WAIT")):
+        assert time.monotonic() < deadline and waiting.poll() is None, waiting.communicate()
+        time.sleep(0.5)
+    env = {k: v for k, v in aws_env.items() if k.startswith("AWS_")}
+    with LocalSageMaker(sagemaker, aws_client("s3"), tmp_path, RuntimeRoute(), env) as local:
+        run = local.run_training_job(jobs[0])
+    stdout, stderr = waiting.communicate(timeout=120)
+    assert waiting.returncode == 1, stderr
+    assert run.failure in stdout  # the job's own last line, from its logs
+    assert "Failed" in stdout and f"AlgorithmError: {run.failure}" in stdout
+
+
+def running_jobs(sagemaker: Any, output_table: str) -> list[str]:
+    summaries = sagemaker.list_training_jobs(NameContains=f"{PREFIX}-train-", StatusEquals="InProgress")
+    names = [s["TrainingJobName"] for s in summaries["TrainingJobSummaries"]]
+    return [
+        n
+        for n in names
+        if sagemaker.describe_training_job(TrainingJobName=n)["HyperParameters"]["output_table"] == output_table
+    ]
 
 
 @pytest.fixture(scope="module")
