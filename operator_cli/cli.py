@@ -25,7 +25,7 @@ import boto3
 
 from external_functions import aws, deployment, scoring, status, training
 from external_functions.protocol import Batch, ExternalFunctionError, Row
-from operator_cli import sdk
+from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, resources
 from pipeline_shared.training_options import METRIC_NAMES
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
-        if args.verb == "logs" or getattr(args, "wait", False):
+        if args.verb in ("logs", "tune") or getattr(args, "wait", False):
             sdk.ensure(argv)  # follows jobs with the SageMaker SDK, from .venv-operator
         stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
         result = args.run(args, stack)
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         retry = isinstance(exc, ExternalFunctionError) and exc.status >= 429
         print(f"recommender {args.verb}: {message.replace('; Snowflake will retry', '; retry later')}", file=sys.stderr)
         return 1 if retry else 2
-    if args.json:
+    if args.json or getattr(args, "dry_run", False):
         print(json.dumps(result, indent=2, default=str))
     else:
         args.show(result)
@@ -111,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
         _show_status,
     )
     state.add_argument("name", nargs="?", help="training job name, model name or endpoint name")
+    tune = verb("tune", "SageMaker Automatic Model Tuning over the model's hyperparameters", _tune, _show_mapping)
+    tune.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
+    tune.add_argument("--output", required=True, help="recommendations table each training job writes")
+    tune.add_argument("--max-jobs", type=int, default=10, help="training jobs in all (default 10)")
+    tune.add_argument("--parallel", type=int, default=2, help="training jobs at once (default 2)")
+    tune.add_argument("--objective", default="validation:ndcg_at_10", help=f"one of {', '.join(tuning.OBJECTIVES)}")
+    tune.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a fixed option (repeatable)")
+    tune.add_argument("--dry-run", action="store_true", help="print the CreateHyperParameterTuningJob request only")
     deploy = verb("deploy", "put a model behind an endpoint, as deploy_model does", _deploy, _show_mapping)
     deploy.add_argument("model", help="model name, e.g. movielens")
     deploy.add_argument("ref", help="'latest', a training job name, or an s3:// model.tar.gz")
@@ -140,6 +148,21 @@ def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
         print()
         return _followed(job["training_job_name"], stack)
     return job
+
+
+def _tune(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    options = dict(_option(text) for text in args.option)
+    request = training.parse_row(Row(0, (args.input, args.output, options or None)))
+    name = tuning.tuning_job_name(stack.prefix, uuid.uuid4().hex)
+    return tuning.tune(
+        request,
+        stack.training(),
+        name=name,
+        objective=args.objective,
+        max_jobs=args.max_jobs,
+        parallel=args.parallel,
+        dry_run=args.dry_run,
+    )
 
 
 def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
+from botocore.validate import ParamValidator
 
 from external_functions.training import METRICS
 from local_mode.sagemaker import TRAINING_LOG_GROUP, LocalSageMaker, RuntimeRoute, report_training_job
@@ -80,7 +82,7 @@ def as_json(run: subprocess.CompletedProcess) -> Any:
     return json.loads(run.stdout)
 
 
-@pytest.mark.parametrize("verb", ["train", "logs", "status", "deploy", "invoke", "recommend"])
+@pytest.mark.parametrize("verb", ["train", "logs", "tune", "status", "deploy", "invoke", "recommend"])
 def test_every_verb_has_help(verb: str) -> None:
     run = subprocess.run([sys.executable, "-m", "operator_cli", verb, "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--env" in run.stdout
@@ -226,6 +228,51 @@ def running_jobs(sagemaker: Any, output_table: str) -> list[str]:
         for n in names
         if sagemaker.describe_training_job(TrainingJobName=n)["HyperParameters"]["output_table"] == output_table
     ]
+
+
+def test_tune_dry_run_prints_a_valid_request_built_from_the_train_functions(aws_env, cdk_json, stack, aws_client):
+    """The SDK's CreateHyperParameterTuningJob request, stopped before it is sent, checked by botocore's model."""
+    args = ["--input", "MOVIELENS.OPS.RATINGS", "--output", "MOVIELENS.OPS.TUNED", "--max-jobs", "6", "--parallel", "2"]
+    request = as_json(
+        cli(aws_env, cdk_json, "tune", *args, "--option", "n_epochs=40", "--option", "top_k=20", "--dry-run")
+    )
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateHyperParameterTuningJob").input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+    name = request["HyperParameterTuningJobName"]
+    assert name.startswith(f"{PREFIX}-tune-") and len(name) <= 32
+    config = request["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:ndcg_at_10"}
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2}
+    ranges = config["ParameterRanges"]
+    tuned = {
+        r["Name"] for kind in ("IntegerParameterRanges", "ContinuousParameterRanges") for r in ranges.get(kind, [])
+    }
+    assert tuned == {"n_factors", "lr_all", "reg_all", "ranking_regularization"}  # n_epochs is fixed by --option
+    definition = request["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["TrainingImage"] == stack["TrainingImageUri"]
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == METRICS
+    assert definition["RoleArn"] == stack["SageMakerRoleArn"]
+    assert definition["OutputDataConfig"]["S3OutputPath"] == f"s3://{stack['ArtifactBucket']}/{PREFIX}/models/"
+    static = definition["StaticHyperParameters"]
+    assert static["output_table"] == "MOVIELENS.OPS.TUNED" and static["snowflake_user"] == "RECOMMENDER_TRAINER"
+    assert (static["n_epochs"], static["top_k"]) == ("40", "20") and not tuned & set(static)
+    assert {"Key": "recommender:pipeline", "Value": PREFIX} in request["Tags"]
+    listed = aws_client("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
+    assert name not in {job["HyperParameterTuningJobName"] for job in listed}  # nothing was created
+
+
+def test_tune_starts_a_tuning_job(aws_env, cdk_json, stack, aws_client) -> None:
+    started = as_json(cli(aws_env, cdk_json, "tune", "--input", "A.B.C", "--output", "A.B.TUNED", "--objective",
+                          "validation:rmse", "--max-jobs", "4", "--json"))  # fmt: skip
+    described = aws_client("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=started["tuning_job_name"]
+    )
+    objective = described["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    assert objective == {"Type": "Minimize", "MetricName": "validation:rmse"}
+    bad = cli(aws_env, cdk_json, "tune", "--input", "A.B.C", "--output", "A.B.D", "--objective", "accuracy")
+    assert bad.returncode == 2 and "--objective must be one of" in bad.stderr
 
 
 @pytest.fixture(scope="module")

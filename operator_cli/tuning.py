@@ -1,0 +1,139 @@
+"""``recommender tune``: SageMaker Automatic Model Tuning over the model's hyperparameters, with the SDK's tuner.
+
+The training definition is the train function's own request (:func:`training_job_request`):
+the same image, role, output path, instance, limits, Snowflake settings, tables and metric
+definitions; the tuned hyperparameters are left out of the static ones. The objective is one
+of the metrics the image prints. A dry run stops the SDK's CreateHyperParameterTuningJob call
+at botocore's ``provide-client-params`` event and prints the request instead: nothing is created.
+Runs in .venv-operator (:mod:`operator_cli.sdk`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from external_functions.settings import TrainingSettings
+from external_functions.training import METRICS, TrainingRequest, training_job_request
+from operator_cli import sdk
+from pipeline_shared import InputError, resources
+
+OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
+MAX_NAME = 32  # SageMaker's limit for tuning job names
+
+
+@dataclass(frozen=True)
+class Range:
+    kind: str  # Integer | Continuous
+    low: float
+    high: float
+    scaling: str = "Auto"
+
+
+RANGES = {
+    "n_factors": Range("Integer", 20, 200),
+    "n_epochs": Range("Integer", 10, 80),
+    "lr_all": Range("Continuous", 0.002, 0.05, "Logarithmic"),
+    "reg_all": Range("Continuous", 0.01, 0.3, "Logarithmic"),
+    "ranking_regularization": Range("Continuous", 30.0, 3000.0, "Logarithmic"),
+}
+
+
+class DryRun(Exception):  # noqa: N818 -- not an error: the request, caught before it is sent
+    def __init__(self, request: dict[str, Any]) -> None:
+        super().__init__("dry run")
+        self.request = request
+
+
+def tuning_job_name(prefix: str, token: str) -> str:
+    start = f"{prefix}-tune-"
+    return f"{start}{token[: MAX_NAME - len(start)]}"
+
+
+def tune(
+    request: TrainingRequest,
+    settings: TrainingSettings,
+    *,
+    name: str,
+    objective: str,
+    max_jobs: int,
+    parallel: int,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Start the tuning job (or, with ``dry_run``, return its CreateHyperParameterTuningJob request)."""
+    if objective not in OBJECTIVES:
+        raise InputError(f"--objective must be one of {', '.join(OBJECTIVES)}, got '{objective}'.")
+    if not 1 <= parallel <= max_jobs <= 500:
+        raise InputError(
+            f"--max-jobs ({max_jobs}) must be 1 to 500 and at least --parallel ({parallel}), which is 1 or more."
+        )
+    base = training_job_request(name, request, settings)
+    tuned = [key for key in RANGES if key not in request.options]
+    if not tuned:
+        raise InputError("Every tunable hyperparameter is fixed by an --option: leave at least one to tune.")
+    os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(sdk.CONFIG))
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")  # else an IAM SimulatePrincipalPolicy call per run
+    from sagemaker.core.helper.session_helper import Session
+    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
+    from sagemaker.core.training.configs import Compute, OutputDataConfig, StoppingCondition
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.tuner import HyperparameterTuner
+
+    boto = boto3.Session()
+    if dry_run:
+        boto.events.register("provide-client-params.sagemaker.CreateHyperParameterTuningJob", _stop_and_show)
+    session = Session(boto_session=boto, default_bucket=settings.bucket)
+    static = {key: value for key, value in base["HyperParameters"].items() if key not in tuned}
+    trainer = ModelTrainer(
+        sagemaker_session=session,
+        training_image=base["AlgorithmSpecification"]["TrainingImage"],
+        role=base["RoleArn"],
+        hyperparameters=static,
+        compute=Compute(
+            instance_type=base["ResourceConfig"]["InstanceType"],
+            instance_count=base["ResourceConfig"]["InstanceCount"],
+            volume_size_in_gb=base["ResourceConfig"]["VolumeSizeInGB"],
+        ),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=base["StoppingCondition"]["MaxRuntimeInSeconds"]),
+        output_data_config=OutputDataConfig(s3_output_path=base["OutputDataConfig"]["S3OutputPath"]),
+        base_job_name=name,
+    )
+    kinds = {"Integer": IntegerParameter, "Continuous": ContinuousParameter}
+    tuner = HyperparameterTuner(
+        model_trainer=trainer,
+        objective_metric_name=objective,
+        objective_type=OBJECTIVES[objective],
+        hyperparameter_ranges={
+            key: kinds[RANGES[key].kind](RANGES[key].low, RANGES[key].high, scaling_type=RANGES[key].scaling)
+            for key in tuned
+        },
+        metric_definitions=METRICS,
+        strategy="Bayesian",
+        max_jobs=max_jobs,
+        max_parallel_jobs=parallel,
+        tags=base["Tags"],  # SageMaker adds the tuning job's tags to every training job it starts
+    )
+    try:
+        tuner.tune(job_name=name, wait=False)
+    except DryRun as stopped:
+        return stopped.request
+    job = tuner.latest_tuning_job
+    return {
+        "tuning_job_name": name,
+        "status": job.hyper_parameter_tuning_job_status,
+        "objective": f"{OBJECTIVES[objective]} {objective}",
+        "tuned": ", ".join(tuned),
+        "max_jobs": max_jobs,
+        "parallel": parallel,
+    }
+
+
+def _stop_and_show(params: dict[str, Any], **_: Any) -> None:
+    raise DryRun(dict(params))
+
+
+def is_tuning_job(name: str, prefix: str) -> bool:
+    return name.startswith(f"{prefix}-tune-") and resources.is_sagemaker_name(name)
