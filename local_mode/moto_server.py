@@ -23,6 +23,9 @@
   server's CloudWatch Logs: one JSON event per change in group ``/local-mode/training-jobs``,
   stream ``<job>`` (``{"status", "secondary_status", "failure_reason"}``) -- a stand-in channel,
   not a SageMaker one.
+- Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
+  are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
+  best training job (same channel, stream ``<tuning job>``).
 
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
@@ -42,7 +45,13 @@ from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.logs.models import logs_backends
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeEndpoint, FakeEndpointConfig, FakeTrainingJob, SageMakerModelBackend
+from moto.sagemaker.models import (
+    FakeEndpoint,
+    FakeEndpointConfig,
+    FakeTrainingJob,
+    HyperParameterTuningJob,
+    SageMakerModelBackend,
+)
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import main
 
@@ -128,6 +137,52 @@ def _stop_training_job(self: SageMakerModelBackend, training_job_name: str) -> N
         )
     _stop_requested[training_job_name] = time.monotonic()
     _refresh(self, job)
+
+
+_tuning_job_init = HyperParameterTuningJob.__init__
+_describe_tuning_job = SageMakerModelBackend.describe_hyper_parameter_tuning_job
+_list_tuning_jobs = SageMakerModelBackend.list_hyper_parameter_tuning_jobs
+
+
+def _tuning_job_as_started(self: HyperParameterTuningJob, *args: Any, **kwargs: Any) -> None:
+    _tuning_job_init(self, *args, **kwargs)
+    self.hyper_parameter_tuning_job_status = "InProgress"
+    self.hyper_parameter_tuning_end_time = self.best_training_job = self.OverallBestTrainingJob = None
+    self.training_job_status_counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0}
+    self.objective_status_counters = {"Succeeded": 0, "Pending": 0, "Failed": 0}
+    self.failure_reason = None
+
+
+def _refresh_tuning_job(backend: SageMakerModelBackend, job: HyperParameterTuningJob) -> None:
+    reports = _reports(backend.account_id, backend.region_name, job.hyper_parameter_tuning_job_name)
+    if not reports:
+        return
+    latest = reports[-1]
+    job.hyper_parameter_tuning_job_status = latest.get("status", "InProgress")
+    job.failure_reason = latest.get("failure_reason")
+    job.training_job_status_counters.update(latest.get("training_job_status_counters", {}))
+    job.objective_status_counters.update(latest.get("objective_status_counters", {}))
+    best = latest.get("best_training_job")
+    if best:
+        job.best_training_job = job.OverallBestTrainingJob = {
+            **best,
+            "CreationTime": datetime.fromisoformat(best["CreationTime"]),
+        }
+    if job.hyper_parameter_tuning_job_status != "InProgress" and job.hyper_parameter_tuning_end_time is None:
+        job.hyper_parameter_tuning_end_time = job.last_modified_time = utcnow()
+
+
+def _describe_tuning_job_as_it_is(self: SageMakerModelBackend, hyper_parameter_tuning_job_name: str) -> Any:
+    job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
+    if job is not None:
+        _refresh_tuning_job(self, job)
+    return _describe_tuning_job(self, hyper_parameter_tuning_job_name)
+
+
+def _list_tuning_jobs_as_they_are(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    for job in self.hyper_parameter_tuning_jobs.values():
+        _refresh_tuning_job(self, job)
+    return _list_tuning_jobs(self, *args, **kwargs)
 
 
 def _stop_training_job_action(self: SageMakerResponse) -> ActionResult:
@@ -221,6 +276,9 @@ SageMakerModelBackend.describe_training_job = _describe_training_job_with_metric
 SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # type: ignore[method-assign]
 SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
 SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
+HyperParameterTuningJob.__init__ = _tuning_job_as_started  # type: ignore[method-assign]
+SageMakerModelBackend.describe_hyper_parameter_tuning_job = _describe_tuning_job_as_it_is  # type: ignore[method-assign]
+SageMakerModelBackend.list_hyper_parameter_tuning_jobs = _list_tuning_jobs_as_they_are  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

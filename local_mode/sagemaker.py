@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import math
+import random
 import signal
 import subprocess
 import sys
@@ -105,13 +107,17 @@ def report_training_job(
 ) -> None:
     """Tell the moto stand-in how a training job stands (see local_mode.moto_server): how local mode,
     which runs the jobs, moves them out of InProgress."""
-    document = {"status": status, "secondary_status": secondary or status, "failure_reason": failure_reason}
+    report(logs, job, {"status": status, "secondary_status": secondary or status, "failure_reason": failure_reason})
+
+
+def report(logs: Any, name: str, document: dict[str, Any]) -> None:
+    """One state report on a training or tuning job to the moto stand-in (its stream is the job's name)."""
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=OUTCOME_LOG_GROUP)
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_stream(logGroupName=OUTCOME_LOG_GROUP, logStreamName=job)
+        logs.create_log_stream(logGroupName=OUTCOME_LOG_GROUP, logStreamName=name)
     event = {"timestamp": time.time_ns() // 1_000_000, "message": json.dumps(document)}
-    logs.put_log_events(logGroupName=OUTCOME_LOG_GROUP, logStreamName=job, logEvents=[event])
+    logs.put_log_events(logGroupName=OUTCOME_LOG_GROUP, logStreamName=name, logEvents=[event])
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,66 @@ class LocalSageMaker:
                 self.logs, job_name, "Failed", failure_reason=f"AlgorithmError: {reason.strip()}"[:1024]
             )
         return TrainingRun(job_name, returncode, stdout, stderr, artifact)
+
+    def run_tuning_job(self, name: str) -> str | None:
+        """Run a tuning job's training jobs one at a time and report the best; returns its name (None if none ended).
+
+        SageMaker's Random strategy, whatever the job asked for: each training job's tuned
+        hyperparameters are drawn from the ranges (log-uniformly where the scaling says so), with a
+        seed from the tuning job's name. Each is created in moto as SageMaker would create it
+        (``<tuning job>-NNN-<hash>``, the tuning job's tags) and run with :meth:`run_training_job`.
+        """
+        tuning = self.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        if tuning["HyperParameterTuningJobStatus"] != "InProgress":
+            return None
+        config, definition = tuning["HyperParameterTuningJobConfig"], tuning["TrainingJobDefinition"]
+        objective = config["HyperParameterTuningJobObjective"]
+        tags = self.sagemaker.list_tags(ResourceArn=tuning["HyperParameterTuningJobArn"]).get("Tags", [])
+        draw = random.Random(name)  # noqa: S311 -- sampling hyperparameters, not secrets
+        report(self.logs, name, {"status": "InProgress"})
+        results = []
+        for number in range(1, config["ResourceLimits"]["MaxNumberOfTrainingJobs"] + 1):
+            tuned = _draw(config["ParameterRanges"], draw)
+            child = f"{name}-{number:03d}-{draw.getrandbits(32):08x}"
+            self.sagemaker.create_training_job(
+                TrainingJobName=child,
+                AlgorithmSpecification=definition["AlgorithmSpecification"],
+                RoleArn=definition["RoleArn"],
+                HyperParameters={**definition.get("StaticHyperParameters", {}), **tuned},
+                OutputDataConfig=definition["OutputDataConfig"],
+                ResourceConfig=definition["ResourceConfig"],
+                StoppingCondition=definition["StoppingCondition"],
+                Tags=tags,
+            )
+            run = self.run_training_job(child)
+            job = self.sagemaker.describe_training_job(TrainingJobName=child)
+            values = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+            value = values.get(objective["MetricName"]) if run.returncode == 0 else None
+            results.append((child, job, tuned, value))
+        scored = [r for r in results if r[3] is not None]
+        best = (max if objective["Type"] == "Maximize" else min)(scored, key=lambda r: r[3]) if scored else None
+        document: dict[str, Any] = {
+            "status": "Completed" if best else "Failed",
+            "failure_reason": None if best else "No training job reported the objective metric.",
+            "training_job_status_counters": {
+                "Completed": sum(r[1]["TrainingJobStatus"] == "Completed" for r in results),
+                "NonRetryableError": sum(r[1]["TrainingJobStatus"] == "Failed" for r in results),
+            },
+            "objective_status_counters": {"Succeeded": len(scored), "Failed": len(results) - len(scored)},
+        }
+        if best:
+            child, job, tuned, value = best
+            document["best_training_job"] = {
+                "TrainingJobName": child,
+                "TrainingJobArn": job["TrainingJobArn"],
+                "CreationTime": job["CreationTime"].isoformat(),
+                "TrainingJobStatus": job["TrainingJobStatus"],
+                "TunedHyperParameters": tuned,
+                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": objective["MetricName"], "Value": value},
+                "ObjectiveStatus": "Succeeded",
+            }
+        report(self.logs, name, document)
+        return best[0] if best else None
 
     def _run_until_done(self, job_name: str, opt_ml: Path) -> tuple[int, str, str]:
         """Run the training program; a stop requested meanwhile is passed on as SIGTERM."""
@@ -286,6 +352,22 @@ class LocalSageMaker:
         self.s3.download_file(bucket, key, str(archive))
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(model_dir, filter="data")
+
+
+def _draw(ranges: dict[str, Any], draw: random.Random) -> dict[str, str]:
+    """One value per tuned hyperparameter, as SageMaker passes them: strings."""
+    values: dict[str, str] = {}
+    for kind in ("IntegerParameterRanges", "ContinuousParameterRanges"):
+        for spec in ranges.get(kind, []):
+            low, high = float(spec["MinValue"]), float(spec["MaxValue"])
+            if spec.get("ScalingType") in ("Logarithmic", "ReverseLogarithmic") and low > 0:
+                value = math.exp(draw.uniform(math.log(low), math.log(high)))
+            else:
+                value = draw.uniform(low, high)
+            values[spec["Name"]] = str(round(value)) if kind == "IntegerParameterRanges" else f"{value:.6g}"
+    for spec in ranges.get("CategoricalParameterRanges", []):
+        values[spec["Name"]] = draw.choice(spec["Values"])
+    return values
 
 
 def _split(uri: str) -> tuple[str, str]:

@@ -13,8 +13,17 @@ from typing import Literal
 
 # What a permission may name: the pipeline's SageMaker objects of one kind, or no resource type.
 ResourceKind = Literal[
-    "training-job", "model", "endpoint-config", "endpoint", "training-logs", "endpoint-logs", "*"
-]  # *-logs: the log groups SageMaker writes for training jobs and for this pipeline's endpoints
+    "training-job",
+    "tuning-job",
+    "tuned-training-job",
+    "model",
+    "endpoint-config",
+    "endpoint",
+    "training-logs",
+    "endpoint-logs",
+    "*",
+]  # *-logs: the log groups SageMaker writes for training jobs and for this pipeline's endpoints;
+# tuned-training-job: the training jobs a tuning job starts, which SageMaker names after it
 PassedRole = Literal["training", "hosting"]
 
 
@@ -113,7 +122,8 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
         "VARIANT",
         max_batch_rows=5,
         permissions=(
-            Permission(("sagemaker:DescribeTrainingJob", "sagemaker:ListTags"), ("training-job",)),
+            Permission(("sagemaker:DescribeTrainingJob", "sagemaker:ListTags"), ("training-job", "tuned-training-job")),
+            Permission(("sagemaker:DescribeHyperParameterTuningJob",), ("tuning-job",)),  # its best training job
             Permission(("sagemaker:ListTrainingJobs",), ("*",)),
             Permission(
                 (

@@ -46,6 +46,11 @@ def training_job_prefix(prefix: str) -> str:
     return f"{prefix}-train-"
 
 
+def tuning_job_prefix(prefix: str) -> str:
+    """Tuning jobs (and the training jobs SageMaker names after them) start with this."""
+    return f"{prefix}-tune-"
+
+
 def training_job_name(prefix: str, token: str) -> str:
     return f"{training_job_prefix(prefix)}{token}"
 

@@ -149,8 +149,15 @@ class ExternalFunctionApi(Construct):
                 return stack.format_arn(
                     service="logs", resource="log-group", resource_name=group, arn_format=ArnFormat.COLON_RESOURCE_NAME
                 )
-            pattern = f"{prefix}-train-*" if kind == "training-job" else f"{prefix}-*"
-            return stack.format_arn(service="sagemaker", resource=kind, resource_name=pattern)
+            if kind == "tuning-job":
+                return stack.format_arn(
+                    service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{prefix}-tune-*"
+                )
+            patterns = {"training-job": f"{prefix}-train-*", "tuned-training-job": f"{prefix}-tune-*"}
+            resource = "training-job" if kind == "tuned-training-job" else kind
+            return stack.format_arn(
+                service="sagemaker", resource=resource, resource_name=patterns.get(kind, f"{prefix}-*")
+            )
 
         roles = {"training": training_role, "hosting": hosting_role}
         for function in CATALOGUE:
@@ -169,7 +176,7 @@ class ExternalFunctionApi(Construct):
             "ListTrainingJobs and "
             "X-Ray's trace actions have no resource type; Snowflake's role may POST to this API's routes only.",
             allowed=[
-                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|hyper-parameter-tuning-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
                 rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/{re.escape(prefix)}-\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",

@@ -1,7 +1,8 @@
 """``deploy_model(model_name, model_ref)``: put a trained model behind a SageMaker endpoint.
 
 ``model_ref`` is an ``s3://<pipeline bucket>/<prefix>/...model.tar.gz`` URI, a training job name of this
-pipeline, or ``'latest'`` (its newest Completed job). Each deployment creates a versioned
+pipeline, a tuning job name of this pipeline (its best training job), or ``'latest'`` (its newest
+Completed training job). Each deployment creates a versioned
 SageMaker Model and EndpointConfig, then creates the endpoint or -- if it exists -- switches it
 with ``UpdateEndpoint``, which keeps serving the old version until the new one is ready.
 A version is named after what it serves (model, artifact, image, hosting settings): deploying
@@ -79,13 +80,16 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
                 f"Row {row}: this pipeline has no completed training job yet: run "
                 "train_and_get_recommendations first, or pass an s3:// model URI."
             )
+    elif resources.is_sagemaker_name(reference) and reference.startswith(resources.tuning_job_prefix(settings.prefix)):
+        job = best_training_job(reference, sagemaker, row=row)
     else:
         if not resources.is_sagemaker_name(reference) or not reference.startswith(
             resources.training_job_prefix(settings.prefix)
         ):
             raise BadRequestError(
-                f"Row {row}: model_ref is neither 'latest', an s3:// URI nor a training job of this "
-                f"pipeline (named {resources.training_job_prefix(settings.prefix)}...)."
+                f"Row {row}: model_ref is neither 'latest', an s3:// URI, a training job "
+                f"({resources.training_job_prefix(settings.prefix)}...) nor a tuning job "
+                f"({resources.tuning_job_prefix(settings.prefix)}...) of this pipeline."
             )
         job = describe_training_job(sagemaker, reference)
         if job is None:
@@ -101,6 +105,27 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
             "check pipeline_status for it."
         )
     return ModelSource(job["ModelArtifacts"]["S3ModelArtifacts"], job["TrainingJobName"])
+
+
+def best_training_job(tuning_job: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
+    """The training job a tuning job found best (DescribeHyperParameterTuningJob's BestTrainingJob)."""
+    tuning = describe_or_none(
+        sagemaker.describe_hyper_parameter_tuning_job,
+        f"tuning job {tuning_job}",
+        HyperParameterTuningJobName=tuning_job,
+    )
+    if tuning is None:
+        raise BadRequestError(f"Row {row}: there is no tuning job named {tuning_job}.")
+    best = tuning.get("BestTrainingJob")
+    if not best:
+        raise BadRequestError(
+            f"Row {row}: tuning job {tuning_job} is {tuning['HyperParameterTuningJobStatus']} and has no best "
+            "training job yet: deploy it once one of its training jobs has completed."
+        )
+    job = describe_training_job(sagemaker, best["TrainingJobName"])
+    if job is None:
+        raise BadRequestError(f"Row {row}: the best training job of {tuning_job} no longer exists.")
+    return job
 
 
 def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:

@@ -22,9 +22,20 @@ import pytest
 from botocore.exceptions import ClientError
 
 from external_functions import aws, handlers, log_retention
+from external_functions.training import METRICS
 from local_mode.sagemaker import LocalSageMaker, RuntimeRoute, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
-from tests.integration.conftest import BUCKET, IMAGE, OUTPUT_TABLE, PREFIX, ROLE, TrainedJob
+from tests.conftest import DATABASE, SCHEMA
+from tests.integration.conftest import (
+    BUCKET,
+    IMAGE,
+    INPUT_TABLE,
+    OUTPUT_TABLE,
+    PREFIX,
+    ROLE,
+    TrainedJob,
+    connection_hyperparameters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -221,12 +232,66 @@ def test_a_running_job_is_returned_instead_of_a_second_writer_of_its_table(lambd
     report_training_job(aws_client("logs"), after["training_job_name"], "Completed")
 
 
+def test_a_tuning_jobs_best_training_job_is_deployed(
+    lambda_env, local_sagemaker, aws_client, fakesnow, snowflake_db, snowflake_secret
+) -> None:
+    """deploy_model(m, '<tuning job>'): local mode runs the tuning job's training jobs; its best one is served."""
+    sagemaker, name = aws_client("sagemaker"), f"{PREFIX}-tune-0123456789ab"
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:ndcg_at_10"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+            "ParameterRanges": {
+                "IntegerParameterRanges": [{"Name": "n_factors", "MinValue": "5", "MaxValue": "40"}],
+                "ContinuousParameterRanges": [
+                    {"Name": "reg_all", "MinValue": "0.01", "MaxValue": "0.3", "ScalingType": "Logarithmic"}
+                ],
+            },
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {
+                "input_table": INPUT_TABLE,
+                "output_table": f"{DATABASE}.{SCHEMA}.TUNED_RECS",
+                **connection_hyperparameters(fakesnow),
+                "snowflake_secret_arn": snowflake_secret,
+                "aws_region": "us-east-1",
+                "n_epochs": "3",
+            },
+            "AlgorithmSpecification": {
+                "TrainingImage": IMAGE,
+                "TrainingInputMode": "File",
+                "MetricDefinitions": METRICS,
+            },
+            "RoleArn": ROLE,
+            "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/{PREFIX}/models/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+        Tags=[{"Key": "recommender:pipeline", "Value": PREFIX}],
+    )
+    too_soon = call(handlers.deploy_handler, "deploy_model", [["tuned", name]])
+    assert too_soon["statusCode"] == 400 and "is InProgress and has no best training job yet" in too_soon["body"]
+    best = local_sagemaker.run_tuning_job(name)
+    tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    assert tuning["HyperParameterTuningJobStatus"] == "Completed"
+    assert tuning["BestTrainingJob"]["TrainingJobName"] == best and best.startswith(f"{name}-")
+    assert tuning["TrainingJobStatusCounters"]["Completed"] == 2
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["tuned", name]], batch_id="deploy-tuned")
+    assert deployed["source"] == best
+    artifact = sagemaker.describe_training_job(TrainingJobName=best)["ModelArtifacts"]["S3ModelArtifacts"]
+    assert deployed["model_data"] == artifact
+    assert local_sagemaker.sync_endpoints() == [f"{PREFIX}-tuned"]
+
+
 @pytest.mark.parametrize(
     ("rows", "fragment"),
     [
         ([["movielens", "s3://some-other-bucket/model.tar.gz"]], "under s3://recsys-artifacts/"),
         ([["movielens", "recsys-train-000000000000"]], "no training job named"),
-        ([["movielens", "someone-elses-job"]], "training job of this pipeline"),
+        ([["movielens", "someone-elses-job"]], "nor a tuning job (recsys-tune-...) of this pipeline"),
+        ([["movielens", "recsys-tune-000000000000"]], "there is no tuning job named recsys-tune-000000000000"),
         ([["bad_name!", "latest"]], "model name must be"),
         ([["movielens", None]], "model_ref must be"),
     ],
