@@ -25,7 +25,8 @@
   not a SageMaker one.
 - Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
-  best training job (same channel, stream ``<tuning job>``).
+  best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
+  lacks it) works as ``StopTrainingJob`` does; local mode checks for it between training jobs.
 
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
@@ -77,6 +78,7 @@ def _training_job_as_given(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> 
         self.algorithm_specification.pop("MetricDefinitions", None)
     self.final_metric_data_list = None
     self.training_job_status, self.secondary_status = "InProgress", "Starting"
+    _stop_requested.pop(self.training_job_name, None)  # a job created again under an old name starts afresh
     self.training_end_time = None
     self.failure_reason = None
 
@@ -146,6 +148,7 @@ _list_tuning_jobs = SageMakerModelBackend.list_hyper_parameter_tuning_jobs
 
 def _tuning_job_as_started(self: HyperParameterTuningJob, *args: Any, **kwargs: Any) -> None:
     _tuning_job_init(self, *args, **kwargs)
+    _stop_requested.pop(self.hyper_parameter_tuning_job_name, None)
     self.hyper_parameter_tuning_job_status = "InProgress"
     self.hyper_parameter_tuning_end_time = self.best_training_job = self.OverallBestTrainingJob = None
     self.training_job_status_counters = {"Completed": 0, "InProgress": 0, "RetryableError": 0, "NonRetryableError": 0}
@@ -154,7 +157,16 @@ def _tuning_job_as_started(self: HyperParameterTuningJob, *args: Any, **kwargs: 
 
 
 def _refresh_tuning_job(backend: SageMakerModelBackend, job: HyperParameterTuningJob) -> None:
-    reports = _reports(backend.account_id, backend.region_name, job.hyper_parameter_tuning_job_name)
+    name = job.hyper_parameter_tuning_job_name
+    reports = _reports(backend.account_id, backend.region_name, name)
+    stopped_at = _stop_requested.get(name)
+    if stopped_at is not None and job.hyper_parameter_tuning_job_status in ("InProgress", "Stopping"):
+        claimed = bool(reports) and reports[-1].get("status") == "InProgress"  # local mode is running it
+        if not claimed and time.monotonic() - stopped_at >= STOP_DELAY_S:
+            reports = [*reports, {"status": "Stopped"}]
+        elif not (reports and reports[-1].get("status") == "Stopped"):
+            job.hyper_parameter_tuning_job_status = "Stopping"
+            return
     if not reports:
         return
     latest = reports[-1]
@@ -183,6 +195,25 @@ def _list_tuning_jobs_as_they_are(self: SageMakerModelBackend, *args: Any, **kwa
     for job in self.hyper_parameter_tuning_jobs.values():
         _refresh_tuning_job(self, job)
     return _list_tuning_jobs(self, *args, **kwargs)
+
+
+def _stop_tuning_job(self: SageMakerModelBackend, hyper_parameter_tuning_job_name: str) -> None:
+    job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
+    if job is None:
+        raise ValidationError(message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'.")
+    _refresh_tuning_job(self, job)
+    if job.hyper_parameter_tuning_job_status != "InProgress":
+        status = job.hyper_parameter_tuning_job_status
+        raise ValidationError(message=f"The request was rejected because the tuning job is in status {status}.")
+    _stop_requested[hyper_parameter_tuning_job_name] = time.monotonic()
+    _refresh_tuning_job(self, job)
+
+
+def _stop_tuning_job_action(self: SageMakerResponse) -> ActionResult:
+    self.sagemaker_backend.stop_hyper_parameter_tuning_job(
+        hyper_parameter_tuning_job_name=self._get_param("HyperParameterTuningJobName")
+    )
+    return ActionResult({})
 
 
 def _stop_training_job_action(self: SageMakerResponse) -> ActionResult:
@@ -277,6 +308,8 @@ SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # ty
 SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
 SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 HyperParameterTuningJob.__init__ = _tuning_job_as_started  # type: ignore[method-assign]
+SageMakerModelBackend.stop_hyper_parameter_tuning_job = _stop_tuning_job  # type: ignore[attr-defined]
+SageMakerResponse.stop_hyper_parameter_tuning_job = _stop_tuning_job_action  # type: ignore[attr-defined]
 SageMakerModelBackend.describe_hyper_parameter_tuning_job = _describe_tuning_job_as_it_is  # type: ignore[method-assign]
 SageMakerModelBackend.list_hyper_parameter_tuning_jobs = _list_tuning_jobs_as_they_are  # type: ignore[method-assign]
 

@@ -208,6 +208,10 @@ class LocalSageMaker:
         report(self.logs, name, {"status": "InProgress"})
         results = []
         for number in range(1, config["ResourceLimits"]["MaxNumberOfTrainingJobs"] + 1):
+            now = self.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+            if now["HyperParameterTuningJobStatus"] == "Stopping":
+                report(self.logs, name, {"status": "Stopped"})
+                return None
             tuned = _draw(config["ParameterRanges"], draw)
             child = f"{name}-{number:03d}-{draw.getrandbits(32):08x}"
             self.sagemaker.create_training_job(

@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from pipeline_shared.resources import training_job_prefix
+from pipeline_shared.resources import training_job_prefix, tuning_job_prefix
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
@@ -46,6 +46,9 @@ class SageMakerCleanup(Construct):
         jobs = stack.format_arn(
             service="sagemaker", resource="training-job", resource_name=f"{training_job_prefix(prefix)}*"
         )
+        tuning = stack.format_arn(
+            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{tuning_job_prefix(prefix)}*"
+        )
         for handler in (on_event, is_complete):
             handler.add_to_role_policy(
                 iam.PolicyStatement(
@@ -54,6 +57,7 @@ class SageMakerCleanup(Construct):
                         "sagemaker:ListEndpointConfigs",
                         "sagemaker:ListModels",
                         "sagemaker:ListTrainingJobs",
+                        "sagemaker:ListHyperParameterTuningJobs",
                     ],
                     resources=["*"],
                 )
@@ -62,6 +66,12 @@ class SageMakerCleanup(Construct):
                 iam.PolicyStatement(
                     actions=["sagemaker:ListTags", "sagemaker:StopTrainingJob"],
                     resources=[jobs],
+                )
+            )
+            handler.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["sagemaker:ListTags", "sagemaker:StopHyperParameterTuningJob"],
+                    resources=[tuning],
                 )
             )
             handler.add_to_role_policy(
@@ -103,7 +113,7 @@ class SageMakerCleanup(Construct):
             "SageMaker List* calls have no resource type; describes and deletes are scoped to <prefix>-* (and the "
             "handlers touch only objects tagged by this pipeline); CDK's provider invokes its handlers' versions.",
             allowed=[
-                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|hyper-parameter-tuning-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
                 r"Resource::<[A-Za-z0-9]+\.Arn>:\*",
             ],

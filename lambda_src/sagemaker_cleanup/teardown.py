@@ -9,7 +9,8 @@ Endpoints are deleted asynchronously and deleting one leaves its config and mode
 teardown has two steps: :func:`start` asks SageMaker to delete the endpoints, :func:`finish` is
 polled until it returns True and deletes the configs and models once no endpoint is left.
 Objects that vanish in between ("Could not find ...") count as deleted. Training jobs still
-running (``<prefix>-train-...``) are stopped the same way (:func:`stop_training_jobs`, then
+running (``<prefix>-train-...``) and tuning jobs (``<prefix>-tune-...``, which stop the training
+jobs they started) are stopped the same way (:func:`stop_training_jobs`, then
 :func:`training_jobs_stopped`): they would bill, and write into a bucket being deleted.
 """
 
@@ -23,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_shared.aws_errors import error_code, error_message, is_not_found
 from pipeline_shared.ownership import pipeline_owns
-from pipeline_shared.resources import is_pipeline_name, training_job_prefix
+from pipeline_shared.resources import is_pipeline_name, training_job_prefix, tuning_job_prefix
 
 # SageMaker refuses DeleteEndpoint while one of these operations runs; the next poll retries.
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
@@ -87,7 +88,7 @@ def finish(sagemaker: Any, prefix: str) -> bool:
 
 
 def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
-    """Ask SageMaker to stop every running training job of the pipeline; returns their names."""
+    """Ask SageMaker to stop every running training and tuning job of the pipeline; returns their names."""
     running = [
         j["TrainingJobName"] for j in _unfinished_jobs(sagemaker, prefix) if j["TrainingJobStatus"] == "InProgress"
     ]
@@ -97,15 +98,38 @@ def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
         except ClientError as exc:
             if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
                 raise _refused(exc, f"stopping training job {job}") from None
-    return running
+    tuning = [
+        j["HyperParameterTuningJobName"]
+        for j in _unfinished_tuning_jobs(sagemaker, prefix)
+        if j["HyperParameterTuningJobStatus"] == "InProgress"
+    ]
+    for job in tuning:
+        try:
+            sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)
+        except ClientError as exc:
+            if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
+                raise _refused(exc, f"stopping tuning job {job}") from None
+    return running + tuning
 
 
 def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
-    """One poll: True once no training job of the pipeline is running or stopping."""
+    """One poll: True once no training or tuning job of the pipeline is running or stopping."""
     unfinished = list(_unfinished_jobs(sagemaker, prefix))
-    if any(j["TrainingJobStatus"] == "InProgress" for j in unfinished):
+    tuning = list(_unfinished_tuning_jobs(sagemaker, prefix))
+    running = [j["TrainingJobStatus"] for j in unfinished] + [j["HyperParameterTuningJobStatus"] for j in tuning]
+    if "InProgress" in running:
         stop_training_jobs(sagemaker, prefix)
-    return not unfinished
+    return not running
+
+
+def _unfinished_tuning_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
+    start_of_name = tuning_job_prefix(prefix)
+    for page in sagemaker.get_paginator("list_hyper_parameter_tuning_jobs").paginate(NameContains=start_of_name):
+        for job in page["HyperParameterTuningJobSummaries"]:
+            ours = job["HyperParameterTuningJobName"].startswith(start_of_name)
+            unfinished = job["HyperParameterTuningJobStatus"] in ("InProgress", "Stopping")
+            if ours and unfinished and _tagged(sagemaker, job["HyperParameterTuningJobArn"], prefix):
+                yield job
 
 
 def _unfinished_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:

@@ -155,6 +155,7 @@ def test_wildcard_resources_only_where_no_resource_type_exists(dev_template) -> 
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "sagemaker:ListTrainingJobs",
+        "sagemaker:ListHyperParameterTuningJobs",
         "sagemaker:ListEndpoints",
         "sagemaker:ListEndpointConfigs",
         "sagemaker:ListModels",

@@ -5,8 +5,8 @@ Everything here runs under its own prefix ("cleanup") so the teardown cannot tou
 another pipeline's objects ("cleanup2", and "cleanup-a" whose names pass the name filter),
 untagged "cleanup-untagged" ones, and "x-cleanup-decoy" ones tagged "cleanup" but not named by
 the pipeline. moto deletes endpoints at once, so the "still deleting", "busy" and "already gone"
-paths are driven with botocore's Stubber at the end. Training jobs are stopped for real: the
-stand-in passes StopTrainingJob on to the training program that local mode runs.
+paths are driven with botocore's Stubber. Training and tuning jobs are stopped for real: the
+stand-in runs their lifecycle and passes StopTrainingJob on to the program local mode runs.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from external_functions import handlers
-from local_mode.sagemaker import LocalSageMaker
+from local_mode.sagemaker import LocalSageMaker, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
 from pipeline_shared import resources
 from sagemaker_cleanup import handler, teardown
@@ -358,32 +359,67 @@ def test_objects_gone_before_their_deletion_count_as_deleted(stubbed) -> None:
     assert teardown.finish(client, PREFIX) is True
 
 
-def list_one_job(stubber: Stubber, status: str) -> None:
-    summary = {
-        "TrainingJobName": "cleanup-train-0123456789ab",
-        "TrainingJobArn": f"{ARN}:training-job/cleanup-train-0123456789ab",
-        "CreationTime": "2026-01-01T00:00:00Z",
-        "TrainingJobStatus": status,
+# -- training and tuning jobs: the stand-in runs their lifecycle (InProgress, Stopping, Stopped) ----------
+
+
+def create_jobs(sagemaker, suffix: str, *, tag: str = PREFIX) -> tuple[str, str]:
+    """A training job and a tuning job of the pipeline, both InProgress (nothing runs them here)."""
+    training, tuning = f"{PREFIX}-train-{suffix}", f"{PREFIX}-tune-{suffix}"
+    definition = {
+        "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/{PREFIX}/models/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
     }
-    stubber.add_response("list_training_jobs", {"TrainingJobSummaries": [summary]}, {"NameContains": "cleanup-train-"})
-    tags = {"Tags": [{"Key": "recommender:pipeline", "Value": PREFIX}]}
-    stubber.add_response("list_tags", tags, {"ResourceArn": summary["TrainingJobArn"]})
+    tags = [{"Key": resources.PIPELINE_TAG, "Value": tag}]
+    sagemaker.create_training_job(TrainingJobName=training, Tags=tags, **definition)
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Random",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:ndcg_at_10"},
+        },
+        TrainingJobDefinition={**definition, "StaticHyperParameters": {}},
+        Tags=tags,
+    )
+    return training, tuning
 
 
-def test_a_running_training_job_is_stopped(stubbed) -> None:
-    client, stubber = stubbed
-    list_one_job(stubber, "InProgress")
-    stubber.add_response("stop_training_job", {}, {"TrainingJobName": "cleanup-train-0123456789ab"})
-    assert teardown.stop_training_jobs(client, PREFIX) == ["cleanup-train-0123456789ab"]
+def statuses(sagemaker, training: str, tuning: str) -> tuple[str, str]:
+    return (
+        sagemaker.describe_training_job(TrainingJobName=training)["TrainingJobStatus"],
+        sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning)[
+            "HyperParameterTuningJobStatus"
+        ],
+    )
 
 
-def test_teardown_waits_for_a_stopping_training_job(stubbed) -> None:
-    client, stubber = stubbed
-    list_one_job(stubber, "Stopping")  # no second StopTrainingJob: it is already stopping
-    assert teardown.training_jobs_stopped(client, PREFIX) is False
+def test_running_training_and_tuning_jobs_are_stopped_and_waited_for(sagemaker) -> None:
+    training, tuning = create_jobs(sagemaker, "cccccccccccc")
+    others = create_jobs(sagemaker, "a1a1a1a1a1a1", tag="cleanup2")  # our names, another pipeline's tag
+    assert teardown.training_jobs_stopped(sagemaker, PREFIX) is False  # asks SageMaker to stop them
+    assert statuses(sagemaker, training, tuning) == ("Stopping", "Stopping")
+    assert teardown.stop_training_jobs(sagemaker, PREFIX) == []  # already stopping: not asked twice
+    time.sleep(0.6)  # the stand-in's time to stop jobs nobody runs
+    assert teardown.training_jobs_stopped(sagemaker, PREFIX) is True
+    assert statuses(sagemaker, training, tuning) == ("Stopped", "Stopped")
+    assert statuses(sagemaker, *others) == ("InProgress", "InProgress")
+    for name in (others[0], others[1]):
+        report_training_job(aws_logs(sagemaker), name, "Completed")
 
 
-def test_finished_training_jobs_are_left_alone(stubbed) -> None:
-    client, stubber = stubbed
-    stubber.add_response("list_training_jobs", {"TrainingJobSummaries": []}, {"NameContains": "cleanup-train-"})
-    assert teardown.training_jobs_stopped(client, PREFIX) is True
+def test_finished_jobs_are_left_alone(sagemaker) -> None:
+    training, tuning = create_jobs(sagemaker, "bbbbbbbbbbbb")
+    for name in (training, tuning):
+        report_training_job(aws_logs(sagemaker), name, "Completed")
+    assert teardown.stop_training_jobs(sagemaker, PREFIX) == []
+    assert teardown.training_jobs_stopped(sagemaker, PREFIX) is True
+    assert statuses(sagemaker, training, tuning) == ("Completed", "Completed")
+
+
+def aws_logs(sagemaker) -> Any:
+    """CloudWatch Logs on the same stand-in, where local mode reports how jobs end."""
+    return boto3.client("logs", region_name=sagemaker.meta.region_name, endpoint_url=sagemaker.meta.endpoint_url,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
