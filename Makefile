@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test test-fast lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test test-fast test-image lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 install: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## create .venv, node_modules and .wheelhouse with every pinned dependency
+
+test-image: $(STAMP) $(OPERATOR_STAMP) ## build the training image with Docker and run it through the SageMaker SDK's local mode
+	RECOMMENDER_DOCKER_TESTS=1 $(BIN)/pytest -q tests/integration/test_image_local_mode.py -rs
 
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
 	$(BIN)/recommender-local $(if $(DATA),--data $(DATA))

@@ -104,10 +104,15 @@ def running(
             process.wait()
 
 
-def fakesnow_server(data_dir: Path, log: Path, *, port: int | None = None) -> contextlib.AbstractContextManager[Server]:
-    """The fakesnow server, its databases kept in ``data_dir`` across restarts (on ``port`` or a free one)."""
+def fakesnow_server(
+    data_dir: Path, log: Path, *, port: int | None = None, host: str = LOOPBACK
+) -> contextlib.AbstractContextManager[Server]:
+    """The fakesnow server, its databases kept in ``data_dir`` across restarts (on ``port`` or a free one).
+
+    ``host`` is the address it listens on: loopback, unless a container must reach it.
+    """
     port = port or free_port()
-    args = [sys.executable, "-m", "local_mode.fakesnow_server", "--host", LOOPBACK, "--port", str(port)]
+    args = [sys.executable, "-m", "local_mode.fakesnow_server", "--host", host, "--port", str(port)]
     return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
 
 
