@@ -295,7 +295,7 @@ def test_deploy_invoke_and_recommend_are_the_sql_functions(
     assert deployed["endpoint_name"] == f"{PREFIX}-movielens" and deployed["action"] == "created"
     env = {k: v for k, v in aws_env.items() if k.startswith("AWS_")}
     with LocalSageMaker(aws_client("sagemaker"), aws_client("s3"), tmp_path, served, env) as local:
-        assert local.sync_endpoints() == [f"{PREFIX}-movielens"]
+        assert f"{PREFIX}-movielens" in local.sync_endpoints()
         model = trained_job.model
         user, movie = int(model.user_ids[0]), int(model.item_ids[0])
         rating = cli(aws_env, cdk_json, "invoke", "movielens", str(user), str(movie), runtime=served.url)
