@@ -309,7 +309,7 @@ class LocalSageMaker:
             if (current is None or current.config != config) and self.unservable.get(endpoint, ("",))[0] != config:
                 try:
                     self._serve(endpoint, config)
-                except (ClientError, RuntimeError, OSError, tarfile.TarError) as exc:
+                except (ClientError, RuntimeError, OSError, tarfile.TarError, KeyError) as exc:  # no ModelDataUrl
                     self.unservable[endpoint] = (config, f"{type(exc).__name__}: {exc}")
                     continue
                 self.unservable.pop(endpoint, None)
