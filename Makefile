@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test test-fast test-image lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,10 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 
 synth: $(STAMP) $(NODE_STAMP) $(WHEELS) ## synthesize every environment's stack to cdk.out (offline: no network, AWS credentials or Docker)
 	$(CDK) synth --quiet
+
+review: $(STAMP) ## the infrastructure diff against a git revision, security first, as Markdown: make review BASE=origin/main
+	@test -n "$(BASE)" || { echo "make review: say what to compare with, e.g. make review BASE=origin/main" >&2; exit 2; }
+	$(BIN)/python -m infra_review --base "$(BASE)" $(if $(OUTPUT),--output $(OUTPUT))
 
 snapshot: $(STAMP) $(WHEELS) ## refresh tests/infrastructure/snapshots after an intended infrastructure change
 	UPDATE_SNAPSHOTS=1 $(BIN)/pytest -q tests/infrastructure/test_checks.py -k snapshot

@@ -20,6 +20,7 @@ PACKAGES = {
     "snowflake_sql": ROOT / "snowflake_sql",
     "local_mode": ROOT / "local_mode",
     "operator_cli": ROOT / "operator_cli",
+    "infra_review": ROOT / "infra_review",
 }
 
 
