@@ -56,3 +56,14 @@ def test_a_revision_that_cannot_be_checked_out_fails_with_one_sentence(clone: Pa
     failed = review(clone, "no-such-revision")
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1].startswith("make review: Cannot check out no-such-revision")
+
+
+def test_make_review_needs_a_base_and_passes_it_on() -> None:
+    make = shutil.which("make") or "make"
+    missing = subprocess.run([make, "--no-print-directory", "review"], cwd=ROOT, capture_output=True, text=True)
+    assert missing.returncode != 0
+    assert "make review: say what to compare with, e.g. make review BASE=origin/main" in missing.stderr
+    planned = subprocess.run(
+        [make, "-n", "review", "BASE=HEAD", "OUTPUT=r.md"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert '-m infra_review --base "HEAD" --output r.md' in planned.stdout
