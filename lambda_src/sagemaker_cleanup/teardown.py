@@ -16,7 +16,7 @@ jobs they started) are stopped the same way (:func:`stop_training_jobs`, then
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,58 +87,64 @@ def finish(sagemaker: Any, prefix: str) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class JobKind:
+    """How SageMaker lists, names and stops one kind of job."""
+
+    what: str
+    list_operation: str
+    list_key: str
+    name_key: str
+    status_key: str
+    arn_key: str
+    stop_operation: str
+    start_of_name: Callable[[str], str]
+
+
+TRAINING_JOBS = JobKind(
+    "training job", "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus",
+    "TrainingJobArn", "stop_training_job", training_job_prefix,
+)  # fmt: skip
+TUNING_JOBS = JobKind(
+    "tuning job", "list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
+    "HyperParameterTuningJobName", "HyperParameterTuningJobStatus", "HyperParameterTuningJobArn",
+    "stop_hyper_parameter_tuning_job", tuning_job_prefix,
+)  # fmt: skip
+JOBS = (TRAINING_JOBS, TUNING_JOBS)  # a tuning job's stop also stops the training jobs it started
+
+
 def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
     """Ask SageMaker to stop every running training and tuning job of the pipeline; returns their names."""
-    running = [
-        j["TrainingJobName"] for j in _unfinished_jobs(sagemaker, prefix) if j["TrainingJobStatus"] == "InProgress"
-    ]
-    for job in running:
-        try:
-            sagemaker.stop_training_job(TrainingJobName=job)
-        except ClientError as exc:
-            if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
-                raise _refused(exc, f"stopping training job {job}") from None
-    tuning = [
-        j["HyperParameterTuningJobName"]
-        for j in _unfinished_tuning_jobs(sagemaker, prefix)
-        if j["HyperParameterTuningJobStatus"] == "InProgress"
-    ]
-    for job in tuning:
-        try:
-            sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=job)
-        except ClientError as exc:
-            if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
-                raise _refused(exc, f"stopping tuning job {job}") from None
-    return running + tuning
+    running = []
+    for kind in JOBS:
+        for job in _unfinished(sagemaker, kind, prefix):
+            if job[kind.status_key] != "InProgress":
+                continue  # already stopping
+            name = job[kind.name_key]
+            running.append(name)
+            try:
+                getattr(sagemaker, kind.stop_operation)(**{kind.name_key: name})
+            except ClientError as exc:
+                if not is_not_found(exc) and error_code(exc) != "ValidationException":  # finished meanwhile
+                    raise _refused(exc, f"stopping {kind.what} {name}") from None
+    return running
 
 
 def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
     """One poll: True once no training or tuning job of the pipeline is running or stopping."""
-    unfinished = list(_unfinished_jobs(sagemaker, prefix))
-    tuning = list(_unfinished_tuning_jobs(sagemaker, prefix))
-    running = [j["TrainingJobStatus"] for j in unfinished] + [j["HyperParameterTuningJobStatus"] for j in tuning]
-    if "InProgress" in running:
+    states = [job[kind.status_key] for kind in JOBS for job in _unfinished(sagemaker, kind, prefix)]
+    if "InProgress" in states:
         stop_training_jobs(sagemaker, prefix)
-    return not running
+    return not states
 
 
-def _unfinished_tuning_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
-    start_of_name = tuning_job_prefix(prefix)
-    for page in sagemaker.get_paginator("list_hyper_parameter_tuning_jobs").paginate(NameContains=start_of_name):
-        for job in page["HyperParameterTuningJobSummaries"]:
-            ours = job["HyperParameterTuningJobName"].startswith(start_of_name)
-            unfinished = job["HyperParameterTuningJobStatus"] in ("InProgress", "Stopping")
-            if ours and unfinished and _tagged(sagemaker, job["HyperParameterTuningJobArn"], prefix):
-                yield job
-
-
-def _unfinished_jobs(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
-    start_of_name = training_job_prefix(prefix)
-    for page in sagemaker.get_paginator("list_training_jobs").paginate(NameContains=start_of_name):
-        for job in page["TrainingJobSummaries"]:
-            ours = job["TrainingJobName"].startswith(start_of_name)
-            unfinished = job["TrainingJobStatus"] in ("InProgress", "Stopping")
-            if ours and unfinished and _tagged(sagemaker, job["TrainingJobArn"], prefix):
+def _unfinished(sagemaker: Any, kind: JobKind, prefix: str) -> Iterator[dict[str, Any]]:
+    start_of_name = kind.start_of_name(prefix)
+    for page in sagemaker.get_paginator(kind.list_operation).paginate(NameContains=start_of_name):
+        for job in page[kind.list_key]:
+            ours = job[kind.name_key].startswith(start_of_name)
+            unfinished = job[kind.status_key] in ("InProgress", "Stopping")
+            if ours and unfinished and _tagged(sagemaker, job[kind.arn_key], prefix):
                 yield job
 
 
