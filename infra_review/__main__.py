@@ -13,7 +13,7 @@ from pathlib import Path
 
 from infra_review.changes import compare
 from infra_review.report import markdown
-from infra_review.synthesis import ROOT, SynthesisError, checkout, synthesize
+from infra_review.synthesis import ROOT, SynthesisError, checkout, requirements_differ, synthesize
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"synthesizing {args.base} ...", file=sys.stderr, flush=True)
             with checkout(args.base) as tree:
                 before = synthesize(tree, Path(out) / "base")
+                differ = requirements_differ(tree, ROOT)
             print("synthesizing the working tree ...", file=sys.stderr, flush=True)
             after = synthesize(ROOT, Path(out) / "head")
     except SynthesisError as exc:
@@ -33,6 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     stacks = sorted(before.keys() | after.keys())
     report = markdown(args.base, [compare(name, before.get(name), after.get(name)) for name in stacks])
+    if differ:
+        report += (
+            f"\nNote: {', '.join(differ)} changed. Both sides were synthesized with the working tree's "
+            "libraries, so changes that come only from a library update (the CDK's generated policies, say) "
+            "are not shown here: run `make synth` at both revisions to compare them.\n"
+        )
     print(report)
     if args.output:
         args.output.write_text(report, encoding="utf-8")

@@ -151,15 +151,27 @@ def _security(changes: StackChanges, name: str, old: dict[str, Any], new: dict[s
         _statements(changes, f"`{name}` ({kind}) {where}", old_document, new_document)
     if kind == "AWS::Lambda::Permission" and after and after != before:
         principal = _show(after.get("Principal"))
-        public = after.get("Principal") == "*"
+        narrowed = any(after.get(k) for k in ("SourceArn", "SourceAccount", "PrincipalOrgID"))
+        public = after.get("Principal") == "*" and not narrowed and after.get("FunctionUrlAuthType") != "AWS_IAM"
         changes.security.append(
             f"{'PUBLIC: ' if public else ''}Lambda permission `{name}`: {principal} may {_show(after.get('Action'))}"
             + (f" from {_show(after.get('SourceArn'))}" if after.get("SourceArn") else "")
         )
-    if kind == "AWS::ApiGateway::Method" and after.get("AuthorizationType") == "NONE" != before.get(
-        "AuthorizationType"
-    ):
+    opened_api = bool(after) and after.get("AuthorizationType", "NONE") == "NONE" != before.get("AuthorizationType")
+    if kind == "AWS::ApiGateway::Method" and opened_api:
         changes.security.append(f"PUBLIC: API method `{name}` has no authorization (AuthorizationType NONE)")
+    if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and before:
+        for key in ("Roles", "Users", "Groups"):
+            gained = sorted(set(map(_show, after.get(key, []))) - set(map(_show, before.get(key, []))))
+            if gained:
+                changes.security.append(f"IAM: `{name}` ({kind}) now also applies to {key.lower()} {', '.join(gained)}")
+    acl = str(after.get("AccessControl", ""))
+    if (
+        kind == "AWS::S3::Bucket"
+        and acl.startswith(("Public", "AuthenticatedRead"))
+        and acl != before.get("AccessControl")
+    ):
+        changes.security.append(f"PUBLIC: bucket `{name}` AccessControl {acl}")
     if kind == "AWS::S3::Bucket" and before:
         block_before = before.get("PublicAccessBlockConfiguration", {})
         block_after = after.get("PublicAccessBlockConfiguration", {})
@@ -198,7 +210,21 @@ def _statements(changes: StackChanges, where: str, old: Any, new: Any) -> None:
                 continue
         changes.security.append(f"{label}IAM added: {where}: {_describe(statement)}")
     for statement in before:
-        if statement not in after and not any(_overlaps(statement, s) for s in after):
+        if statement in after:
+            continue
+        if statement["Effect"] == "Deny":  # less denied is more allowed
+            if any(_covers(s, statement) for s in after):
+                continue  # a Deny at least as broad remains
+            kept = [s for s in after if _overlaps(statement, s) and s["Condition"] == statement["Condition"]]
+            lost = [
+                f"- {key.lower()} {', '.join(sorted(set(statement[key]) - set(kept[0][key])))}"
+                for key in ("Action", "Resource", "Principal")
+                if kept and set(statement[key]) - set(kept[0][key])
+            ]
+            if not kept or lost:
+                what = "; ".join(lost) if kept else f"removed: {_describe(statement)}"
+                changes.security.append(f"IAM widened (a Deny narrowed): {where}: {what}")
+        elif not any(_overlaps(statement, s) for s in after):
             changes.security.append(f"IAM removed: {where}: {_describe(statement)}")
 
 
@@ -211,13 +237,29 @@ def _normalized(document: Any) -> list[dict[str, Any]]:
         {
             "Sid": s.get("Sid", ""),
             "Effect": s.get("Effect", "Allow"),
-            "Action": sorted(map(_show, _as_list(s.get("Action") or s.get("NotAction")))),
-            "Resource": sorted(map(_show, _as_list(s.get("Resource") or s.get("NotResource")))),
+            "Action": sorted(map(_show, _as_list(s.get("Action")))),
+            "Resource": sorted(map(_show, _as_list(s.get("Resource")))),
             "Principal": sorted(_principals(s.get("Principal"))),
+            "Not": _exclusions(s),
             "Condition": _show(s["Condition"]) if s.get("Condition") else "",
         }
         for s in statements
     ]
+
+
+def _covers(wide: dict[str, Any], narrow: dict[str, Any]) -> bool:
+    """``wide`` applies wherever ``narrow`` does: same effect and exclusions, no condition, a superset of the rest."""
+    return (
+        (wide["Effect"], wide["Not"]) == (narrow["Effect"], narrow["Not"])
+        and not wide["Condition"]
+        and all(set(narrow[key]) <= set(wide[key]) for key in ("Action", "Resource", "Principal"))
+    )
+
+
+def _exclusions(statement: dict[str, Any]) -> str:
+    """NotAction, NotResource and NotPrincipal, which grant or deny everything but what they name."""
+    found = {k: statement[k] for k in ("NotAction", "NotResource", "NotPrincipal") if k in statement}
+    return _show(found) if found else ""
 
 
 def _principals(principal: Any) -> list[str]:
@@ -235,13 +277,16 @@ def _principals(principal: Any) -> list[str]:
 
 
 def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a["Effect"] == b["Effect"] and bool(set(a["Action"]) & set(b["Action"]))
+    """Same effect and exclusions, sharing an action: one statement grown (or shrunk) into the other."""
+    return a["Effect"] == b["Effect"] and a["Not"] == b["Not"] and bool(set(a["Action"]) & set(b["Action"]))
 
 
 def _describe(statement: dict[str, Any]) -> str:
     text = f"{statement['Effect']} {', '.join(statement['Action'])} on {', '.join(statement['Resource']) or '-'}"
     if statement["Principal"]:
         text += f" to {', '.join(statement['Principal'])}"
+    if statement["Not"]:
+        text += f" except {statement['Not']}"
     if statement["Condition"]:
         text += f" when {statement['Condition']}"
     return text

@@ -2,7 +2,10 @@
 
 The app runs as ``cdk synth`` runs it (``python app.py`` with ``CDK_OUTDIR`` and
 ``CDK_CONTEXT_JSON``, the context being that tree's ``cdk.json`` with bundling skipped), with that
-tree's packages first on ``PYTHONPATH``. A revision is checked out in a temporary git worktree.
+tree's packages first on ``PYTHONPATH`` -- its root and every ``package-dir`` folder of its
+``pyproject.toml`` (the Lambdas' and the image's packages), so each side hashes its own sources.
+Both sides run with this venv's libraries: :func:`requirements_differ` says when they would not.
+A revision is checked out in a temporary git worktree.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +30,18 @@ class SynthesisError(RuntimeError):
     """The app could not be synthesized; the message says where and why (one sentence)."""
 
 
+REQUIREMENTS = ("requirements.txt", "requirements-dev.txt", "training_image/requirements.txt", "package-lock.json")
+
+
 def synthesize(project: Path, outdir: Path) -> dict[str, dict[str, Any]]:
     """Every stack's template (by stack name) of the CDK app in ``project``."""
-    context = json.loads((project / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+    try:
+        context = json.loads((project / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+    except (OSError, ValueError) as exc:
+        raise SynthesisError(f"Cannot read {project / 'cdk.json'} ({type(exc).__name__}).") from None
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "PYTHONPATH": os.pathsep.join(str(folder) for folder in _package_folders(project)),
         "CDK_OUTDIR": str(outdir),
         "CDK_CONTEXT_JSON": json.dumps({**context, "aws:cdk:bundling-stacks": []}),
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
@@ -40,7 +50,10 @@ def synthesize(project: Path, outdir: Path) -> dict[str, dict[str, Any]]:
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise SynthesisError(f"Synthesizing {project} failed (exit {done.returncode}): {last}")
-    manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SynthesisError(f"Synthesizing {project} wrote no cloud assembly ({type(exc).__name__}).") from None
     templates = {}
     for artifact in manifest.get("artifacts", {}).values():
         if artifact.get("type") == "aws:cloudformation:stack":
@@ -48,6 +61,30 @@ def synthesize(project: Path, outdir: Path) -> dict[str, dict[str, Any]]:
             name = artifact.get("displayName") or Path(file).name.removesuffix(".template.json")
             templates[name] = json.loads((outdir / file).read_text(encoding="utf-8"))
     return templates
+
+
+def _package_folders(project: Path) -> list[Path]:
+    """The tree's import roots: itself, then the folders its pyproject maps packages from (``package-dir``)."""
+    folders = [project]
+    try:
+        settings = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return folders
+    for location in settings.get("tool", {}).get("setuptools", {}).get("package-dir", {}).values():
+        folder = (project / location).parent
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def requirements_differ(base: Path, head: Path) -> list[str]:
+    """The pinned dependency files that differ between the two trees (the CDK library among them)."""
+
+    def text(tree: Path, name: str) -> str | None:
+        path = tree / name
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+    return [name for name in REQUIREMENTS if text(base, name) != text(head, name)]
 
 
 @contextmanager

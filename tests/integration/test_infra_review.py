@@ -44,12 +44,16 @@ def test_no_change_reports_nothing_and_an_edit_is_reported(clone: Path) -> None:
     document = json.loads(cdk_json.read_text())
     document["context"]["recommender"]["environments"]["dev"]["logRetentionDays"] = 90
     cdk_json.write_text(json.dumps(document, indent=2))
+    handler = clone / "lambda_src" / "external_functions" / "training.py"  # the Lambda's own sources, not HEAD's
+    handler.write_text(handler.read_text() + "\n# an edit\n")
     edited = review(clone, "HEAD")
     assert edited.returncode == 0, edited.stderr
     dev = edited.stdout.split("## Recommender-dev", 1)[1].split("\n## ", 1)[0]
+    prod = edited.stdout.split("## Recommender-prod", 1)[1].split("\n## ", 1)[0]
     assert "### Changed" in dev and "Properties.RetentionInDays: 30 → 90" in dev
-    assert "## Recommender-prod" not in edited.stdout  # only dev was edited
-    assert "Unchanged: Recommender-account, Recommender-prod." in edited.stdout
+    assert "RetentionInDays" not in prod  # only dev's retention was edited
+    assert "asset hash(es) changed" in dev and "asset hash(es) changed" in prod
+    assert "Unchanged: Recommender-account." in edited.stdout
 
 
 def test_a_revision_that_cannot_be_checked_out_fails_with_one_sentence(clone: Path) -> None:

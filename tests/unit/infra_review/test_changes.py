@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from infra_review.changes import compare
@@ -149,3 +150,59 @@ def test_a_removed_stack_lists_its_resources_and_their_policies() -> None:
     assert "## Recommender-old" in text and "- IAM removed: `ReaderPolicy` (AWS::IAM::Policy) PolicyDocument" in text
     assert "### Removed\n\n- `Bucket` (AWS::S3::Bucket)\n- `Function` (AWS::Lambda::Function)\n" in text
     assert text.endswith("Unchanged: Recommender-dev.\n")
+
+
+def security_lines(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return compare("Recommender-dev", old, new).security
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return {"Resources": {"P": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": document}}}}
+
+
+def test_an_allow_turned_into_not_action_is_reported() -> None:
+    old = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    new = policy({"Effect": "Allow", "NotAction": "s3:GetObject", "Resource": "*"})
+    assert security_lines(old, new) == [
+        'IAM added: `P` (AWS::IAM::Policy) PolicyDocument: Allow  on * except {"NotAction":"s3:GetObject"}',
+        "IAM removed: `P` (AWS::IAM::Policy) PolicyDocument: Allow s3:GetObject on *",
+    ]
+
+
+def test_a_deny_removed_or_narrowed_is_a_widening() -> None:
+    role = {"StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/snowflake"}}
+    ip = {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    both = [
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Principal": "*", "Condition": role},
+        {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Principal": "*", "Condition": ip},
+    ]
+    assert security_lines(policy(*both), policy(both[0])) == [
+        "IAM widened (a Deny narrowed): `P` (AWS::IAM::Policy) PolicyDocument: removed: Deny execute-api:Invoke "
+        'on * to * when {"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}'
+    ]
+    narrowed = security_lines(
+        policy({"Effect": "Deny", "Action": ["s3:DeleteObject", "s3:PutObject"], "Resource": "*"}),
+        policy({"Effect": "Deny", "Action": ["s3:DeleteObject"], "Resource": "*"}),
+    )
+    assert "IAM widened (a Deny narrowed): `P` (AWS::IAM::Policy) PolicyDocument: - action s3:PutObject" in narrowed
+    broader_remains = {"Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*", "Principal": "*"}
+    assert security_lines(policy(broader_remains, both[1]), policy(broader_remains)) == []
+
+
+def test_a_lambda_permission_for_everyone_is_public_only_without_a_source() -> None:
+    def permission(**extra: str) -> dict[str, Any]:
+        properties = {"Action": "lambda:InvokeFunction", "FunctionName": "f", "Principal": "*", **extra}
+        return {"Resources": {"L": {"Type": "AWS::Lambda::Permission", "Properties": properties}}}
+
+    assert security_lines({"Resources": {}}, permission())[0].startswith("PUBLIC: Lambda permission `L`")
+    scoped = security_lines({"Resources": {}}, permission(SourceAccount="123456789012"))
+    assert scoped and not scoped[0].startswith("PUBLIC")
+
+
+def test_an_existing_policy_attached_to_another_role_is_a_security_finding() -> None:
+    old = policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"})
+    new = copy.deepcopy(old)
+    old["Resources"]["P"]["Properties"]["Roles"] = [{"Ref": "A"}]
+    new["Resources"]["P"]["Properties"]["Roles"] = [{"Ref": "A"}, {"Ref": "B"}]
+    assert security_lines(old, new) == ["IAM: `P` (AWS::IAM::Policy) now also applies to roles ${B}"]
