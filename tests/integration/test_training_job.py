@@ -290,6 +290,7 @@ def test_unreachable_snowflake(job, tmp_path) -> None:
         ({"top_k": "0"}, "'top_k' must be a whole number from 1 to 1000"),
         ({"n_factor": "10"}, "Unknown hyperparameter 'n_factor'"),
         ({"output_table": ""}, "'output_table' is required"),
+        ({"snowflake_timeout": "60", "snowflake_lock_timeout": "60"}, "must be below snowflake_timeout (60)"),
     ],
 )
 def test_bad_hyperparameters(job, tmp_path, override: dict[str, str], fragment: str) -> None:
@@ -495,7 +496,8 @@ def test_a_snowflake_that_stops_answering_mid_swap_fails_the_job_within_its_time
 ) -> None:
     """The stand-in is frozen (SIGSTOP) while the job's DELETE waits: no answer, no error, no closed socket."""
     holder = hold_table_lock(fakesnow, job["output_table"])
-    process = start_training(tmp_path, {**job, "snowflake_timeout": "5"}, {"SNOWFLAKE_PASSWORD": "pw"})
+    settings = {"snowflake_timeout": "5", "snowflake_lock_timeout": "3"}  # the server is frozen before 3 s pass
+    process = start_training(tmp_path, {**job, **settings}, {"SNOWFLAKE_PASSWORD": "pw"})
     try:
         deadline = time.monotonic() + 120
         while fakesnow.log.read_text().count(f'"lock_wait": {{"table": "{job["output_table"]}"') < 1:

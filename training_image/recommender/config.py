@@ -48,7 +48,7 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     aws_region: str | None = None
-    lock_timeout: int = 600  # seconds a write waits for another transaction's lock on the output table
+    lock_timeout: int = 150  # seconds a write waits for another transaction's lock; below ``timeout`` (see below)
     timeout: int = 180  # seconds before a Snowflake that stopped answering fails the job; also each statement's limit
 
 
@@ -225,6 +225,11 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     snowflake = take("snowflake_", SnowflakeSettings)
     if "aws_region" in values:
         snowflake = SnowflakeSettings(**{**asdict(snowflake), "aws_region": values["aws_region"]})
+    if snowflake.lock_timeout >= snowflake.timeout:  # the connector cancels any statement running past timeout
+        raise ConfigError(
+            f"Hyperparameter snowflake_lock_timeout ({snowflake.lock_timeout}) must be below snowflake_timeout "
+            f"({snowflake.timeout}): the connector cancels a statement that runs longer, lock wait included."
+        )
     try:
         check_together(values)
     except OptionError as exc:

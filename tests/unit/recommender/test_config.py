@@ -50,7 +50,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_port": "8443",
         "snowflake_protocol": "HTTPS",
         "snowflake_auth": "keypair",
-        "snowflake_lock_timeout": "120",
+        "snowflake_lock_timeout": "60",
         "snowflake_timeout": "90",
         "aws_region": "eu-west-1",
         "n_factors": "64",
@@ -83,7 +83,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         port=8443,
         protocol="https",
         aws_region="eu-west-1",
-        lock_timeout=120,
+        lock_timeout=60,
         timeout=90,
     )
     assert config.model == ModelParams(
