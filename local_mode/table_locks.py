@@ -53,7 +53,7 @@ class _Session:
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     explicit: bool = False
     transaction: int = 0
-    tables: set[str] = field(default_factory=set)
+    closed: bool = False  # logged out: a statement still waiting gives up, nothing is locked for it any more
 
 
 class TableLocks:
@@ -64,8 +64,9 @@ class TableLocks:
         self._owners: dict[str, tuple[int, int]] = {}  # table -> (owner, its transaction id)
         self._waiting: dict[str, int] = {}
 
-    def acquire(self, table: str, owner: int, transaction: int, timeout_s: float) -> None:
-        """Lock ``table`` for ``owner`` (re-entrant); raises Snowflake's 000625 error on limit or timeout."""
+    def acquire(self, table: str, session: _Session, transaction: int, timeout_s: float) -> None:
+        """Lock ``table`` for ``session`` (re-entrant); raises Snowflake's 000625 error on limit or timeout."""
+        owner = session.owner
         with self._changed:
             held = self._owners.get(table)
             if held is None or held[0] == owner:
@@ -80,15 +81,20 @@ class TableLocks:
             deadline = time.monotonic() + timeout_s
             try:
                 while (held := self._owners.get(table)) is not None:
+                    if session.closed:
+                        raise _locked(table, held[1], "its session was closed while it waited")
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise _locked(table, held[1], f"it waited longer than LOCK_TIMEOUT ({timeout_s:g} s)")
                     self._changed.wait(remaining)
+                if session.closed:
+                    raise _locked(table, transaction, "its session was closed while it waited")
                 self._owners[table] = (owner, transaction)
             finally:
                 self._waiting[table] -= 1
 
     def release_all(self, owner: int) -> None:
+        """Free every table ``owner`` holds, and wake every waiter (to take a table, or to see its session closed)."""
         with self._changed:
             for table in [t for t, (o, _) in self._owners.items() if o == owner]:
                 del self._owners[table]
@@ -146,17 +152,18 @@ def _execute_with_locks(self: FakeSnowflakeCursor, command: str, *args: Any, **k
         return _execute(self, command, *args, **kwargs)
     in_transaction = session.explicit or connection._in_transaction
     transaction = session.transaction if in_transaction else time.time_ns()
-    LOCKS.acquire(_target(expression, connection), session.owner, transaction, session.lock_timeout_s)
+    LOCKS.acquire(_target(expression, connection), session, transaction, session.lock_timeout_s)
     try:
         return _execute(self, command, *args, **kwargs)
     finally:
-        if not (session.explicit or connection._in_transaction):
+        if session.closed or not (session.explicit or connection._in_transaction):
             LOCKS.release_all(session.owner)
 
 
 def end_session(connection: FakeSnowflakeConnection) -> None:
     """A closed session's open transaction is rolled back and its locks released."""
     session = session_of(connection)
+    session.closed = True
     if session.explicit or connection._in_transaction:
         with contextlib.suppress(duckdb.Error):  # nothing was open in DuckDB after all
             connection._duck_conn.rollback()

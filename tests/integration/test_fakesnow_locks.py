@@ -102,3 +102,28 @@ def test_inserts_do_not_wait_for_the_lock(fakesnow: Server, snowflake_db, table)
     inserter.cursor().execute(f"INSERT INTO {table} VALUES (4)")
     holder.cursor().execute("COMMIT")
     assert values(snowflake_db, table) == [4]
+
+
+def test_a_session_closed_while_its_statement_waits_holds_nothing(fakesnow: Server, snowflake_db, table) -> None:
+    holder, quitter = snowflake_connection(fakesnow), snowflake_connection(fakesnow)
+    holder.cursor().execute("BEGIN")
+    holder.cursor().execute(f"DELETE FROM {table}")
+    errors: list[Exception] = []
+
+    def wait_for_the_lock() -> None:
+        try:
+            with quitter.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute(f"DELETE FROM {table}")
+        except ProgrammingError as exc:
+            errors.append(exc)
+
+    waiting = threading.Thread(target=wait_for_the_lock)
+    waiting.start()
+    waits_for(fakesnow, table, 1)
+    quitter.close()  # logs out while its DELETE waits
+    waiting.join(timeout=30)
+    assert errors and "its session was closed while it waited" in str(errors[0])
+    holder.cursor().execute("COMMIT")
+    later = snowflake_connection(fakesnow, session_parameters={"LOCK_TIMEOUT": 5})
+    later.cursor().execute(f"UPDATE {table} SET V = 1")  # the table is free: nobody holds it for the closed session
