@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from external_functions import aws, deployment, scoring, status, training
 from external_functions.protocol import Batch, ExternalFunctionError, Row
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
-from pipeline_shared import InputError, resources
+from pipeline_shared import InputError, first_line, resources
 from pipeline_shared.training_options import METRIC_NAMES
 from stacks.config import CDK_JSON
 
@@ -66,6 +67,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         retry = isinstance(exc, ExternalFunctionError) and exc.status >= 429
         print(f"recommender {args.verb}: {message.replace('; Snowflake will retry', '; retry later')}", file=sys.stderr)
         return 1 if retry else 2
+    except (NoRegionError, NoCredentialsError) as exc:
+        print(
+            f"recommender {args.verb}: {first_line(exc)}: set AWS_REGION and your AWS credentials (or a profile).",
+            file=sys.stderr,
+        )
+        return 2
+    except (ClientError, BotoCoreError) as exc:  # a call outside the Lambdas' own error handling
+        print(f"recommender {args.verb}: AWS refused or failed: {first_line(exc)}.", file=sys.stderr)
+        return 1
     if args.json or getattr(args, "dry_run", False):
         print(json.dumps(result, indent=2, default=str))
     else:

@@ -32,10 +32,13 @@ def ensure(argv: Sequence[str]) -> None:
     """Return if the SDK is importable here; otherwise run ``recommender argv`` in .venv-operator instead."""
     if importlib.util.find_spec("sagemaker") is not None:
         return
+    if Path(sys.executable) == SDK_PYTHON or os.environ.get("RECOMMENDER_IN_SDK_VENV"):
+        raise InputError("The SageMaker Python SDK is missing from .venv-operator: run make install again.")
     if not SDK_PYTHON.exists():
         raise InputError(
             "This verb uses the SageMaker Python SDK, which `make install` puts in .venv-operator: run make install."
         )
+    os.environ["RECOMMENDER_IN_SDK_VENV"] = "1"  # never again: a broken venv must not exec itself forever
     os.execv(SDK_PYTHON, [str(SDK_PYTHON), "-m", "operator_cli", *argv])  # noqa: S606 -- our own venv's python
 
 

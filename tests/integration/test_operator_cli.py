@@ -305,3 +305,18 @@ def test_deploy_invoke_and_recommend_are_the_sql_functions(
         assert len(top) == 5 and all(isinstance(m, int) for m in top)
         unchanged = as_json(cli(aws_env, cdk_json, "deploy", "movielens", uri, "--json"))
         assert unchanged["action"] == "unchanged"
+
+
+def test_aws_without_a_region_or_refusing_is_one_sentence(aws_env, cdk_json, stack) -> None:
+    no_region = {k: v for k, v in aws_env.items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")}
+    run = cli(no_region, cdk_json, "status")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert (
+        run.stderr.strip()
+        == "recommender status: You must specify a region: set AWS_REGION and your AWS credentials (or a profile)."
+    )
+    refused = cli({**aws_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, cdk_json, "status")  # nothing listens there
+    assert refused.returncode == 2 and refused.stderr.startswith(
+        "recommender status: Cannot read stack Recommender-ops:"
+    )
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
