@@ -210,8 +210,7 @@ class LocalSageMaker:
         for number in range(1, config["ResourceLimits"]["MaxNumberOfTrainingJobs"] + 1):
             now = self.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
             if now["HyperParameterTuningJobStatus"] == "Stopping":
-                report(self.logs, name, {"status": "Stopped"})
-                return None
+                return _report_tuning(self.logs, name, objective, results, stopped=True)
             tuned = _draw(config["ParameterRanges"], draw)
             child = f"{name}-{number:03d}-{draw.getrandbits(32):08x}"
             self.sagemaker.create_training_job(
@@ -229,30 +228,7 @@ class LocalSageMaker:
             values = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
             value = values.get(objective["MetricName"]) if run.returncode == 0 else None
             results.append((child, job, tuned, value))
-        scored = [r for r in results if r[3] is not None]
-        best = (max if objective["Type"] == "Maximize" else min)(scored, key=lambda r: r[3]) if scored else None
-        document: dict[str, Any] = {
-            "status": "Completed" if best else "Failed",
-            "failure_reason": None if best else "No training job reported the objective metric.",
-            "training_job_status_counters": {
-                "Completed": sum(r[1]["TrainingJobStatus"] == "Completed" for r in results),
-                "NonRetryableError": sum(r[1]["TrainingJobStatus"] == "Failed" for r in results),
-            },
-            "objective_status_counters": {"Succeeded": len(scored), "Failed": len(results) - len(scored)},
-        }
-        if best:
-            child, job, tuned, value = best
-            document["best_training_job"] = {
-                "TrainingJobName": child,
-                "TrainingJobArn": job["TrainingJobArn"],
-                "CreationTime": job["CreationTime"].isoformat(),
-                "TrainingJobStatus": job["TrainingJobStatus"],
-                "TunedHyperParameters": tuned,
-                "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": objective["MetricName"], "Value": value},
-                "ObjectiveStatus": "Succeeded",
-            }
-        report(self.logs, name, document)
-        return best[0] if best else None
+        return _report_tuning(self.logs, name, objective, results, stopped=False)
 
     def _run_until_done(self, job_name: str, opt_ml: Path) -> tuple[int, str, str]:
         """Run the training program; a stop requested meanwhile is passed on as SIGTERM."""
@@ -356,6 +332,41 @@ class LocalSageMaker:
         self.s3.download_file(bucket, key, str(archive))
         with tarfile.open(archive, "r:gz") as tar:
             tar.extractall(model_dir, filter="data")
+
+
+def _report_tuning(
+    logs: Any,
+    name: str,
+    objective: dict[str, str],
+    results: list[tuple[str, dict, dict, float | None]],
+    *,
+    stopped: bool,
+) -> str | None:
+    """Report how a tuning job ended -- with the best training job so far, as SageMaker keeps it even when stopped."""
+    scored = [r for r in results if r[3] is not None]
+    best = (max if objective["Type"] == "Maximize" else min)(scored, key=lambda r: r[3]) if scored else None
+    document: dict[str, Any] = {
+        "status": "Stopped" if stopped else "Completed" if best else "Failed",
+        "failure_reason": None if best or stopped else "No training job reported the objective metric.",
+        "training_job_status_counters": {
+            "Completed": sum(r[1]["TrainingJobStatus"] == "Completed" for r in results),
+            "NonRetryableError": sum(r[1]["TrainingJobStatus"] == "Failed" for r in results),
+        },
+        "objective_status_counters": {"Succeeded": len(scored), "Failed": len(results) - len(scored)},
+    }
+    if best:
+        child, job, tuned, value = best
+        document["best_training_job"] = {
+            "TrainingJobName": child,
+            "TrainingJobArn": job["TrainingJobArn"],
+            "CreationTime": job["CreationTime"].isoformat(),
+            "TrainingJobStatus": job["TrainingJobStatus"],
+            "TunedHyperParameters": tuned,
+            "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": objective["MetricName"], "Value": value},
+            "ObjectiveStatus": "Succeeded",
+        }
+    report(logs, name, document)
+    return best[0] if best else None
 
 
 def _draw(ranges: dict[str, Any], draw: random.Random) -> dict[str, str]:
