@@ -123,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("name", nargs="?", help="training job name, model name or endpoint name")
     tune = verb("tune", "SageMaker Automatic Model Tuning over the model's hyperparameters", _tune, _show_mapping)
     tune.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
-    tune.add_argument("--output", required=True, help="recommendations table each training job writes")
+    tune.add_argument("--output", required=True, help="a scratch table: each training job writes it in turn")
     tune.add_argument("--max-jobs", type=int, default=10, help="training jobs in all (default 10)")
     tune.add_argument("--parallel", type=int, default=2, help="training jobs at once (default 2)")
     tune.add_argument("--objective", default="validation:ndcg_at_10", help=f"one of {', '.join(tuning.OBJECTIVES)}")
