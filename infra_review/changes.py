@@ -76,7 +76,7 @@ def _compare_resource(changes: StackChanges, name: str, old: dict[str, Any], new
     for path, before, after in _differences(old.get("Properties", {}), new.get("Properties", {}), "Properties"):
         if any(path == p or path.startswith(f"{p}.") for p in policies):
             continue  # statement by statement in the security section
-        if _only_hash(before, after):
+        if _only_hash(before, after) and not _creates_only(kind, path):  # a new hash there still replaces
             changes.asset_hashes += 1
         else:
             differences.append((path, before, after))
