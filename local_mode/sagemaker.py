@@ -285,7 +285,7 @@ class LocalSageMaker:
             if (current is None or current.config != config) and self.unservable.get(endpoint, ("",))[0] != config:
                 try:
                     self._serve(endpoint, config)
-                except (ClientError, RuntimeError, OSError, tarfile.TarError, KeyError) as exc:  # no ModelDataUrl
+                except (ClientError, RuntimeError, OSError, tarfile.TarError) as exc:
                     self.unservable[endpoint] = (config, f"{type(exc).__name__}: {exc}")
                     continue
                 self.unservable.pop(endpoint, None)
@@ -296,7 +296,10 @@ class LocalSageMaker:
         variants = self.sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"]
         model = self.sagemaker.describe_model(ModelName=variants[0]["ModelName"])
         opt_ml = self.workdir / "endpoints" / endpoint / config
-        self._download_model(model["PrimaryContainer"]["ModelDataUrl"], opt_ml / "model")
+        data = model["PrimaryContainer"].get("ModelDataUrl")
+        if not data:
+            raise RuntimeError(f"model {model['ModelName']} has no ModelDataUrl: nothing to serve")
+        self._download_model(data, opt_ml / "model")
         port = free_port()
         stack = contextlib.ExitStack()
         server = stack.enter_context(

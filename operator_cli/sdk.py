@@ -42,9 +42,15 @@ def ensure(argv: Sequence[str]) -> None:
     os.execv(SDK_PYTHON, [str(SDK_PYTHON), "-m", "operator_cli", *argv])  # noqa: S606 -- our own venv's python
 
 
+def quiet() -> None:
+    """The SDK without telemetry, and without ModelTrainer's IAM SimulatePrincipalPolicy call per run."""
+    os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(CONFIG))
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+
+
 def follow(job: str, *, region: str) -> None:
     """Print the job's CloudWatch logs as SageMaker's log agent delivers them, until the job ends (however it ends)."""
-    os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(CONFIG))
+    quiet()
     printer = logging.StreamHandler(sys.stdout)
     printer.setFormatter(LogLines())
     sdk_log = logging.getLogger("sagemaker.core.resources")

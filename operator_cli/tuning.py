@@ -10,7 +10,6 @@ Runs in .venv-operator (:mod:`operator_cli.sdk`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ import boto3
 from external_functions.settings import TrainingSettings
 from external_functions.training import METRICS, TrainingRequest, training_job_request
 from operator_cli import sdk
-from pipeline_shared import InputError, resources
+from pipeline_shared import InputError
 
 OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
 MAX_NAME = 32  # SageMaker's limit for tuning job names
@@ -74,8 +73,7 @@ def tune(
     tuned = [key for key in RANGES if key not in request.options]
     if not tuned:
         raise InputError("Every tunable hyperparameter is fixed by an --option: leave at least one to tune.")
-    os.environ.setdefault("SAGEMAKER_USER_CONFIG_OVERRIDE", str(sdk.CONFIG))
-    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")  # else an IAM SimulatePrincipalPolicy call per run
+    sdk.quiet()
     from sagemaker.core.helper.session_helper import Session
     from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     from sagemaker.core.training.configs import Compute, OutputDataConfig, StoppingCondition
@@ -133,7 +131,3 @@ def tune(
 
 def _stop_and_show(params: dict[str, Any], **_: Any) -> None:
     raise DryRun(dict(params))
-
-
-def is_tuning_job(name: str, prefix: str) -> bool:
-    return name.startswith(f"{prefix}-tune-") and resources.is_sagemaker_name(name)

@@ -99,7 +99,7 @@ def replace_tables(
             try:
                 cursor.execute(sql, params)
             except ConnectorError as exc:
-                lost = reason(exc) == LOST
+                lost = is_lost(exc)
                 raise BulkLoadError(f"Snowflake failed while {what}: {reason(exc)}; {unchanged}.") from None
 
         for load in loads:
@@ -197,12 +197,16 @@ TRANSPORT_ERRORS = (  # the connector's classes for HTTP answers instead of a Sn
 )
 
 
+def is_lost(exc: BaseException) -> bool:
+    """Snowflake did not answer (network, timeout, a lost session), as opposed to refusing something."""
+    unreachable = isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError)
+    return unreachable or isinstance(exc, TRANSPORT_ERRORS)
+
+
 def reason(exc: BaseException) -> str:
     """Why a connector call failed, for a one-sentence message: Snowflake's own words for what it refused,
     and a plain phrase -- never the connector's retry and URL text -- when it could not be reached."""
-    if isinstance(exc, TRANSPORT_ERRORS) or (
-        isinstance(exc, OperationalError) and not isinstance(exc, ProgrammingError)
-    ):
+    if is_lost(exc):
         return LOST
     if isinstance(exc, ProgrammingError) and exc.errno == CANCELLED:
         return "the statement was cancelled: it ran longer than the client's timeout (or someone cancelled it)"
