@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
     train.add_argument("--output", required=True, help="recommendations table, DB.SCHEMA.TABLE")
     train.add_argument("--wait", action="store_true", help="follow the job's logs until it ends, then show its metrics")
+    _poll_argument(train)
     train.add_argument(
         "--option",
         action="append",
@@ -114,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "logs", "follow a training job's CloudWatch logs until it ends, then show its status", _logs, _show_mapping
     )
     logs.add_argument("job", help="training job name, as train or train_and_get_recommendations answered")
+    _poll_argument(logs)
     state = verb(
         "status",
         "a job's or model's status, as pipeline_status shows it; without NAME, the recent jobs",
@@ -145,6 +147,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _poll_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--poll",
+        type=_poll_seconds,
+        default=sdk.POLL_S,
+        metavar="SECONDS",
+        help=f"seconds between reads of the job's status and logs, 1 to 60 (default {sdk.POLL_S}); after the job "
+        "ends, its last lines are read once more this long after",
+    )
+
+
+def _poll_seconds(text: str) -> int:
+    seconds = int(text) if text.strip().isdigit() else 0
+    if not 1 <= seconds <= 60:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number of seconds from 1 to 60")
+    return seconds
+
+
 def _batch(*args: Any) -> Batch:
     """One row, as Snowflake would send it, with a batch id of its own (a new job per call)."""
     return Batch(rows=(Row(0, tuple(args)),), headers={BATCH_ID: f"cli-{uuid.uuid4()}"})
@@ -156,7 +176,7 @@ def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     if args.wait:
         _show_job(job)
         print()
-        return _followed(job["training_job_name"], stack)
+        return _followed(job["training_job_name"], stack, poll=args.poll)
     return job
 
 
@@ -180,14 +200,14 @@ def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
         raise InputError(
             f"'{args.job}' is not a training job of this pipeline (they start with {stack.prefix}-train-)."
         )
-    return _followed(args.job, stack)
+    return _followed(args.job, stack, poll=args.poll)
 
 
-def _followed(job: str, stack: DeployedStack) -> dict[str, Any]:
+def _followed(job: str, stack: DeployedStack, *, poll: int) -> dict[str, Any]:
     """Print the job's logs until it ends; its status as pipeline_status shows it."""
     if training.describe(aws.sagemaker(), job) is None:
         raise InputError(f"This pipeline has no training job named '{job}'.")
-    sdk.follow(job, region=stack.region)
+    sdk.follow(job, region=stack.region, poll=poll)
     return status.describe(job, stack.prefix, aws.sagemaker(), row=0)
 
 

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import logging
 import os
 import re
 import sys
+import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
+from external_functions.log_retention import TRAINING_LOG_GROUP
 from pipeline_shared import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +53,18 @@ def quiet() -> None:
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
 
-def follow(job: str, *, region: str) -> None:
-    """Print the job's CloudWatch logs as SageMaker's log agent delivers them, until the job ends (however it ends)."""
+def follow(job: str, *, region: str, poll: int = POLL_S) -> None:
+    """Print the job's CloudWatch logs as SageMaker's log agent delivers them, until the job ends (however it ends).
+
+    The SDK's ``TrainingJob.wait(logs=True)`` reads the logs once more when it sees the job end and
+    returns. The log agent may still be delivering the container's last lines then (a job's status
+    changes once its model is uploaded, not once CloudWatch Logs has ingested its output), so the
+    end is followed by one more read ``poll`` seconds later -- the extra poll the SDK's v2
+    ``logs_for_job`` made (``LogState.JOB_COMPLETE``) -- which prints only lines not yet printed,
+    streams that appeared late included.
+    """
     quiet()
-    printer = logging.StreamHandler(sys.stdout)
-    printer.setFormatter(LogLines())
+    printer = LogPrinter(sys.stdout)
     sdk_log = logging.getLogger("sagemaker.core.resources")
     sdk_log.addHandler(printer)
     sdk_log.setLevel(logging.INFO)
@@ -60,16 +72,53 @@ def follow(job: str, *, region: str) -> None:
     from sagemaker.core.resources import TrainingJob
     from sagemaker.core.utils.exceptions import FailedStatusError
 
-    with contextlib.suppress(FailedStatusError):  # the caller shows the status and the failure reason
-        TrainingJob.get(training_job_name=job, region=region).wait(poll=POLL_S, logs=True)
+    try:
+        with contextlib.suppress(FailedStatusError):  # the caller shows the status and the failure reason
+            TrainingJob.get(training_job_name=job, region=region).wait(poll=poll, logs=True)
+    finally:
+        sdk_log.removeHandler(printer)
+    time.sleep(poll)
+    print_late_lines(job, printer)
 
 
-class LogLines(logging.Formatter):
-    """The SDK's log records as plain lines: ``<stream>:\n<line>`` becomes ``<line>``, rich markup is dropped."""
+def print_late_lines(job: str, printer: LogPrinter) -> None:
+    """Print the job's log lines that ``printer`` has not printed yet, stream by stream, in order."""
+    from sagemaker.core.utils.logs import CloudWatchLogsClient, LogStreamHandler
 
-    def format(self, record: logging.LogRecord) -> str:
+    logs = CloudWatchLogsClient().client
+    pages = logs.get_paginator("describe_log_streams").paginate(
+        logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=f"{job}/", orderBy="LogStreamName"
+    )
+    streams = [stream["logStreamName"] for page in pages for stream in page["logStreams"]]
+    for index, stream in enumerate(streams):
+        events = LogStreamHandler(TRAINING_LOG_GROUP, stream, index).get_latest_log_events()
+        for _, event in itertools.islice(events, printer.printed[stream], None):
+            printer.write(stream, event["message"])
+
+
+class LogPrinter(logging.Handler):
+    """Prints the SDK's log records as plain lines and counts the log lines printed per stream.
+
+    The SDK logs each CloudWatch event as ``<stream>:\n<line>``: only ``<line>`` is printed. Rich
+    markup in its own records (``[bold]Completed``) is dropped.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(logging.INFO)
+        self.out = out
+        self.printed: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         stream, newline, line = text.partition(":\n")
         if newline and "/" in stream and "\n" not in stream:
-            text = line
-        return re.sub(r"\[/?(bold|italic|red|green|yellow|blue)\]", "", text)
+            self.write(stream, line)
+        else:
+            self._print(re.sub(r"\[/?(bold|italic|red|green|yellow|blue)\]", "", text))
+
+    def write(self, stream: str, line: str) -> None:
+        self.printed[stream] += 1
+        self._print(line)
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,12 +163,22 @@ def test_status_lists_recent_jobs_with_their_metrics_side_by_side(aws_env, cdk_j
     assert one["status"] == "Completed" and one["metrics"]["validation:ndcg_at_10"] == pytest.approx(0.2812)
 
 
+_STREAMS: dict[str, str] = {}  # job -> its one log stream
+
+
 def publish_output(logs: Any, job: str, lines: list[str]) -> None:
-    """What the job prints, where SageMaker's log agent puts it (the metrics come from there)."""
-    stream = f"{job}/algo-1-{int(time.time())}"
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
-    logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
+    """What the job prints, where SageMaker's log agent puts it (the metrics come from there).
+
+    A single-instance job has one stream, ``<job>/algo-1-<epoch>``, created when its container
+    starts; every later line goes to that stream ("Logs for Built-in Algorithms",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-sagemaker-models-logs.html).
+    """
+    stream = _STREAMS.get(job)
+    if stream is None:
+        stream = _STREAMS[job] = f"{job}/algo-1-{int(time.time())}"
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
     now = int(time.time() * 1000)
     logs.put_log_events(
         logGroupName=TRAINING_LOG_GROUP,
@@ -199,6 +211,52 @@ def test_logs_follows_a_running_job_until_it_ends(aws_env, cdk_json, stack, aws_
         assert line in stdout
     assert "Completed" in stdout.split("validation:ndcg_at_10=0.3101", 1)[1]
     assert "Traceback" not in stderr
+
+
+def test_logs_prints_the_lines_delivered_after_the_job_ended(aws_env, cdk_json, stack, aws_client) -> None:
+    """CloudWatch may ingest a job's last lines after its status changed: they are read once more, after a poll.
+
+    Here the last line is published only once ``logs`` has printed the final status; it must still
+    be printed (and printed once), after the status line.
+    """
+    job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.LATE", "--json"))
+    name = job["training_job_name"]
+    publish_output(aws_client("logs"), name, ["reading A.B.C ..."])
+    following = start_cli(aws_env, cdk_json, "logs", name, "--poll", "10")
+    seen = [_line_with(following, "reading A.B.C ...")]
+    report_training_job(aws_client("logs"), name, "Completed")
+    seen.append(_line_with(following, "Final Resource Status"))
+    publish_output(aws_client("logs"), name, ["replacing the contents of A.B.LATE done"])
+    stdout, stderr = following.communicate(timeout=120)
+    assert following.returncode == 0, stderr
+    assert "Completed" in seen[-1]
+    assert stdout.count("replacing the contents of A.B.LATE done") == 1, stdout
+    assert "reading A.B.C ..." not in stdout  # printed once, before the end
+    assert "Traceback" not in stderr
+
+
+def _line_with(process: subprocess.Popen[str], fragment: str, timeout: float = 120) -> str:
+    """The first line of ``process``'s output containing ``fragment`` (lines before it are skipped).
+
+    Lines are read on a thread, so a program that stops printing fails the test at ``timeout``
+    instead of hanging it.
+    """
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        while line and fragment not in line:
+            line = process.stdout.readline()
+        lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        line = lines.get(timeout=timeout)
+    except queue.Empty:
+        line = ""
+    assert fragment in line, f"no line with {fragment!r} within {timeout} s"
+    return line
 
 
 def test_train_wait_follows_the_job_and_fails_with_it(aws_env, cdk_json, stack, aws_client, tmp_path, monkeypatch):
