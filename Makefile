@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving synth snapshot diff deploy destroy clean
+.PHONY: help install local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving bench-write-back synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -96,7 +96,7 @@ deploy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## deploy one environment (needs AWS cr
 destroy: $(STAMP) $(NODE_STAMP) $(WHEELS) ## remove one environment, run-time endpoints and Snowflake objects included
 	$(CDK) destroy $(STACK)
 
-bench: bench-ranking bench-topk bench-training bench-serving ## every benchmark but bench-scale (prints figures and ratios)
+bench: bench-ranking bench-topk bench-training bench-serving bench-write-back ## every benchmark but bench-scale (prints figures and ratios)
 
 bench-ranking: $(STAMP) ## top-10 precision/recall/NDCG and coverage: ours vs the seed's method vs most-rated
 	$(BIN)/python -m bench.ranking
@@ -112,6 +112,9 @@ bench-training: $(STAMP) ## whole training job against fakesnow vs the seed's me
 
 bench-serving: $(STAMP) ## serving rows/s vs the seed's loop; latency at 8 concurrent clients
 	$(BIN)/python -m bench.serving
+
+bench-write-back: $(STAMP) ## the write-back of 162,541 users' top-10: each write statement's time vs its limit
+	$(BIN)/python -m bench.write_back
 
 clean: ## remove the venv and caches
 	rm -rf $(VENV) .venv-checkov .venv-operator node_modules .wheelhouse .pytest_cache .ruff_cache cdk.out *.egg-info

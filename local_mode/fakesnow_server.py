@@ -5,13 +5,15 @@ patch mode. Local mode wants its Snowflake data to outlive a run, so this starts
 app with the shared instance backed by a folder (one DuckDB file per database).
 
 Snowflake's table locks are added (:mod:`local_mode.table_locks`): UPDATE, DELETE and MERGE wait
-for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``.
+for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``. A statement still
+running after a second is answered "in progress" and polled, and a client's abort cancels a waiting
+statement, as in Snowflake (:mod:`local_mode.running_statements`).
 
 Every login is written to stdout as one JSON line ``{"login": {"user", "authenticator", "provider"}}``
 (never a credential), so tests can see how a program signed in -- key pair, password or workload
 identity -- as Snowflake's login history would show it.
 
-Run as ``python -m local_mode.fakesnow_server --port PORT --data DIR``.
+Run as ``python -m local_mode.fakesnow_server --port PORT --data DIR [--queue-forever REGEX]``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from local_mode import table_locks
+from local_mode import running_statements, table_locks
 
 LOGIN_PATH = "/session/v1/login-request"
 
@@ -115,10 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data", type=Path, required=True, help="folder for the databases (created if missing)")
+    parser.add_argument(
+        "--queue-forever", metavar="REGEX", help="statements matching REGEX stay queued until cancelled (tests)"
+    )
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
     fakesnow.server.shared_fs = FakeSnow(db_path=str(args.data))
     install_locks()
+    running_statements.install(fakesnow.server.app.router.routes, args.queue_forever)
     print(f"fakesnow on {args.host}:{args.port}, data in {args.data}", file=sys.stderr, flush=True)
     uvicorn.run(LoginRecorder(fakesnow.server.app), host=args.host, port=args.port, log_level="warning")
 

@@ -27,6 +27,15 @@
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
   best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
   lacks it) works as ``StopTrainingJob`` does; local mode checks for it between training jobs.
+  A missing tuning job is SageMaker's ``ResourceNotFound`` with SageMaker's words ("Amazon SageMaker
+  can't find a tuning job called X. Type another name.", aws/amazon-sagemaker-examples#1540), not
+  moto's "Could not find hyper parameter tuning job".
+- Endpoints stay ``InService`` (moto's) unless local mode, which serves them, reports otherwise on the
+  same channel (stream ``endpoints/<endpoint>``): ``Failed`` with SageMaker's FailureReason when the
+  model cannot be served, or any state a test reports. A report counts until the endpoint is next
+  created or updated. As SageMaker documents for a Failed endpoint, "DeleteEndpoint is the only
+  operation that can be performed on a failed endpoint": ``UpdateEndpoint`` refuses it
+  (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html).
 
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
@@ -45,7 +54,7 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.logs.models import logs_backends
-from moto.sagemaker.exceptions import ValidationError
+from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import (
     FakeEndpoint,
     FakeEndpointConfig,
@@ -56,7 +65,7 @@ from moto.sagemaker.models import (
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import main
 
-from local_mode.sagemaker import OUTCOME_LOG_GROUP, TRAINING_LOG_GROUP
+from local_mode.sagemaker import OUTCOME_LOG_GROUP, TRAINING_LOG_GROUP, endpoint_stream
 
 CONFIG_DELAY_S = float(os.environ.get("LOCAL_SAGEMAKER_CONFIG_DELAY_S", "0.4"))
 _created: dict[str, float] = {}  # endpoint config name -> when it was created
@@ -67,6 +76,7 @@ _describe_training_job = SageMakerModelBackend.describe_training_job
 STOP_DELAY_S = 0.5
 _list_training_jobs = SageMakerModelBackend.list_training_jobs
 _stop_requested: dict[str, float] = {}  # training job name -> when StopTrainingJob was called
+_endpoint_changed: dict[str, int] = {}  # endpoint name -> when it was last created or updated (ms since the epoch)
 
 
 def _training_job_as_given(self: FakeTrainingJob, *args: Any, **kwargs: Any) -> None:
@@ -116,15 +126,20 @@ def _refresh(backend: SageMakerModelBackend, job: FakeTrainingJob) -> None:
         job.training_end_time = job.last_modified_time = utcnow()
 
 
-def _reports(account: str, region: str, job_name: str) -> list[dict[str, Any]]:
+def _reports(account: str, region: str, name: str) -> list[dict[str, Any]]:
+    return [document for _, document in _timed_reports(account, region, name)]
+
+
+def _timed_reports(account: str, region: str, name: str) -> list[tuple[int, dict[str, Any]]]:
+    """Local mode's reports on stream ``name``, oldest first, with their timestamps (ms since the epoch)."""
     group = logs_backends[account][region].groups.get(OUTCOME_LOG_GROUP)
-    stream = group.streams.get(job_name) if group is not None else None
+    stream = group.streams.get(name) if group is not None else None
     if stream is None:
         return []
     reports = []
     for event in sorted(stream.events, key=lambda event: event.timestamp):
         with contextlib.suppress(ValueError):
-            reports.append(json.loads(event.message))
+            reports.append((event.timestamp, json.loads(event.message)))
     return reports
 
 
@@ -184,10 +199,15 @@ def _refresh_tuning_job(backend: SageMakerModelBackend, job: HyperParameterTunin
         job.hyper_parameter_tuning_end_time = job.last_modified_time = utcnow()
 
 
+def _tuning_job_not_found(name: str) -> ResourceNotFound:
+    return ResourceNotFound(message=f"Amazon SageMaker can't find a tuning job called {name}. Type another name.")
+
+
 def _describe_tuning_job_as_it_is(self: SageMakerModelBackend, hyper_parameter_tuning_job_name: str) -> Any:
     job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
-    if job is not None:
-        _refresh_tuning_job(self, job)
+    if job is None:
+        raise _tuning_job_not_found(hyper_parameter_tuning_job_name)
+    _refresh_tuning_job(self, job)
     return _describe_tuning_job(self, hyper_parameter_tuning_job_name)
 
 
@@ -200,7 +220,7 @@ def _list_tuning_jobs_as_they_are(self: SageMakerModelBackend, *args: Any, **kwa
 def _stop_tuning_job(self: SageMakerModelBackend, hyper_parameter_tuning_job_name: str) -> None:
     job = self.hyper_parameter_tuning_jobs.get(hyper_parameter_tuning_job_name)
     if job is None:
-        raise ValidationError(message=f"Could not find hyper parameter tuning job '{hyper_parameter_tuning_job_name}'.")
+        raise _tuning_job_not_found(hyper_parameter_tuning_job_name)
     _refresh_tuning_job(self, job)
     if job.hyper_parameter_tuning_job_status != "InProgress":
         status = job.hyper_parameter_tuning_job_status
@@ -247,6 +267,10 @@ def _final_metrics(account: str, region: str, job_name: str, job: FakeTrainingJo
     return metrics
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def _remember_config(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
     config = _create_endpoint_config(self, *args, **kwargs)
     _created[config.endpoint_config_name] = time.monotonic()
@@ -264,7 +288,38 @@ def _create_endpoint_when_visible(
     self: SageMakerModelBackend, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]
 ) -> FakeEndpoint:
     _check_visible(self, endpoint_config_name)
-    return _create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+    endpoint = _create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+    _endpoint_changed[endpoint_name] = _now_ms()  # reports on an endpoint of the same name before no longer count
+    return endpoint
+
+
+_describe_endpoint = SageMakerModelBackend.describe_endpoint
+_list_endpoints = SageMakerModelBackend.list_endpoints
+
+
+def _refresh_endpoint(backend: SageMakerModelBackend, endpoint: FakeEndpoint) -> None:
+    """The endpoint's state from local mode's latest report since it was last created or updated."""
+    since = _endpoint_changed.get(endpoint.endpoint_name, 0)
+    stream = endpoint_stream(endpoint.endpoint_name)
+    reports = [(at, doc) for at, doc in _timed_reports(backend.account_id, backend.region_name, stream) if at >= since]
+    if reports:
+        at, latest = reports[-1]
+        endpoint.endpoint_status = latest.get("status", "InService")
+        endpoint.failure_reason = latest.get("failure_reason")
+        endpoint.last_modified_time = datetime.fromtimestamp(at / 1000, UTC).replace(tzinfo=None)
+
+
+def _describe_endpoint_as_reported(self: SageMakerModelBackend, endpoint_name: str) -> dict[str, Any]:
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is not None:
+        _refresh_endpoint(self, endpoint)
+    return _describe_endpoint(self, endpoint_name)
+
+
+def _list_endpoints_as_reported(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    for endpoint in self.endpoints.values():
+        _refresh_endpoint(self, endpoint)
+    return _list_endpoints(self, *args, **kwargs)
 
 
 def _serverless(variants: list[dict[str, Any]]) -> bool:
@@ -276,6 +331,12 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
     if endpoint is None:
         arn = FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
         raise ValidationError(message=f"Could not find endpoint '{arn}'.")
+    _refresh_endpoint(self, endpoint)
+    if endpoint.endpoint_status == "Failed":
+        raise ValidationError(
+            message=f"Cannot update endpoint {endpoint.arn} in status Failed: delete it, the only operation a "
+            "failed endpoint accepts."
+        )
     _check_visible(self, endpoint_config_name)
     config: dict[str, Any] = self.describe_endpoint_config(endpoint_config_name)
     current = self.describe_endpoint_config(endpoint.endpoint_config_name)
@@ -287,6 +348,8 @@ def _update_endpoint(self: SageMakerModelBackend, endpoint_name: str, endpoint_c
     endpoint.endpoint_config_name = endpoint_config_name
     endpoint.production_variants = endpoint._process_production_variants(config["ProductionVariants"])
     endpoint.last_modified_time = utcnow()
+    _endpoint_changed[endpoint_name] = _now_ms()  # earlier reports no longer count
+    endpoint.endpoint_status, endpoint.failure_reason = "InService", None
     return endpoint
 
 
@@ -299,6 +362,8 @@ def _update_endpoint_action(self: SageMakerResponse) -> ActionResult:
 
 
 SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
+SageMakerModelBackend.describe_endpoint = _describe_endpoint_as_reported  # type: ignore[method-assign]
+SageMakerModelBackend.list_endpoints = _list_endpoints_as_reported  # type: ignore[method-assign]
 SageMakerModelBackend.create_endpoint_config = _remember_config  # type: ignore[method-assign]
 SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible  # type: ignore[method-assign]
 SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]

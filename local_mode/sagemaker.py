@@ -8,6 +8,20 @@ the patched moto reports the job's final metrics), and each endpoint gets a real
 through :class:`RuntimeRoute`: a loopback server answering SageMaker-runtime's
 ``POST /endpoints/<name>/invocations`` that boto3 reaches via ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``.
 A redeployed endpoint gets its new serve process before the old one stops.
+
+An endpoint whose model cannot be served is reported ``Failed`` to the moto stand-in, with the
+FailureReason SageMaker gives (the same report channel as training jobs): "The primary container for
+production variant AllTraffic did not pass the ping health check. Please check CloudWatch logs for
+this endpoint." when the container never answers /ping (aws/amazon-sagemaker-examples#210), and
+"Failed to download model data for container ... from URL ... Please ensure that there is an object
+located at the URL and that the role passed to CreateModel has permissions to download the object."
+when the artifact cannot be read (aws-samples/cvat-on-aws-china#3).
+
+The runtime route answers as SageMaker-runtime does, request id included (``x-amzn-RequestId``): an
+unknown endpoint is a ``ValidationError`` ("Endpoint X of account N not found."), a container's
+non-200 answer a ``ModelError`` (424) whose message ends "See https://<region>.console.aws.amazon.com/
+cloudwatch/home?region=<region>#logEventViewer:group=/aws/sagemaker/Endpoints/<endpoint> in account
+<id> for more information." (aws/amazon-sagemaker-examples#1881).
 """
 
 from __future__ import annotations
@@ -23,6 +37,7 @@ import sys
 import tarfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +57,13 @@ from local_mode.standins import (
 )
 
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-OUTCOME_LOG_GROUP = "/local-mode/training-jobs"  # how local mode tells the moto stand-in a job's state
+OUTCOME_LOG_GROUP = "/local-mode/training-jobs"  # how local mode tells the moto stand-in a job's or endpoint's state
+PING_FAILED = (
+    "The primary container for production variant AllTraffic did not pass the ping health check. "
+    "Please check CloudWatch logs for this endpoint."
+)
 STOPPED = 128 + 15  # the training program's exit status after SIGTERM
 STOP_POLL_S = 1.0
 
@@ -63,9 +83,10 @@ class RuntimeRoute(LoopbackHttpServer):
                 if len(parts) != 3 or parts[0] != "endpoints" or parts[2] != "invocations":
                     self._answer(404, "ValidationError", {"message": f"No route for {self.path}."})
                     return
-                target = route.routes.get(parts[1])
+                endpoint = parts[1]
+                target = route.routes.get(endpoint)
                 if target is None:
-                    message = f"Endpoint {parts[1]} of account {ACCOUNT} not found."
+                    message = f"Endpoint {endpoint} of account {ACCOUNT} not found."
                     self._answer(400, "ValidationError", {"message": message})
                     return
                 status, content_type, answer = _forward(target, body, self.headers.get("Content-Type", ""))
@@ -73,13 +94,22 @@ class RuntimeRoute(LoopbackHttpServer):
                     self.send_body(200, content_type, answer)
                     return
                 text = answer.decode(errors="replace")
-                message = f'Received client error ({status}) from primary with message "{text}"'
+                kind = "client" if 400 <= status < 500 else "server"
+                console = (
+                    f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+                    f"#logEventViewer:group=/aws/sagemaker/Endpoints/{endpoint}"
+                )
+                message = (
+                    f'Received {kind} error ({status}) from primary with message "{text}". '
+                    f"See {console} in account {ACCOUNT} for more information."
+                )
                 document = {"message": message, "OriginalStatusCode": status, "OriginalMessage": text}
                 self._answer(424, "ModelError", document)
 
             def _answer(self, status: int, error_type: str, document: dict[str, Any]) -> None:
                 body = json.dumps(document).encode()
-                self.send_body(status, "application/json", body, {"x-amzn-ErrorType": error_type})
+                headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
+                self.send_body(status, "application/json", body, headers)
 
         super().__init__(Handler)
 
@@ -108,6 +138,16 @@ def report_training_job(
     """Tell the moto stand-in how a training job stands (see local_mode.moto_server): how local mode,
     which runs the jobs, moves them out of InProgress."""
     report(logs, job, {"status": status, "secondary_status": secondary or status, "failure_reason": failure_reason})
+
+
+def endpoint_stream(endpoint: str) -> str:
+    """The report stream of an endpoint (training and tuning jobs use their own names)."""
+    return f"endpoints/{endpoint}"
+
+
+def report_endpoint(logs: Any, endpoint: str, status: str, failure_reason: str | None = None) -> None:
+    """Tell the moto stand-in how an endpoint stands since its last create or update (see local_mode.moto_server)."""
+    report(logs, endpoint_stream(endpoint), {"status": status, "failure_reason": failure_reason})
 
 
 def report(logs: Any, name: str, document: dict[str, Any]) -> None:
@@ -140,6 +180,14 @@ class _Serving:
     stack: contextlib.ExitStack
 
 
+class UnservableError(Exception):
+    """An endpoint's model cannot be served: ``reason`` as SageMaker words it, ``detail`` what went wrong here."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
 class LocalSageMaker:
     """Runs moto's training jobs and endpoints for real. Use as a context manager."""
 
@@ -149,7 +197,7 @@ class LocalSageMaker:
         self.logs = boto3.client("logs", region_name=meta.region_name, endpoint_url=meta.endpoint_url)
         self.env = env  # AWS_* variables and credentials the programs need
         self.serving: dict[str, _Serving] = {}
-        self.unservable: dict[str, tuple[str, str]] = {}  # endpoint -> (config, reason)
+        self.unservable: dict[str, tuple[str, str]] = {}  # endpoint -> (config, what went wrong)
 
     def __enter__(self) -> LocalSageMaker:
         return self
@@ -274,22 +322,26 @@ class LocalSageMaker:
     def sync_endpoints(self) -> list[str]:
         """Start or switch serve processes so every endpoint in moto is served; returns changed ones.
 
-        An endpoint whose model cannot be served (its artifact was never produced, say) is left
-        unrouted and its reason kept in ``unservable``.
+        An endpoint whose model cannot be served (its artifact was never produced, or is damaged) is
+        left unrouted and reported ``Failed`` with SageMaker's FailureReason (what went wrong here is
+        kept in ``unservable``); a Failed endpoint is not tried again -- SageMaker's can only be deleted --
+        but one created anew under its name is.
         """
         changed = []
         for summary in self.sagemaker.list_endpoints()["Endpoints"]:
             endpoint = summary["EndpointName"]
-            config = self.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-            current = self.serving.get(endpoint)
-            if (current is None or current.config != config) and self.unservable.get(endpoint, ("",))[0] != config:
-                try:
-                    self._serve(endpoint, config)
-                except (ClientError, RuntimeError, OSError, tarfile.TarError) as exc:
-                    self.unservable[endpoint] = (config, f"{type(exc).__name__}: {exc}")
-                    continue
-                self.unservable.pop(endpoint, None)
-                changed.append(endpoint)
+            described = self.sagemaker.describe_endpoint(EndpointName=endpoint)
+            config, current = described["EndpointConfigName"], self.serving.get(endpoint)
+            if described["EndpointStatus"] == "Failed" or (current is not None and current.config == config):
+                continue
+            try:
+                self._serve(endpoint, config)
+            except UnservableError as exc:
+                self.unservable[endpoint] = (config, exc.detail)
+                report_endpoint(self.logs, endpoint, "Failed", exc.reason)
+                continue
+            self.unservable.pop(endpoint, None)
+            changed.append(endpoint)
         return changed
 
     def _serve(self, endpoint: str, config: str) -> None:
@@ -297,19 +349,26 @@ class LocalSageMaker:
         model = self.sagemaker.describe_model(ModelName=variants[0]["ModelName"])
         opt_ml = self.workdir / "endpoints" / endpoint / config
         data = model["PrimaryContainer"].get("ModelDataUrl")
-        if not data:
-            raise RuntimeError(f"model {model['ModelName']} has no ModelDataUrl: nothing to serve")
-        self._download_model(data, opt_ml / "model")
-        port = free_port()
-        stack = contextlib.ExitStack()
-        server = stack.enter_context(
-            running(
-                [sys.executable, "-m", "recommender.serve", "--host", LOOPBACK, "--port", str(port), "--workers", "1"],
-                port=port,
-                log=opt_ml / "serve.log",
-                env=python_env(OPT_ML=str(opt_ml)),
+        if not data:  # the container starts without a model and never answers /ping
+            raise UnservableError(PING_FAILED, f"model {model['ModelName']} has no ModelDataUrl: nothing to serve")
+        try:
+            self._download_model(data, opt_ml / "model")
+        except (ClientError, tarfile.TarError, OSError) as exc:
+            reason = (
+                f'Failed to download model data for container "container_1" from URL: "{data}". Please ensure '
+                "that there is an object located at the URL and that the role passed to CreateModel has "
+                "permissions to download the object."
             )
-        )
+            raise UnservableError(reason, f"{type(exc).__name__}: {exc}") from exc
+        port = free_port()
+        command = [sys.executable, "-m", "recommender.serve", "--host", LOOPBACK, "--port", str(port), "--workers", "1"]
+        stack = contextlib.ExitStack()
+        try:
+            server = stack.enter_context(
+                running(command, port=port, log=opt_ml / "serve.log", env=python_env(OPT_ML=str(opt_ml)))
+            )
+        except (RuntimeError, OSError) as exc:  # the serve process exited or never listened
+            raise UnservableError(PING_FAILED, f"{type(exc).__name__}: {exc}") from exc
         previous = self.serving.get(endpoint)
         self.serving[endpoint] = _Serving(config, server, stack)
         self.route.register(endpoint, port)  # the new version answers before the old one stops

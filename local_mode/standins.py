@@ -105,15 +105,16 @@ def running(
 
 
 def fakesnow_server(
-    data_dir: Path, log: Path, *, port: int | None = None, host: str = LOOPBACK
+    data_dir: Path, log: Path, *, port: int | None = None, host: str = LOOPBACK, options: Sequence[str] = ()
 ) -> contextlib.AbstractContextManager[Server]:
     """The fakesnow server, its databases kept in ``data_dir`` across restarts (on ``port`` or a free one).
 
-    ``host`` is the address it listens on: loopback, unless a container must reach it.
+    ``host`` is the address it listens on: loopback, unless a container must reach it. ``options``
+    are further arguments of ``local_mode.fakesnow_server`` (``--queue-forever REGEX``).
     """
     port = port or free_port()
     args = [sys.executable, "-m", "local_mode.fakesnow_server", "--host", host, "--port", str(port)]
-    return running([*args, "--data", str(data_dir)], port=port, log=log, env=python_env())
+    return running([*args, "--data", str(data_dir), *options], port=port, log=log, env=python_env())
 
 
 def fakesnow_connection(

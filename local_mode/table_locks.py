@@ -10,6 +10,7 @@ What Snowflake documents ("Transactions", resource locking; the ``LOCK_TIMEOUT``
   "Statement '...' has locked table '...' in transaction ... and this lock has not yet been
   released." (The waiter-limit wording is Snowflake's; the timeout's second sentence is ours.)
 - Closing a session (the connector's logout) rolls back its open transaction.
+- A statement its client cancels while it waits ends with 000604 (see :mod:`local_mode.running_statements`).
 
 Without this, two sessions that each clear and refill one table both go ahead in DuckDB: on an
 empty table the result holds both writers' rows; on a full one the second fails with an
@@ -38,6 +39,8 @@ from fakesnow.dialect import parse_one
 from fakesnow.fakes import FakeSnowflakeConnection
 from snowflake.connector.errors import ProgrammingError
 from sqlglot import exp
+
+from local_mode.running_statements import cancel_event, canceled
 
 DEFAULT_LOCK_TIMEOUT_S = 43_200
 MAX_WAITERS = 20
@@ -79,14 +82,17 @@ class TableLocks:
             self._waiting[table] = self._waiting.get(table, 0) + 1
             print(json.dumps({"lock_wait": {"table": table, "waiting": self._waiting[table]}}), flush=True)
             deadline = time.monotonic() + timeout_s
+            cancel = cancel_event.get()
             try:
                 while (held := self._owners.get(table)) is not None:
                     if session.closed:
                         raise _locked(table, held[1], "its session was closed while it waited")
+                    if cancel is not None and cancel.is_set():
+                        raise canceled()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise _locked(table, held[1], f"it waited longer than LOCK_TIMEOUT ({timeout_s:g} s)")
-                    self._changed.wait(remaining)
+                    self._changed.wait(min(remaining, 0.2))  # a cancel is seen within 0.2 s
                 if session.closed:
                     raise _locked(table, transaction, "its session was closed while it waited")
                 self._owners[table] = (owner, transaction)

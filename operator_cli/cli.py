@@ -18,10 +18,12 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from external_functions import aws, deployment, scoring, status, training
@@ -147,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cache
+def _sagemaker() -> Any:
+    """SageMaker with botocore's standard retries: a terminal has no Snowflake to retry a throttled call for it.
+
+    (The Lambdas' clients make one bounded attempt per call to fit API Gateway's 29 s: ``external_functions.aws``.)
+    """
+    return boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+
+
 def _poll_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--poll",
@@ -172,7 +183,7 @@ def _batch(*args: Any) -> Batch:
 
 def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = dict(_option(text) for text in args.option)
-    [job] = training.start(_batch(args.input, args.output, options or None), stack.training(), aws.sagemaker())
+    [job] = training.start(_batch(args.input, args.output, options or None), stack.training(), _sagemaker())
     if args.wait:
         _show_job(job)
         print()
@@ -205,10 +216,10 @@ def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
 
 def _followed(job: str, stack: DeployedStack, *, poll: int) -> dict[str, Any]:
     """Print the job's logs until it ends; its status as pipeline_status shows it."""
-    if training.describe(aws.sagemaker(), job) is None:
+    if training.describe(_sagemaker(), job) is None:
         raise InputError(f"This pipeline has no training job named '{job}'.")
     sdk.follow(job, region=stack.region, poll=poll)
-    return status.describe(job, stack.prefix, aws.sagemaker(), row=0)
+    return status.describe(job, stack.prefix, _sagemaker(), row=0)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -224,8 +235,8 @@ def _option(text: str) -> tuple[str, Any]:
 
 def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
     if args.name:
-        return status.describe(args.name, stack.prefix, aws.sagemaker(), row=0)
-    return recent_jobs(stack.prefix, aws.sagemaker())
+        return status.describe(args.name, stack.prefix, _sagemaker(), row=0)
+    return recent_jobs(stack.prefix, _sagemaker())
 
 
 def recent_jobs(prefix: str, sagemaker: Any, limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
@@ -239,7 +250,7 @@ def recent_jobs(prefix: str, sagemaker: Any, limit: int = RECENT_JOBS) -> list[d
 
 
 def _deploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
-    [deployed] = deployment.deploy(_batch(args.model, args.ref), stack.hosting(), aws.sagemaker())
+    [deployed] = deployment.deploy(_batch(args.model, args.ref), stack.hosting(), _sagemaker())
     return deployed
 
 

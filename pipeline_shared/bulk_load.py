@@ -7,10 +7,24 @@ insert the staged ones. Any failure leaves every table as it was. Temporary obje
 unqualified in the tables' schema (the session's current schema afterwards) and go with the
 session. Statements are built only from validated :class:`TableName` values and the column
 descriptions below (our own constants); values travel as bound parameters.
+
+Time limits. The connector cancels a statement that runs longer than its ``timeout`` argument, or the
+connection's ``network_timeout`` without one ("timeout: Number of seconds after which to abort the
+query", https://docs.snowflake.com/en/developer-guide/python-connector/python-connector-api). In
+snowflake-connector-python 4.8 (``cursor.py``, ``network.py``) that one number bounds three things: the
+cancel timer armed when the statement is sent, the retry window of each HTTP request for it (the
+query request, then each poll for a result that is still running), and so how long a Snowflake that
+stopped answering goes unnoticed while it runs. The work of a COPY, DELETE or INSERT grows with its
+rows, so :class:`WriteTimeout` gives those three statements a limit that grows with the load; every
+other statement keeps the connection's. Snowflake's own ``STATEMENT_TIMEOUT_IN_SECONDS`` (172,800 s
+unless an administrator lowered it for the account, user or warehouse;
+https://docs.snowflake.com/en/sql-reference/parameters) stays far above these limits.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,7 +54,10 @@ from pipeline_shared.identifiers import TableName
 
 TABLE_MISSING = 2003  # Snowflake: "... does not exist or not authorized"
 LOCKED = 625  # Snowflake: "Statement ... has locked table ...": the wait for a lock timed out or queued too long
-CANCELLED = 604  # Snowflake: "SQL execution canceled" (the connector cancels a statement at its network_timeout)
+CANCELLED = 604  # Snowflake: "SQL execution canceled" (the connector cancels a statement at its timeout)
+WRITE_ROWS_PER_S = 1_000  # a write's allowance: one second per this many rows (see WriteTimeout)
+
+log = logging.getLogger(__name__)
 
 
 class BulkLoadError(RuntimeError):
@@ -56,6 +73,33 @@ class Column:
     select: str
     params: tuple[Any, ...] = ()
     optional: bool = False  # written only when an existing table has it
+
+
+@dataclass(frozen=True)
+class WriteTimeout:
+    """Seconds a load's COPY into staging, its DELETE and its INSERT may each run before the connector cancels it.
+
+    ``base_s`` plus one second per ``rows_per_s`` rows of the load -- the base covers a warehouse
+    resuming, queueing and (for the DELETE) the wait for a lock; the allowance is deliberately slow:
+    the stand-in writes these rows hundreds of times faster (``bench/write_back.py`` prints the
+    headroom), and a cancelled write loses the whole training job -- or ``fixed_s`` for every load
+    when set. A Snowflake that stops answering during one of these statements is also only noticed
+    after its limit (see the module docstring).
+    """
+
+    base_s: int
+    fixed_s: int | None = None
+    rows_per_s: int = WRITE_ROWS_PER_S
+
+    def for_rows(self, rows: int) -> int:
+        if self.fixed_s is not None:
+            return self.fixed_s
+        return self.base_s + math.ceil(max(rows, 0) / self.rows_per_s)
+
+    @property
+    def shortest(self) -> int:
+        """The least any load gets (an empty one): what a wait inside one of these statements must stay below."""
+        return self.for_rows(0)
 
 
 @dataclass(frozen=True)
@@ -75,11 +119,14 @@ def replace_tables(
     loads: Sequence[TableLoad],
     *,
     progress: Callable[[str], None] | None = None,
+    write_timeout: WriteTimeout | None = None,
 ) -> dict[str, int]:
     """Make each load's file the whole content of its table (created if missing); returns rows per table.
 
-    All tables must share one schema. Raises :class:`BulkLoadError` with one sentence that says
-    which step failed; every table is then unchanged.
+    All tables must share one schema. Each load's COPY, DELETE and INSERT may run for
+    ``write_timeout.for_rows(load.rows)`` seconds (the connection's ``network_timeout`` without one);
+    their times are logged. Raises :class:`BulkLoadError` with one sentence that says which step
+    failed; every table is then unchanged.
     """
     namespaces = {load.table.namespace for load in loads}
     if len(namespaces) != 1:
@@ -94,13 +141,20 @@ def replace_tables(
 
     with connection.cursor() as cursor:
 
-        def run(sql: str, what: str, params: Sequence[Any] | None = None) -> None:
+        def run(sql: str, what: str, params: Sequence[Any] | None = None, *, rows: int | None = None) -> None:
+            """Execute one statement; ``rows``: it is a write of that many rows, under the write limit."""
             nonlocal lost
+            limit = write_timeout.for_rows(rows) if write_timeout is not None and rows is not None else None
+            started = time.perf_counter()
             try:
-                cursor.execute(sql, params)
+                cursor.execute(sql, params, timeout=limit)
             except ConnectorError as exc:
                 lost = is_lost(exc)
                 raise BulkLoadError(f"Snowflake failed while {what}: {reason(exc)}; {unchanged}.") from None
+            if rows is not None:  # how close a write came to its limit, for operators (and bench/write_back.py)
+                seconds, limit = time.perf_counter() - started, limit or connection.network_timeout
+                write = {"what": what, "seconds": seconds, "limit": limit, "rows": rows}
+                log.info("%s: %.2f s of its %s s limit (%s rows)", what, seconds, limit, rows, extra={"write": write})
 
         for load in loads:
             create = ", ".join(f"{c.name} {c.type}" for c in load.columns)
@@ -119,12 +173,14 @@ def replace_tables(
             try:
                 for load in loads:
                     chosen = [c for c in load.columns if not c.optional or c.name in present[load.table]]
-                    run(f"DELETE FROM {load.table.sql}", f"clearing {load.table}")
+                    # allowed for the new rows: the old ones, about as many, are not counted
+                    run(f"DELETE FROM {load.table.sql}", f"clearing {load.table}", rows=load.rows)
                     run(
                         f"INSERT INTO {load.table.sql} ({', '.join(c.name for c in chosen)}) "
                         f"SELECT {', '.join(c.select for c in chosen)} FROM {staging[load.table]}",
                         f"writing {load.table}",
                         [p for c in chosen for p in c.params],
+                        rows=load.rows,
                     )
                 run("COMMIT", "committing the swap")
             except BaseException:
@@ -152,6 +208,7 @@ def _stage(
     run(
         f"COPY INTO {staging} FROM @{stage}/{folder}/ FILE_FORMAT = ({file_format}) ON_ERROR = ABORT_STATEMENT",
         f"copying {name} into staging",
+        rows=load.rows,
     )
     run(f"SELECT COUNT(*) FROM {staging}", f"counting the staged rows of {name}")
     staged = int(cursor.fetchone()[0])

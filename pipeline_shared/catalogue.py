@@ -25,6 +25,20 @@ ResourceKind = Literal[
 ]  # *-logs: the log groups SageMaker writes for training jobs and for this pipeline's endpoints;
 # tuned-training-job: the training jobs a tuning job starts, which SageMaker names after it
 PassedRole = Literal["training", "hosting"]
+# The configured instance type a create call may ask for: cdk.json's training.instanceType or endpoint.instanceType.
+InstanceTypeSetting = Literal["training", "endpoint"]
+
+
+@dataclass(frozen=True)
+class InstanceTypeLimit:
+    """Allow the actions only with the instance type configured for ``setting`` (IAM key ``sagemaker:InstanceTypes``).
+
+    ``required``: the request must name an instance type; False where it may name none (a serverless
+    endpoint config has no instance type, and the limit must not refuse it).
+    """
+
+    setting: InstanceTypeSetting
+    required: bool
 
 
 @dataclass(frozen=True)
@@ -33,6 +47,7 @@ class Permission:
 
     actions: tuple[str, ...]
     on: tuple[ResourceKind, ...]
+    instance_types: InstanceTypeLimit | None = None  # only for create calls that choose instances
 
 
 @dataclass(frozen=True)
@@ -105,9 +120,11 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
         max_batch_rows=10,  # a SageMaker call or two per row: small batches stay well under 29 s
         permissions=(
             Permission(
-                ("sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:AddTags"),
+                ("sagemaker:CreateTrainingJob",),
                 ("training-job",),
+                instance_types=InstanceTypeLimit("training", required=True),  # a job always names its instances
             ),
+            Permission(("sagemaker:DescribeTrainingJob", "sagemaker:AddTags"), ("training-job",)),
             Permission(("sagemaker:ListTrainingJobs",), ("*",)),  # the running job writing the same table
             _LOG_RETENTION_TRAINING,
         ),
@@ -126,10 +143,14 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
             Permission(("sagemaker:DescribeHyperParameterTuningJob",), ("tuning-job",)),  # its best training job
             Permission(("sagemaker:ListTrainingJobs",), ("*",)),
             Permission(
+                ("sagemaker:CreateEndpointConfig",),
+                ("endpoint-config",),
+                instance_types=InstanceTypeLimit("endpoint", required=False),  # serverless configs name none
+            ),
+            Permission(
                 (
                     "sagemaker:CreateModel",
                     "sagemaker:DescribeModel",
-                    "sagemaker:CreateEndpointConfig",
                     "sagemaker:DescribeEndpointConfig",
                     "sagemaker:CreateEndpoint",
                     "sagemaker:UpdateEndpoint",

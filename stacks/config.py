@@ -48,6 +48,7 @@ class SnowflakeConfig:
     retain_integration: bool = False
     detach: bool = False  # leave Snowflake alone on deploy and destroy (the way out when it refuses us)
     auth: str = KEY_PAIR  # or WORKLOAD_IDENTITY: both identities sign in as their AWS roles, no secrets
+    secret_kms_key_arn: str | None = None  # the customer-managed key both secrets are encrypted with, if any
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class TrainingConfig:
     volume_gb: int = 30
     max_runtime_seconds: int = 3600
     max_jobs_per_batch: int = 3  # rows of one train_and_get_recommendations batch (each starts a job)
-    concurrent_starts: int = 2  # reserved concurrency of the train function
+    # Reserved concurrency of the train function, opt-in: Lambda keeps 100 of the account's concurrency
+    # unreserved and new accounts have less, so a reservation can fail the first deploy.
+    concurrent_starts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,10 @@ class _Reader:
             raise ConfigError(f"cdk.json: context {self.key(name)} must be a whole number from {low} to {high}.")
         return value
 
+    def optional_number(self, name: str, low: int, high: int) -> int | None:
+        """A whole number from ``low`` to ``high``, or None where the key is absent (or null)."""
+        return None if self.values.get(name) is None else self.number(name, low, low, high)
+
     def flag(self, name: str, default: bool) -> bool:
         value = self.values.get(name, default)
         if not isinstance(value, bool):
@@ -244,7 +251,8 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
     sf = env.child("snowflake")
     auth = sf.text("auth", KEY_PAIR, required=False, pattern="|".join(AUTH_METHODS)) or KEY_PAIR
     if auth == WORKLOAD_IDENTITY:
-        present = [k for k in ("secretName", "secretArn", "trainingSecretName", "trainingSecretArn") if k in sf.values]
+        keys = ("secretName", "secretArn", "trainingSecretName", "trainingSecretArn", "secretKmsKeyArn")
+        present = [k for k in keys if k in sf.values]
         if present:
             raise ConfigError(
                 f'cdk.json: context {sf.key(present[0])} is not used with auth "wif" (workload identity signs in '
@@ -294,6 +302,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         retain_integration=sf.flag("retainIntegration", False),
         detach=sf.flag("detach", False),
         auth=auth,
+        secret_kms_key_arn=_kms_key_arn(sf),
     )
     training, endpoint, api = env.child("training"), env.child("endpoint"), env.child("api")
     endpoint_type = endpoint.text("type", "realtime", required=False, pattern="realtime|serverless") or "realtime"
@@ -312,7 +321,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             volume_gb=training.number("volumeGb", 30, 1, 16384),
             max_runtime_seconds=training.number("maxRuntimeSeconds", 3600, 60, 28 * 24 * 3600),
             max_jobs_per_batch=training.number("maxJobsPerBatch", 3, 1, 10),
-            concurrent_starts=training.number("concurrentStarts", 2, 1, 50),
+            concurrent_starts=training.optional_number("concurrentStarts", 1, 50),
         ),
         endpoint=EndpointConfig(
             type=endpoint_type,
@@ -338,6 +347,24 @@ def _region(env: _Reader) -> str | None:
             'integration for external functions: choose a region of aws or aws-us-gov, e.g. "us-east-1".'
         )
     return region
+
+
+# A key ARN, never an alias: IAM policies name KMS keys by key ARN (key ids are UUIDs, multi-Region ones mrk-<hex>).
+_KMS_KEY_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})"
+_KMS_KEY_EXAMPLE = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _kms_key_arn(sf: _Reader) -> str | None:
+    """The customer-managed KMS key the Snowflake secrets are encrypted with (absent: Secrets Manager's own key)."""
+    value = sf.values.get("secretKmsKeyArn")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(_KMS_KEY_ARN, value.strip()):
+        raise ConfigError(
+            f"cdk.json: context {sf.key('secretKmsKeyArn')} must be the ARN of the KMS key (not an alias) that "
+            f'encrypts the Snowflake secrets, e.g. "{_KMS_KEY_EXAMPLE}".'
+        )
+    return value.strip()
 
 
 def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str | None, str | None]:

@@ -1,4 +1,24 @@
-"""ExternalFunctionApi: the API Gateway REST API and Lambdas that Snowflake's external functions call."""
+"""ExternalFunctionApi: the API Gateway REST API and Lambdas that Snowflake's external functions call.
+
+What AWS checks, and where it is documented:
+- CloudWatch Logs authorizes most actions on a log group (CreateLogGroup, PutRetentionPolicy) against
+  ``arn:...:log-group:NAME:*``, tagging against the ARN without ``:*``: both are granted
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl).
+- ``sagemaker:InstanceTypes`` holds every instance type a create request names
+  (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html;
+  https://docs.aws.amazon.com/sagemaker/latest/dg/security_iam_id-based-policy-examples.html).
+  It is multivalued, so it takes ``ForAllValues``, which is also true when the request has no value
+  at all -- a serverless endpoint config names no instance type and stays allowed; a ``Null`` check
+  makes the key required where a request always has it
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+- Reserved concurrency is opt-in: Lambda lets a function reserve only up to the account's unreserved
+  concurrency minus 100, and new accounts have reduced concurrency quotas, so a default reservation
+  fails the first deploy (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html,
+  https://docs.aws.amazon.com/lambda/latest/dg/limits.html).
+- ``LambdaIntegration`` adds a second invoke permission for the console's ``test-invoke-stage``
+  unless ``allow_test_invoke=False``
+  (https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_apigateway/LambdaIntegration.html).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +30,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from pipeline_shared.catalogue import CATALOGUE, ResourceKind
+from pipeline_shared.catalogue import CATALOGUE, InstanceTypeLimit, Permission, ResourceKind
 from stacks.nag import acknowledge, acknowledge_checkov, acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
@@ -21,7 +41,10 @@ PACKAGES = ("external_functions", "pipeline_shared")
 class ExternalFunctionApi(Construct):
     """A regional REST API with one IAM-authorised POST route per function, callable only by the Snowflake role.
 
-    Each route has its own Lambda with only the permissions its function needs.
+    Each route has its own Lambda with only the permissions its function needs; training jobs and
+    endpoint configs only on the configured instance types. ``train_concurrency``: reserved concurrency
+    of the train function (None: none reserved; job starts stay bounded by maxJobsPerBatch and the
+    running-job check).
     """
 
     def __init__(
@@ -35,7 +58,9 @@ class ExternalFunctionApi(Construct):
         log_retention: logs.RetentionDays,
         throttle_rate_limit: int,
         throttle_burst_limit: int,
-        train_concurrency: int,
+        training_instance_type: str,
+        endpoint_instance_type: str,
+        train_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -119,13 +144,16 @@ class ExternalFunctionApi(Construct):
                 memory_size=512,
                 environment=environment,
                 tracing=True,
-                # each train call may start billed jobs: at most this many run at once
+                # each train call may start billed jobs: at most this many run at once, when opted in
                 reserved_concurrency=train_concurrency if function.path == "train" else None,
             )
-            self.api.root.add_resource(function.path).add_method("POST", apigw.LambdaIntegration(handler, proxy=True))
+            # Only the stage Snowflake calls may invoke the function, not the console's test-invoke-stage.
+            integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+            self.api.root.add_resource(function.path).add_method("POST", integration)
             self.functions[function.path] = handler
 
-        self._grant(stack, prefix, training_role, hosting_role)
+        instance_types = {"training": training_instance_type, "endpoint": endpoint_instance_type}
+        self._grant(stack, prefix, training_role, hosting_role, instance_types)
         self._acknowledge(prefix)
 
     @property
@@ -136,36 +164,62 @@ class ExternalFunctionApi(Construct):
     def route_url(self, path: str) -> str:
         return f"{self.api.url}{path}"
 
-    def _grant(self, stack: Stack, prefix: str, training_role: iam.IRole, hosting_role: iam.IRole) -> None:
+    def _grant(
+        self,
+        stack: Stack,
+        prefix: str,
+        training_role: iam.IRole,
+        hosting_role: iam.IRole,
+        instance_types: dict[str, str],
+    ) -> None:
         """Each function gets the catalogue's permissions on this pipeline's objects, nothing else."""
 
-        def arn(kind: ResourceKind) -> str:
+        def arns(kind: ResourceKind) -> list[str]:
             if kind == "*":
-                return "*"
-            if kind in ("training-logs", "endpoint-logs"):
-                group = (
-                    "/aws/sagemaker/TrainingJobs" if kind == "training-logs" else f"/aws/sagemaker/Endpoints/{prefix}-*"
+                return ["*"]
+            if kind == "training-logs":
+                group = stack.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name="/aws/sagemaker/TrainingJobs",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 )
-                return stack.format_arn(
-                    service="logs", resource="log-group", resource_name=group, arn_format=ArnFormat.COLON_RESOURCE_NAME
-                )
+                return [group, f"{group}:*"]
+            if kind == "endpoint-logs":  # the trailing wildcard also matches the groups' ":*" form
+                return [
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/sagemaker/Endpoints/{prefix}-*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ]
             if kind == "tuning-job":
-                return stack.format_arn(
-                    service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{prefix}-tune-*"
-                )
+                return [
+                    stack.format_arn(
+                        service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{prefix}-tune-*"
+                    )
+                ]
             patterns = {"training-job": f"{prefix}-train-*", "tuned-training-job": f"{prefix}-tune-*"}
             resource = "training-job" if kind == "tuned-training-job" else kind
-            return stack.format_arn(
-                service="sagemaker", resource=resource, resource_name=patterns.get(kind, f"{prefix}-*")
+            return [
+                stack.format_arn(
+                    service="sagemaker", resource=resource, resource_name=patterns.get(kind, f"{prefix}-*")
+                )
+            ]
+
+        def statement(permission: Permission) -> iam.PolicyStatement:
+            return iam.PolicyStatement(
+                actions=list(permission.actions),
+                resources=[arn for kind in permission.on for arn in arns(kind)],
+                conditions=_instance_type_conditions(permission.instance_types, instance_types),
             )
 
         roles = {"training": training_role, "hosting": hosting_role}
         for function in CATALOGUE:
             handler = self.functions[function.path]
             for permission in function.permissions:
-                handler.add_to_role_policy(
-                    iam.PolicyStatement(actions=list(permission.actions), resources=[arn(k) for k in permission.on])
-                )
+                handler.add_to_role_policy(statement(permission))
             if function.passes_role:
                 handler.add_to_role_policy(_pass_role(roles[function.passes_role]))
 
@@ -173,12 +227,14 @@ class ExternalFunctionApi(Construct):
         acknowledge_wildcards(
             self,
             "SageMaker resources and their endpoint log groups are scoped to this pipeline's name prefix (<prefix>-*); "
+            "the training log group's :* form is how CloudWatch Logs names the group for PutRetentionPolicy; "
             "ListTrainingJobs and "
             "X-Ray's trace actions have no resource type; Snowflake's role may POST to this API's routes only.",
             allowed=[
                 rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|hyper-parameter-tuning-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
                 rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/{re.escape(prefix)}-\*",
+                r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",
             ],
         )
@@ -210,6 +266,20 @@ class ExternalFunctionApi(Construct):
             "AwsSolutions-COG4",
             "Callers are authorised with AWS IAM (Snowflake's assumed role), not Cognito.",
         )
+
+
+def _instance_type_conditions(
+    limit: InstanceTypeLimit | None, instance_types: dict[str, str]
+) -> dict[str, dict[str, object]] | None:
+    """The IAM conditions that hold a create call to the configured instance type (None: no limit)."""
+    if limit is None:
+        return None
+    conditions: dict[str, dict[str, object]] = {
+        "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [instance_types[limit.setting]]}
+    }
+    if limit.required:  # ForAllValues alone is also true for a request that names no instance type
+        conditions["Null"] = {"sagemaker:InstanceTypes": "false"}
+    return conditions
 
 
 def _pass_role(role: iam.IRole) -> iam.PolicyStatement:

@@ -142,8 +142,9 @@ def unreserved_lambda(node: CfnResource) -> bool:
 
 # What checkov asks of every Lambda and log group here, and why the stack does otherwise.
 UNRESERVED_LAMBDA_CHECKOV = {
-    "CKV_AWS_115": "Invoked by API Gateway (throttled per stage) or CloudFormation; only the train function, which "
-    "starts billed jobs, reserves concurrency -- reserving more would take it from the account.",
+    "CKV_AWS_115": "Invoked by API Gateway (throttled per stage) or CloudFormation. Reserved concurrency is opt-in "
+    "(training.concurrentStarts): Lambda keeps 100 of an account's concurrency unreserved and new accounts have "
+    "less, so a reservation can fail the deploy; job starts are bounded by maxJobsPerBatch and the running-job check.",
 }
 LAMBDA_CHECKOV = {
     "CKV_AWS_116": "Invoked synchronously (API Gateway, CloudFormation's provider); a DLQ only catches asynchronous "

@@ -1,10 +1,17 @@
-"""RecommenderStack: the whole pipeline for one environment, composed from its constructs."""
+"""RecommenderStack: the whole pipeline for one environment, composed from its constructs.
+
+The Snowflake secrets are imported with their KMS key (``SecretAttributes.encryption_key``,
+https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_secretsmanager/SecretAttributes.html) when
+``snowflake.secretKmsKeyArn`` names one: GetSecretValue on a secret under a customer-managed key also
+needs kms:Decrypt on that key, which ``stacks.secrets.grant_secret_read`` grants each reader.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import ArnFormat, CfnOutput, Environment, Stack
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -60,9 +67,12 @@ class RecommenderStack(Stack):
         # the training user's key only the training jobs.
         # With workload identity federation (snowflake.auth "wif") there is no secret at all.
         keys = sf.auth == KEY_PAIR
-        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn) if keys else None
+        key = kms.Key.from_key_arn(self, "SnowflakeSecretKey", sf.secret_kms_key_arn) if sf.secret_kms_key_arn else None
+        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn, key) if keys else None
         training_secret = (
-            _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn) if keys else None
+            _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn, key)
+            if keys
+            else None
         )
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
@@ -73,6 +83,7 @@ class RecommenderStack(Stack):
             image=image,
             bucket=storage.bucket,
             bucket_prefix=f"{config.resource_prefix}/",
+            resource_prefix=config.resource_prefix,
             secret=training_secret,
         )
         hosting_role = SageMakerHostingRole(
@@ -81,6 +92,7 @@ class RecommenderStack(Stack):
             image=image,
             bucket=storage.bucket,
             models_prefix=storage.models_prefix,
+            resource_prefix=config.resource_prefix,
         )
         api = ExternalFunctionApi(
             self,
@@ -97,6 +109,8 @@ class RecommenderStack(Stack):
             log_retention=retention,
             throttle_rate_limit=config.api.throttle_rate_limit,
             throttle_burst_limit=config.api.throttle_burst_limit,
+            training_instance_type=config.training.instance_type,
+            endpoint_instance_type=config.endpoint.instance_type,
             train_concurrency=config.training.concurrent_starts,
         )
         integration = SnowflakeIntegration(
@@ -140,7 +154,18 @@ class RecommenderStack(Stack):
         acknowledge_checkov(self, "AWS::Logs::LogGroup", LOG_GROUP_CHECKOV)
 
 
-def _secret(scope: Construct, construct_id: str, name: str | None, arn: str | None) -> secretsmanager.ISecret:
+def _secret(
+    scope: Construct, construct_id: str, name: str | None, arn: str | None, key: kms.IKey | None
+) -> secretsmanager.ISecret:
+    """The secret by full ARN or by name, with the KMS key it is encrypted under (None: Secrets Manager's own)."""
     if arn:
-        return secretsmanager.Secret.from_secret_complete_arn(scope, construct_id, arn)
-    return secretsmanager.Secret.from_secret_name_v2(scope, construct_id, name or "")
+        return secretsmanager.Secret.from_secret_attributes(
+            scope, construct_id, secret_complete_arn=arn, encryption_key=key
+        )
+    # By name the ARN lacks the random suffix: grants then name <partial ARN>-?????? (as from_secret_name_v2 does).
+    partial = Stack.of(scope).format_arn(
+        service="secretsmanager", resource="secret", resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
+    )
+    return secretsmanager.Secret.from_secret_attributes(
+        scope, construct_id, secret_partial_arn=partial, encryption_key=key
+    )

@@ -23,6 +23,7 @@ from stacks.config import SnowflakeConfig
 from stacks.external_function_api import ExternalFunctionApi
 from stacks.nag import LAMBDA_BASIC_EXECUTION, acknowledge, acknowledge_wildcards
 from stacks.python_function import PythonFunction
+from stacks.secrets import grant_secret_read
 
 
 class SnowflakeIntegration(Construct):
@@ -52,7 +53,7 @@ class SnowflakeIntegration(Construct):
             memory_size=512,
         )
         if secret is not None:  # None: the handler signs in to Snowflake as its own role (workload identity)
-            secret.grant_read(handler)
+            grant_secret_read(secret, handler)
         self.handler = handler
         handler.add_to_role_policy(
             iam.PolicyStatement(actions=["iam:UpdateAssumeRolePolicy"], resources=[api.snowflake_role.role_arn])

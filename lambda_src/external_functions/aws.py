@@ -1,7 +1,21 @@
-"""boto3 clients (created once per Lambda container) and AWS errors as external-function errors."""
+"""boto3 clients (created once per Lambda container) and AWS errors as external-function errors.
+
+Every call of these clients is bounded: one attempt (``total_max_attempts: 1``; botocore's
+``max_attempts`` counts retries *after* the first attempt) with a connect and a read timeout (botocore's
+``Config``: https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html), so a
+hung call ends within :data:`CALL_BOUND_S` and a handler that checks its budget before each call
+answers before API Gateway's 29 s. botocore's own retries are off because their back-off has no
+upper bound a budget can use (an ``x-amz-retry-after`` answer adds up to 5 s: botocore's
+``retries/standard.py``); Snowflake is the retry loop instead -- it retries every 429 and 5xx with
+the same batch id -- and every call the Lambdas make is idempotent.
+
+An AWS error is logged whole (one JSON line) and answered with its code and request id only: AWS's
+text names ARNs, account ids and role names, which SQL callers must never see.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -11,18 +25,61 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
-from pipeline_shared.aws_errors import THROTTLED, error_code, error_message, http_status, is_not_found
+from pipeline_shared.aws_errors import THROTTLED, error_code, http_status, is_not_found, log_error, reference
+from pipeline_shared.logs import log
 from pipeline_shared.ownership import pipeline_owns
+
+CONNECT_TIMEOUT_S = 2
+READ_TIMEOUT_S = 4  # SageMaker's and CloudWatch Logs' control-plane calls answer in well under a second
+CALL_BOUND_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S  # the longest one call can take
+AWS_ERRORS = (ClientError, BotoCoreError)  # what a boto3 call raises: AWS's answer, or no answer
+_BOUNDED = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=CONNECT_TIMEOUT_S,
+    read_timeout=READ_TIMEOUT_S,
+)
 
 
 @cache
 def sagemaker() -> Any:
-    return boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 4}))
+    """The SageMaker client; each call ends within :data:`CALL_BOUND_S`."""
+    return boto3.client("sagemaker", config=_BOUNDED)
 
 
 @cache
 def logs() -> Any:
-    return boto3.client("logs", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    """The CloudWatch Logs client; each call ends within :data:`CALL_BOUND_S`."""
+    return boto3.client("logs", config=_BOUNDED)
+
+
+class Budgeted:
+    """``client`` whose every call first checks that one more call can end before ``deadline``.
+
+    ``deadline`` is a ``time.monotonic()`` value (None: no budget, as for the operator CLI); a call
+    that could outlive it is not started and ``function`` answers 503 instead, so Snowflake retries
+    the batch rather than see API Gateway's timeout.
+    """
+
+    def __init__(self, client: Any, deadline: float | None, function: str) -> None:
+        self._client, self._deadline, self._function = client, deadline, function
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or self._deadline is None:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.check(name)
+            return attribute(*args, **kwargs)
+
+        return call
+
+    def check(self, operation: str) -> None:
+        if self._deadline is not None and time.monotonic() + CALL_BOUND_S > self._deadline:
+            raise UnavailableError(
+                f"{self._function} ran out of time before its next AWS call ({operation}); Snowflake will retry, "
+                "and the retry continues where this call stopped."
+            )
 
 
 MAX_READ_TIMEOUT_S = 20
@@ -36,7 +93,7 @@ def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> Any:
     left of that budget, so a slow endpoint yields our 503 (Snowflake retries the batch) rather
     than a gateway timeout.
     """
-    config = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=3, read_timeout=read_timeout)
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=3, read_timeout=read_timeout)
     return boto3.client("sagemaker-runtime", config=config)
 
 
@@ -47,7 +104,7 @@ def tagged_as_ours(sagemaker: Any, arn: str, prefix: str, what: str) -> bool:
     """True when the object carries ``recommender:pipeline=<prefix>``: another pipeline's is never touched."""
     try:
         return pipeline_owns(sagemaker, arn, prefix)
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, f"reading the tags of {what}") from None
 
 
@@ -68,24 +125,27 @@ def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name:
     """``describe(**name)``'s answer, or None when the object does not exist; ``what`` names it in errors."""
     try:
         return describe(**name)
-    except ClientError as exc:
-        if is_not_found(exc):
+    except AWS_ERRORS as exc:
+        if isinstance(exc, ClientError) and is_not_found(exc):
             return None
         raise upstream_error(exc, f"looking up {what}") from None
 
 
 def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
-    """Translate an AWS failure into the answer Snowflake should get (retry or not)."""
+    """Translate an AWS failure into the answer Snowflake should get (retry or not); the error is logged whole."""
     if isinstance(exc, ClientError):
-        code = error_code(exc)
-        status = http_status(exc)
+        log_error(exc, doing)
+        code, status, ref = error_code(exc), http_status(exc), reference(exc)
         if code in THROTTLED or status == 429:
-            return ThrottledError(f"SageMaker is throttling requests while {doing}; Snowflake will retry.")
+            return ThrottledError(f"SageMaker is throttling requests while {doing} ({ref}); Snowflake will retry.")
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
-            return UnavailableError(f"SageMaker failed transiently while {doing}; Snowflake will retry.")
+            return UnavailableError(f"SageMaker failed transiently while {doing} ({ref}); Snowflake will retry.")
         if code in {"AccessDenied", "AccessDeniedException"}:
-            return BadRequestError(f"The pipeline is not allowed to act while {doing}: check the stack's IAM policies.")
-        return BadRequestError(f"SageMaker refused {doing}: {error_message(exc) or code}.")
+            return BadRequestError(
+                f"The pipeline is not allowed to act while {doing} ({ref}): check the stack's IAM policies."
+            )
+        return BadRequestError(f"SageMaker refused {doing} ({ref}); the function's log has SageMaker's whole answer.")
     if isinstance(exc, BotoCoreError):
+        log("WARNING", f"AWS could not be reached while {doing}", error=type(exc).__name__, detail=str(exc))
         return UnavailableError(f"SageMaker could not be reached while {doing}; Snowflake will retry.")
     raise exc

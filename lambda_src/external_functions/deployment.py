@@ -8,6 +8,26 @@ with ``UpdateEndpoint``, which keeps serving the old version until the new one i
 A version is named after what it serves (model, artifact, image, hosting settings): deploying
 the same thing again -- a Snowflake retry, or a scheduled ``deploy_model(m, 'latest')`` with no
 newer job -- converges to ``unchanged`` instead of rolling the endpoint.
+
+An endpoint SageMaker could not bring up is never ``unchanged`` (DescribeEndpoint's EndpointStatus,
+https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html):
+
+- ``Failed``: "DeleteEndpoint is the only operation that can be performed on a failed endpoint", so it
+  is deleted and the row answers ``recreating`` with the (redacted) FailureReason; the next call, once
+  the endpoint is gone, creates it anew.
+- ``UpdateRollbackFailed``: "Both the rolling deployment and auto-rollback failed. Your endpoint is in
+  service with a mix of the old and new endpoint configurations", the remedy being on the Rolling
+  Deployments page (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-rolling.html).
+  Unlike a Failed endpoint it is in service and accepts ``UpdateEndpoint``, so the wanted config is
+  deployed again, whatever config the endpoint names -- the one deployment that ends the mix.
+
+The batch has a budget (``deadline``, before API Gateway's 29 s): no SageMaker or CloudWatch Logs call
+starts unless it can end in time (see ``aws.Budgeted``), and the waits for a new endpoint config never
+sleep past it. Out of time, the answer is 503; Snowflake retries and, versions being named after what
+they serve, the retry continues where this call stopped.
+
+An s3:// ``model_ref`` must lie under ``s3://<bucket>/<prefix>/models/``: the hosting role may only
+``s3:GetObject`` there (the stack's ``models_prefix``), so SageMaker could not load anything else.
 """
 
 from __future__ import annotations
@@ -16,22 +36,23 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention
-from external_functions.aws import describe_or_none, tagged_as_ours, upstream_error
+from external_functions.aws import AWS_ERRORS, Budgeted, describe_or_none, tagged_as_ours, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
-from external_functions.settings import HostingSettings
+from external_functions.settings import HostingSettings, models_uri
 from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
-from pipeline_shared.aws_errors import error_message, is_not_found
+from pipeline_shared.aws_errors import error_message, is_not_found, redact
 from pipeline_shared.catalogue import BY_PATH
 
 FUNCTION = BY_PATH["deploy"].label
 VARIANT = "AllTraffic"
-_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 
 
 @dataclass(frozen=True)
@@ -57,20 +78,26 @@ def parse_row(row: Row, prefix: str) -> Deployment:
     return Deployment(row, model, reference.strip())
 
 
-def deploy(batch: Batch, settings: HostingSettings, sagemaker: Any) -> list[dict[str, Any]]:
-    """Deploy one model per row; every row is validated before anything is created."""
+def deploy(
+    batch: Batch, settings: HostingSettings, sagemaker: Any, deadline: float | None = None
+) -> list[dict[str, Any]]:
+    """Deploy one model per row, within ``deadline`` (``time.monotonic()``; None: no budget).
+
+    Every row is validated before anything is created.
+    """
     deployments = [parse_row(row, settings.prefix) for row in batch.rows]
-    return [_deploy_one(d, settings, sagemaker) for d in deployments]
+    sagemaker, logs = Budgeted(sagemaker, deadline, FUNCTION), Budgeted(aws.logs(), deadline, FUNCTION)
+    return [_deploy_one(d, settings, sagemaker, logs, deadline) for d in deployments]
 
 
 def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: int) -> ModelSource:
     """Turn a model reference into the S3 URI of its model.tar.gz."""
     if reference.startswith("s3://"):
-        where = f"s3://{settings.bucket}/{settings.prefix}/"
+        where = models_uri(settings.bucket, settings.prefix)
         if not re.fullmatch(rf"{re.escape(where)}[\w!\-.*'()/=+]+\.tar\.gz", reference):
             raise BadRequestError(
                 f"Row {row}: model_ref must be a model.tar.gz under {where} (the only place the pipeline's "
-                "SageMaker role may read)."
+                "SageMaker hosting role may read): copy the model there or deploy its training job by name."
             )
         return ModelSource(reference, reference)
     if reference.lower() == "latest":
@@ -137,7 +164,7 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
             SortBy="CreationTime",
             SortOrder="Descending",
         )
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, "listing training jobs") from None
     # Ours are named <prefix>-train-...; NameContains alone would also match e.g. "x<prefix>-train-".
     ours = [
@@ -151,8 +178,11 @@ def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
     return None
 
 
-def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: Any) -> dict[str, Any]:
-    source = resolve(deployment.reference, settings, sagemaker, row=deployment.row.number)
+def _deploy_one(
+    deployment: Deployment, settings: HostingSettings, sagemaker: Any, logs: Any, deadline: float | None
+) -> dict[str, Any]:
+    row = deployment.row.number
+    source = resolve(deployment.reference, settings, sagemaker, row=row)
     hosting = (
         ("serverless", settings.memory_mb, settings.max_concurrency)
         if settings.serverless
@@ -168,64 +198,49 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
     current = describe_endpoint(sagemaker, endpoint)
     if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], settings.prefix, endpoint):
         raise BadRequestError(
-            f"Row {deployment.row.number}: endpoint {endpoint} belongs to another pipeline (no "
+            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no "
             f"{resources.PIPELINE_TAG}={settings.prefix} tag) and is left alone: choose another model name."
         )
+    state = None if current is None else current["EndpointStatus"]
+    switch = partial(sagemaker.update_endpoint, EndpointName=endpoint, EndpointConfigName=version)
     try:
+        # The states SageMaker could not settle come first: their config may already be the wanted one.
         if current is None:
-            when_config_visible(
-                lambda: sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=version, Tags=tags),
-                version,
-            )
+            create = partial(sagemaker.create_endpoint, EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
+            when_config_visible(create, version, deadline)
             action = "created"
+        elif state == "Failed":
+            sagemaker.delete_endpoint(EndpointName=endpoint)  # the only operation a failed endpoint accepts
+            action = "recreating"
+        elif state == "Deleting":
+            raise BadRequestError(
+                f"Row {row}: endpoint {endpoint} is being deleted (its endpoint type changed, or it had failed); "
+                f"call deploy_model again once pipeline_status('{deployment.model}') no longer finds it."
+            )
+        elif state == "UpdateRollbackFailed":
+            when_config_visible(switch, version, deadline)  # in service with mixed configs: this restores it
+            action = "updated"
         elif current["EndpointConfigName"] == version:
             action = "unchanged"  # a retry of a deployment that already went through
-        elif current["EndpointStatus"] == "Deleting":
+        elif state in _BUSY:
             raise BadRequestError(
-                f"Row {deployment.row.number}: endpoint {endpoint} is being deleted (its endpoint type changed, or "
-                f"it had failed); call deploy_model again once pipeline_status('{deployment.model}') no longer "
-                "finds it."
-            )
-        elif current["EndpointStatus"] in _BUSY:
-            raise BadRequestError(
-                f"Row {deployment.row.number}: endpoint {endpoint} is {current['EndpointStatus']} from an "
-                f"earlier deployment; call deploy_model again once pipeline_status('{deployment.model}') "
-                "says InService."
-            )
-        elif current["EndpointStatus"] == "Failed":
-            # A failed endpoint cannot be updated: remove it so the next deploy_model creates it anew.
-            sagemaker.delete_endpoint(EndpointName=endpoint)
-            raise BadRequestError(
-                f"Row {deployment.row.number}: endpoint {endpoint} had failed "
-                f"({current.get('FailureReason', 'no reason given')[:200]}) and is being deleted; "
-                "call deploy_model again in a few minutes."
+                f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
+                f"once pipeline_status('{deployment.model}') says InService."
             )
         elif _is_serverless(sagemaker, current["EndpointConfigName"]) not in (None, settings.serverless):
             # UpdateEndpoint cannot switch between instances and serverless: delete, then create anew.
             sagemaker.delete_endpoint(EndpointName=endpoint)
             action = "recreating"
         else:
-            when_config_visible(
-                lambda: sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=version), version
-            )
+            when_config_visible(switch, version, deadline)
             action = "updated"
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
-    if action in ("created", "updated"):
-        log_retention.keep_endpoint_logs(aws.logs(), endpoint, settings.log_retention_days)
+    if action != "recreating":  # "unchanged" too: a retry after running out of time sets what it could not
+        log_retention.keep_endpoint_logs(logs, endpoint, settings.log_retention_days)
     status = describe_endpoint(sagemaker, endpoint) or {}
-    if action == "recreating":
-        return {
-            "endpoint_name": endpoint,
-            "action": action,
-            "status": status.get("EndpointStatus", "Deleting"),
-            "message": (
-                f"endpoint.type changed: {endpoint} cannot switch between real-time and serverless in place, so it "
-                f"is being deleted; call deploy_model('{deployment.model}', ...) again once "
-                f"pipeline_status('{deployment.model}') no longer finds it"
-            ),
-            "previous_endpoint_config_name": current["EndpointConfigName"] if current else None,
-        }
+    if action == "recreating" and current is not None:  # only an existing endpoint is deleted
+        return _recreating(deployment.model, endpoint, current, status.get("EndpointStatus", "Deleting"))
     return {
         "endpoint_name": endpoint,
         "endpoint_config_name": version,
@@ -238,13 +253,47 @@ def _deploy_one(deployment: Deployment, settings: HostingSettings, sagemaker: An
     }
 
 
+def _recreating(model: str, endpoint: str, previous: dict[str, Any], status: str) -> dict[str, Any]:
+    """The row for an endpoint being deleted so that the next deploy_model creates it anew."""
+    again = (
+        f"call deploy_model('{model}', ...) again once pipeline_status('{model}') no longer finds it, "
+        "and it is created anew"
+    )
+    answer = {
+        "endpoint_name": endpoint,
+        "action": "recreating",
+        "status": status,
+        "previous_endpoint_config_name": previous["EndpointConfigName"],
+    }
+    if previous["EndpointStatus"] == "Failed":
+        reason = redact(previous.get("FailureReason") or "SageMaker gave no reason")
+        return {
+            **answer,
+            "failure_reason": reason,
+            "message": f"endpoint {endpoint} had failed and a failed endpoint can only be deleted, so it is being "
+            f"deleted; {again}",
+        }
+    return {
+        **answer,
+        "message": f"endpoint.type changed: {endpoint} cannot switch between real-time and serverless in place, so "
+        f"it is being deleted; {again}",
+    }
+
+
 CONFIG_VISIBLE_WAITS_S = (0.5, 1.0, 2.0)  # within the Lambda's 28 s, far below it
 
 
-def when_config_visible(call: Callable[[], object], config: str, sleep: Callable[[float], None] = time.sleep) -> None:
+def when_config_visible(
+    call: Callable[[], object],
+    config: str,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
     """``call`` (CreateEndpoint/UpdateEndpoint), retried while SageMaker cannot see ``config`` yet.
 
-    SageMaker reads endpoint configs eventually consistently and recommends retrying; if the config
+    SageMaker reads endpoint configs eventually consistently and recommends retrying; a wait is only
+    taken if one more call still fits before ``deadline`` after it (``clock``'s time). If the config
     stays invisible, Snowflake retries the batch (503) and the deployment, named after what it
     serves, converges.
     """
@@ -255,7 +304,7 @@ def when_config_visible(call: Callable[[], object], config: str, sleep: Callable
         except ClientError as exc:
             if not (is_not_found(exc) and "endpoint config" in error_message(exc).lower()):
                 raise
-            if wait is None:
+            if wait is None or (deadline is not None and clock() + wait + aws.CALL_BOUND_S > deadline):
                 raise UnavailableError(
                     f"SageMaker does not see endpoint config {config} yet; Snowflake will retry."
                 ) from None
@@ -277,7 +326,7 @@ def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemak
             ExecutionRoleArn=settings.role_arn,
             Tags=tags,
         )
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, f"creating model {name}") from None
 
 
@@ -298,7 +347,7 @@ def _ensure_endpoint_config(name: str, settings: HostingSettings, sagemaker: Any
         )
     try:
         sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tags)
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, f"creating endpoint config {name}") from None
 
 

@@ -97,7 +97,9 @@ def deploy_handler(event: dict[str, Any], context: Any) -> dict:
     """``deploy_model(model_name, model_ref)`` -> deployment OBJECT."""
     return _serve(
         event, context, path="deploy",
-        work=lambda batch, env: deployment.deploy(batch, HostingSettings.from_env(env), aws.sagemaker()),
+        work=lambda batch, env: deployment.deploy(
+            batch, HostingSettings.from_env(env), aws.sagemaker(), answer_by(context)
+        ),
     )  # fmt: skip
 
 

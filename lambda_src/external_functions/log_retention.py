@@ -1,11 +1,17 @@
 """Retention for the log groups SageMaker writes to, which SageMaker itself creates to never expire.
 
 - ``/aws/sagemaker/Endpoints/<endpoint>`` belongs to one endpoint of this pipeline: it gets the
-  stack's ``logRetentionDays`` whenever ``deploy_model`` creates or updates the endpoint.
+  stack's ``logRetentionDays`` whenever ``deploy_model`` creates, updates or confirms the endpoint.
 - ``/aws/sagemaker/TrainingJobs`` is shared by every training job in the account and region: it
   gets the retention only when this pipeline creates it, so another team's policy is never changed.
 
-Retention is housekeeping: a refusal is logged and the SQL call still succeeds.
+Retention is housekeeping: a refusal never fails the SQL call, but it is logged -- once per Lambda
+container for each log group, action and error, at WARNING, with what to do -- so a missing
+permission shows in the function's log without repeating on every call. A log group has two ARN
+forms, ``...:log-group:<name>`` and ``...:log-group:<name>:*``, and IAM policies name it with the one
+the action expects ("Both of the following are used", CloudWatch Logs' access-control overview:
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html); the
+stack grants both.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline_shared.aws_errors import error_code
+from pipeline_shared.aws_errors import error_code, request_id
 from pipeline_shared.logs import log
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+_REPORTED: set[tuple[str, str, str]] = set()  # (log group, action, error) already logged by this container
 
 
 def endpoint_log_group(endpoint: str) -> str:
@@ -45,9 +52,9 @@ def _create(logs: Any, group: str) -> bool | None:
     except ClientError as exc:
         if error_code(exc) == "ResourceAlreadyExistsException":
             return False
-        _refused(group, exc)
+        _refused(group, "CreateLogGroup", exc)
     except BotoCoreError as exc:
-        _refused(group, exc)
+        _refused(group, "CreateLogGroup", exc)
     return None
 
 
@@ -55,9 +62,21 @@ def _retain(logs: Any, group: str, days: int) -> None:
     try:
         logs.put_retention_policy(logGroupName=group, retentionInDays=days)
     except (ClientError, BotoCoreError) as exc:
-        _refused(group, exc)
+        _refused(group, "PutRetentionPolicy", exc)
 
 
-def _refused(group: str, exc: Exception) -> None:
+def _refused(group: str, action: str, exc: Exception) -> None:
     code = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
-    log("WARNING", "log retention not set", log_group=group, error=code)
+    if (group, action, code) in _REPORTED:
+        return
+    _REPORTED.add((group, action, code))
+    log(
+        "WARNING",
+        f"CloudWatch Logs refused {action} on {group} ({code}), so the group keeps no retention: the function's "
+        f"role needs logs:{action} on the log group's ARN in both forms, log-group:{group} and "
+        f"log-group:{group}:* (the stack grants both; redeploy it if the role was changed)",
+        log_group=group,
+        action=action,
+        error=code,
+        aws_request_id=request_id(exc) if isinstance(exc, ClientError) else None,
+    )

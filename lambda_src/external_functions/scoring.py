@@ -3,6 +3,11 @@
 A batch may mix models: rows are grouped per model (and per k), each group is sent in as few
 ``InvokeEndpoint`` calls as the payload limit allows, and the answers are put back on the
 original rows. A row with a NULL argument gets NULL.
+
+A container's failure reaches us as ``ModelError`` whose message names the account id and a
+CloudWatch console URL ("... See https://<region>.console.aws.amazon.com/cloudwatch/...
+in account <id> for more information.", aws/amazon-sagemaker-examples#1881): it is logged whole
+and the answer gives the error code, AWS's request id and the endpoint's log group instead.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.aws import MAX_READ_TIMEOUT_S, upstream_error
+from external_functions.log_retention import endpoint_log_group
 from external_functions.protocol import BadRequestError, Batch, FailedError, UnavailableError
 from pipeline_shared import resources
-from pipeline_shared.aws_errors import error_code, error_message
+from pipeline_shared.aws_errors import error_code, error_message, log_error, reference
 
 PAYLOAD_LIMIT = 4 * 1024 * 1024  # serverless endpoints accept 4 MB, real-time 6 MB: fit both
 MAX_K = 100
@@ -149,14 +155,20 @@ def _invoke(
         if code == "ValidationError" and "not found" in message.lower():
             raise BadRequestError(_not_deployed(row, model)) from None
         if code == "ModelError":
+            log_error(exc, f"invoking model '{model}'")
             original = int(exc.response.get("OriginalStatusCode") or 500)
+            where = f"see the log group {endpoint_log_group(endpoint)}"
             if 400 <= original < 500:
-                raise BadRequestError(f"Model '{model}' rejected the request: {message}.") from None
+                raise BadRequestError(
+                    f"Model '{model}' rejected the request with status {original} ({reference(exc)}): {where}."
+                ) from None
             raise FailedError(
-                f"Model '{model}' failed while answering ({message}): see its endpoint's CloudWatch log."
+                f"Model '{model}' failed while answering with status {original} ({reference(exc)}): {where}."
             ) from None
         if code == "ModelNotReadyException":
-            raise UnavailableError(f"Model '{model}' is not ready yet; Snowflake will retry.") from None
+            log_error(exc, f"invoking model '{model}'")
+            ref = reference(exc)
+            raise UnavailableError(f"Model '{model}' is not ready yet ({ref}); Snowflake will retry.") from None
         raise upstream_error(exc, f"invoking model '{model}'") from None
     except BotoCoreError as exc:
         raise upstream_error(exc, f"invoking model '{model}'") from None

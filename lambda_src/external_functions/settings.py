@@ -151,6 +151,11 @@ class HostingSettings:
         )
 
 
+def models_uri(bucket: str, prefix: str) -> str:
+    """``s3://<bucket>/<prefix>/models/``: where training jobs write models, and all the hosting role may read."""
+    return f"s3://{bucket}/{prefix}/models/"
+
+
 def _instance_type(env: Environment, name: str) -> str:
     value = env.optional(name, DEFAULT_INSTANCE_TYPE) or DEFAULT_INSTANCE_TYPE
     if not is_instance_type(value):

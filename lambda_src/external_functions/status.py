@@ -2,7 +2,9 @@
 
 ``name`` is a training job name (``<prefix>-train-...``), a model name as given to
 ``deploy_model``, or a full endpoint name. The answer is an OBJECT with the status, the
-failure reason, metrics and the model artifact, so nobody needs the SageMaker console.
+failure reason, metrics and the model artifact, so nobody needs the SageMaker console. The
+failure reason is SageMaker's text, which may name ARNs, account ids and roles: SQL callers get it
+redacted (``aws_errors.redact``); the operator CLI, run with AWS credentials, gets it whole.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions.aws import upstream_error
+from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.deployment import describe_endpoint
 from external_functions.protocol import BadRequestError, Batch
 from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
-from pipeline_shared.aws_errors import is_not_found
+from pipeline_shared.aws_errors import is_not_found, redact
 
 
 def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] | None]:
+    """One status OBJECT per row (None for a NULL name), as SQL callers may see it."""
     results: list[dict[str, Any] | None] = []
     for row in batch.rows:
         name = row.args[0]
@@ -29,7 +32,10 @@ def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] |
             continue
         if not isinstance(name, str) or not resources.is_sagemaker_name(name):
             raise BadRequestError(f"Row {row.number}: name must be a training job, model or endpoint name.")
-        results.append(describe(name, prefix, sagemaker, row=row.number))
+        found = describe(name, prefix, sagemaker, row=row.number)
+        if "failure_reason" in found:
+            found["failure_reason"] = redact(found["failure_reason"])
+        results.append(found)
     return results
 
 
@@ -76,8 +82,8 @@ def endpoint_status(endpoint: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         model_name = config["ProductionVariants"][0]["ModelName"]
         model_data = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"].get("ModelDataUrl")
-    except ClientError as exc:
-        if not is_not_found(exc):
+    except AWS_ERRORS as exc:
+        if not (isinstance(exc, ClientError) and is_not_found(exc)):
             raise upstream_error(exc, f"describing endpoint {endpoint['EndpointName']}") from None
     return _clean(
         {

@@ -21,9 +21,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention
-from external_functions.aws import describe_or_none, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
-from external_functions.settings import TrainingSettings
+from external_functions.settings import TrainingSettings, models_uri
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
@@ -137,7 +137,7 @@ def running_jobs_by_table(sagemaker: Any, prefix: str) -> dict[str, dict[str, An
             NameContains=resources.training_job_prefix(prefix), StatusEquals="InProgress", SortBy="CreationTime"
         )
         summaries = [s for page in pages for s in page["TrainingJobSummaries"]]
-    except ClientError as exc:
+    except AWS_ERRORS as exc:
         raise upstream_error(exc, "listing running training jobs") from None
     for summary in summaries:
         name = summary["TrainingJobName"]
@@ -168,7 +168,7 @@ def training_job_request(job: str, request: TrainingRequest, settings: TrainingS
         },
         "RoleArn": settings.role_arn,
         "HyperParameters": hyperparameters,
-        "OutputDataConfig": {"S3OutputPath": f"s3://{settings.bucket}/{settings.prefix}/models/"},
+        "OutputDataConfig": {"S3OutputPath": models_uri(settings.bucket, settings.prefix)},
         "ResourceConfig": {
             "InstanceType": settings.instance_type,
             "InstanceCount": 1,
@@ -182,8 +182,8 @@ def training_job_request(job: str, request: TrainingRequest, settings: TrainingS
 def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
     try:
         response = sagemaker.create_training_job(**training_job_request(job, request, settings))
-    except ClientError as exc:
-        if error_code(exc) == "ResourceInUse":  # a concurrent retry won the race
+    except AWS_ERRORS as exc:
+        if isinstance(exc, ClientError) and error_code(exc) == "ResourceInUse":  # a concurrent retry won the race
             found = describe(sagemaker, job)
             if found is not None:
                 return _summary(found)

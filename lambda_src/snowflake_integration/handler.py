@@ -4,6 +4,12 @@ Returns ``{"PhysicalResourceId": <integration name>, "Data": {...}}`` or raises 
 whose message is one sentence; the Provider framework reports it to CloudFormation (this
 handler never posts to the response URL). A new integration name on Update is a new physical
 id, so CloudFormation deletes the old integration afterwards.
+
+A Create that fails is undone before its error is raised (``lifecycle.create``): the Provider
+framework answers a failed Create with a marker physical id and swallows the Delete that
+CloudFormation sends next (aws/aws-cdk#5525), so this handler never gets to clean up later. A
+failed Update is rolled back by CloudFormation with another Update carrying the old properties,
+which converges back like any Update.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import boto3
 
 from pipeline_shared.logs import log
 from snowflake_integration.connection import snowflake_cursor
-from snowflake_integration.lifecycle import Cursor, SetupFailedError, converge, tear_down
+from snowflake_integration.lifecycle import Cursor, SetupFailedError, converge, create, tear_down
 from snowflake_integration.properties import ConnectionSettings, SnowflakeSetup, parse_properties
 from snowflake_integration.statements import InvalidPropertyError, shown
 
@@ -56,7 +62,10 @@ def respond(
         return {"PhysicalResourceId": setup.integration.name, "Data": _detached_data(setup)}
     previous = _previous(event) if request == "Update" else None
     with open_cursor(setup.connection) as cursor:
-        outcome = converge(cursor, iam, setup, previous=previous, sleep=sleep)
+        if request == "Create":
+            outcome = create(cursor, iam, setup, sleep=sleep)
+        else:
+            outcome = converge(cursor, iam, setup, previous=previous, sleep=sleep)
     log("INFO", "converged", integration=outcome.integration, functions=list(outcome.signatures))
     return {"PhysicalResourceId": outcome.integration, "Data": outcome.data()}
 

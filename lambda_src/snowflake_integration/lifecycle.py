@@ -6,8 +6,28 @@ and nothing about how to reach Snowflake or AWS.
 
 Converge: create the integration if missing, then ALTER it to the wanted settings (never
 re-create: that would change its external ID), read Snowflake's IAM user and external ID,
-write the API role's trust policy, wait for IAM to propagate, then (re)create every function
+write the API role's trust policy, wait for IAM to propagate, then put every function in place
 and grant it. Functions of the previous properties that are no longer wanted are dropped.
+
+A function is put in place with ``CREATE OR ALTER EXTERNAL FUNCTION``, which keeps every grant
+on it, WITH GRANT OPTION included (docs.snowflake.com/en/sql-reference/sql/create-or-alter).
+Only when its current definition (GET_DDL) differs in what CREATE OR ALTER cannot change
+(see :func:`statements.unalterable_difference`) is it replaced: the grants are read first
+(SHOW GRANTS, with their grant_option: docs.snowflake.com/en/sql-reference/sql/show-grants),
+``CREATE OR REPLACE`` drops them all, and each is granted again, WITH GRANT OPTION where it was.
+
+A failed Create is undone here (:func:`create`): the CDK Provider framework answers it with the
+physical id ``AWSCDK::CustomResourceProviderFramework::CREATE_FAILED`` and ignores the Delete
+CloudFormation sends next (aws/aws-cdk#5525), so no Delete ever reaches this code. The run drops
+the functions it created and the integration if it created it -- SHOW INTEGRATIONS, before the
+CREATE ... IF NOT EXISTS, tells (docs.snowflake.com/en/sql-reference/sql/show-integrations) --
+and never drops what existed before: a function that existed is put back to its previous
+definition as far as this resource states one (integration, URL, return type, volatility,
+argument names, MAX_BATCH_ROWS), keeping its grants; USAGE granted to GrantRoles stays, and a
+pre-existing integration keeps the settings this run gave it (the next deploy sets them again).
+A failing clean-up step is logged and never hides the error that failed the Create. A failed
+Update needs nothing here: CloudFormation rolls it back with another Update carrying the old
+properties, which converges back.
 
 Tear down: drop the functions, then the integration unless it is retained. A function that
 GET_DDL shows bound to another integration belongs to a newer resource (a renamed
@@ -20,7 +40,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,7 +49,7 @@ from snowflake.connector.errors import Error as SnowflakeError
 from pipeline_shared.logs import log
 from snowflake_integration import statements
 from snowflake_integration.properties import SnowflakeSetup
-from snowflake_integration.statements import ExternalFunction
+from snowflake_integration.statements import Definition, ExternalFunction
 from snowflake_integration.trust_policy import UnexpectedIntegrationError, trust_policy
 
 MAX_DETAIL = 300
@@ -70,6 +90,37 @@ class Outcome:
         return data
 
 
+@dataclass
+class FunctionChange:
+    """A function this run wrote: ``previous`` is None if it created it (or could not read what was there).
+
+    ``grants`` are those a replace dropped, to grant again even if the run failed before it did.
+    """
+
+    function: ExternalFunction
+    created: bool
+    previous: Definition | None
+    grants: tuple[statements.Grantee, ...] = ()
+
+
+@dataclass
+class Changes:
+    """What one Create run has done so far in Snowflake, to undo it if the run fails."""
+
+    integration_created: bool = False
+    functions: list[FunctionChange] = field(default_factory=list)
+
+
+def create(cursor: Cursor, iam: Any, setup: SnowflakeSetup, *, sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Converge for a Create; if it fails, undo what this run did in Snowflake and re-raise its error."""
+    changes = Changes()
+    try:
+        return converge(cursor, iam, setup, sleep=sleep, changes=changes)
+    except Exception:
+        undo(cursor, changes, integration=setup.integration.name)
+        raise
+
+
 def converge(
     cursor: Cursor,
     iam: Any,
@@ -77,32 +128,22 @@ def converge(
     *,
     previous: SnowflakeSetup | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    changes: Changes | None = None,
 ) -> Outcome:
-    """Make Snowflake and the role's trust policy match ``setup``; safe to repeat."""
+    """Make Snowflake and the role's trust policy match ``setup``; safe to repeat. ``changes`` records what it did."""
     integration = setup.integration
     name = integration.name
+    existed = True if changes is None else integration_exists(cursor, name)
     execute(cursor, statements.create_integration(integration), f"create API integration {name}")
+    if changes is not None and not existed:
+        changes.integration_created = True
     execute(cursor, statements.alter_integration(integration), f"update API integration {name}")
     rows = execute(cursor, statements.describe_integration(name), f"describe API integration {name}", fetch=True)
     iam_user_arn, external_id = _snowflake_identity(rows, name)
     update_trust_policy(iam, setup.role_name, iam_user_arn, external_id)
     sleep(setup.iam_propagation_s)
     for function in setup.functions:
-        # CREATE OR REPLACE drops every grant on the old function: read them first, grant them again.
-        kept = [g for g in existing_grantees(cursor, function) if (g.kind, g.name) not in _configured(setup)]
-        execute(cursor, statements.create_function(function, name), f"create external function {function.signature}")
-        for role in setup.grant_roles:
-            execute(
-                cursor,
-                statements.grant_usage(function, role),
-                f"grant usage on {function.signature} to role {role}",
-            )
-        for grantee in kept:
-            execute(
-                cursor,
-                statements.grant_usage_to(function, grantee),
-                f"grant usage on {function.signature} again to {grantee.kind.lower()} {grantee.name}",
-            )
+        put_function(cursor, function, name, roles=setup.grant_roles, changes=changes)
     if previous is not None:
         wanted = set(setup.signatures)
         gone = [function for function in previous.functions if function.signature not in wanted]
@@ -110,26 +151,144 @@ def converge(
     return Outcome(name, iam_user_arn, external_id, tuple(setup.signatures))
 
 
-def existing_grantees(cursor: Cursor, function: ExternalFunction) -> list[statements.Grantee]:
-    """Roles holding USAGE on the function now (none when it does not exist yet)."""
-    step = f"read the grants on {function.signature}"
+def integration_exists(cursor: Cursor, name: str) -> bool:
+    """Whether an integration named exactly ``name`` is visible to this role."""
+    step = f"look up API integration {name}"
     log("INFO", "executing", step=step)
     try:
-        cursor.execute(statements.show_grants(function))
+        cursor.execute(statements.show_integrations(name))
         rows = cursor.fetchall()
     except SnowflakeError as exc:
-        if exc.errno == DOES_NOT_EXIST:
-            return []
         raise _failure(step, exc) from exc
-    columns = [str(column[0]) for column in cursor.description or ()]
     try:
-        return statements.usage_grantees(rows, columns, function.database)
+        return statements.integration_listed(rows, _columns(cursor), name)
     except statements.InvalidPropertyError as exc:
         raise SetupFailedError(str(exc)) from None
 
 
-def _configured(setup: SnowflakeSetup) -> set[tuple[str, str]]:
-    return {("ROLE", role) for role in setup.grant_roles}
+def put_function(
+    cursor: Cursor,
+    function: ExternalFunction,
+    integration: str,
+    *,
+    roles: Sequence[str] = (),
+    changes: Changes | None = None,
+    regrant: Sequence[statements.Grantee] = (),
+) -> None:
+    """Define ``function`` bound to ``integration`` keeping every grant on it, then grant USAGE to ``roles``.
+
+    ``regrant`` are grants to make again after a replace besides those SHOW GRANTS lists.
+    """
+    exists, current = current_definition(cursor, function)
+    signature = function.signature
+    if not exists:
+        reason = None
+    elif current is None:
+        reason = "a definition GET_DDL shows in an unknown form"  # so replace: the way that always works
+    else:
+        reason = statements.unalterable_difference(function, current)
+    held: list[statements.Grantee] = []
+    if reason is not None:
+        log("INFO", "function replaced", function=signature, differs_in=reason)
+        held = _merged([*existing_grantees(cursor, function), *regrant])
+        execute(cursor, statements.replace_function(function, integration), f"replace external function {signature}")
+    else:
+        step = f"{'alter' if exists else 'create'} external function {signature}"
+        execute(cursor, statements.create_or_alter_function(function, integration), step)
+    if changes is not None:
+        changes.functions.append(FunctionChange(function, not exists, current, tuple(held)))
+    # An omitted MAX_BATCH_ROWS is kept by CREATE OR ALTER before bundle 2026_04 and reset after it.
+    stale_batch = reason is None and current is not None and current.max_batch_rows is not None
+    if stale_batch and function.max_batch_rows is None:
+        execute(cursor, statements.unset_max_batch_rows(function), f"unset MAX_BATCH_ROWS of {signature}")
+    # Grants the replace dropped come back first: GrantRoles are granted again on every deploy anyway.
+    for grantee in held:
+        execute(
+            cursor,
+            statements.grant_usage_to(function, grantee),
+            f"grant usage on {signature} again to {grantee.kind.lower()} {grantee.name}",
+        )
+    again = {grantee.name for grantee in held if grantee.kind == "ROLE"}
+    for role in roles:
+        if role not in again:
+            execute(cursor, statements.grant_usage(function, role), f"grant usage on {signature} to role {role}")
+
+
+def _merged(grantees: Sequence[statements.Grantee]) -> list[statements.Grantee]:
+    """One grant per grantee, in first-seen order, WITH GRANT OPTION if any listing had it."""
+    merged: dict[tuple[str, str], statements.Grantee] = {}
+    for grantee in grantees:
+        key = (grantee.kind, grantee.name)
+        known = merged.get(key)
+        merged[key] = grantee if known is None or grantee.grant_option else known
+    return list(merged.values())
+
+
+def current_definition(cursor: Cursor, function: ExternalFunction) -> tuple[bool, Definition | None]:
+    """(exists, definition): the definition is None when GET_DDL's text does not read as expected."""
+    step = f"read the definition of {function.signature}"
+    rows = _rows_unless_missing(cursor, statements.function_ddl(function), step)
+    if rows is None:
+        return False, None
+    ddl = rows[0][0] if rows and rows[0] and isinstance(rows[0][0], str) else ""
+    definition = statements.function_definition(ddl)
+    if definition is None:
+        log("WARNING", "GET_DDL text not understood", function=function.signature)
+    return True, definition
+
+
+def undo(cursor: Cursor, changes: Changes, *, integration: str) -> None:
+    """After a failed Create: drop what the run created, put back what it changed; never raises."""
+    log("WARNING", "create failed: undoing this run's changes", integration=integration)
+    for change in reversed(changes.functions):
+        function = change.function
+        try:
+            if change.created:
+                execute(cursor, statements.drop_function(function), f"drop external function {function.signature}")
+            elif change.previous is None:
+                log(
+                    "WARNING",
+                    "function left as this run defined it: its previous definition was not understood",
+                    function=function.signature,
+                )
+            else:
+                before = statements.previous_function(function, change.previous)
+                put_function(cursor, before, change.previous.integration, regrant=change.grants)
+        except Exception as exc:  # the Create's own error is what CloudFormation must see
+            log("ERROR", "undo step failed", function=function.signature, error=one_line(str(exc)))
+    if not changes.integration_created:
+        return
+    try:
+        execute(cursor, statements.drop_integration(integration), f"drop API integration {integration}")
+    except Exception as exc:
+        log("ERROR", "undo step failed", integration=integration, error=one_line(str(exc)))
+
+
+def existing_grantees(cursor: Cursor, function: ExternalFunction) -> list[statements.Grantee]:
+    """Roles holding USAGE on the function now, with their grant option (none when it does not exist)."""
+    rows = _rows_unless_missing(cursor, statements.show_grants(function), f"read the grants on {function.signature}")
+    if rows is None:
+        return []
+    try:
+        return statements.usage_grantees(rows, _columns(cursor), function.database)
+    except statements.InvalidPropertyError as exc:
+        raise SetupFailedError(str(exc)) from None
+
+
+def _rows_unless_missing(cursor: Cursor, command: str, step: str) -> Sequence[Sequence[Any]] | None:
+    """The rows ``command`` answers, or None when Snowflake says its object does not exist."""
+    log("INFO", "executing", step=step)
+    try:
+        cursor.execute(command)
+        return cursor.fetchall()
+    except SnowflakeError as exc:
+        if exc.errno == DOES_NOT_EXIST:
+            return None
+        raise _failure(step, exc) from exc
+
+
+def _columns(cursor: Cursor) -> list[str]:
+    return [str(column[0]) for column in cursor.description or ()]
 
 
 def tear_down(cursor: Cursor, setup: SnowflakeSetup) -> None:

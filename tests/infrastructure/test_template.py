@@ -1,18 +1,29 @@
-"""Assertions on the synthesized template: every resource of the pipeline, and its IAM, as designed."""
+"""Assertions on the synthesized template: every resource of the pipeline, and its IAM, as designed.
+
+IAM resource patterns are matched as IAM does (``*`` any characters, ``?`` one) against ARNs written
+as cdk-nag prints them (``arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:...``).
+"""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from pipeline_shared.catalogue import CATALOGUE
+from stacks.nag import flatten_reference
 from tests.infrastructure.conftest import project_context, synthesize
 
 PREFIX = "movielens-dev"
+ACCOUNT = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
+LOG_GROUP = ACCOUNT.format(service="logs") + "log-group:"
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ADMIN_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-admin-AbCdEf"
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -43,6 +54,48 @@ def flat(value: Any) -> str:
 def policies_of(template: dict[str, Any], path_fragment: str) -> list[dict[str, Any]]:
     """Statements of the policies attached to the role of the Lambda whose logical id contains the fragment."""
     return [s for name, s in statements(template) if path_fragment in name]
+
+
+def _iam_pattern(resource: Any) -> re.Pattern[str]:
+    flat_resource = flatten_reference(resource)
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in flat_resource))
+
+
+def granting(granted: list[dict[str, Any]], action: str, resource: str) -> list[dict[str, Any]]:
+    """The Allow statements naming ``action`` with a resource pattern that matches ``resource``."""
+    return [
+        s
+        for s in granted
+        if s["Effect"] == "Allow"
+        and action in as_list(s["Action"])
+        and any(_iam_pattern(r).fullmatch(resource) for r in as_list(s["Resource"]))
+    ]
+
+
+def allows(granted: list[dict[str, Any]], action: str, resource: str) -> bool:
+    """Whether some statement allows ``action`` on ``resource`` (conditions aside)."""
+    return bool(granting(granted, action, resource))
+
+
+def configured_context() -> dict[str, Any]:
+    """dev with every opt-in setting: reserved train concurrency, other instance types, real-time endpoints,
+    and Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name)."""
+    context = project_context()
+    dev_env = copy.deepcopy(context["recommender"]["environments"]["dev"])
+    snowflake = dev_env["snowflake"]
+    del snowflake["secretName"]
+    snowflake["secretArn"] = ADMIN_SECRET_ARN
+    snowflake["secretKmsKeyArn"] = KEY_ARN
+    dev_env["training"] = {"instanceType": "ml.c5.xlarge", "concurrentStarts": 4}
+    dev_env["endpoint"] = {"type": "realtime", "instanceType": "ml.m5.xlarge"}
+    context["recommender"] = {"environments": {"dev": dev_env}}
+    return context
+
+
+@pytest.fixture(scope="module")
+def configured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    outdir: Path = tmp_path_factory.mktemp("configured")
+    return synthesize(outdir, configured_context()).templates["Recommender-dev"]
 
 
 # -- storage --------------------------------------------------------------------------------
@@ -117,7 +170,7 @@ def test_training_role_is_scoped_to_the_pipeline(dev_template) -> None:
     assert "s3:*" not in text and "s3:GetObject*" not in text
     assert "secretsmanager:GetSecretValue" in text
     assert "ecr:BatchGetImage" in text
-    assert "log-group:/aws/sagemaker/*" in text
+    assert "log-group:/aws/sagemaker/TrainingJobs" in text
     metric = [s for s in granted if "cloudwatch:PutMetricData" in as_list(s["Action"])]
     assert metric and metric[0]["Condition"] == {"StringLike": {"cloudwatch:namespace": "/aws/sagemaker/*"}}
 
@@ -142,6 +195,42 @@ def test_hosting_role_reads_models_only_and_never_the_secret(dev_template) -> No
     assert "secretsmanager" not in text and "s3:PutObject" not in text and "s3:DeleteObject" not in text
     s3 = [a for s in granted for a in as_list(s["Action"]) if a.startswith("s3:")]
     assert s3 == ["s3:GetObject"]
+
+
+TRAINING_LOGS = f"{LOG_GROUP}/aws/sagemaker/TrainingJobs"
+
+
+def test_training_role_writes_only_the_log_streams_of_this_pipelines_jobs(dev_template) -> None:
+    """SageMaker logs a training job to /aws/sagemaker/TrainingJobs, stream <job>/algo-<n>-<epoch>
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/logging-cloudwatch.html); the operator CLI's tuning
+    jobs start <prefix>-tune-... training jobs as this role. Other jobs' streams and groups stay out of reach."""
+    _, granted = role_statements(dev_template, "SageMakerRole")
+    for action in ("logs:CreateLogGroup", "logs:DescribeLogStreams"):
+        assert allows(granted, action, TRAINING_LOGS) and allows(granted, action, f"{TRAINING_LOGS}:*"), action
+    ours = (
+        f"{TRAINING_LOGS}:log-stream:{PREFIX}-train-0123456789ab/algo-1-1764000000",
+        f"{TRAINING_LOGS}:log-stream:{PREFIX}-tune-0123456789ab-001-1a2b3c4d/algo-1-1764000000",
+    )
+    others = (
+        f"{TRAINING_LOGS}:log-stream:someone-else-train-1/algo-1-1764000000",
+        f"{TRAINING_LOGS}:log-stream:movielens-prod-train-0123456789ab/algo-1-1764000000",
+        f"{LOG_GROUP}/aws/sagemaker/ProcessingJobs:log-stream:{PREFIX}-train-1/algo-1-1",
+        f"{LOG_GROUP}/aws/sagemaker/Endpoints/{PREFIX}-movies:log-stream:AllTraffic/i-0abc",
+    )
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert all(allows(granted, action, stream) for stream in ours), action
+        assert not any(allows(granted, action, stream) for stream in others), action
+    assert not allows(granted, "logs:CreateLogGroup", f"{LOG_GROUP}/aws/sagemaker/ProcessingJobs")
+
+
+def test_hosting_role_writes_only_the_log_groups_of_this_pipelines_endpoints(dev_template) -> None:
+    """An endpoint logs to /aws/sagemaker/Endpoints/<endpoint>; ours are named <prefix>-<model>."""
+    _, granted = role_statements(dev_template, "SageMakerHostingRole")
+    group = f"{LOG_GROUP}/aws/sagemaker/Endpoints/{PREFIX}-movies"
+    assert allows(granted, "logs:CreateLogGroup", group) and allows(granted, "logs:CreateLogGroup", f"{group}:*")
+    assert allows(granted, "logs:PutLogEvents", f"{group}:log-stream:AllTraffic/i-0abc")
+    for other in (f"{LOG_GROUP}/aws/sagemaker/Endpoints/someone-else:log-stream:AllTraffic/i-0abc", TRAINING_LOGS):
+        assert not allows(granted, "logs:PutLogEvents", other) and not allows(granted, "logs:CreateLogGroup", other)
 
 
 def test_no_statement_allows_every_action(dev_template) -> None:
@@ -274,6 +363,63 @@ def test_each_route_has_only_its_own_permissions(dev_template) -> None:
     assert "Describe" in status and "Create" not in status and "iam:PassRole" not in status
 
 
+def test_log_retention_grants_name_both_arn_forms_of_sagemakers_log_groups(dev_template) -> None:
+    """CloudWatch Logs checks CreateLogGroup and PutRetentionPolicy against log-group:NAME:*, tagging against
+    the form without :* (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl):
+    the train and deploy routes set the retention of SageMaker's groups, so both forms are granted."""
+    train = policies_of(dev_template, "TrainFunctionServiceRole")
+    deploy = policies_of(dev_template, "DeployFunctionServiceRole")
+    endpoint_logs = f"{LOG_GROUP}/aws/sagemaker/Endpoints/{PREFIX}-movies"
+    for action in ("logs:CreateLogGroup", "logs:PutRetentionPolicy"):
+        assert allows(train, action, TRAINING_LOGS) and allows(train, action, f"{TRAINING_LOGS}:*"), action
+        assert allows(deploy, action, endpoint_logs) and allows(deploy, action, f"{endpoint_logs}:*"), action
+        assert not allows(deploy, action, f"{LOG_GROUP}/aws/sagemaker/Endpoints/someone-else:*"), action
+
+
+def test_no_route_may_be_invoked_from_the_consoles_test_stage(dev_template) -> None:
+    """CDK's LambdaIntegration also lets API Gateway's test-invoke-stage call the function unless
+    allow_test_invoke=False (https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.aws_apigateway/LambdaIntegration.html)."""
+    permissions = [p["Properties"] for p in resources(dev_template, "AWS::Lambda::Permission").values()]
+    from_api = [p for p in permissions if p["Principal"] == "apigateway.amazonaws.com"]
+    assert "test-invoke-stage" not in flat(from_api)
+    assert len(from_api) == len(CATALOGUE)  # one per route: the prod stage's POST
+    stage = re.compile(r".*/<ExternalFunctionsApiDeploymentStageprod[0-9A-F]{8}>/POST/[a-z]+")
+    assert all(stage.fullmatch(flatten_reference(p["SourceArn"])) for p in from_api)
+
+
+def _only(granted: list[dict[str, Any]], action: str) -> dict[str, Any]:
+    [statement] = [s for s in granted if action in as_list(s["Action"])]
+    return statement
+
+
+def test_create_calls_are_held_to_the_configured_instance_types(dev_template, configured) -> None:
+    """sagemaker:InstanceTypes holds every instance type a create request names
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html). It is
+    multivalued: ForAllValues, which is also true when the request names none
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html)
+    -- so a serverless endpoint config stays allowed, and a training job must name its type (Null false)."""
+    for template, training, endpoint in (
+        (dev_template, "ml.m5.large", "ml.m5.large"),
+        (configured, "ml.c5.xlarge", "ml.m5.xlarge"),
+    ):
+        create_job = _only(policies_of(template, "TrainFunctionServiceRole"), "sagemaker:CreateTrainingJob")
+        assert as_list(create_job["Action"]) == ["sagemaker:CreateTrainingJob"]  # Describe, AddTags: no condition
+        assert create_job["Condition"] == {
+            "ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [training]},
+            "Null": {"sagemaker:InstanceTypes": "false"},
+        }
+        create_config = _only(policies_of(template, "DeployFunctionServiceRole"), "sagemaker:CreateEndpointConfig")
+        assert as_list(create_config["Action"]) == ["sagemaker:CreateEndpointConfig"]
+        assert create_config["Condition"] == {"ForAllValues:StringEquals": {"sagemaker:InstanceTypes": [endpoint]}}
+    # these conditioned statements are the only grants of the two create calls in the stack
+    creates = {"sagemaker:CreateTrainingJob", "sagemaker:CreateEndpointConfig"}
+    granted = [s for _, s in statements(dev_template) if creates & set(as_list(s["Action"]))]
+    assert len(granted) == 2 and all("sagemaker:InstanceTypes" in flat(s["Condition"]) for s in granted)
+    # Describe and AddTags carry no instance types: under the condition they would never be allowed
+    for action in ("sagemaker:DescribeTrainingJob", "sagemaker:AddTags"):
+        assert "Condition" not in _only(policies_of(dev_template, "TrainFunctionServiceRole"), action)
+
+
 def test_pass_role_only_for_the_right_sagemaker_role_to_sagemaker(dev_template) -> None:
     passes = {
         n.split("ServiceRole")[0]: s for n, s in statements(dev_template) if "iam:PassRole" in as_list(s["Action"])
@@ -371,14 +517,46 @@ def test_workload_identity_stack_has_no_secret_anywhere(tmp_path) -> None:
     assert {"SnowflakeHandlerRoleArn", "SageMakerRoleArn"} <= set(template["Outputs"])
 
 
-def test_only_the_train_function_reserves_concurrency(dev_template) -> None:
-    """Cost guard: at most this many train calls (each may start billed jobs) run at once."""
-    functions = {k: f for k, f in resources(dev_template, "AWS::Lambda::Function").items() if "Function" in k}
-    reserved = {k: f["Properties"].get("ReservedConcurrentExecutions") for k, f in functions.items()}
-    assert [v for k, v in reserved.items() if "TrainFunction" in k] == [2]
-    assert all(v is None for k, v in reserved.items() if "TrainFunction" not in k)
-    [train] = [f for k, f in functions.items() if "TrainFunction" in k]
+def test_reserved_concurrency_is_opt_in(dev_template, configured) -> None:
+    """Lambda reserves only up to the unreserved account concurrency minus 100, and new accounts have reduced
+    quotas (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/limits.html): a default reservation would fail the first
+    deploy. Unset, job starts stay bounded by maxJobsPerBatch; training.concurrentStarts reserves that many."""
+
+    def reserved(template: dict[str, Any]) -> dict[str, Any]:
+        functions = resources(template, "AWS::Lambda::Function")
+        return {k: f for k, f in functions.items() if "ReservedConcurrentExecutions" in f["Properties"]}
+
+    assert reserved(dev_template) == {}
+    [train] = [f for k, f in resources(dev_template, "AWS::Lambda::Function").items() if "TrainFunction" in k]
     assert train["Properties"]["Environment"]["Variables"]["TRAINING_MAX_JOBS_PER_BATCH"] == "3"
+    assert "CKV_AWS_115" in flat(train["Metadata"]["checkov"])  # checkov's finding acknowledged, with the reason
+    [(name, opted_in)] = reserved(configured).items()
+    assert "TrainFunction" in name and opted_in["Properties"]["ReservedConcurrentExecutions"] == 4
+    assert "CKV_AWS_115" not in flat(opted_in.get("Metadata", {}))
+
+
+def test_secrets_under_a_customer_managed_key_can_be_decrypted_by_their_readers(dev_template, configured) -> None:
+    """GetSecretValue needs kms:Decrypt on a customer-managed key
+    (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html); CDK's grant_read
+    grants none for an imported key (aws/aws-cdk#10160). Each reader may decrypt only its own secret, only
+    through Secrets Manager."""
+    assert "kms:" not in flat(dev_template)  # without snowflake.secretKmsKeyArn: Secrets Manager's own key
+    _, training = role_statements(configured, "SageMakerRole")
+    ddl = [s for name, s in statements(configured) if name.startswith("SnowflakeHandlerServiceRole")]
+    trainer_secret = ACCOUNT.format(service="secretsmanager") + "secret:snowflake/recommender-trainer-??????"
+    for granted, secret in ((training, trainer_secret), (ddl, ADMIN_SECRET_ARN)):
+        [decrypt] = granting(granted, "kms:Decrypt", KEY_ARN)
+        assert as_list(decrypt["Action"]) == ["kms:Decrypt"]
+        assert flatten_reference(decrypt["Condition"]["StringEquals"]["kms:ViaService"]) in (
+            "secretsmanager.<AWS::Region>.amazonaws.com",
+            "secretsmanager.us-east-1.amazonaws.com",  # the DDL secret's own region, from its ARN
+        )
+        assert flatten_reference(decrypt["Condition"]["StringLike"]["kms:EncryptionContext:SecretARN"]) == secret
+    # a secret given by name still matches only its own random suffix
+    assert allows(training, "secretsmanager:GetSecretValue", trainer_secret.replace("??????", "AbCdEf"))
+    assert not allows(training, "secretsmanager:GetSecretValue", trainer_secret.replace("-??????", "-other-AbCdEf"))
+    assert allows(ddl, "secretsmanager:GetSecretValue", ADMIN_SECRET_ARN)
 
 
 def test_sagemaker_roles_trust_sagemaker_for_this_account_only(dev_template) -> None:

@@ -2,29 +2,36 @@
 
 Handlers are called in-process with API Gateway proxy events shaped like Snowflake's calls.
 boto3 reaches moto through ``AWS_ENDPOINT_URL`` and the local SageMaker-runtime route through
-``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``; no code of ours is replaced.
+``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``; no code of ours is replaced. Where a refusal moto cannot
+produce is needed (IAM's AccessDenied, say), :func:`aws_refuses` answers one operation with AWS's
+error document at the HTTP edge of the handlers' own client (botocore's ``before-send`` event).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
 import tarfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from external_functions import aws, handlers, log_retention
 from external_functions.training import METRICS
-from local_mode.sagemaker import LocalSageMaker, RuntimeRoute, report_training_job
+from local_mode.sagemaker import PING_FAILED, LocalSageMaker, RuntimeRoute, report_endpoint, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
+from local_mode.standins import LoopbackHttpServer, QuietHandler
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
     BUCKET,
@@ -67,6 +74,36 @@ def call(handler: Any, function: str, rows: list[list[Any]], **kwargs: Any) -> d
 
 def values(handler: Any, function: str, rows: list[list[Any]], **kwargs: Any) -> list[Any]:
     return answer_values(call(handler, function, rows, **kwargs))
+
+
+def log_lines(capsys) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+@contextlib.contextmanager
+def aws_refuses(client: Any, operation: str, code: str, message: str, *, status: int = 400) -> Iterator[str]:
+    """``client``'s ``operation`` answered with AWS's JSON error document; yields the answer's request id."""
+    rid = str(uuid.uuid4())
+    body = json.dumps({"__type": code, "message": message}).encode()
+    headers = {"x-amzn-RequestId": rid, "x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.1"}
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, status, headers, _Body(body))
+
+    event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    client.meta.events.register(event, answer)
+    try:
+        yield rid
+    finally:
+        client.meta.events.unregister(event, answer)
 
 
 def upload_model(trained_job: TrainedJob, aws_client, tmp_path_factory, name: str) -> str:
@@ -288,10 +325,17 @@ def test_a_tuning_jobs_best_training_job_is_deployed(
 @pytest.mark.parametrize(
     ("rows", "fragment"),
     [
-        ([["movielens", "s3://some-other-bucket/model.tar.gz"]], "under s3://recsys-artifacts/"),
+        ([["movielens", "s3://some-other-bucket/model.tar.gz"]], "under s3://recsys-artifacts/recsys/models/"),
+        # the hosting role may read only <prefix>/models/: SageMaker could not load it from elsewhere in the bucket
+        (
+            [["movielens", "s3://recsys-artifacts/recsys/elsewhere/model.tar.gz"]],
+            "under s3://recsys-artifacts/recsys/models/",
+        ),
         ([["movielens", "recsys-train-000000000000"]], "no training job named"),
         ([["movielens", "someone-elses-job"]], "nor a tuning job (recsys-tune-...) of this pipeline"),
         ([["movielens", "recsys-tune-000000000000"]], "there is no tuning job named recsys-tune-000000000000"),
+        # SageMaker's ResourceNotFound reads "can't find": the code decides, not the wording
+        ([["movielens", "recsys-tune-missing"]], "there is no tuning job named recsys-tune-missing."),
         ([["bad_name!", "latest"]], "model name must be"),
         ([["movielens", None]], "model_ref must be"),
     ],
@@ -396,8 +440,12 @@ def test_status_of_a_training_job_and_an_endpoint(two_models, lambda_env, local_
     run = local_sagemaker.run_training_job(job["training_job_name"])  # the stack's secret is not in moto
     [failed] = values(handlers.status_handler, "pipeline_status", [[job["training_job_name"]]])
     assert failed["status"] == "Failed" and failed["ended"]
-    assert failed["failure_reason"] == f"AlgorithmError: {run.failure}"
-    assert "secret" in failed["failure_reason"]
+    assert run.failure.startswith(f"Cannot read secret {lambda_env['SNOWFLAKE_SECRET_ARN']} ")
+    # SQL callers get SageMaker's reason without ARNs or account ids
+    assert failed["failure_reason"] == "AlgorithmError: " + run.failure.replace(
+        lambda_env["SNOWFLAKE_SECRET_ARN"], "<arn>"
+    )
+    assert "123456789012" not in json.dumps(failed) and "arn:" not in failed["failure_reason"]
 
 
 def test_a_stopped_job_that_never_ran_ends_stopped(lambda_env, local_sagemaker, aws_client) -> None:
@@ -609,3 +657,172 @@ def test_the_training_log_group_gets_the_retention_when_the_pipeline_creates_it(
         logs.delete_log_group(logGroupName=log_retention.TRAINING_LOG_GROUP)
     log_retention.keep_training_logs(logs, 30)
     assert retention(aws_client, log_retention.TRAINING_LOG_GROUP) == 30
+
+
+# -- endpoints SageMaker could not bring up -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def broken_model_uri(aws_client, tmp_path_factory) -> str:
+    """An artifact whose model the serving container refuses at start (garbage where metadata.json should be)."""
+    archive = tmp_path_factory.mktemp("broken") / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        garbage = b"{not a model"
+        member = tarfile.TarInfo("metadata.json")
+        member.size = len(garbage)
+        tar.addfile(member, io.BytesIO(garbage))
+    key = f"{PREFIX}/models/broken/output/model.tar.gz"
+    aws_client("s3").upload_file(str(archive), BUCKET, key)
+    return f"s3://{BUCKET}/{key}"
+
+
+def test_a_failed_endpoint_is_deleted_and_created_anew_never_unchanged(
+    lambda_env, broken_model_uri, local_sagemaker, aws_client
+) -> None:
+    """A Failed endpoint accepts only DeleteEndpoint (DescribeEndpoint's EndpointStatus, SageMaker API reference).
+
+    Local mode marks the endpoint Failed, with SageMaker's FailureReason, when its container cannot start;
+    deploying the same artifact again used to answer "unchanged" for ever.
+    """
+    [created] = values(handlers.deploy_handler, "deploy_model", [["broken", broken_model_uri]])
+    assert created["action"] == "created"
+    assert f"{PREFIX}-broken" not in local_sagemaker.sync_endpoints()
+    [status] = values(handlers.status_handler, "pipeline_status", [["broken"]])
+    assert status["status"] == "Failed" and status["failure_reason"] == PING_FAILED
+
+    [again] = values(handlers.deploy_handler, "deploy_model", [["broken", broken_model_uri]])
+    assert again["action"] == "recreating" and again["endpoint_name"] == f"{PREFIX}-broken"
+    assert again["failure_reason"] == PING_FAILED
+    assert again["previous_endpoint_config_name"] == created["endpoint_config_name"]
+    assert (
+        "call deploy_model('broken', ...) again once pipeline_status('broken') no longer finds it" in again["message"]
+    )
+    with pytest.raises(ClientError, match="Could not find endpoint"):
+        aws_client("sagemaker").describe_endpoint(EndpointName=f"{PREFIX}-broken")
+
+    [anew] = values(handlers.deploy_handler, "deploy_model", [["broken", broken_model_uri]])  # once it is gone
+    assert anew["action"] == "created" and anew["endpoint_config_name"] == created["endpoint_config_name"]
+
+
+def test_the_stand_in_refuses_to_update_a_failed_endpoint(lambda_env, model_uri, aws_client) -> None:
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["failing", model_uri]])
+    report_endpoint(aws_client("logs"), deployed["endpoint_name"], "Failed", PING_FAILED)
+    sagemaker = aws_client("sagemaker")
+    with pytest.raises(ClientError, match="in status Failed"):
+        sagemaker.update_endpoint(EndpointName=deployed["endpoint_name"], EndpointConfigName=deployed["model_name"])
+
+
+def test_an_endpoint_whose_rollback_failed_is_updated_to_the_wanted_config(
+    lambda_env, model_uri, aws_client, sent_requests
+) -> None:
+    """UpdateRollbackFailed: "in service with a mix of the old and new endpoint configurations"; UpdateEndpoint
+    with the wanted config restores it -- even when the endpoint already names that config."""
+    [created] = values(handlers.deploy_handler, "deploy_model", [["mixed", model_uri]])
+    endpoint = created["endpoint_name"]
+    report_endpoint(aws_client("logs"), endpoint, "UpdateRollbackFailed", "Rolling deployment and rollback failed.")
+    sent_requests.clear()
+    [again] = values(handlers.deploy_handler, "deploy_model", [["mixed", model_uri]])
+    assert again["action"] == "updated" and again["status"] == "InService"
+    updates = [params for operation, params in sent_requests if operation == "UpdateEndpoint"]
+    assert updates == [{"EndpointName": endpoint, "EndpointConfigName": created["endpoint_config_name"]}]
+    [settled] = values(handlers.deploy_handler, "deploy_model", [["mixed", model_uri]])
+    assert settled["action"] == "unchanged"
+
+
+# -- the time a batch has ---------------------------------------------------------------------------------
+
+
+def test_deploy_with_less_time_left_than_one_call_answers_503_and_calls_nothing(
+    lambda_env, model_uri, sent_requests
+) -> None:
+    """The Lambda's remaining time, not only API Gateway's 29 s, bounds the batch; a retry continues."""
+    sent_requests.clear()
+    short = SimpleNamespace(get_remaining_time_in_millis=lambda: 7000, aws_request_id="late")  # 5.5 s of work
+    answer = handlers.deploy_handler(proxy_event("deploy_model", [["late", model_uri]]), short)
+    assert answer["statusCode"] == 503, answer["body"]
+    assert answer["body"].startswith("deploy_model ran out of time before its next AWS call")
+    assert sent_requests == []
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["late", model_uri]])  # Snowflake's retry
+    assert deployed["action"] == "created"
+
+
+# -- AWS's errors reach SQL callers as a code and a request id ------------------------------------------------
+
+ACCOUNT = "123456789012"
+REFUSALS = {
+    "AccessDeniedException": (
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/recsys-deploy-role/recsys-deploy is not authorized to perform: "
+        f"sagemaker:CreateModel on resource: arn:aws:sagemaker:us-east-1:{ACCOUNT}:model/recsys-refused because no "
+        "identity-based policy allows the sagemaker:CreateModel action"
+    ),
+    "ValidationException": (
+        f"Could not access model data at s3://{BUCKET}/{PREFIX}/models/manual/output/model.tar.gz. Please ensure that "
+        f'the role "arn:aws:iam::{ACCOUNT}:role/recsys-sagemaker-hosting" exists and that its trust relationship '
+        'policy allows the action "sts:AssumeRole" for the service principal "sagemaker.amazonaws.com".'
+    ),
+}
+
+
+@pytest.mark.parametrize("code", REFUSALS)
+def test_a_refusal_answers_its_code_and_request_id_and_logs_the_whole_message(
+    lambda_env, model_uri, capsys, code
+) -> None:
+    capsys.readouterr()
+    with aws_refuses(aws.sagemaker(), "CreateModel", code, REFUSALS[code]) as rid:
+        answer = call(handlers.deploy_handler, "deploy_model", [["refused", model_uri]])
+    assert answer["statusCode"] == 400
+    body = answer["body"]
+    assert f"({code}, AWS request id {rid})" in body
+    assert "arn:" not in body and ACCOUNT not in body and "recsys-deploy-role" not in body
+    [logged] = [line for line in log_lines(capsys) if line.get("aws_request_id") == rid]
+    assert (logged["operation"], logged["error"], logged["aws_message"]) == ("CreateModel", code, REFUSALS[code])
+
+
+class _CrashingContainer(QuietHandler):
+    """A serving container whose every invocation fails (what SageMaker-runtime turns into a ModelError)."""
+
+    def do_POST(self) -> None:  # noqa: N802 -- http.server's naming
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_body(500, "text/plain", b"the model crashed")
+
+
+def test_a_model_error_answers_without_the_account_and_console_url(lambda_env, model_uri, route, capsys) -> None:
+    """SageMaker's ModelError names the account and a CloudWatch console URL (aws/amazon-sagemaker-examples#1881)."""
+    [deployed] = values(handlers.deploy_handler, "deploy_model", [["crashing", model_uri]])
+    with LoopbackHttpServer(_CrashingContainer) as container:
+        route.register(deployed["endpoint_name"], container.server.server_address[1])
+        try:
+            capsys.readouterr()
+            answer = call(handlers.invoke_handler, "invoke_model", [["crashing", 1, 2]])
+        finally:
+            route.unregister(deployed["endpoint_name"])
+    assert answer["statusCode"] == 400  # the container broke: a retry would repeat it
+    body = answer["body"]
+    assert body.startswith("Model 'crashing' failed while answering with status 500 (ModelError, AWS request id ")
+    assert body.endswith(f"see the log group /aws/sagemaker/Endpoints/{deployed['endpoint_name']}.")
+    assert ACCOUNT not in body and "console.aws.amazon.com" not in body
+    [logged] = [line for line in log_lines(capsys) if line.get("error") == "ModelError"]
+    assert f"in account {ACCOUNT} for more information" in logged["aws_message"]
+    assert logged["operation"] == "InvokeEndpoint" and logged["aws_request_id"] in body
+
+
+# -- a refused retention is logged once, naming what to grant --------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["CreateLogGroup", "PutRetentionPolicy"])
+def test_a_refused_retention_is_logged_once_per_container_naming_the_action(
+    lambda_env, model_uri, newer_model_uri, capsys, action
+) -> None:
+    model = f"quiet-{action.lower()}"
+    group = f"/aws/sagemaker/Endpoints/{PREFIX}-{model}"
+    refusal = f"User: arn:aws:sts::{ACCOUNT}:assumed-role/recsys-deploy/fn is not authorized to perform: logs:{action}"
+    capsys.readouterr()
+    with aws_refuses(aws.logs(), action, "AccessDeniedException", refusal):
+        [created] = values(handlers.deploy_handler, "deploy_model", [[model, model_uri]])
+        [updated] = values(handlers.deploy_handler, "deploy_model", [[model, newer_model_uri]])
+    assert (created["action"], updated["action"]) == ("created", "updated")  # housekeeping never fails the call
+    refused = [line for line in log_lines(capsys) if line.get("log_group") == group]
+    assert len(refused) == 1, refused
+    [line] = refused
+    assert (line["level"], line["action"], line["error"]) == ("WARNING", action, "AccessDeniedException")
+    assert f"logs:{action}" in line["message"] and f"log-group:{group}:*" in line["message"]

@@ -9,6 +9,7 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import ProgrammingError
 
+from local_mode.running_statements import announced
 from local_mode.standins import Server
 from tests.conftest import DATABASE, SCHEMA, snowflake_connection
 
@@ -127,3 +128,42 @@ def test_a_session_closed_while_its_statement_waits_holds_nothing(fakesnow: Serv
     holder.cursor().execute("COMMIT")
     later = snowflake_connection(fakesnow, session_parameters={"LOCK_TIMEOUT": 5})
     later.cursor().execute(f"UPDATE {table} SET V = 1")  # the table is free: nobody holds it for the closed session
+
+
+def test_a_statement_outliving_the_socket_timeout_is_polled_and_runs_once(fakesnow: Server, snowflake_db, table):
+    """Snowflake answers "still running" (the connector then polls): the DELETE is neither resent nor run twice."""
+    snowflake_db.cursor().execute(f"INSERT INTO {table} VALUES (1)")
+    holder = snowflake_connection(fakesnow)
+    holder.cursor().execute("BEGIN")
+    holder.cursor().execute(f"DELETE FROM {table}")
+    waiter = snowflake_connection(fakesnow, socket_timeout=2, session_parameters={"LOCK_TIMEOUT": 60})
+    swap = replace_in_background(waiter, table, 9)
+    waits_for(fakesnow, table, 1)
+    deadline = time.monotonic() + 60
+    while not any(  # still polled past the waiter's 2 s socket timeout
+        r["sql"] == f"DELETE FROM {table}" and r["seconds"] > 3 for r in announced(fakesnow.log.read_text(), "running")
+    ):
+        assert time.monotonic() < deadline and swap.is_alive(), "the DELETE should be reported running"
+        time.sleep(0.1)
+    holder.cursor().execute("ROLLBACK")
+    swap.join(timeout=30)
+    assert not swap.is_alive()
+    assert values(snowflake_db, table) == [9]
+    assert fakesnow.log.read_text().count(f'"lock_wait": {{"table": "{table}"') == 1  # sent once
+
+
+def test_a_statement_past_the_clients_timeout_is_cancelled_with_error_604(fakesnow: Server, snowflake_db, table):
+    """The connector's timer sends an abort-request; the waiting statement ends as Snowflake's does."""
+    holder = snowflake_connection(fakesnow)
+    holder.cursor().execute("BEGIN")
+    holder.cursor().execute(f"DELETE FROM {table}")
+    waiter = snowflake_connection(fakesnow, session_parameters={"LOCK_TIMEOUT": 600})
+    try:
+        with pytest.raises(ProgrammingError) as cancelled:
+            waiter.cursor().execute(f"UPDATE {table} SET V = 3", timeout=2)
+    finally:
+        holder.cursor().execute("ROLLBACK")
+    assert cancelled.value.errno == 604 and cancelled.value.sqlstate == "57014"
+    assert "SQL execution was cancelled by the client due to a timeout" in str(cancelled.value)
+    assert [a["sql"] for a in announced(fakesnow.log.read_text(), "abort")][-1] == f"UPDATE {table} SET V = 3"
+    waiter.cursor().execute(f"UPDATE {table} SET V = 4")  # the cancelled statement holds nothing

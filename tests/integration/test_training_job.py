@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from snowflake.connector import SnowflakeConnection
 
+from local_mode.running_statements import announced
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, free_port
 from pipeline_shared.bulk_load import LOST
 from recommender.model import FactorModel
@@ -127,6 +128,18 @@ def test_model_files_are_arrays_and_json(trained_job: TrainedJob, movielens: Mov
     assert meta["libraries"]["numba"] == "0.68.1"
     assert trained_job.model.n_users == movielens.ratings.userId.nunique()
     assert "pw" not in (model_dir / "metadata.json").read_text()
+
+
+def test_the_write_statements_limit_grows_with_the_rows_written(trained_job: TrainedJob, movielens: MovieLens):
+    """By default each write statement may run snowflake_timeout (180 s) plus 1 s per 1,000 rows written."""
+    users = movielens.ratings.userId.nunique()
+    limit = 180 + -(-users // 1000)
+    stderr = trained_job.run.stderr
+    assert f"each write statement may run {limit} s (snowflake_timeout 180 s + 1 s per 1,000 of {users:,} rows)" in (
+        stderr
+    )
+    for step in ("copying recommendations.csv into staging", f"clearing {OUTPUT_TABLE}", f"writing {OUTPUT_TABLE}"):
+        assert re.search(rf"{re.escape(step)}: [0-9.]+ s of its {limit} s limit \({users} rows\)", stderr), step
 
 
 def test_logs_hold_no_secret(trained_job: TrainedJob) -> None:
@@ -291,6 +304,11 @@ def test_unreachable_snowflake(job, tmp_path) -> None:
         ({"n_factor": "10"}, "Unknown hyperparameter 'n_factor'"),
         ({"output_table": ""}, "'output_table' is required"),
         ({"snowflake_timeout": "60", "snowflake_lock_timeout": "60"}, "must be below snowflake_timeout (60)"),
+        (
+            {"snowflake_write_timeout": "30", "snowflake_lock_timeout": "30"},
+            "snowflake_lock_timeout (30) must be below snowflake_write_timeout (30)",
+        ),
+        ({"snowflake_write_timeout": "4"}, "'snowflake_write_timeout' must be a whole number from 5 to 172800"),
     ],
 )
 def test_bad_hyperparameters(job, tmp_path, override: dict[str, str], fragment: str) -> None:
@@ -409,6 +427,67 @@ def test_a_table_locked_past_the_lock_timeout_is_left_unchanged(
     assert list((tmp_path / "model").iterdir()) == []
 
 
+def test_a_write_outlasting_snowflake_timeout_completes_within_the_write_limit(
+    fakesnow: Server, snowflake_db, job, previous_output, tmp_path
+) -> None:
+    """Another writer holds the table past snowflake_timeout (5 s): the swap's DELETE waits within its write limit.
+
+    Before, snowflake_timeout was every statement's limit: the connector cancelled the DELETE at 5 s.
+    """
+    table = job["output_table"]
+    settings = {"snowflake_timeout": "5", "snowflake_lock_timeout": "100", "snowflake_write_timeout": "120"}
+    holder = hold_table_lock(fakesnow, table)
+    process = start_training(tmp_path, {**job, **settings}, {"SNOWFLAKE_PASSWORD": "pw"})
+    try:
+        deadline = time.monotonic() + 120
+        while not any(  # the stand-in still answers "running" for the DELETE well past 5 s
+            r["sql"] == f"DELETE FROM {table}" and r["seconds"] > 8
+            for r in announced(fakesnow.log.read_text(), "running")
+        ):
+            assert time.monotonic() < deadline and process.poll() is None, "the job's DELETE should be waiting"
+            time.sleep(0.1)
+    finally:
+        holder.cursor().execute("ROLLBACK")
+    try:
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "each write statement may run 120 s (snowflake_write_timeout)" in stderr
+    assert not any(a["sql"].startswith(f"DELETE FROM {table}") for a in announced(fakesnow.log.read_text(), "abort"))
+    rows = table_rows(snowflake_db, table)
+    assert len(rows) > 1 and rows != previous_output
+
+
+def test_a_write_outlasting_its_write_limit_is_cancelled_and_changes_nothing(
+    tmp_path, movielens, snowflake_secret, aws_env
+) -> None:
+    """A warehouse that never gets to the swap's INSERT (the stand-in keeps it queued): the connector cancels it
+    at the write limit (15 s, well past snowflake_timeout), the stand-in ends it with Snowflake's error 604, and
+    the job fails with one sentence, the table and the model as they were."""
+    queued = f"--queue-forever=^INSERT INTO {re.escape(OUTPUT_TABLE)} \\("  # the swap's INSERT names its columns
+    data, log = tmp_path / "fakesnow", tmp_path / "fakesnow.log"
+    with own_snowflake(data, log, free_port(), movielens, queued) as (server, connection):
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE {OUTPUT_TABLE} (USERID NUMBER, TOP_10_RECOMMENDATIONS VARIANT)")
+            cursor.execute(f"INSERT INTO {OUTPUT_TABLE} SELECT 1, PARSE_JSON('[1, 2, 3]')")
+        before = table_rows(connection, OUTPUT_TABLE)
+        settings = {"snowflake_timeout": "5", "snowflake_lock_timeout": "3", "snowflake_write_timeout": "15"}
+        hyperparameters = secret_job(server, snowflake_secret, n_epochs="2", validation_fraction="0", **settings)
+        run = run_training(tmp_path / "job", hyperparameters, aws_env)
+        failure = refused(run, f"{OUTPUT_TABLE} was left unchanged.")
+        assert failure.strip() == (
+            f"Snowflake failed while writing {OUTPUT_TABLE}: the statement was cancelled: it ran longer than the "
+            f"client's timeout (or someone cancelled it); {OUTPUT_TABLE} was left unchanged."
+        )
+        assert table_rows(connection, OUTPUT_TABLE) == before
+        aborts = announced(log.read_text(), "abort")
+        assert [a["sql"].split(" (")[0] for a in aborts] == [f"INSERT INTO {OUTPUT_TABLE}"]
+        assert aborts[0]["seconds"] > 5  # cancelled at the write limit, not at snowflake_timeout
+    assert list((tmp_path / "job" / "model").iterdir()) == []
+
+
 def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, tmp_path) -> None:
     run = run_training(tmp_path, job, {"SNOWFLAKE_PASSWORD": "pw"})
     assert run.returncode == 0, run.stderr
@@ -419,10 +498,10 @@ def test_seed_shaped_output_table_is_filled(snowflake_db, job, previous_output, 
 
 @contextlib.contextmanager
 def own_snowflake(
-    data: Path, log: Path, port: int, movielens: MovieLens
+    data: Path, log: Path, port: int, movielens: MovieLens, *options: str
 ) -> Iterator[tuple[Server, SnowflakeConnection]]:
-    """A fakesnow server of the test's own (to restart, kill or freeze) with the ratings loaded."""
-    with fakesnow_server(data, log, port=port) as server:
+    """A fakesnow server of the test's own (to restart, kill or freeze; started with ``options``), ratings loaded."""
+    with fakesnow_server(data, log, port=port, options=options) as server:
         connection = fakesnow_connection(server.port, host=server.host)
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
@@ -496,7 +575,8 @@ def test_a_snowflake_that_stops_answering_mid_swap_fails_the_job_within_its_time
 ) -> None:
     """The stand-in is frozen (SIGSTOP) while the job's DELETE waits: no answer, no error, no closed socket."""
     holder = hold_table_lock(fakesnow, job["output_table"])
-    settings = {"snowflake_timeout": "5", "snowflake_lock_timeout": "3"}  # the server is frozen before 3 s pass
+    # the DELETE's limit, and so its requests' retry window: 5 s + 1 s for the 610 rows; frozen before 3 s pass
+    settings = {"snowflake_timeout": "5", "snowflake_lock_timeout": "3"}
     process = start_training(tmp_path, {**job, **settings}, {"SNOWFLAKE_PASSWORD": "pw"})
     try:
         deadline = time.monotonic() + 120

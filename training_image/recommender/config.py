@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipeline_shared.bulk_load import WRITE_ROWS_PER_S, WriteTimeout
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.training_options import OPTIONS, OptionError, check_together, default
@@ -48,8 +49,23 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     aws_region: str | None = None
-    lock_timeout: int = 150  # seconds a write waits for another transaction's lock; below ``timeout`` (see below)
-    timeout: int = 180  # seconds before a Snowflake that stopped answering fails the job; also each statement's limit
+    lock_timeout: int = 150  # seconds the swap's DELETE waits for another transaction's lock; below its limit
+    timeout: int = 180  # seconds before a Snowflake that stopped answering fails the job; each other statement's limit
+    write_timeout: int | None = None  # each write statement's limit; None: ``timeout`` + 1 s per 1,000 rows written
+
+    @property
+    def write_limit(self) -> WriteTimeout:
+        """The limit of the write-back's COPY, DELETE and INSERT (see ``pipeline_shared.bulk_load.WriteTimeout``)."""
+        return WriteTimeout(base_s=self.timeout, fixed_s=self.write_timeout)
+
+    def describe_write_limit(self, rows: int) -> str:
+        """The write statements' limit for ``rows`` rows and where it comes from, for the job's log."""
+        if self.write_timeout is not None:
+            return f"{self.write_timeout} s (snowflake_write_timeout)"
+        return (
+            f"{self.write_limit.for_rows(rows)} s (snowflake_timeout {self.timeout} s + 1 s per "
+            f"{WRITE_ROWS_PER_S:,} of {rows:,} rows)"
+        )
 
 
 @dataclass(frozen=True)
@@ -190,6 +206,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "snowflake_auth": _auth,
     "snowflake_lock_timeout": _integer(0, 43_200),
     "snowflake_timeout": _integer(5, 3600),
+    "snowflake_write_timeout": _integer(5, 172_800),  # Snowflake's default STATEMENT_TIMEOUT_IN_SECONDS
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS},
 }
@@ -225,10 +242,14 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     snowflake = take("snowflake_", SnowflakeSettings)
     if "aws_region" in values:
         snowflake = SnowflakeSettings(**{**asdict(snowflake), "aws_region": values["aws_region"]})
-    if snowflake.lock_timeout >= snowflake.timeout:  # the connector cancels any statement running past timeout
+    # The swap's DELETE may wait for a lock: the wait must end (with Snowflake's own lock error) before the
+    # connector cancels the DELETE at its limit, the write limit -- least for an empty output.
+    if snowflake.lock_timeout >= snowflake.write_limit.shortest:
+        limit = "snowflake_timeout" if snowflake.write_timeout is None else "snowflake_write_timeout"
         raise ConfigError(
-            f"Hyperparameter snowflake_lock_timeout ({snowflake.lock_timeout}) must be below snowflake_timeout "
-            f"({snowflake.timeout}): the connector cancels a statement that runs longer, lock wait included."
+            f"Hyperparameter snowflake_lock_timeout ({snowflake.lock_timeout}) must be below {limit} "
+            f"({snowflake.write_limit.shortest}): the connector cancels a statement that runs longer, lock wait "
+            "included."
         )
     try:
         check_together(values)

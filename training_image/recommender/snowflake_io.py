@@ -22,7 +22,15 @@ import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 from snowflake.connector.errors import DatabaseError, Error, InterfaceError, OperationalError, ProgrammingError
 
-from pipeline_shared.bulk_load import BulkLoadError, Column, TableLoad, reason, replace_tables, table_columns
+from pipeline_shared.bulk_load import (
+    BulkLoadError,
+    Column,
+    TableLoad,
+    WriteTimeout,
+    reason,
+    replace_tables,
+    table_columns,
+)
 from pipeline_shared.credentials import Credentials
 from pipeline_shared.identifiers import TableName
 from recommender.config import SnowflakeSettings
@@ -47,9 +55,11 @@ def open_connection(
     """A new connection; any failure becomes one clear :class:`SnowflakeError` (never a credential).
 
     A Snowflake that stops answering fails a call after about ``network_timeout`` seconds
-    (``settings.timeout`` unless given; the connector also cancels a statement running longer):
-    the connector retries until then, each attempt waiting at most a minute for an answer
-    (Snowflake answers a query request within about 45 s, with its result or "still running").
+    (``settings.timeout`` unless given), and the connector cancels a statement running longer --
+    unless the statement is given its own ``timeout``, which then bounds both (the write-back's
+    COPY, DELETE and INSERT: see :func:`replace_recommendations`). The connector retries until
+    then, each attempt waiting at most a minute for an answer (Snowflake answers a query request
+    within about 45 s, with its result or "still running").
     """
     network_timeout = network_timeout or settings.timeout
     optional = {
@@ -162,11 +172,13 @@ def replace_recommendations(
     data: RecommendationsFile,
     *,
     model_version: str,
+    write_timeout: WriteTimeout | None = None,
 ) -> int:
     """Load ``data`` and make it the whole content of ``table`` atomically; returns row count.
 
     Creates ``table`` if missing. Columns the existing table lacks (besides the required
-    two) are simply not written.
+    two) are simply not written. The COPY, DELETE and INSERT may each run for
+    ``write_timeout.for_rows(data.rows)`` seconds (the connection's timeout without one).
     """
     generated_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     load = TableLoad(
@@ -183,7 +195,7 @@ def replace_recommendations(
         ),
     )
     try:
-        return replace_tables(connection, [load])[table.sql]
+        return replace_tables(connection, [load], write_timeout=write_timeout)[table.sql]
     except BulkLoadError as exc:
         raise SnowflakeError(str(exc)) from None
 

@@ -134,9 +134,13 @@ def run(paths: OptMl) -> None:
         # left can fail, so a failed job never leaves new recommendations without its model.
         with step(f"saving the model to {paths.model_dir}"):
             model.save(paths.model_dir, model_metadata(config, ratings, metrics, model_version, left_out))
+        log.info("each write statement may run %s", settings.describe_write_limit(data.rows))
         try:
             with step(f"replacing the contents of {config.output_table}"), connect(settings, credentials) as connection:
-                rows = replace_recommendations(connection, config.output_table, data, model_version=model_version)
+                limit = settings.write_limit
+                rows = replace_recommendations(
+                    connection, config.output_table, data, model_version=model_version, write_timeout=limit
+                )
         except BaseException:  # not published: leave no model behind either
             for name in (ARRAYS_FILE, METADATA_FILE):
                 (paths.model_dir / name).unlink(missing_ok=True)

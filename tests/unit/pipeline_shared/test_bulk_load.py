@@ -12,7 +12,7 @@ from snowflake.connector.errors import (
 )
 
 from pipeline_shared import first_line
-from pipeline_shared.bulk_load import LOST, reason
+from pipeline_shared.bulk_load import LOST, WriteTimeout, reason
 
 RAW = (
     "250003 (08001): Failed to execute request: HTTPSConnectionPool(host='acme.snowflakecomputing.com', port=443): "
@@ -61,3 +61,15 @@ def test_what_snowflake_refused_keeps_its_first_line(error):
 def test_a_statement_cancelled_at_the_clients_timeout_says_so():
     error = ProgrammingError(msg="SQL execution canceled", errno=604)
     assert reason(error).startswith("the statement was cancelled: it ran longer than the client's timeout")
+
+
+def test_a_write_limit_is_its_base_plus_a_second_per_thousand_rows_started():
+    limit = WriteTimeout(base_s=180)
+    assert [limit.for_rows(n) for n in (0, 1, 999, 1_000, 1_001, 162_541)] == [180, 181, 181, 181, 182, 343]
+    assert limit.shortest == 180
+    assert WriteTimeout(base_s=10, rows_per_s=100).for_rows(250) == 13
+
+
+def test_a_fixed_write_limit_ignores_the_rows():
+    limit = WriteTimeout(base_s=180, fixed_s=30)
+    assert limit.for_rows(0) == limit.for_rows(10_000_000) == limit.shortest == 30

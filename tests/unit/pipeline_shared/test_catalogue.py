@@ -5,7 +5,7 @@ import json
 import pytest
 
 from external_functions import handlers
-from pipeline_shared.catalogue import BY_PATH, CATALOGUE
+from pipeline_shared.catalogue import BY_PATH, CATALOGUE, InstanceTypeLimit
 
 
 def test_paths_and_names_are_unique():
@@ -45,3 +45,21 @@ def test_handlers_check_the_catalogues_argument_counts(function):
     answer = getattr(handlers, function.handler)(event, None)
     assert answer["statusCode"] == 400
     assert f"{function.label} takes " in answer["body"]
+
+
+def test_instance_type_limits_sit_on_the_create_calls_alone():
+    """sagemaker:InstanceTypes is in the request context of the create calls only: a Describe or AddTags under
+    the same condition would be refused, so each limit is a permission of its own create action."""
+    limited = {
+        action: permission.instance_types
+        for function in CATALOGUE
+        for permission in function.permissions
+        if permission.instance_types
+        for action in permission.actions
+    }
+    assert set(limited) == {"sagemaker:CreateTrainingJob", "sagemaker:CreateEndpointConfig"}  # nothing else
+    # a training job always names its instance type; a serverless endpoint config names none and must pass
+    assert limited["sagemaker:CreateTrainingJob"] == InstanceTypeLimit("training", required=True)
+    assert limited["sagemaker:CreateEndpointConfig"] == InstanceTypeLimit("endpoint", required=False)
+    unlimited = {a for f in CATALOGUE for p in f.permissions if not p.instance_types for a in p.actions}
+    assert not unlimited & set(limited)

@@ -52,6 +52,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_auth": "keypair",
         "snowflake_lock_timeout": "60",
         "snowflake_timeout": "90",
+        "snowflake_write_timeout": "900",
         "aws_region": "eu-west-1",
         "n_factors": "64",
         "n_epochs": " 30 ",
@@ -85,6 +86,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         aws_region="eu-west-1",
         lock_timeout=60,
         timeout=90,
+        write_timeout=900,
     )
     assert config.model == ModelParams(
         n_factors=64, n_epochs=30, lr_all=0.005, reg_all=0.1, init_std_dev=0.1, random_state=7
@@ -296,3 +298,58 @@ def test_the_rating_scale_must_be_an_interval():
         parse_hyperparameters({**minimal(), "rating_min": "5", "rating_max": "5"})
     assert str(info.value) == "Hyperparameters 'rating_min' (5.0) must be below 'rating_max' (5.0)."
     assert parse_hyperparameters(minimal()).scale == (0.5, 5.0)
+
+
+def test_write_statements_get_snowflake_timeout_plus_a_second_per_thousand_rows():
+    settings = parse_hyperparameters(minimal()).snowflake
+    assert (settings.timeout, settings.write_timeout) == (180, None)
+    assert [settings.write_limit.for_rows(n) for n in (0, 1, 1_000, 1_001, 162_541, 10_000_000)] == [
+        180,
+        181,
+        181,
+        182,
+        343,
+        10_180,
+    ]
+    assert settings.describe_write_limit(162_541) == ("343 s (snowflake_timeout 180 s + 1 s per 1,000 of 162,541 rows)")
+
+
+def test_snowflake_write_timeout_fixes_every_write_statements_limit():
+    settings = parse_hyperparameters({**minimal(), "snowflake_write_timeout": "7200"}).snowflake
+    assert {settings.write_limit.for_rows(n) for n in (0, 162_541, 10_000_000)} == {7200}
+    assert settings.describe_write_limit(162_541) == "7200 s (snowflake_write_timeout)"
+    assert settings.timeout == 180  # reads and the other statements keep theirs
+
+
+@pytest.mark.parametrize("value", ["4", "172801", "soon"])
+def test_bad_snowflake_write_timeout(value):
+    with pytest.raises(ConfigError, match="'snowflake_write_timeout' must be a whole number from 5 to 172800"):
+        parse_hyperparameters({**minimal(), "snowflake_write_timeout": value})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"snowflake_lock_timeout": "180"},
+            "Hyperparameter snowflake_lock_timeout (180) must be below snowflake_timeout (180): the connector "
+            "cancels a statement that runs longer, lock wait included.",
+        ),
+        (
+            {"snowflake_lock_timeout": "600", "snowflake_write_timeout": "600"},
+            "Hyperparameter snowflake_lock_timeout (600) must be below snowflake_write_timeout (600): the connector "
+            "cancels a statement that runs longer, lock wait included.",
+        ),
+    ],
+)
+def test_the_lock_wait_must_end_before_the_delete_is_cancelled(settings, message):
+    """The swap's DELETE may wait for a lock; its limit is the write limit, least for an empty output."""
+    with pytest.raises(ConfigError) as info:
+        parse_hyperparameters({**minimal(), **settings})
+    assert str(info.value) == message
+
+
+def test_a_lock_wait_past_snowflake_timeout_is_allowed_within_the_write_timeout():
+    raw = {**minimal(), "snowflake_timeout": "60", "snowflake_lock_timeout": "300", "snowflake_write_timeout": "900"}
+    settings = parse_hyperparameters(raw).snowflake
+    assert (settings.timeout, settings.lock_timeout, settings.write_timeout) == (60, 300, 900)

@@ -120,20 +120,44 @@ def test_describe_and_drop_integration():
 
 
 def test_volatile_function_with_batch_limit():
-    sql = statements.create_function(function(max_batch_rows=5), "MY_API")
+    sql = statements.create_or_alter_function(function(max_batch_rows=5), "MY_API")
     assert sql == (
-        "CREATE OR REPLACE EXTERNAL FUNCTION MOVIELENS.PUBLIC.DEPLOY_MODEL(MODEL_NAME VARCHAR, MODEL_REF VARCHAR) "
+        "CREATE OR ALTER EXTERNAL FUNCTION MOVIELENS.PUBLIC.DEPLOY_MODEL(MODEL_NAME VARCHAR, MODEL_REF VARCHAR) "
         "RETURNS VARIANT VOLATILE API_INTEGRATION = MY_API MAX_BATCH_ROWS = 5 COMPRESSION = AUTO "
         "AS 'https://abc123.execute-api.us-east-1.amazonaws.com/prod/deploy'"
     )
 
 
 def test_immutable_function_without_batch_limit_or_arguments():
-    sql = statements.create_function(function(name="ping", arguments=(), returns="boolean", volatile=False), "MY_API")
+    sql = statements.create_or_alter_function(
+        function(name="ping", arguments=(), returns="boolean", volatile=False), "MY_API"
+    )
     assert sql == (
-        "CREATE OR REPLACE EXTERNAL FUNCTION MOVIELENS.PUBLIC.PING() RETURNS BOOLEAN IMMUTABLE "
+        "CREATE OR ALTER EXTERNAL FUNCTION MOVIELENS.PUBLIC.PING() RETURNS BOOLEAN IMMUTABLE "
         "API_INTEGRATION = MY_API COMPRESSION = AUTO AS 'https://abc123.execute-api.us-east-1.amazonaws.com/prod/deploy'"
     )
+
+
+def test_replace_states_the_same_definition():
+    deploy = function(max_batch_rows=5)
+    assert statements.replace_function(deploy, "MY_API") == statements.create_or_alter_function(
+        deploy, "MY_API"
+    ).replace("CREATE OR ALTER ", "CREATE OR REPLACE ")
+    assert statements.unset_max_batch_rows(deploy) == (
+        "ALTER FUNCTION MOVIELENS.PUBLIC.DEPLOY_MODEL(VARCHAR, VARCHAR) UNSET MAX_BATCH_ROWS"
+    )
+
+
+def test_grants_can_carry_the_grant_option():
+    deploy = function()
+    assert statements.grant_usage(deploy, "analyst", grant_option=True) == (
+        "GRANT USAGE ON FUNCTION MOVIELENS.PUBLIC.DEPLOY_MODEL(VARCHAR, VARCHAR) TO ROLE ANALYST WITH GRANT OPTION"
+    )
+    assert statements.grant_usage_to(deploy, statements.Grantee("DATABASE_ROLE", "DB.READER", True)) == (
+        'GRANT USAGE ON FUNCTION MOVIELENS.PUBLIC.DEPLOY_MODEL(VARCHAR, VARCHAR) TO DATABASE ROLE "DB"."READER" '
+        "WITH GRANT OPTION"
+    )
+    assert statements.grant_usage_to(deploy, statements.Grantee("ROLE", "X")).endswith('TO ROLE "X"')
 
 
 def test_grant_and_drop_name_the_overload_by_its_types():
@@ -155,7 +179,7 @@ def test_overloads_from_properties_are_distinct_functions():
         "MOVIELENS.PUBLIC.TRAIN_AND_GET_RECOMMENDATIONS(VARCHAR, VARCHAR, OBJECT)",
         "MOVIELENS.PUBLIC.INVOKE_MODEL(VARCHAR, NUMBER, NUMBER)",
     ]
-    train, train_with_options, invoke = (statements.create_function(f, "API") for f in setup.functions)
+    train, train_with_options, invoke = (statements.create_or_alter_function(f, "API") for f in setup.functions)
     assert "TRAIN_AND_GET_RECOMMENDATIONS(INPUT_TABLE VARCHAR, OUTPUT_TABLE VARCHAR) RETURNS VARIANT VOLATILE" in train
     assert " MAX_BATCH_ROWS = 1 " in train
     assert "(INPUT_TABLE VARCHAR, OUTPUT_TABLE VARCHAR, OPTIONS OBJECT) RETURNS VARIANT VOLATILE" in train_with_options
@@ -505,6 +529,18 @@ def test_usage_grantees_come_from_show_grants_rows_in_snowflakes_column_order():
     ]
 
 
+def test_usage_grantees_keep_their_grant_option():
+    columns = ["created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option"]
+    rows = [
+        ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "ROLE", "TASK_OWNER", "true"),
+        ("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "ROLE", "ANALYST", "false"),
+    ]
+    assert statements.usage_grantees(rows, columns, "DB") == [
+        statements.Grantee("ROLE", "TASK_OWNER", True),
+        statements.Grantee("ROLE", "ANALYST", False),
+    ]
+
+
 @pytest.mark.parametrize(
     ("grantee", "sql"),
     [
@@ -539,8 +575,116 @@ def test_aws_china_is_refused_with_a_reason():
 
 def test_grant_columns_are_found_by_name_and_database_roles_get_their_database():
     """Newer Snowflake output adds columns and names database roles without their database (bundle 2026_06)."""
-    columns = ["created_on", "privilege", "granted_on", "name", "role", "granted_to", "grantee_name", "granted_by"]
-    rows = [("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "X", "DATABASE_ROLE", "READER", "DEPLOYER")]
+    columns = ["created_on", "privilege", "granted_on", "name", "role", "granted_to", "grantee_name", "grant_option"]
+    rows = [("t", "USAGE", "FUNCTION", "DB.S.F(VARCHAR)", "X", "DATABASE_ROLE", "READER", "false")]
     assert statements.usage_grantees(rows, columns, "DB") == [statements.Grantee("DATABASE_ROLE", "DB.READER")]
-    with pytest.raises(InvalidPropertyError, match="without PRIVILEGE, GRANTED_TO and GRANTEE_NAME"):
-        statements.usage_grantees(rows, ["created_on"], "DB")
+    with pytest.raises(InvalidPropertyError, match="without PRIVILEGE, GRANTED_TO, GRANTEE_NAME and GRANT_OPTION"):
+        statements.usage_grantees(rows, columns[:-1], "DB")
+
+
+# -- what exists already ---------------------------------------------------------------------------------
+
+
+def test_integrations_are_looked_up_by_their_exact_name():
+    assert statements.show_integrations("movielens_api") == "SHOW INTEGRATIONS LIKE 'MOVIELENS_API'"
+    columns = ["name", "type", "category", "enabled", "comment", "created_on"]
+    lookalike = [("MOVIELENSXAPI", "EXTERNAL_API", "API", "true", "", "t")]  # LIKE's '_' matches the X
+    assert not statements.integration_listed(lookalike, columns, "MOVIELENS_API")
+    assert statements.integration_listed([*lookalike, ("MOVIELENS_API", "EXTERNAL_API", "API", "true", "", "t")],
+                                         columns, "MOVIELENS_API")  # fmt: skip
+    with pytest.raises(InvalidPropertyError, match="without a name column"):
+        statements.integration_listed(lookalike, ["created_on"], "MOVIELENS_API")
+
+
+# GET_DDL of a real external function (public capture): quoted names, VARCHAR(16777216), STRICT, HEADERS.
+CAPTURED_DDL = """CREATE OR REPLACE EXTERNAL FUNCTION NEAR_DEV._LIVE.LT_BLOCKS_UDF_API("METHOD" VARCHAR(16777216), \
+"URL" VARCHAR(16777216), "HEADERS" OBJECT, "DATA" VARIANT, "USER_ID" VARCHAR(16777216), "SECRET" VARCHAR(16777216))
+RETURNS VARIANT
+STRICT
+API_INTEGRATION = "AWS_NEAR_API_STG_V2"
+MAX_BATCH_ROWS = 25
+HEADERS = ('fsc-compression-mode' = 'auto')
+AS 'https://cx7cyhtcjf.execute-api.us-east-1.amazonaws.com/stg/udf_api';"""  # the first line is one line there
+
+
+def test_a_captured_get_ddl_is_read():
+    assert statements.function_definition(CAPTURED_DDL) == statements.Definition(
+        arguments=(
+            ("METHOD", "VARCHAR"),
+            ("URL", "VARCHAR"),
+            ("HEADERS", "OBJECT"),
+            ("DATA", "VARIANT"),
+            ("USER_ID", "VARCHAR"),
+            ("SECRET", "VARCHAR"),
+        ),
+        returns="VARIANT",
+        not_null=False,
+        strict=True,
+        volatile=True,
+        integration="AWS_NEAR_API_STG_V2",
+        max_batch_rows=25,
+        url="https://cx7cyhtcjf.execute-api.us-east-1.amazonaws.com/stg/udf_api",
+    )
+
+
+def test_get_ddl_keywords_inside_literals_do_not_count():
+    ddl = (
+        'CREATE OR REPLACE SECURE EXTERNAL FUNCTION "PING"()\nRETURNS NUMBER(38,0) NOT NULL\nIMMUTABLE\n'
+        "COMMENT = 'not STRICT, it''s MAX_BATCH_ROWS = 9'\nAPI_INTEGRATION = \"MY_API\"\nAS 'https://x.example.com/p';"
+    )
+    definition = statements.function_definition(ddl)
+    assert definition is not None
+    assert (definition.arguments, definition.returns, definition.not_null, definition.strict) == (
+        (),
+        "NUMBER",
+        True,
+        False,
+    )
+    assert (definition.volatile, definition.max_batch_rows, definition.url) == (False, None, "https://x.example.com/p")
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    ["", "create or replace function f() returns number as '1'", 'CREATE EXTERNAL FUNCTION "F"("A" VARCHAR'],
+)
+def test_get_ddl_that_does_not_read_as_an_external_function_is_none(ddl):
+    assert statements.function_definition(ddl) is None
+
+
+def definition(**changes):
+    fields = {
+        "arguments": (("MODEL_NAME", "VARCHAR"), ("MODEL_REF", "VARCHAR")),
+        "returns": "VARIANT",
+        "not_null": False,
+        "strict": False,
+        "volatile": True,
+        "integration": "OLD_API",
+        "max_batch_rows": 3,
+        "url": f"{PREFIX}deploy",
+    }
+    fields.update(changes)
+    return statements.Definition(**fields)
+
+
+@pytest.mark.parametrize(
+    ("changes", "difference"),
+    [
+        ({}, None),
+        ({"integration": "OTHER_API", "max_batch_rows": None}, None),  # both alterable
+        ({"url": f"{PREFIX}deploy-v2"}, "URL"),
+        ({"returns": "OBJECT"}, "return type"),
+        ({"volatile": False}, "volatility"),
+        ({"arguments": (("NAME", "VARCHAR"), ("MODEL_REF", "VARCHAR"))}, "argument names"),
+        ({"not_null": True}, "NOT NULL"),
+        ({"strict": True}, "RETURNS NULL ON NULL INPUT"),
+    ],
+)
+def test_only_what_create_or_alter_can_change_keeps_a_function_in_place(changes, difference):
+    assert statements.unalterable_difference(function(), definition(**changes)) == difference
+
+
+def test_a_previous_definition_is_put_back_only_if_it_can_be_stated_safely():
+    before = statements.previous_function(function(), definition())
+    assert (before.signature, before.url, before.max_batch_rows) == (function().signature, f"{PREFIX}deploy", 3)
+    with pytest.raises(InvalidPropertyError, match=r"previous definition of .*Returns must be one of"):
+        statements.previous_function(function(), definition(returns="NUMBER(10,2)"))

@@ -597,10 +597,74 @@ def test_unknown_auth_is_refused():
 
 def test_cost_guard_defaults_and_bounds():
     training = load_dev(context()).training
-    assert (training.max_jobs_per_batch, training.concurrent_starts) == (3, 2)
+    assert (training.max_jobs_per_batch, training.concurrent_starts) == (3, None)
     ctx = context()
     dev(ctx)["training"] = {"maxJobsPerBatch": 11}
     assert f"context {DEV}.training.maxJobsPerBatch must be a whole number from 1 to 10" in config_error(ctx)
+
+
+def test_reserved_concurrency_is_only_what_is_set():
+    """Lambda keeps 100 of an account's concurrency unreserved (less on new accounts): reserving is opt-in."""
+    for value, expected in ((4, 4), (None, None)):  # null reads as unset
+        ctx = context()
+        dev(ctx)["training"] = {"concurrentStarts": value}
+        assert load_dev(ctx).training.concurrent_starts == expected
+    for value in (0, 51, True, "2"):
+        ctx = context()
+        dev(ctx)["training"] = {"concurrentStarts": value}
+        message = config_error(ctx)
+        assert message == f"cdk.json: context {DEV}.training.concurrentStarts must be a whole number from 1 to 50.", (
+            value
+        )
+        assert_one_sentence(message)
+
+
+KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_secrets_use_secrets_managers_own_key_unless_told():
+    assert load_dev(context()).snowflake.secret_kms_key_arn is None
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        KEY_ARN,
+        "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+    ],
+)
+def test_a_customer_managed_key_for_the_secrets_is_accepted(arn):
+    ctx = context()
+    dev(ctx)["snowflake"]["secretKmsKeyArn"] = f" {arn} "
+    assert load_dev(ctx).snowflake.secret_kms_key_arn == arn
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "arn:aws:kms:us-east-1:123456789012:alias/snowflake",  # IAM policies cannot name a key by alias
+        "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-admin-AbCdEf",
+        "arn:aws:kms:us-east-1:123456789012:key/not-a-key-id",
+        "",
+        42,
+    ],
+)
+def test_a_malformed_kms_key_arn_is_refused(value):
+    ctx = context()
+    dev(ctx)["snowflake"]["secretKmsKeyArn"] = value
+    message = config_error(ctx)
+    assert message.startswith(f"cdk.json: context {SF}.secretKmsKeyArn must be the ARN of the KMS key (not an alias)")
+    assert f'e.g. "{KEY_ARN}"' in message
+    assert_one_sentence(message)
+
+
+def test_a_kms_key_beside_workload_identity_is_refused():
+    ctx = wif_context()
+    dev(ctx)["snowflake"]["secretKmsKeyArn"] = KEY_ARN
+    message = config_error(ctx)
+    assert f'context {SF}.secretKmsKeyArn is not used with auth "wif"' in message
+    assert_one_sentence(message)
 
 
 # -- environments that cannot touch each other ---------------------------------------------------------
