@@ -5,7 +5,8 @@ patch mode. Local mode wants its Snowflake data to outlive a run, so this starts
 app with the shared instance backed by a folder (one DuckDB file per database).
 
 Snowflake's table locks are added (:mod:`local_mode.table_locks`): UPDATE, DELETE and MERGE wait
-for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``. A statement still
+for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``, and DDL statements
+are atomic (fakesnow's, run by two sessions at once, could collide). A statement still
 running after a second is answered "in progress" and polled, and a client's abort cancels a waiting
 statement, as in Snowflake (:mod:`local_mode.running_statements`).
 

@@ -12,10 +12,15 @@ A redeployed endpoint gets its new serve process before the old one stops.
 An endpoint whose model cannot be served is reported ``Failed`` to the moto stand-in, with the
 FailureReason SageMaker gives (the same report channel as training jobs): "The primary container for
 production variant AllTraffic did not pass the ping health check. Please check CloudWatch logs for
-this endpoint." when the container never answers /ping (aws/amazon-sagemaker-examples#210), and
+this endpoint." when the container never answers /ping (aws/amazon-sagemaker-examples#210),
 "Failed to download model data for container ... from URL ... Please ensure that there is an object
 located at the URL and that the role passed to CreateModel has permissions to download the object."
-when the artifact cannot be read (aws-samples/cvat-on-aws-china#3).
+when the artifact cannot be read (aws-samples/cvat-on-aws-china#3), and "Failed to extract model data
+archive for container "container_1" from URL "s3://...". Please ensure that the object located at the URL
+is a valid tar.gz archive." when it is read but cannot be unpacked (aws/deep-learning-containers#569):
+garbage, a truncated archive, or members SageMaker will not unpack (symbolic links, AWS knowledge center
+"sagemaker-endpoint-creation-fail", quoted in mantiumai/aws-sagemaker-gptj-deepspeed-blog#5) -- here
+what ``tarfile``'s "data" filter refuses: absolute paths, ``../`` members, links leading outside.
 
 The runtime route answers as SageMaker-runtime does, request id included (``x-amzn-RequestId``): an
 unknown endpoint is a ``ValidationError`` ("Endpoint X of account N not found."), a container's
@@ -351,13 +356,24 @@ class LocalSageMaker:
         data = model["PrimaryContainer"].get("ModelDataUrl")
         if not data:  # the container starts without a model and never answers /ping
             raise UnservableError(PING_FAILED, f"model {model['ModelName']} has no ModelDataUrl: nothing to serve")
+        archive = opt_ml / "model.tar.gz"
         try:
-            self._download_model(data, opt_ml / "model")
-        except (ClientError, tarfile.TarError, OSError) as exc:
+            self._download(data, archive)
+        except (ClientError, OSError) as exc:
             reason = (
                 f'Failed to download model data for container "container_1" from URL: "{data}". Please ensure '
                 "that there is an object located at the URL and that the role passed to CreateModel has "
                 "permissions to download the object."
+            )
+            raise UnservableError(reason, f"{type(exc).__name__}: {exc}") from exc
+        try:
+            _extract(archive, opt_ml / "model")
+        # tarfile words a corrupt stream or a refused member as a TarError, but lets gzip's EOFError for a
+        # truncated archive through (and its OSError, BadGzipFile, for a damaged trailer).
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            reason = (
+                f'Failed to extract model data archive for container "container_1" from URL "{data}". Please '
+                "ensure that the object located at the URL is a valid tar.gz archive."
             )
             raise UnservableError(reason, f"{type(exc).__name__}: {exc}") from exc
         port = free_port()
@@ -387,13 +403,10 @@ class LocalSageMaker:
         bucket, key = _split(uri)
         self.s3.upload_file(str(archive), bucket, key)
 
-    def _download_model(self, uri: str, model_dir: Path) -> None:
-        model_dir.mkdir(parents=True, exist_ok=True)
-        archive = model_dir.parent / "model.tar.gz"
+    def _download(self, uri: str, archive: Path) -> None:
+        archive.parent.mkdir(parents=True, exist_ok=True)
         bucket, key = _split(uri)
         self.s3.download_file(bucket, key, str(archive))
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(model_dir, filter="data")
 
 
 def _report_tuning(
@@ -445,6 +458,13 @@ def _draw(ranges: dict[str, Any], draw: random.Random) -> dict[str, str]:
     for spec in ranges.get("CategoricalParameterRanges", []):
         values[spec["Name"]] = draw.choice(spec["Values"])
     return values
+
+
+def _extract(archive: Path, model_dir: Path) -> None:
+    """Unpack ``archive`` into ``model_dir`` as SageMaker unpacks a model (regular files and folders only)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(model_dir, filter="data")
 
 
 def _split(uri: str) -> tuple[str, str]:

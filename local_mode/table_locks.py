@@ -11,6 +11,15 @@ What Snowflake documents ("Transactions", resource locking; the ``LOCK_TIMEOUT``
   released." (The waiter-limit wording is Snowflake's; the timeout's second sentence is ours.)
 - Closing a session (the connector's logout) rolls back its open transaction.
 - A statement its client cancels while it waits ends with 000604 (see :mod:`local_mode.running_statements`).
+- A DDL statement is one atomic change ("DDL statements are always autocommitted", each its own
+  transaction), so two sessions running ``CREATE TABLE IF NOT EXISTS`` for one table at once both
+  succeed (https://docs.snowflake.com/en/sql-reference/sql/create-table: IF NOT EXISTS creates the
+  table only if it does not exist). fakesnow runs such a statement as several DuckDB writes -- the
+  catalog, then its own information-schema rows for VARCHAR columns -- and two sessions at once
+  collide there: one gets fakesnow's unhandled error (a duplicate key in ``_fs_columns_ext``, HTTP
+  500), which the connector retries, or, once the statement is answered "in progress", loses as
+  "Statement ... not found". Two training jobs writing one new output table do exactly this. Here DDL
+  statements run one at a time.
 
 Without this, two sessions that each clear and refill one table both go ahead in DuckDB: on an
 empty table the result holds both writers' rows; on a full one the second fails with an
@@ -45,6 +54,7 @@ from local_mode.running_statements import cancel_event, canceled
 DEFAULT_LOCK_TIMEOUT_S = 43_200
 MAX_WAITERS = 20
 LOCKING = (exp.Delete, exp.Update, exp.Merge)
+DDL = (exp.Create, exp.Drop, exp.Alter)
 LOCKED = 625  # Snowflake's error number for a statement aborted while waiting for a lock
 
 
@@ -117,6 +127,7 @@ def _locked(table: str, transaction: int, why: str) -> ProgrammingError:
 
 
 LOCKS = TableLocks()
+_DDL = threading.Lock()  # one DDL statement at a time: fakesnow's several writes for one are not atomic
 _execute = FakeSnowflakeCursor.execute
 
 
@@ -154,6 +165,9 @@ def _execute_with_locks(self: FakeSnowflakeCursor, command: str, *args: Any, **k
         finally:
             session.explicit = False
             LOCKS.release_all(session.owner)
+    if isinstance(expression, DDL):
+        with _DDL:
+            return _execute(self, command, *args, **kwargs)
     if not isinstance(expression, LOCKING):
         return _execute(self, command, *args, **kwargs)
     in_transaction = session.explicit or connection._in_transaction
@@ -187,5 +201,5 @@ class Sessions(dict[str, FakeSnowflakeConnection]):
 
 
 def install() -> None:
-    """Patch fakesnow's cursor so UPDATE, DELETE and MERGE take table locks."""
+    """Patch fakesnow's cursor so UPDATE, DELETE and MERGE take table locks and DDL runs one statement at a time."""
     FakeSnowflakeCursor.execute = _execute_with_locks  # type: ignore[method-assign]

@@ -298,13 +298,23 @@ def _show_status(answer: dict[str, Any] | list[dict[str, Any]]) -> None:
         print("no training jobs yet: start one with `recommender train` or train_and_get_recommendations")
         return
     metrics = [name for name in METRIC_NAMES if any(name in job.get("metrics", {}) for job in answer)]
-    header = ["job", "status", "created", "output table", *(m.split(":", 1)[-1] for m in metrics)]
+    header = [
+        "job",
+        "status",
+        "created",
+        "output table",
+        "algorithm",
+        "ranking",
+        *(m.split(":", 1)[-1] for m in metrics),
+    ]
     rows = [
         [
             job["name"],
             job["status"],
             str(job.get("created", ""))[:19],
             job.get("output_table", ""),
+            job.get("algorithm", "-"),
+            job.get("ranking", "-"),
             *(_number(job.get("metrics", {}).get(m)) for m in metrics),
         ]
         for job in answer

@@ -19,6 +19,7 @@ from external_functions.settings import TrainingSettings
 from external_functions.training import METRICS, TrainingRequest, training_job_request
 from operator_cli import sdk
 from pipeline_shared import InputError
+from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
 
 OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
 MAX_NAME = 32  # SageMaker's limit for tuning job names
@@ -70,7 +71,9 @@ def tune(
             f"--max-jobs ({max_jobs}) must be 1 to 500 and at least --parallel ({parallel}), which is 1 or more."
         )
     base = training_job_request(name, request, settings)
-    tuned = [key for key in RANGES if key not in request.options]
+    # only what the chosen algorithm takes: the image refuses an option its algorithm does not take
+    takes = ALGORITHMS[request.options.get("algorithm", "svd")]
+    tuned = [key for key in RANGES if key not in request.options and (key not in ALGORITHM_OPTIONS or key in takes)]
     if not tuned:
         raise InputError("Every tunable hyperparameter is fixed by an --option: leave at least one to tune.")
     sdk.quiet()

@@ -2,7 +2,9 @@
 
 ``name`` is a training job name (``<prefix>-train-...``), a model name as given to
 ``deploy_model``, or a full endpoint name. The answer is an OBJECT with the status, the
-failure reason, metrics and the model artifact, so nobody needs the SageMaker console. The
+failure reason, metrics and the model artifact, so nobody needs the SageMaker console. A
+recommendations table names the job that wrote it in its MODEL_VERSION column; that job's status
+says which ``algorithm`` (rating model) and ``ranking`` (ranker) produced the lists. The
 failure reason is SageMaker's text, which may name ARNs, account ids and roles: SQL callers get it
 redacted (``aws_errors.redact``); the operator CLI, run with AWS credentials, gets it whole.
 """
@@ -69,6 +71,8 @@ def training_job_status(job: dict[str, Any]) -> dict[str, Any]:
             "model_artifact": job.get("ModelArtifacts", {}).get("S3ModelArtifacts"),
             "input_table": hyperparameters.get("input_table"),
             "output_table": hyperparameters.get("output_table"),
+            "algorithm": hyperparameters.get("algorithm"),  # the rating model (absent: a job before it was recorded)
+            "ranking": hyperparameters.get("ranking"),  # how its lists were ranked
             "created": job.get("CreationTime"),
             "ended": job.get("TrainingEndTime"),
         }

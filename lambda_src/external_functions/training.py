@@ -29,6 +29,7 @@ from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.training_options import (
+    BY_NAME,
     METRIC_NAMES,
     OPTION_NAMES,
     OptionError,
@@ -38,6 +39,7 @@ from pipeline_shared.training_options import (
 )
 
 FUNCTION = BY_PATH["train"].label
+RECORDED = ("algorithm", "ranking")  # the rating model and the ranker: always in a job's hyperparameters
 METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.eE+-]+)"} for name in METRIC_NAMES]
 
 
@@ -157,6 +159,8 @@ def training_job_request(job: str, request: TrainingRequest, settings: TrainingS
         **settings.snowflake,
         "input_table": request.input_table.sql,
         "output_table": request.output_table.sql,
+        # Named even when defaulted: pipeline_status reports what produced a table, whatever the defaults become.
+        **{name: as_hyperparameter(BY_NAME[name].default) for name in RECORDED},
         **request.options,
     }
     return {

@@ -32,6 +32,7 @@ from external_functions.training import METRICS
 from local_mode.sagemaker import PING_FAILED, LocalSageMaker, RuntimeRoute, report_endpoint, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
 from local_mode.standins import LoopbackHttpServer, QuietHandler
+from pipeline_shared.catalogue import BY_PATH
 from tests.conftest import DATABASE, SCHEMA
 from tests.integration.conftest import (
     BUCKET,
@@ -148,6 +149,8 @@ def test_training_job_has_image_role_hyperparameters_and_metrics(lambda_env, sen
     assert hyperparameters["input_table"] == "MOVIELENS.PUBLIC.RATINGS"
     assert hyperparameters["output_table"] == "MOVIELENS.PUBLIC.RECS"
     assert hyperparameters["n_epochs"] == "30" and hyperparameters["top_k"] == "20"
+    # the rating model and the ranker are named even when defaulted, so pipeline_status can say what wrote a table
+    assert (hyperparameters["algorithm"], hyperparameters["ranking"]) == ("svd", "graded_ease")
     assert hyperparameters["snowflake_secret_arn"] == lambda_env["SNOWFLAKE_SECRET_ARN"]
     assert all(isinstance(v, str) for v in hyperparameters.values())
     assert described["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/{PREFIX}/models/"
@@ -403,6 +406,25 @@ def test_recommend_from_the_endpoint_is_the_list_the_table_holds(
     assert answer == [movies for _, movies in stored]
 
 
+def test_10000_shuffled_rows_are_each_answered_by_one_deployed_model(two_models, trained_job) -> None:
+    """Issue 22 reported rows after about 5,400 answered "no model named 'movielens' is deployed". Every row is the
+    serve process's answer for its own user (and movie), in batches as Snowflake sends them: invoke_model's
+    10,000 rows in one (MAX_BATCH_ROWS 20,000), recommend's in batches of its MAX_BATCH_ROWS."""
+    model = trained_job.model
+    rng = np.random.default_rng(22)
+    users, movies = rng.choice(model.user_ids, 10_000), rng.choice(model.item_ids, 10_000)
+    order = rng.permutation(10_000)
+    users, movies = users[order], movies[order]
+    pairs = [["movielens", int(u), int(m)] for u, m in zip(users, movies, strict=True)]
+    rated = values(handlers.invoke_handler, "invoke_model", pairs)
+    np.testing.assert_allclose(rated, model.predict(users, movies), atol=5e-5)
+    per_batch, lists = BY_PATH["recommend"].max_batch_rows, []
+    for first in range(0, len(users), per_batch):
+        rows = [["movielens", int(u), 10] for u in users[first : first + per_batch]]
+        lists += values(handlers.recommend_handler, "recommend", rows, first_row=first)
+    assert lists == model.recommend(users, 10)
+
+
 def test_unknown_model_is_a_clear_400(two_models) -> None:
     response = call(handlers.invoke_handler, "invoke_model", [["movielens", 1, 1], ["nosuchmodel", 1, 1]])
     assert response["statusCode"] == 400
@@ -428,12 +450,16 @@ def test_redeploy_switches_serving_without_a_gap(
 
 
 def test_status_of_a_training_job_and_an_endpoint(two_models, lambda_env, local_sagemaker) -> None:
-    [job] = values(handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.S"]], batch_id="status")
+    options = {"algorithm": "baselineonly", "ranking": "ease"}
+    [job] = values(
+        handlers.train_handler, "train_and_get_recommendations", [["A.B.R", "A.B.S", options]], batch_id="status"
+    )
     job_status, endpoint_status, nothing = values(
         handlers.status_handler, "pipeline_status", [[job["training_job_name"]], ["movielens"], [None]]
     )
     assert job_status["kind"] == "training_job" and job_status["status"] == "InProgress" and "ended" not in job_status
     assert job_status["input_table"] == "A.B.R" and job_status["model_artifact"].endswith("model.tar.gz")
+    assert (job_status["algorithm"], job_status["ranking"]) == ("BaselineOnly", "ease")  # what wrote A.B.S
     assert endpoint_status["kind"] == "endpoint" and endpoint_status["status"] == "InService"
     assert endpoint_status["model_data"].endswith("model.tar.gz")
     assert nothing is None
@@ -702,6 +728,55 @@ def test_a_failed_endpoint_is_deleted_and_created_anew_never_unchanged(
 
     [anew] = values(handlers.deploy_handler, "deploy_model", [["broken", broken_model_uri]])  # once it is gone
     assert anew["action"] == "created" and anew["endpoint_config_name"] == created["endpoint_config_name"]
+
+
+def damaged_archive(trained_job: TrainedJob, damage: str) -> bytes:
+    """The trained model's archive, damaged as named."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted((trained_job.run.opt_ml / "model").iterdir()):
+            tar.add(path, arcname=path.name)
+        if damage == "parent-member":
+            member = tarfile.TarInfo("../escaped.json")
+            member.size = 2
+            tar.addfile(member, io.BytesIO(b"{}"))
+        elif damage == "absolute-symlink":
+            member = tarfile.TarInfo("linked.json")
+            member.type, member.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(member)
+    whole = buffer.getvalue()
+    if damage == "truncated":  # an upload cut off halfway: the gzip stream ends early
+        return whole[: len(whole) // 2]
+    if damage == "garbage":
+        return b"\x00not an archive" * 64
+    return whole
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "parent-member", "absolute-symlink"])
+def test_an_archive_that_cannot_be_unpacked_fails_its_endpoint_and_the_sync_goes_on(
+    lambda_env, trained_job, aws_client, local_sagemaker, damage: str
+) -> None:
+    """SageMaker's FailureReason for such an artifact: "Failed to extract model data archive for container
+    "container_1" from URL "s3://...". Please ensure that the object located at the URL is a valid tar.gz
+    archive." (aws/deep-learning-containers#569). A truncated archive used to raise EOFError out of the sync."""
+    model = f"damaged-{damage}"
+    key = f"{PREFIX}/models/{model}/output/model.tar.gz"
+    aws_client("s3").put_object(Bucket=BUCKET, Key=key, Body=damaged_archive(trained_job, damage))
+    [created] = values(handlers.deploy_handler, "deploy_model", [[model, f"s3://{BUCKET}/{key}"]])
+    endpoint = created["endpoint_name"]
+    assert endpoint not in local_sagemaker.sync_endpoints()
+    assert endpoint not in local_sagemaker.serving
+    assert endpoint in local_sagemaker.unservable
+    [status] = values(handlers.status_handler, "pipeline_status", [[model]])
+    assert status["status"] == "Failed"
+    assert status["failure_reason"] == (
+        f'Failed to extract model data archive for container "container_1" from URL "s3://{BUCKET}/{key}". '
+        "Please ensure that the object located at the URL is a valid tar.gz archive."
+    )
+    assert endpoint not in local_sagemaker.sync_endpoints()  # the next sync goes on, and leaves it Failed
+    assert not (
+        local_sagemaker.workdir / "endpoints" / endpoint / created["endpoint_config_name"] / "escaped.json"
+    ).exists()
 
 
 def test_the_stand_in_refuses_to_update_a_failed_endpoint(lambda_env, model_uri, aws_client) -> None:

@@ -167,3 +167,39 @@ def test_a_statement_past_the_clients_timeout_is_cancelled_with_error_604(fakesn
     assert "SQL execution was cancelled by the client due to a timeout" in str(cancelled.value)
     assert [a["sql"] for a in announced(fakesnow.log.read_text(), "abort")][-1] == f"UPDATE {table} SET V = 3"
     waiter.cursor().execute(f"UPDATE {table} SET V = 4")  # the cancelled statement holds nothing
+
+
+def run_at_once(connections: list[SnowflakeConnection], sql: str) -> list[Exception]:
+    """``sql`` on every connection at the same moment (one thread each); the errors they raised."""
+    start, errors = threading.Barrier(len(connections)), []
+
+    def run(connection: SnowflakeConnection) -> None:
+        start.wait()
+        try:
+            connection.cursor().execute(sql)
+        except Exception as exc:  # reported by the caller, whatever it is
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(connection,)) for connection in connections]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), f"{sql} still running after 60 s"
+    return errors
+
+
+def test_sessions_creating_one_table_at_once_both_succeed_at_the_first_attempt(fakesnow: Server, snowflake_db) -> None:
+    """Two jobs writing one new output table start with the same CREATE TABLE IF NOT EXISTS at the same moment.
+
+    Snowflake runs each DDL statement as one atomic change; fakesnow's writes for it collided: one session got an
+    unhandled error (HTTP 500, which the connector retried) in nearly every round.
+    """
+    sessions = [snowflake_connection(fakesnow), snowflake_connection(fakesnow)]
+    unhandled = fakesnow.log.read_text().count("Unhandled exception")
+    for round_ in range(6):
+        table = f"{DATABASE}.{SCHEMA}.CREATED_AT_ONCE_{round_}"
+        sql = f"CREATE TABLE IF NOT EXISTS {table} (USERID NUMBER, RECS VARIANT, MODEL_VERSION VARCHAR)"
+        assert run_at_once(sessions, sql) == []
+        assert snowflake_db.cursor().execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
+    assert fakesnow.log.read_text().count("Unhandled exception") == unhandled

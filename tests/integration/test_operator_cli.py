@@ -156,9 +156,11 @@ def test_status_lists_recent_jobs_with_their_metrics_side_by_side(aws_env, cdk_j
     table = cli(aws_env, cdk_json, "status")
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:4] == ["job", "status", "created", "output"] and "ndcg_at_10" in lines[0]
+    assert lines[0].split()[:7] == ["job", "status", "created", "output", "table", "algorithm", "ranking"]
+    assert "ndcg_at_10" in lines[0]
     row = next(line for line in lines if names[1] in line)
     assert "Completed" in row and "0.3004" in row and "0.8600" in row and "A.B.TWO" in row
+    assert " svd " in row and " graded_ease " in row
     one = as_json(cli(aws_env, cdk_json, "status", names[0], "--json"))
     assert one["status"] == "Completed" and one["metrics"]["validation:ndcg_at_10"] == pytest.approx(0.2812)
 
@@ -319,6 +321,17 @@ def test_tune_dry_run_prints_a_valid_request_built_from_the_train_functions(aws_
     assert {"Key": "recommender:pipeline", "Value": PREFIX} in request["Tags"]
     listed = aws_client("sagemaker").list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
     assert name not in {job["HyperParameterTuningJobName"] for job in listed}  # nothing was created
+
+
+def test_tune_tunes_only_what_the_chosen_algorithm_takes(aws_env, cdk_json, stack):
+    """NMF takes n_factors and n_epochs, not lr_all or reg_all: tuning those would start jobs the image refuses."""
+    args = ["--input", "MOVIELENS.OPS.RATINGS", "--output", "MOVIELENS.OPS.TUNED", "--option", "algorithm=nmf"]
+    request = as_json(cli(aws_env, cdk_json, "tune", *args, "--dry-run"))
+    ranges = request["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    kinds = ("IntegerParameterRanges", "ContinuousParameterRanges")
+    tuned = {r["Name"] for kind in kinds for r in ranges.get(kind, [])}
+    assert tuned == {"n_factors", "n_epochs", "ranking_regularization"}
+    assert request["TrainingJobDefinition"]["StaticHyperParameters"]["algorithm"] == "NMF"
 
 
 def test_tune_starts_a_tuning_job(aws_env, cdk_json, stack, aws_client) -> None:

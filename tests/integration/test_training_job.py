@@ -78,7 +78,7 @@ def test_stored_recommendations_are_the_models_own(trained_job: TrainedJob, snow
     stored = recommendations(snowflake_db, OUTPUT_TABLE)
     users = np.array(sorted(stored))
     model = trained_job.model
-    assert model.ranking == "ease"
+    assert model.ranking == "graded_ease"
     assert model.recommend(users, 10) == [stored[int(u)][0] for u in users]
     for user in users[:20]:
         movies, predicted = stored[int(user)]
@@ -118,8 +118,10 @@ def test_model_files_are_arrays_and_json(trained_job: TrainedJob, movielens: Mov
     model_dir = trained_job.run.opt_ml / "model"
     assert sorted(p.name for p in model_dir.iterdir()) == ["metadata.json", "model.npz"]
     meta = trained_job.metadata
-    assert meta["format_version"] == 2 and meta["model_version"] == "movielens-test-job"
-    assert meta["ranking"] == "ease" and 0 < meta["ranked_movies"] <= meta["n_items"]
+    assert meta["format_version"] == 3 and meta["model_version"] == "movielens-test-job"
+    assert meta["ranking"] == "graded_ease" and 0 < meta["liked_view_movies"] < meta["ranked_movies"] <= meta["n_items"]
+    assert meta["hyperparameters"]["ranking"] == "graded_ease"
+    assert meta["hyperparameters"]["ranking_liked_weight"] == 0.5
     assert meta["data"]["ratings"] == len(movielens.ratings)
     assert meta["data"]["users"] == movielens.ratings.userId.nunique()
     assert len(meta["data"]["sha256"]) == 64

@@ -18,7 +18,15 @@ from typing import Any, TypeVar
 from pipeline_shared.bulk_load import WRITE_ROWS_PER_S, WriteTimeout
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
-from pipeline_shared.training_options import OPTIONS, OptionError, check_together, default
+from pipeline_shared.training_options import (
+    ALGORITHMS,
+    GRADED_EASE_OPTIONS,
+    OPTIONS,
+    OptionError,
+    Value,
+    check_together,
+    default,
+)
 
 T = TypeVar("T")
 
@@ -70,7 +78,11 @@ class SnowflakeSettings:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Surprise SVD hyperparameters (defaults from ``pipeline_shared.training_options``; >2% better RMSE than SVD())."""
+    """The rating model: ``algorithm`` and its options (``pipeline_shared.training_options.ALGORITHMS``).
+
+    The fields default to svd's values (>2% better RMSE than SVD()); :meth:`of` gives another
+    algorithm its own defaults. An algorithm reads only the fields it takes (:meth:`options`).
+    """
 
     n_factors: int = int(default("n_factors"))
     n_epochs: int = int(default("n_epochs"))
@@ -78,20 +90,53 @@ class ModelParams:
     reg_all: float = float(default("reg_all"))
     init_std_dev: float = float(default("init_std_dev"))
     random_state: int = int(default("random_state"))
+    algorithm: str = str(default("algorithm"))
+    biased: bool = bool(default("biased"))
+    k: int = int(default("k"))
+    min_k: int = int(default("min_k"))
+    similarity: str = str(default("similarity"))
+    user_based: bool = bool(default("user_based"))
+    baseline_method: str = str(default("baseline_method"))
+    n_cltr_u: int = int(default("n_cltr_u"))
+    n_cltr_i: int = int(default("n_cltr_i"))
+
+    @classmethod
+    def of(cls, algorithm: str = str(default("algorithm")), **given: Any) -> ModelParams:
+        """``algorithm`` with the ``given`` options, and its own defaults for the other options it takes."""
+        return cls(**{**ALGORITHMS[algorithm], **given, "algorithm": algorithm})
+
+    def options(self) -> dict[str, Value]:
+        """The algorithm, the options it takes and the seed, by option name (what the job logs and records)."""
+        taken = {name: getattr(self, name) for name in ALGORITHMS[self.algorithm]}
+        return {"algorithm": self.algorithm, **taken, "random_state": self.random_state}
 
 
 @dataclass(frozen=True)
 class RankingParams:
-    """How the written lists are ranked: ``ease`` (see :mod:`recommender.ease`) or ``predicted_rating`` (the seed's)."""
+    """How the written lists are ranked: ``graded_ease`` or ``ease`` (:mod:`recommender.ease`), or ``predicted_rating``.
+
+    ``predicted_rating`` is the seed's order; ``ease`` reads the first three numbers, ``graded_ease`` all.
+    """
 
     method: str = str(default("ranking"))
     regularization: float = float(default("ranking_regularization"))
     min_ratings: int = int(default("ranking_min_ratings"))
     max_movies: int = int(default("ranking_max_movies"))
+    rating_weight: float = float(default("ranking_rating_weight"))
+    liked_weight: float = float(default("ranking_liked_weight"))
+    liked_regularization: float = float(default("ranking_liked_regularization"))
+    popularity_exponent: float = float(default("ranking_popularity_exponent"))
+    liked_share: float = float(default("ranking_liked_share"))
 
     def as_options(self) -> dict[str, str | float | int]:
-        """These values under their option names (``ranking``, ``ranking_regularization``, ...)."""
-        return {"ranking": self.method, **{f"ranking_{k}": v for k, v in asdict(self).items() if k != "method"}}
+        """The method and the values it reads, under their option names (``ranking``, ``ranking_regularization``...)."""
+        options: dict[str, str | float | int] = {"ranking": self.method}
+        if self.method != "predicted_rating":
+            for key, value in asdict(self).items():
+                name = f"ranking_{key}"
+                if key != "method" and (self.method == "graded_ease" or name not in GRADED_EASE_OPTIONS):
+                    options[name] = value
+        return options
 
 
 @dataclass(frozen=True)
@@ -130,7 +175,7 @@ class TrainingConfig:
             "validation_fraction": self.validation_fraction,
             "validation_users": self.validation_users,
             "rating_scale": list(self.scale),
-            **asdict(self.model),
+            **self.model.options(),
             **self.ranking.as_options(),
         }
 
@@ -254,16 +299,14 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     try:
         check_together(values)
     except OptionError as exc:
-        raise ConfigError(f"Hyperparameters {exc}.") from None
+        raise ConfigError(f"Hyperparameter {exc}.") from None
     ranking = {"method": values["ranking"]} if "ranking" in values else {}
-    ranking.update(
-        {n: values[f"ranking_{n}"] for n in ("regularization", "min_ratings", "max_movies") if f"ranking_{n}" in values}
-    )
+    ranking.update({n: values[f"ranking_{n}"] for n in RankingParams.__dataclass_fields__ if f"ranking_{n}" in values})
     return TrainingConfig(
         input_table=values["input_table"],
         output_table=values["output_table"],
         snowflake=snowflake,
-        model=take("", ModelParams),
+        model=ModelParams.of(**{name: values[name] for name in ModelParams.__dataclass_fields__ if name in values}),
         ranking=RankingParams(**ranking),
         **{
             k: values[k]

@@ -3,8 +3,15 @@
 A model directory holds ``model.npz`` (NumPy arrays only, loaded with ``allow_pickle=False``)
 and ``metadata.json`` (format version, hyperparameters, metrics, data fingerprint, library
 versions). Format version 2 adds the EASE ranker's arrays (``ranker_*``) when the lists are
-ranked by it; version 1 files (no ranker: lists by predicted rating) still load. Loading a file
-of another format fails with a clear message.
+ranked by it; version 3 adds graded EASE's (``ranker_history_weights``, and ``ranker_liked_*``
+when it has a liked view). Version 1 files (no ranker: lists by predicted rating) and version 2
+files still load. Loading a file of another format fails with a clear message.
+
+Version 3 also carries what Surprise's algorithms need (``recommender.surprise_models``), each
+optional: ``predictions``, every known (user, movie) pair's estimate, for the algorithms that
+average over a user's whole history (KNNBaseline, SlopeOne), and ``unknown_estimate``, what a pair
+with an unknown user or movie gets when the algorithm has no baseline for it (Surprise's default
+prediction, the trainset mean).
 """
 
 from __future__ import annotations
@@ -23,12 +30,20 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from pipeline_shared import first_line
-from recommender.ease import ItemRanker
-from recommender.topk import DEFAULT_MEMORY_BUDGET, RatedItems, TopK, iter_top_k, scoring_matrix, top_k
+from recommender.ease import ItemRanker, LikedView
+from recommender.topk import (
+    DEFAULT_MEMORY_BUDGET,
+    RatedItems,
+    TopK,
+    iter_dense_top_k,
+    iter_top_k,
+    scoring_matrix,
+    top_k,
+)
 
 FORMAT = "recommender.factor-model"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 ARRAYS_FILE = "model.npz"
 METADATA_FILE = "metadata.json"
 _PREDICT_CHUNK = 1024  # rows scored per step in FactorModel.predict_rows
@@ -45,7 +60,7 @@ class FactorModel:
 
     ``user_ids`` and ``item_ids`` are sorted raw ids; row j of the factor and bias arrays
     belongs to the j-th id. ``rated`` lists, per user row, the item rows the user rated.
-    Top-k lists come from ``ranker`` (EASE) when there is one, else by predicted rating.
+    Top-k lists come from ``ranker`` (EASE or graded EASE) when there is one, else by predicted rating.
     """
 
     user_ids: np.ndarray
@@ -59,11 +74,13 @@ class FactorModel:
     rating_max: float
     rated: RatedItems
     ranker: ItemRanker | None = None
+    predictions: np.ndarray | None = None  # float32 (n_users, n_items): each known pair's estimate, unclipped
+    unknown_estimate: float | None = None  # a pair with an unknown user or movie gets this, not the baseline
 
     @property
     def ranking(self) -> str:
-        """How :meth:`top_k_rows` ranks: ``ease`` or ``predicted_rating``."""
-        return "predicted_rating" if self.ranker is None else "ease"
+        """How :meth:`top_k_rows` ranks: ``graded_ease``, ``ease`` or ``predicted_rating``."""
+        return "predicted_rating" if self.ranker is None else self.ranker.method
 
     @property
     def n_users(self) -> int:
@@ -109,7 +126,7 @@ class FactorModel:
         known_u, known_i = users >= 0, items >= 0
         # Unknown rows read row 0 and are then zeroed: one gather per array, no masked copies.
         u, i = np.where(known_u, users, 0), np.where(known_i, items, 0)
-        interaction = np.empty(len(u), dtype=np.float32)
+        interaction = np.empty(len(u), dtype=np.result_type(self.user_factors, self.item_factors))
         # Chunks keep the gathered factor rows small: bounded memory for any request, and
         # no fresh multi-MB allocations (page faults) on the serving hot path.
         for start in range(0, len(u), _PREDICT_CHUNK):
@@ -121,6 +138,10 @@ class FactorModel:
             + self.item_bias[i] * known_i
             + interaction * (known_u & known_i)
         )
+        if self.predictions is not None:
+            estimate = np.where(known_u & known_i, self.predictions[u, i], estimate)
+        if self.unknown_estimate is not None:
+            estimate = np.where(known_u & known_i, estimate, self.unknown_estimate)
         return np.clip(estimate, self.rating_min, self.rating_max)
 
     def top_k_rows(self, users: np.ndarray, k: int, *, parallel: bool = False) -> TopK:
@@ -132,6 +153,8 @@ class FactorModel:
         """
         if self.ranker is not None:
             return self.ranker.top_k(self.rated, np.asarray(users, dtype=np.int64), k, parallel=parallel)
+        if self.predictions is not None:
+            return _joined(iter_dense_top_k(self.predictions, self.item_bias, np.asarray(users), self.rated, k), k)
         vectors = _user_vectors(self, users)
         return top_k(
             vectors, users, self.item_factors, self.item_bias, self.rated, k, scoring_items=self._scoring_items
@@ -151,6 +174,10 @@ class FactorModel:
             return (
                 (start, ranker.top_k(self.rated, rows[start : start + _RANKER_BLOCK], k, parallel=True))
                 for start in range(0, self.n_users, _RANKER_BLOCK)
+            )
+        if self.predictions is not None:
+            return iter_dense_top_k(
+                self.predictions, self.item_bias, rows, self.rated, k, memory_budget_bytes=memory_budget_bytes
             )
         return iter_top_k(
             self.user_factors,
@@ -207,6 +234,15 @@ class FactorModel:
                 (ranker.weights.shape != (n, n) or ranker.popularity.shape != (n,), "the ranker's arrays disagree"),
                 (not _finite(ranker.weights, ranker.popularity), "a ranker weight is not a finite number"),
             )  # fmt: skip
+            if problem is None and (ranker.history_weights is not None or ranker.liked is not None):
+                problem = _graded_problem(ranker, len(self.rated.indices))
+        if problem is None and self.predictions is not None:
+            problem = _first_problem(
+                (self.predictions.shape != (n_users, n_items), "the predictions do not match the users and movies"),
+                (not _finite(self.predictions), "a prediction is not a finite number"),
+            )
+        if problem is None and self.unknown_estimate is not None and not np.isfinite(self.unknown_estimate):
+            problem = "the estimate for unknown users and movies is not a finite number"
         if problem is not None:
             raise ModelFormatError(f"The model is unsound: {problem}.")
 
@@ -232,6 +268,19 @@ class FactorModel:
                 ranker_weights=self.ranker.weights,
                 ranker_popularity=self.ranker.popularity,
             )
+            if self.ranker.history_weights is not None:
+                arrays["ranker_history_weights"] = self.ranker.history_weights
+            if self.ranker.liked is not None:
+                arrays.update(
+                    ranker_liked_items=self.ranker.liked.items,
+                    ranker_liked_weights=self.ranker.liked.weights,
+                    ranker_liked_rated=self.ranker.liked.rated_liked,
+                )
+        if self.predictions is not None:
+            arrays["predictions"] = self.predictions
+        if self.unknown_estimate is not None:
+            arrays["unknown_estimate"] = np.array(self.unknown_estimate)
+        liked = None if self.ranker is None else self.ranker.liked
         document = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -242,6 +291,7 @@ class FactorModel:
             "rating_scale": [self.rating_min, self.rating_max],
             "ranking": self.ranking,
             "ranked_movies": None if self.ranker is None else self.ranker.n_covered,
+            "liked_view_movies": None if liked is None else len(liked.items),
             **metadata,
         }
         with _aside(directory / ARRAYS_FILE) as handle:
@@ -275,11 +325,20 @@ class FactorModel:
             scalars = arrays.pop("scalars")
             ranker = None
             if "ranker_weights" in arrays:
+                liked = None
+                if "ranker_liked_weights" in arrays:
+                    liked = LikedView(
+                        items=arrays["ranker_liked_items"],
+                        weights=arrays["ranker_liked_weights"],
+                        rated_liked=arrays["ranker_liked_rated"],
+                    )
                 ranker = ItemRanker(
                     items=arrays["ranker_items"],
                     weights=arrays["ranker_weights"],
                     popularity=arrays["ranker_popularity"],
                     n_items=len(arrays["item_ids"]),
+                    history_weights=arrays.get("ranker_history_weights"),
+                    liked=liked,
                 )
             model = cls(
                 user_ids=arrays["user_ids"],
@@ -293,6 +352,8 @@ class FactorModel:
                 rating_max=float(scalars[2]),
                 rated=RatedItems(arrays["rated_indptr"], arrays["rated_indices"]),
                 ranker=ranker,
+                predictions=arrays.get("predictions"),
+                unknown_estimate=float(arrays["unknown_estimate"]) if "unknown_estimate" in arrays else None,
             )
         except (KeyError, ValueError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelFormatError(
@@ -356,6 +417,28 @@ def _rated_ok(rated: RatedItems, n_users: int, n_items: int) -> bool:
     )  # fmt: skip
 
 
+def _graded_problem(ranker: ItemRanker, n_rated: int) -> str | None:
+    """What in graded EASE's arrays disagrees with the ranker and the rated lists; None when they are sound."""
+    weights, liked = ranker.history_weights, ranker.liked
+    if weights is None:
+        return "the ranker has a liked view but no history weights"
+    problem = _first_problem(
+        (weights.shape != (n_rated,), "the ranker's history weights do not match the rated lists"),
+        (not _finite(weights), "a ranker weight is not a finite number"),
+    )
+    if problem is None and liked is not None:
+        n, view = ranker.n_covered, liked.items
+        inside = len(view) > 0 and view[0] >= 0 and view[-1] < n
+        problem = _first_problem(
+            (view.ndim != 1 or not _integers(view) or not _increasing(view) or not inside,
+             "the liked view's movies are not ranked movies"),
+            (liked.weights.shape != (len(view), len(view)) or liked.rated_liked.shape != (n_rated,)
+             or liked.rated_liked.dtype != np.bool_, "the liked view's arrays disagree"),
+            (not _finite(liked.weights), "a ranker weight is not a finite number"),
+        )  # fmt: skip
+    return problem
+
+
 def _metadata_problem(metadata: dict[str, Any], model: FactorModel) -> str | None:
     """What in ``metadata`` disagrees with the arrays or has the wrong type; None when it is sound."""
     if metadata.get("n_users") != model.n_users or metadata.get("n_items") != model.n_items:
@@ -366,6 +449,13 @@ def _metadata_problem(metadata: dict[str, Any], model: FactorModel) -> str | Non
     if version is not None and not isinstance(version, str):
         return "has a model_version that is not text"
     return None
+
+
+def _joined(blocks: Iterator[tuple[int, TopK]], k: int) -> TopK:
+    parts = [block for _, block in blocks]
+    if not parts:
+        return TopK(np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float32))
+    return TopK(np.concatenate([p.items for p in parts]), np.concatenate([p.scores for p in parts]))
 
 
 def _user_vectors(model: FactorModel, users: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The SageMaker ``/opt/ml`` directory layout, relocatable with the ``OPT_ML`` variable."""
+"""The SageMaker ``/opt/ml`` directory layout and the system files the job reads, each relocatable for tests."""
 
 from __future__ import annotations
 
@@ -32,3 +32,26 @@ class OptMl:
     @property
     def failure_file(self) -> Path:
         return self.output_dir / "failure"
+
+
+@dataclass(frozen=True)
+class SystemFiles:
+    """Where the container's memory limit is read, under one root (default ``/``, relocatable with ``SYSTEM_ROOT``)."""
+
+    root: Path
+
+    @classmethod
+    def from_env(cls) -> SystemFiles:
+        return cls(Path(os.environ.get("SYSTEM_ROOT", "/")))
+
+    @property
+    def cgroup_v2_limit(self) -> Path:
+        return self.root / "sys" / "fs" / "cgroup" / "memory.max"
+
+    @property
+    def cgroup_v1_limit(self) -> Path:
+        return self.root / "sys" / "fs" / "cgroup" / "memory" / "memory.limit_in_bytes"
+
+    @property
+    def meminfo(self) -> Path:
+        return self.root / "proc" / "meminfo"

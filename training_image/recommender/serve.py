@@ -137,11 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     model.predict(model.user_ids[:1], model.item_ids[:1])
     model.recommend(model.user_ids[:1], 1)
     log.info(
-        "loaded model %s: %d users, %d movies, %d factors",
+        "loaded model %s (%s): %d users, %d movies, %d factors%s",
         metadata.get("model_version"),
+        metadata.get("algorithm", "svd"),  # models before format 3 are all svd's
         model.n_users,
         model.n_items,
         model.user_factors.shape[1],
+        "" if model.predictions is None else ", every known pair's estimate",
     )
     _Gunicorn(
         create_app(model),

@@ -181,3 +181,30 @@ def _candidates(scores: np.ndarray, kk: int) -> tuple[np.ndarray, np.ndarray, np
         rows = np.concatenate([rows, np.repeat(np.arange(n_rows), len(leftover))])
         cols = np.concatenate([cols, np.tile(leftover, n_rows)])
     return rows, cols, threshold
+
+
+def iter_dense_top_k(
+    predictions: np.ndarray,
+    unknown_scores: np.ndarray,
+    user_rows: np.ndarray,
+    rated: RatedItems,
+    k: int,
+    *,
+    memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
+) -> Iterator[tuple[int, TopK]]:
+    """:func:`iter_top_k` for a model that keeps every known pair's estimate (``predictions``, users x items).
+
+    A known user's items are scored by its row of ``predictions``; an unknown user's (row -1) by
+    ``unknown_scores``. Rated items are excluded; ties: the lower item index first.
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    step = block_rows(predictions.shape[1], memory_budget_bytes)
+    for start in range(0, len(user_rows), step):
+        rows = np.asarray(user_rows[start : start + step], dtype=np.int64)
+        known = rows >= 0
+        scores = predictions[np.where(known, rows, 0)].astype(np.float32)
+        scores[~known] = unknown_scores
+        positions, items = rated.gather(rows)
+        scores[positions, items] = -np.inf
+        yield start, _select(scores, k)

@@ -1,7 +1,8 @@
 """The SageMaker training program: Snowflake ratings in, model and top-k recommendations out.
 
-Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), fit the model
-(SVD for ratings, EASE for the lists unless ``ranking=predicted_rating``) on a seeded per-user
+Steps: read and validate hyperparameters, fetch credentials, read ratings (Arrow), refuse a Surprise
+algorithm the container's memory cannot hold, fit the model (the ``algorithm`` for ratings -- SVD by
+default -- and EASE for the lists unless ``ranking=predicted_rating``) on a seeded per-user
 split and print the ``validation:...=`` metric lines (rating error and top-10 quality), fit on
 all ratings, compute every user's top-k, save the model, swap the top-k into the output table.
 On failure the reason goes to ``/opt/ml/output/failure`` and stderr, and the exit is non-zero.
@@ -34,8 +35,9 @@ from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.ease import RankerError
 from recommender.fitting import fit_model
+from recommender.memory import memory_left
 from recommender.model import ARRAYS_FILE, METADATA_FILE, FactorModel, ModelFormatError
-from recommender.paths import OptMl
+from recommender.paths import OptMl, SystemFiles
 from recommender.ratings import Ratings, RatingsError
 from recommender.snowflake_io import (
     RecommendationsFile,
@@ -45,6 +47,7 @@ from recommender.snowflake_io import (
     read_ratings,
     replace_recommendations,
 )
+from recommender.surprise_models import check_fits
 from recommender.svd import evaluate
 
 log = logging.getLogger("recommender.train")
@@ -121,6 +124,9 @@ def run(paths: OptMl) -> None:
         ratings.n_items,
         *config.scale,
     )
+    left = memory_left(SystemFiles.from_env())
+    if left is not None:  # before any fit: a Surprise algorithm that cannot fit is refused in seconds, not hours
+        check_fits(ratings, config.model, left)
     metrics = validate(ratings, config)
     with step("fitting the model on all ratings"):
         model = fit_model(ratings, config.model, config.ranking, scale=config.scale)
@@ -236,7 +242,7 @@ def model_metadata(
         "model_version": model_version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "hyperparameters": {
-            **config.model.__dict__,
+            **config.model.options(),
             **config.ranking.as_options(),
             "top_k": config.top_k,
             "validation_fraction": config.validation_fraction,
@@ -244,6 +250,7 @@ def model_metadata(
             "rating_min": config.rating_min,
             "rating_max": config.rating_max,
         },
+        "algorithm": config.model.algorithm,
         "metrics": metrics,
         "data": {
             "source_table": config.input_table.sql,
@@ -256,7 +263,10 @@ def model_metadata(
         "libraries": {
             "recommender": __version__,
             "python": platform.python_version(),
-            **{name: package(name) for name in ("numpy", "scipy", "numba", "snowflake-connector-python")},
+            **{
+                name: package(name)
+                for name in ("numpy", "scipy", "numba", "scikit-surprise", "snowflake-connector-python")
+            },
         },
     }
 

@@ -216,6 +216,19 @@ def test_train_rejects_bad_options_before_any_job(training_env):
     assert training_env == []
 
 
+@pytest.mark.parametrize(
+    ("options", "start"),
+    [({"algorithm": "KNNWithMeans"}, "Row 1: option 'algorithm' must be one of 'svd', 'SVDpp'"),
+     ({"algorithm": "slopeone", "k": 20}, "Row 1: 'k' is not an option of algorithm 'SlopeOne', which takes no"),
+     ({"n_cltr_u": 5}, "Row 1: 'n_cltr_u' is not an option of algorithm 'svd', which takes n_factors")],
+)  # fmt: skip
+def test_train_refuses_a_bad_algorithm_or_an_option_it_does_not_take_before_any_job(training_env, options, start):
+    rows = [("DB.S.RATINGS", "DB.S.RECS"), ("DB.S.RATINGS", "DB.S.RECS", options)]
+    body = assert_sentence(handlers.train_handler(event_for("train_and_get_recommendations", rows), None), 400)
+    assert body.startswith(start)
+    assert training_env == []
+
+
 def test_train_without_batch_id_header(training_env):
     event = event_for("train_and_get_recommendations", [VALID_ROWS["train_and_get_recommendations"]])
     del event["headers"]["sf-external-function-query-batch-id"]

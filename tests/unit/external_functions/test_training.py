@@ -7,7 +7,7 @@ import pytest
 
 from external_functions import training
 from external_functions.protocol import BadRequestError, Row
-from pipeline_shared.training_options import BY_NAME, OPTION_NAMES, as_hyperparameter
+from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS, BY_NAME, OPTION_NAMES, as_hyperparameter
 
 # --- training.parse_row: table names --------------------------------------------------------------
 
@@ -106,7 +106,20 @@ def test_the_ranking_option_is_a_word():
     }
     with pytest.raises(BadRequestError) as info:
         options({"ranking": "by_mood"}, number=2)
-    assert info.value.message == "Row 2: option 'ranking' must be one of 'ease', 'predicted_rating'."
+    assert info.value.message == "Row 2: option 'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'."
+
+
+def test_graded_ease_options_are_refused_with_another_ranking():
+    """They change nothing under 'ease' or 'predicted_rating': refused before a (billed) job starts."""
+    assert options({"ranking_liked_weight": 0, "ranking_popularity_exponent": 0.1}) == {
+        "ranking_liked_weight": "0.0",
+        "ranking_popularity_exponent": "0.1",
+    }
+    with pytest.raises(BadRequestError) as info:
+        options({"ranking": "predicted_rating", "ranking_rating_weight": 1}, number=3)
+    assert info.value.message == (
+        "Row 3: 'ranking_rating_weight' is an option of ranking 'graded_ease' only, not of 'predicted_rating'."
+    )
 
 
 def test_the_rating_scale_is_checked_as_a_whole():
@@ -122,8 +135,37 @@ def test_options_as_json_text():
 
 
 def test_every_documented_option_is_accepted():
-    value = {name: BY_NAME[name].default for name in OPTION_NAMES}
-    assert options(value) == {name: as_hyperparameter(BY_NAME[name].default) for name in OPTION_NAMES}
+    # each algorithm's own options go with that algorithm (the others are refused with it: see below)
+    for algorithm, taken in ALGORITHMS.items():
+        names = [name for name in OPTION_NAMES if name not in ALGORITHM_OPTIONS or name in taken]
+        value = {name: BY_NAME[name].default for name in names} | {"algorithm": algorithm}
+        assert options(value) == {name: as_hyperparameter(option) for name, option in value.items()}
+
+
+@pytest.mark.parametrize(("raw", "name"), [("svd", "svd"), ("SVDPP", "SVDpp"), ("knnbaseline", "KNNBaseline")])
+def test_the_algorithm_is_passed_on_in_its_canonical_spelling(raw, name):
+    assert options({"algorithm": raw, "random_state": 3}) == {"algorithm": name, "random_state": "3"}
+    assert options({"algorithm": "NMF", "biased": True}) == {"algorithm": "NMF", "biased": "true"}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [({"algorithm": "SVD++"}, "Row 5: option 'algorithm' must be one of 'svd', 'SVDpp', 'NMF', 'KNNBaseline', "
+      "'BaselineOnly', 'SlopeOne', 'CoClustering'."),
+     ({"algorithm": "SlopeOne", "n_factors": 10}, "Row 5: 'n_factors' is not an option of algorithm 'SlopeOne', "
+      "which takes no options."),
+     ({"k": 10}, "Row 5: 'k' is not an option of algorithm 'svd', which takes n_factors, n_epochs, lr_all, reg_all "
+      "and init_std_dev."),
+     ({"algorithm": "CoClustering", "lr_all": 0.1}, "Row 5: 'lr_all' is not an option of algorithm 'CoClustering', "
+      "which takes n_cltr_u, n_cltr_i and n_epochs."),
+     ({"algorithm": "knnbaseline", "k": 5, "min_k": 6}, "Row 5: 'min_k' (6) must be at most 'k' (5)."),
+     ({"algorithm": "KNNBaseline", "user_based": "yes"}, "Row 5: option 'user_based' must be true or false.")],
+)  # fmt: skip
+def test_a_bad_algorithm_or_an_option_it_does_not_take_is_a_bad_request(value, message):
+    with pytest.raises(BadRequestError) as info:
+        options(value)
+    assert info.value.status == 400
+    assert info.value.message == message
 
 
 @pytest.mark.parametrize(

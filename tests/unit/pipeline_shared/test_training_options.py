@@ -6,11 +6,14 @@ import pytest
 
 from pipeline_shared import InputError
 from pipeline_shared.training_options import (
+    ALGORITHMS,
     BY_NAME,
     OPTION_NAMES,
     OPTIONS,
     OptionError,
+    algorithm_settings,
     as_hyperparameter,
+    check_together,
     default,
     parse_option,
 )
@@ -63,7 +66,7 @@ def test_values_outside_type_or_range_are_refused_with_the_rule(name, raw):
 
 
 def test_a_choice_states_its_choices():
-    assert BY_NAME["ranking"].rule == "one of 'ease', 'predicted_rating'"
+    assert BY_NAME["ranking"].rule == "one of 'graded_ease', 'ease', 'predicted_rating'"
     assert as_hyperparameter("predicted_rating") == "predicted_rating"
 
 
@@ -76,3 +79,70 @@ def test_unknown_names_are_key_errors():
 def test_hyperparameter_strings_parse_back_to_the_same_value(value):
     name = "random_state" if isinstance(value, int) else "reg_all"
     assert parse_option(name, as_hyperparameter(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [("svd", "svd"), ("SVD", "svd"), (" svdpp ", "SVDpp"), ("nmf", "NMF"), ("KNNbaseline", "KNNBaseline"),
+     ("baselineonly", "BaselineOnly"), ("SLOPEONE", "SlopeOne"), ("coclustering", "CoClustering")],
+)  # fmt: skip
+def test_algorithm_names_match_in_any_case_and_parse_to_their_canonical_spelling(raw, name):
+    assert parse_option("algorithm", raw) == name
+    assert set(ALGORITHMS) == set(BY_NAME["algorithm"].choices)
+
+
+@pytest.mark.parametrize("raw", ["KNNWithMeans", "SVD++", "", 1, True])
+def test_an_unknown_algorithm_is_refused_with_the_names(raw):
+    with pytest.raises(OptionError) as info:
+        parse_option("algorithm", raw)
+    assert str(info.value) == (
+        "must be one of 'svd', 'SVDpp', 'NMF', 'KNNBaseline', 'BaselineOnly', 'SlopeOne', 'CoClustering'"
+    )
+
+
+@pytest.mark.parametrize(("raw", "value"), [(True, True), (False, False), ("true", True), (" FALSE ", False)])
+def test_flags_take_json_booleans_and_their_words(raw, value):
+    assert parse_option("user_based", raw) is value
+    assert parse_option("biased", as_hyperparameter(value)) is value
+
+
+@pytest.mark.parametrize("raw", [1, 0, "yes", "", None, 1.0])
+def test_flags_refuse_anything_else(raw):
+    with pytest.raises(OptionError) as info:
+        parse_option("user_based", raw)
+    assert str(info.value) == "must be true or false"
+
+
+def test_every_algorithms_defaults_lie_within_their_options_ranges():
+    for name, defaults in ALGORITHMS.items():
+        for option, value in defaults.items():
+            assert BY_NAME[option].parse(value) == value, (name, option)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"k": 5}, "'k' is not an option of algorithm 'svd', which takes n_factors, n_epochs, lr_all, reg_all and "
+      "init_std_dev"),
+     ({"algorithm": "SlopeOne", "n_epochs": 3}, "'n_epochs' is not an option of algorithm 'SlopeOne', which takes "
+      "no options"),
+     ({"algorithm": "BaselineOnly", "user_based": False}, "'user_based' is not an option of algorithm "
+      "'BaselineOnly', which takes baseline_method"),
+     ({"algorithm": "NMF", "lr_all": 0.1}, "'lr_all' is not an option of algorithm 'NMF', which takes n_factors, "
+      "n_epochs and biased"),
+     ({"algorithm": "KNNBaseline", "min_k": 41}, "'min_k' (41) must be at most 'k' (40)"),
+     ({"algorithm": "KNNBaseline", "k": 3, "min_k": 4}, "'min_k' (4) must be at most 'k' (3)")],
+)  # fmt: skip
+def test_an_option_the_algorithm_does_not_take_is_refused_naming_what_it_takes(values, message):
+    with pytest.raises(OptionError) as info:
+        check_together(values)
+    assert str(info.value) == message
+
+
+def test_each_algorithm_takes_its_own_options_and_the_general_ones():
+    for name, defaults in ALGORITHMS.items():
+        check_together({"algorithm": name, **defaults, "random_state": 7, "top_k": 5, "validation_fraction": 0.1})
+    assert algorithm_settings({"algorithm": "CoClustering", "n_cltr_u": 9}) == {
+        "n_cltr_u": 9,
+        "n_cltr_i": 3,
+        "n_epochs": 20,
+    }

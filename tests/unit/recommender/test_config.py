@@ -4,6 +4,7 @@ import math
 import pytest
 
 from pipeline_shared.identifiers import TableName
+from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
 from recommender.config import (
     KNOWN_HYPERPARAMETERS,
     ConfigError,
@@ -54,6 +55,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "snowflake_timeout": "90",
         "snowflake_write_timeout": "900",
         "aws_region": "eu-west-1",
+        "algorithm": "SVD",
         "n_factors": "64",
         "n_epochs": " 30 ",
         "lr_all": "0.005",
@@ -63,14 +65,20 @@ def test_all_keys_as_strings_parse_to_typed_values():
         "top_k": "25",
         "validation_fraction": "0.1",
         "validation_users": "5000",
-        "ranking": " Predicted_Rating ",
+        "ranking": " Graded_EASE ",
         "ranking_regularization": "150",
         "ranking_min_ratings": "3",
         "ranking_max_movies": "4000",
+        "ranking_rating_weight": "0.25",
+        "ranking_liked_weight": "1",
+        "ranking_liked_regularization": "75",
+        "ranking_popularity_exponent": "0",
+        "ranking_liked_share": "0.7",
         "rating_min": "1",
         "rating_max": "10",
     }
-    assert set(raw) == KNOWN_HYPERPARAMETERS
+    # every key but the options of the other algorithms (each is refused with svd: see the algorithm tests below)
+    assert set(raw) == KNOWN_HYPERPARAMETERS - (set(ALGORITHM_OPTIONS) - set(ALGORITHMS["svd"]))
     config = parse_hyperparameters(raw)
     assert config.snowflake == SnowflakeSettings(
         account="myorg-myaccount",
@@ -99,19 +107,40 @@ def test_all_keys_as_strings_parse_to_typed_values():
     assert config.validation_users == 5000
     assert config.scale == (1.0, 10.0)
     assert config.ranking == RankingParams(
-        method="predicted_rating", regularization=150.0, min_ratings=3, max_movies=4000
-    )
-    assert config.describe()["ranking"] == "predicted_rating"
+        method="graded_ease", regularization=150.0, min_ratings=3, max_movies=4000, rating_weight=0.25,
+        liked_weight=1.0, liked_regularization=75.0, popularity_exponent=0.0, liked_share=0.7,
+    )  # fmt: skip
+    assert config.describe()["ranking"] == "graded_ease"
     assert config.describe()["ranking_max_movies"] == 4000
+    assert config.describe()["ranking_liked_share"] == 0.7
 
 
-def test_ranking_defaults_to_ease_and_refuses_unknown_methods():
+def test_ranking_defaults_to_graded_ease_and_refuses_unknown_methods():
     assert parse_hyperparameters(minimal()).ranking == RankingParams()
-    assert RankingParams().method == "ease"
-    with pytest.raises(ConfigError, match="'ranking' must be one of 'ease', 'predicted_rating'"):
+    assert RankingParams().method == "graded_ease"
+    with pytest.raises(ConfigError, match="'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'"):
         parse_hyperparameters({**minimal(), "ranking": "popularity"})
     with pytest.raises(ConfigError, match=r"'ranking_regularization' must be a number above 0\.0"):
         parse_hyperparameters({**minimal(), "ranking_regularization": "0"})
+
+
+def test_graded_ease_options_are_refused_with_another_ranking():
+    with pytest.raises(ConfigError) as info:
+        parse_hyperparameters({**minimal(), "ranking": "ease", "ranking_liked_weight": "1"})
+    assert str(info.value) == (
+        "Hyperparameter 'ranking_liked_weight' is an option of ranking 'graded_ease' only, not of 'ease'."
+    )
+    zeroed = {"ranking_rating_weight": "0", "ranking_liked_weight": "0", "ranking_popularity_exponent": "0"}
+    assert parse_hyperparameters({**minimal(), **zeroed}).ranking.as_options()["ranking_liked_weight"] == 0.0
+
+
+def test_the_options_recorded_are_those_the_ranking_reads():
+    assert set(RankingParams(method="predicted_rating").as_options()) == {"ranking"}
+    plain = RankingParams(method="ease").as_options()
+    assert set(plain) == {"ranking", "ranking_regularization", "ranking_min_ratings", "ranking_max_movies"}
+    graded = RankingParams().as_options()
+    assert graded["ranking"] == "graded_ease" and graded["ranking_liked_regularization"] == 150.0
+    assert len(graded) == 9
 
 
 def test_empty_optional_values_fall_back_to_defaults():
@@ -296,7 +325,7 @@ def test_unknown_auth_method():
 def test_the_rating_scale_must_be_an_interval():
     with pytest.raises(ConfigError) as info:
         parse_hyperparameters({**minimal(), "rating_min": "5", "rating_max": "5"})
-    assert str(info.value) == "Hyperparameters 'rating_min' (5.0) must be below 'rating_max' (5.0)."
+    assert str(info.value) == "Hyperparameter 'rating_min' (5.0) must be below 'rating_max' (5.0)."
     assert parse_hyperparameters(minimal()).scale == (0.5, 5.0)
 
 
@@ -353,3 +382,45 @@ def test_a_lock_wait_past_snowflake_timeout_is_allowed_within_the_write_timeout(
     raw = {**minimal(), "snowflake_timeout": "60", "snowflake_lock_timeout": "300", "snowflake_write_timeout": "900"}
     settings = parse_hyperparameters(raw).snowflake
     assert (settings.timeout, settings.lock_timeout, settings.write_timeout) == (60, 300, 900)
+
+
+def test_the_algorithm_defaults_to_svd_with_its_tuned_options():
+    config = parse_hyperparameters(minimal())
+    assert config.model.algorithm == "svd"
+    assert config.model.options() == {
+        "algorithm": "svd", "n_factors": 100, "n_epochs": 50, "lr_all": 0.01, "reg_all": 0.08, "init_std_dev": 0.05,
+        "random_state": 42,
+    }  # fmt: skip
+    assert config.describe()["algorithm"] == "svd"
+
+
+def test_a_surprise_algorithm_takes_surprises_defaults_for_what_is_not_given():
+    config = parse_hyperparameters({**minimal(), "algorithm": "svdPP", "n_factors": "8"})
+    assert config.model == ModelParams.of("SVDpp", n_factors=8)
+    assert config.model.options() == {
+        "algorithm": "SVDpp", "n_factors": 8, "n_epochs": 20, "lr_all": 0.007, "reg_all": 0.02, "init_std_dev": 0.1,
+        "random_state": 42,
+    }  # fmt: skip
+    knn = parse_hyperparameters({**minimal(), "algorithm": "knnbaseline", "user_based": "false", "k": "7"})
+    assert knn.model.options() == {
+        "algorithm": "KNNBaseline", "k": 7, "min_k": 1, "similarity": "pearson_baseline", "user_based": False,
+        "baseline_method": "als", "random_state": 42,
+    }  # fmt: skip
+    assert knn.describe()["user_based"] is False and "n_factors" not in knn.describe()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [({"n_cltr_u": "4"}, "Hyperparameter 'n_cltr_u' is not an option of algorithm 'svd', which takes n_factors, "
+      "n_epochs, lr_all, reg_all and init_std_dev."),
+     ({"algorithm": "SlopeOne", "k": "3"}, "Hyperparameter 'k' is not an option of algorithm 'SlopeOne', which "
+      "takes no options."),
+     ({"algorithm": "KNNBaseline", "min_k": "50"}, "Hyperparameter 'min_k' (50) must be at most 'k' (40)."),
+     ({"algorithm": "SVD++"}, "Hyperparameter 'algorithm' must be one of 'svd', 'SVDpp', 'NMF', 'KNNBaseline', "
+      "'BaselineOnly', 'SlopeOne', 'CoClustering', got 'SVD++'."),
+     ({"algorithm": "NMF", "biased": "maybe"}, "Hyperparameter 'biased' must be true or false, got 'maybe'.")],
+)  # fmt: skip
+def test_the_image_refuses_what_the_algorithm_does_not_take(extra, message):
+    with pytest.raises(ConfigError) as info:
+        parse_hyperparameters({**minimal(), **extra})
+    assert str(info.value) == message

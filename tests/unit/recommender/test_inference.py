@@ -1,8 +1,11 @@
+import csv
 import json
 
 import numpy as np
 import pytest
 
+from recommender.config import ModelParams, RankingParams
+from recommender.fitting import fit_model
 from recommender.inference import (
     CSV,
     JSON,
@@ -18,7 +21,10 @@ from recommender.inference import (
     parse_csv_pairs,
 )
 from recommender.model import FactorModel
+from recommender.ratings import Ratings
 from recommender.topk import RatedItems
+from recommender.train import write_top_k
+from snowflake_sql.movielens import synthetic_movielens
 
 USER_IDS = [10, 20, 30]
 ITEM_IDS = [100, 200, 300, 400, 500]
@@ -220,3 +226,19 @@ def test_the_largest_allowed_requests_are_answered_under_6_mb(model):
 def test_hostile_json_is_a_bad_request(model, body, fragment):
     with pytest.raises(RequestError, match=fragment):
         answer(model, JSON, body)
+
+
+def test_served_lists_are_the_lists_the_job_writes(tmp_path):
+    """The endpoint's recommend, on the model as it loads it, answers every user with the job's written list."""
+    frame = synthetic_movielens(n_users=80, n_movies=300, n_ratings=5000, seed=3).ratings
+    ratings = Ratings.from_frame(frame[["userId", "movieId", "rating"]], source="synthetic")
+    trained = fit_model(ratings, ModelParams(n_factors=8, n_epochs=5), RankingParams(min_ratings=1))
+    assert trained.ranking == "graded_ease" and trained.ranker.liked is not None
+    write_top_k(trained, 10, tmp_path / "recommendations.csv")
+    trained.save(tmp_path / "model", {})
+    served, _ = FactorModel.load(tmp_path / "model")
+    with (tmp_path / "recommendations.csv").open(newline="") as handle:
+        written = {int(user): json.loads(movies) for user, movies, _ in csv.reader(handle)}
+    users = sorted(written)
+    assert len(users) == 80
+    assert post_json(served, {"user_ids": users, "k": 10})["recommendations"] == [written[u] for u in users]

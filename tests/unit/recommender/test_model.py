@@ -173,7 +173,7 @@ def test_a_ranked_model_round_trips_with_its_ranker(model, tmp_path):
         Ratings(model.user_ids[np.repeat(np.arange(model.n_users), np.diff(model.rated.indptr))],
                 model.item_ids[model.rated.indices], np.full(len(model.rated.indices), 4.0)),
         PARAMS,
-        RankingParams(min_ratings=1),
+        RankingParams(method="ease", min_ratings=1),
     )  # fmt: skip
     assert ranked.ranking == "ease" and model.ranking == "predicted_rating"
     ranked.save(tmp_path / "m", {})
@@ -181,12 +181,60 @@ def test_a_ranked_model_round_trips_with_its_ranker(model, tmp_path):
     assert meta["ranking"] == "ease" and meta["ranked_movies"] == ranked.ranker.n_covered
     for name in ("items", "weights", "popularity"):
         np.testing.assert_array_equal(getattr(loaded.ranker, name), getattr(ranked.ranker, name))
+    assert loaded.ranker.history_weights is None and loaded.ranker.liked is None
     users = np.concatenate([ranked.user_ids, [-5]])
     assert loaded.recommend(users, 10) == ranked.recommend(users, 10)
     # the lists are the ranker's, not the rating model's
     assert ranked.recommend(ranked.user_ids, 10) != dataclasses.replace(ranked, ranker=None).recommend(
         ranked.user_ids, 10
     )
+
+
+def test_a_graded_model_round_trips_as_format_3(ranked_model, tmp_path):
+    """W1, W2, the liked view's movies, the weight (1 + c d) and liked flag of every rated pair: arrays, no pickle."""
+    ranker = ranked_model.ranker
+    assert ranked_model.ranking == "graded_ease" and ranker.liked is not None
+    ranked_model.save(tmp_path, {})
+    with np.load(tmp_path / ARRAYS_FILE, allow_pickle=False) as data:
+        assert {"ranker_history_weights", "ranker_liked_items", "ranker_liked_weights", "ranker_liked_rated"} <= set(
+            data.files
+        )
+    loaded, meta = FactorModel.load(tmp_path)
+    assert meta["format_version"] == FORMAT_VERSION == 3 and meta["ranking"] == "graded_ease"
+    assert meta["liked_view_movies"] == len(ranker.liked.items) == round(0.35 * ranker.n_covered)
+    for name in ("items", "weights", "popularity", "history_weights"):
+        np.testing.assert_array_equal(getattr(loaded.ranker, name), getattr(ranker, name))
+    for name in ("items", "weights", "rated_liked"):
+        np.testing.assert_array_equal(getattr(loaded.ranker.liked, name), getattr(ranker.liked, name))
+    users = np.concatenate([ranked_model.user_ids, [-5]])
+    assert loaded.recommend(users, 10) == ranked_model.recommend(users, 10)
+
+
+def test_zeroed_graded_options_rank_as_plain_ease(ratings):
+    """ranking graded_ease with rating weight, liked weight and popularity exponent 0 writes EASE's lists exactly."""
+    plain = fit_model(ratings, PARAMS, RankingParams(method="ease", min_ratings=1))
+    zeroed = RankingParams(min_ratings=1, rating_weight=0.0, liked_weight=0.0, popularity_exponent=0.0)
+    graded = fit_model(ratings, PARAMS, zeroed)
+    assert graded.ranking == "graded_ease" and plain.ranking == "ease"
+    users = np.concatenate([plain.user_ids, [10**6]])
+    assert graded.recommend(users, 20) == plain.recommend(users, 20)
+    # and the default options change the lists
+    assert fit_model(ratings, PARAMS, RankingParams(min_ratings=1)).recommend(users, 20) != plain.recommend(users, 20)
+
+
+def test_format_version_2_models_still_load_and_rank_by_ease(ratings, tmp_path):
+    """A version-2 file (EASE's three arrays, no graded ones) loads and lists as it did."""
+    plain = fit_model(ratings, PARAMS, RankingParams(method="ease", min_ratings=1))
+    plain.save(tmp_path, {})
+    with np.load(tmp_path / ARRAYS_FILE, allow_pickle=False) as data:
+        assert not [name for name in data.files if name.startswith("ranker_") and name not in
+                    ("ranker_items", "ranker_weights", "ranker_popularity")]  # fmt: skip
+    document = json.loads((tmp_path / METADATA_FILE).read_text())
+    del document["liked_view_movies"]
+    (tmp_path / METADATA_FILE).write_text(json.dumps({**document, "format_version": 2}))
+    loaded, meta = FactorModel.load(tmp_path)
+    assert loaded.ranking == "ease" and meta["format_version"] == 2
+    assert loaded.recommend(plain.user_ids, 10) == plain.recommend(plain.user_ids, 10)
 
 
 def test_format_version_1_models_still_load_and_rank_by_predicted_rating(model, tmp_path):
@@ -390,9 +438,16 @@ def test_an_unsound_model_never_loads(model, tmp_path, change, fragment):
         (_set("ranker_weights", (1, 2), np.nan), "a ranker weight is not a finite number"),
         (lambda a: a.update(ranker_popularity=a["ranker_popularity"][:-1]), "the ranker's arrays disagree"),
         (_set("ranker_items", 0, 10**6), "the ranked movies are not movies of the model"),
+        (_set("ranker_history_weights", 3, np.inf), "a ranker weight is not a finite number"),
+        (lambda a: a.update(ranker_history_weights=a["ranker_history_weights"][1:]), "history weights do not match"),
+        (_set("ranker_liked_weights", (0, 1), np.nan), "a ranker weight is not a finite number"),
+        (_set("ranker_liked_items", -1, 10**6), "the liked view's movies are not ranked movies"),
+        (lambda a: a.update(ranker_liked_rated=a["ranker_liked_rated"][1:]), "the liked view's arrays disagree"),
+        (lambda a: a.pop("ranker_history_weights"), "has a liked view but no history weights"),
     ],
-    ids=["nan-weight", "popularity-size", "foreign-movie"],
-)
+    ids=["nan-weight", "popularity-size", "foreign-movie", "inf-history-weight", "history-size", "nan-liked-weight",
+         "foreign-liked-movie", "liked-flags-size", "liked-without-history"],
+)  # fmt: skip
 def test_an_unsound_ranker_never_loads(ranked_model, tmp_path, change, fragment):
     ranked_model.save(tmp_path, {})
     _rewrite_arrays(tmp_path, change)
@@ -426,3 +481,58 @@ def test_ids_of_any_integer_value_are_listed(tmp_path):
         assert sorted(lists[0]) == [-1, 2**40]
         assert sorted(lists[1]) == [-1, 0]
         assert sorted(lists[2]) == [-3]
+
+
+@pytest.fixture(scope="module")
+def dense_model(model):
+    """A model as a Surprise export that keeps every known pair's estimate (KNNBaseline, SlopeOne) and a fallback."""
+    rng = np.random.default_rng(5)
+    predictions = rng.uniform(-1.0, 6.5, (model.n_users, model.n_items)).astype(np.float32)
+    return dataclasses.replace(model, predictions=predictions, unknown_estimate=3.25)
+
+
+def test_a_dense_model_predicts_its_estimates_and_the_fallback_for_unknown_ids(dense_model):
+    users = np.concatenate([dense_model.user_ids[[0, 5, 9]], [10**9, dense_model.user_ids[0], 10**9]])
+    items = np.concatenate([dense_model.item_ids[[3, 0, 7]], [dense_model.item_ids[0], 10**9, 10**9]])
+    rows, cols = dense_model.user_rows(users[:3]), dense_model.item_rows(items[:3])
+    expected = np.clip(dense_model.predictions[rows, cols], 0.5, 5.0)
+    np.testing.assert_array_equal(dense_model.predict(users, items), [*expected, 3.25, 3.25, 3.25])
+
+
+def test_a_dense_model_lists_the_best_unrated_estimates(dense_model):
+    user = dense_model.user_ids[4]
+    row = int(dense_model.user_rows(np.array([user]))[0])
+    scores = dense_model.predictions[row].astype(np.float64)
+    scores[dense_model.rated.indices[dense_model.rated.indptr[row] : dense_model.rated.indptr[row + 1]]] = -np.inf
+    best = np.argsort(-scores, kind="stable")[:7]
+    assert dense_model.recommend(np.array([user]), 7) == [dense_model.item_ids[best].tolist()]
+    listed = [block.items for _, block in dense_model.iter_all_top_k(7, memory_budget_bytes=10_000)]
+    assert np.concatenate(listed)[row].tolist() == best.tolist()
+
+
+def test_a_dense_model_round_trips_as_format_3_and_older_files_have_no_dense_arrays(dense_model, model, tmp_path):
+    dense_model.save(tmp_path / "dense", {})
+    loaded, metadata = FactorModel.load(tmp_path / "dense")
+    assert metadata["format_version"] == 3
+    np.testing.assert_array_equal(loaded.predictions, dense_model.predictions)
+    assert loaded.unknown_estimate == 3.25
+    model.save(tmp_path / "plain", {})
+    plain, _ = FactorModel.load(tmp_path / "plain")
+    assert plain.predictions is None and plain.unknown_estimate is None
+    with np.load(tmp_path / "plain" / ARRAYS_FILE) as data:
+        assert "predictions" not in data.files and "unknown_estimate" not in data.files
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [(_set("predictions", (0, 1), np.nan), "a prediction is not a finite number"),
+     (lambda a: a.update(predictions=a["predictions"][:, 1:]), "the predictions do not match the users and movies"),
+     (lambda a: a.update(unknown_estimate=np.array(np.inf)), "estimate for unknown users and movies is not a finite"),
+     (lambda a: a.update(unknown_estimate=np.array([1.0, 2.0])), "is damaged or incomplete")],
+    ids=["nan-prediction", "predictions-shape", "inf-fallback", "fallback-shape"],
+)  # fmt: skip
+def test_unsound_dense_arrays_never_load(dense_model, tmp_path, change, fragment):
+    dense_model.save(tmp_path, {})
+    _rewrite_arrays(tmp_path, change)
+    with pytest.raises(ModelFormatError, match=fragment):
+        FactorModel.load(tmp_path)
