@@ -27,7 +27,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from external_functions import aws, handlers, log_retention
+from external_functions import aws, handlers, log_retention, scoring
 from external_functions.training import METRICS
 from local_mode.sagemaker import PING_FAILED, LocalSageMaker, RuntimeRoute, report_endpoint, report_training_job
 from local_mode.snowflake_calls import answer_values, proxy_event
@@ -423,6 +423,11 @@ def test_10000_shuffled_rows_are_each_answered_by_one_deployed_model(two_models,
         rows = [["movielens", int(u), 10] for u in users[first : first + per_batch]]
         lists += values(handlers.recommend_handler, "recommend", rows, first_row=first)
     assert lists == model.recommend(users, 10)
+    # One batch of all 10,000 at k=37 takes two InvokeEndpoint calls (200,000 cells each: 5,405 users, then
+    # 4,595): the second model lookup and call must find the same endpoint.
+    assert scoring.RECOMMEND_CELLS // 37 < len(users)
+    lists = values(handlers.recommend_handler, "recommend", [["movielens", int(u), 37] for u in users])
+    assert lists == model.recommend(users, 37)
 
 
 def test_unknown_model_is_a_clear_400(two_models) -> None:
