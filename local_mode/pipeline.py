@@ -26,6 +26,7 @@ from snowflake.connector import SnowflakeConnection
 from local_mode.gateway import LocalApiGateway, SnowflakeCaller
 from local_mode.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server
+from pipeline_shared.credentials import STANDIN_ENV
 from snowflake_sql import templates
 from snowflake_sql.load import load_movielens
 from snowflake_sql.movielens import MovieLens
@@ -180,8 +181,10 @@ class LocalPipeline:
             secret_arn=secret,
         )
         os.environ.update(environment)
-        # Where the training job finds the stand-in instead of <account>.snowflakecomputing.com.
+        # Where the training job finds the stand-in instead of <account>.snowflakecomputing.com; the
+        # stand-in's password secret is accepted only with this flag (the stack never sets it).
         os.environ.update(SNOWFLAKE_HOST=fakesnow.host, SNOWFLAKE_PORT=str(fakesnow.port), SNOWFLAKE_PROTOCOL="http")
+        os.environ[STANDIN_ENV] = "1"
         from external_functions import aws as lambda_clients
 
         lambda_clients.sagemaker.cache_clear()

@@ -4,8 +4,10 @@ The secret's value is one of
 - a PEM private key (``-----BEGIN PRIVATE KEY-----...``), used with ``SNOWFLAKE_JWT``;
 - a JSON object ``{"private_key": "<PEM>", "private_key_passphrase": "..."}`` (passphrase
   optional), used with ``SNOWFLAKE_JWT``;
-- a JSON object ``{"password": "..."}`` -- accepted only when the caller connects to a local
-  stand-in (``allow_password``): Snowflake itself gets key-pair authentication.
+- a JSON object ``{"password": "..."}`` -- accepted only by a stand-in on this machine, in a process
+  started with ``RECOMMENDER_LOCAL_STANDIN=1`` (:func:`password_secret_allowed`: local mode and the
+  tests set it, the stack never does): Snowflake itself -- public or PrivateLink -- gets key-pair
+  authentication.
 
 Without a secret ARN the password comes from ``SNOWFLAKE_PASSWORD`` (local use). Nothing
 here logs or formats a credential into a message.
@@ -25,6 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 PASSWORD_ENV = "SNOWFLAKE_PASSWORD"  # noqa: S105 -- the variable's name, not a password
+STANDIN_ENV = "RECOMMENDER_LOCAL_STANDIN"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 KEY_PAIR, WORKLOAD_IDENTITY = "keypair", "wif"
 AUTH_METHODS = (KEY_PAIR, WORKLOAD_IDENTITY)
 
@@ -42,6 +46,15 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(kind={self.kind!r})"
+
+
+def password_secret_allowed(host: str | None) -> bool:
+    """Whether a password secret may sign in to ``host``: a loopback stand-in, with ``STANDIN_ENV=1`` set.
+
+    A host alone proves nothing -- a PrivateLink deployment sets one too -- so the flag is explicit, and
+    no stack-made environment carries it.
+    """
+    return os.environ.get(STANDIN_ENV) == "1" and host in LOOPBACK_HOSTS
 
 
 def workload_identity() -> Credentials:

@@ -30,6 +30,7 @@ from pipeline_shared.credentials import (
     CredentialsError,
     credentials_from_secret_string,
     fetch_credentials,
+    password_secret_allowed,
 )
 from recommender.config import SnowflakeSettings
 from recommender.snowflake_io import SnowflakeError, open_connection
@@ -125,7 +126,7 @@ def credentials(settings: ConnectionSettings) -> Credentials:
             return fetch_credentials(None)
         if settings.secret:
             return fetch_credentials(
-                settings.secret, region=_secret_region(settings), allow_password=settings.host is not None
+                settings.secret, region=_secret_region(settings), allow_password=password_secret_allowed(settings.host)
             )
         if os.environ.get(PASSWORD_ENV):
             return fetch_credentials(None)

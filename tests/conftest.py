@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,15 @@ import pytest
 from snowflake.connector import SnowflakeConnection
 
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server
+from pipeline_shared.credentials import STANDIN_ENV
 from snowflake_sql.movielens import MovieLens, load_ratings, shared_or_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MOVIELENS = ROOT.parent / "shared" / "datasets" / "ml-latest-small"
 DATABASE, SCHEMA = "MOVIELENS", "PUBLIC"
 REGION = "us-east-1"
+# The stand-ins' password secrets are accepted only in a process that says it runs stand-ins (and its children).
+os.environ[STANDIN_ENV] = "1"
 
 
 def pytest_report_header() -> str:

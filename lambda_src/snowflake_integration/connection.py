@@ -13,7 +13,13 @@ import snowflake.connector
 from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.connector.errors import Error as SnowflakeError
 
-from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
+from pipeline_shared.credentials import (
+    WORKLOAD_IDENTITY,
+    CredentialsError,
+    fetch_credentials,
+    password_secret_allowed,
+    workload_identity,
+)
 from snowflake_integration.lifecycle import SetupFailedError, one_line
 from snowflake_integration.properties import ConnectionSettings
 
@@ -25,7 +31,7 @@ def snowflake_cursor(settings: ConnectionSettings) -> Iterator[SnowflakeCursor]:
         credentials, check = workload_identity(), "the user's workload identity (this function's role ARN)"
     else:
         try:
-            credentials = fetch_credentials(settings.secret_arn, allow_password=settings.host is not None)
+            credentials = fetch_credentials(settings.secret_arn, allow_password=password_secret_allowed(settings.host))
         except CredentialsError as exc:
             raise SetupFailedError(str(exc)) from None
         check = f"the key in {settings.secret_arn}"

@@ -16,6 +16,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from pipeline_shared.catalogue import CATALOGUE
+from pipeline_shared.credentials import STANDIN_ENV
 from stacks.nag import flatten_reference
 from tests.infrastructure.conftest import project_context, synthesize
 
@@ -583,3 +584,10 @@ def test_one_stack_owns_api_gateways_account_role(synthesized) -> None:
     [role] = resources(templates["Recommender-account"], "AWS::IAM::Role").values()
     assert role["DeletionPolicy"] == "Retain"
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in flat(role)
+
+
+def test_no_stack_sets_the_stand_in_flag_that_admits_password_secrets(synthesized, configured) -> None:
+    """Password secrets sign in only where ``RECOMMENDER_LOCAL_STANDIN=1`` is set (pipeline_shared.credentials):
+    no Lambda environment or other property of any stack may carry it."""
+    for name, template in {**synthesized.templates, "configured": configured}.items():
+        assert STANDIN_ENV not in flat(template), name

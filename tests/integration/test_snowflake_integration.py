@@ -827,6 +827,22 @@ def test_on_event_connects_with_the_secret_and_reports_snowflakes_refusal(
     assert password_secret.password not in message
 
 
+def test_a_privatelink_connection_refuses_a_password_secret(lambda_aws, fakesnow, password_secret, api_role):
+    """Issue 23: a Host used to be enough to accept a password; a PrivateLink deployment sets one. Even in this
+    process, which sets the stand-in flag, a password signs in to loopback stand-ins only."""
+    host = "myorg-myaccount.privatelink.snowflakecomputing.com"
+    connection = connection_property(fakesnow, password_secret.arn, Host=host, Port="443", Protocol="https")
+    props = resource_properties(api_role.arn, api_role.name, Connection=connection)
+
+    with pytest.raises(SetupFailedError) as caught:
+        handler.on_event(event("Create", props), CONTEXT)
+
+    assert str(caught.value) == (
+        f"Secret {password_secret.arn} holds a password, which only a local stand-in accepts here: store the "
+        "Snowflake user's RSA private key instead (key-pair authentication)."
+    )
+
+
 def test_on_event_delete_reports_a_failing_server_within_the_network_timeout(lambda_aws, fakesnow, password_secret):
     props = resource_properties(
         "arn:aws:iam::123456789012:role/R", "R", Connection=connection_property(fakesnow, password_secret.arn)

@@ -332,6 +332,13 @@ def test_unknown_secret(job, tmp_path, aws_env) -> None:
     refused(run, "Cannot read secret", "ResourceNotFoundException")
 
 
+def test_a_privatelink_host_refuses_a_password_secret(job, tmp_path, aws_env, snowflake_secret) -> None:
+    """Issue 23: snowflake_host (PrivateLink) used to admit a password secret; only loopback stand-ins do."""
+    host = {"snowflake_host": "myorg-myaccount.privatelink.snowflakecomputing.com", "snowflake_port": "443"}
+    run = run_training(tmp_path, {**job, **host, "snowflake_secret_arn": snowflake_secret}, aws_env)
+    refused(run, "holds a password, which only a local stand-in accepts here")
+
+
 def test_incompatible_output_table(snowflake_db, job, tmp_path) -> None:
     with snowflake_db.cursor() as cursor:
         cursor.execute(f"CREATE TABLE {job['output_table']} (USERID NUMBER, RECS VARIANT)")

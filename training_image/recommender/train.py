@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from pipeline_shared import first_line
-from pipeline_shared.credentials import WORKLOAD_IDENTITY, CredentialsError, fetch_credentials, workload_identity
+from pipeline_shared.credentials import (
+    WORKLOAD_IDENTITY,
+    CredentialsError,
+    fetch_credentials,
+    password_secret_allowed,
+    workload_identity,
+)
 from recommender import __version__, ranking
 from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
 from recommender.ease import RankerError
@@ -80,6 +86,8 @@ def step(name: str) -> Iterator[None]:
     yield
     log.info("%s done in %.2f s", name, time.perf_counter() - started)
 
+    # A password secret only for a loopback stand-in in a process started with RECOMMENDER_LOCAL_STANDIN=1.
+
 
 def run(paths: OptMl) -> None:
     """One training job, end to end. Raises one of ``EXPECTED_ERRORS`` on bad input."""
@@ -94,7 +102,7 @@ def run(paths: OptMl) -> None:
         credentials = workload_identity()
     else:
         credentials = fetch_credentials(
-            settings.secret_arn, region=settings.aws_region, allow_password=settings.host is not None
+            settings.secret_arn, region=settings.aws_region, allow_password=password_secret_allowed(settings.host)
         )
     log.info("credentials: %s", credentials.kind)
     model_version = os.environ.get("TRAINING_JOB_NAME") or f"local-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"

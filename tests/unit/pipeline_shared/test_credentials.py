@@ -7,10 +7,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from pipeline_shared.credentials import (
     PASSWORD_ENV,
+    STANDIN_ENV,
     Credentials,
     CredentialsError,
     credentials_from_secret_string,
     fetch_credentials,
+    password_secret_allowed,
 )
 
 SOURCE = "arn:aws:secretsmanager:us-east-1:123456789012:secret:test"
@@ -168,3 +170,22 @@ def test_fetch_without_arn_or_password(monkeypatch, value):
         fetch_credentials(None)
     with pytest.raises(CredentialsError, match="snowflake_secret_arn"):
         fetch_credentials("")
+
+
+@pytest.mark.parametrize(
+    ("flag", "host", "allowed"),
+    [
+        ("1", "127.0.0.1", True),
+        ("1", "localhost", True),
+        (None, "127.0.0.1", False),  # a stand-in host alone is not enough: the process must say it runs stand-ins
+        ("true", "127.0.0.1", False),
+        ("1", "myorg-myaccount.privatelink.snowflakecomputing.com", False),  # PrivateLink sets a host too
+        ("1", None, False),
+    ],
+)
+def test_password_secrets_only_for_flagged_loopback_stand_ins(monkeypatch, flag, host, allowed):
+    if flag is None:
+        monkeypatch.delenv(STANDIN_ENV, raising=False)
+    else:
+        monkeypatch.setenv(STANDIN_ENV, flag)
+    assert password_secret_allowed(host) is allowed
