@@ -155,7 +155,7 @@ class Monitoring(Construct):
 
         for label in SCORING_FUNCTIONS:
             alarm(
-                f"{label}-failed-batches",
+                f"{label.replace('_', '-')}-failed-batches",
                 f"{label} answered batches with a 5xx: an endpoint of {prefix} failed (ModelError) or was "
                 "unreachable; the Lambda's log names the model and the request id.",
                 counter(resources.FAILED_BATCHES, label),
