@@ -10,7 +10,7 @@ CHECKOV_STAMP := .venv-checkov/.installed-$(shell cat requirements-checkov.txt |
 # The operator CLI's SageMaker SDK pins mlflow's gunicorn/pyarrow below the image's: a venv of its own too.
 OPERATOR_STAMP := .venv-operator/.installed-$(shell cat requirements-operator.txt pyproject.toml | cksum | cut -d' ' -f1)
 # The Lambdas' locked wheels, downloaded once so synth and bundling work offline.
-WHEELS := .wheelhouse/.filled-$(shell cat lambda_src/snowflake_integration/requirements.lock | cksum | cut -d' ' -f1)
+WHEELS := .wheelhouse/.filled-$(shell cat lambda_src/snowflake_integration/requirements.lock pipeline_shared/requirements.lock | cksum | cut -d' ' -f1)
 # Offline-friendly CDK: no notices, no telemetry, no Node end-of-life banner from jsii.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
@@ -32,7 +32,7 @@ $(STAMP): requirements.txt requirements-dev.txt training_image/requirements.txt 
 		|| { cat $(VENV)/editable-install.log; exit 1; }
 	rm -f $(VENV)/.installed-* && touch $@
 
-$(WHEELS): lambda_src/snowflake_integration/requirements.lock | $(STAMP)
+$(WHEELS): lambda_src/snowflake_integration/requirements.lock pipeline_shared/requirements.lock | $(STAMP)
 	$(BIN)/python -m stacks.wheelhouse fill
 	rm -f .wheelhouse/.filled-* && touch $@
 

@@ -5,7 +5,8 @@
 - training job: ``<prefix>-train-<12 hex>`` derived from the Snowflake batch id and row, so a
   retried batch maps to the job it already started;
 - endpoint: ``<prefix>-<model>`` for the model name SQL users pass to ``deploy_model``;
-- model and endpoint config: ``<prefix>-<model>-<12 hex>``, one version per deployment.
+- model and endpoint config: ``<prefix>-<model>-<12 hex>``, one version per deployment;
+- the Lambdas' own CloudWatch metrics: namespace ``Recommender/<prefix>`` (counter names below).
 SageMaker names are at most 63 characters of letters, digits and single hyphens.
 """
 
@@ -25,6 +26,13 @@ MODEL_TAG = "recommender:model"
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"  # the smallest general-purpose x86 type SageMaker hosts (no T2/T3)
 INSTANCE_TYPE_PATTERN = re.compile(r"ml\.(?!t2\.)[a-z0-9]+\.[a-z0-9]+")  # SageMaker rejects T2
 _SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-?[a-zA-Z0-9])*")
+# The counters the external-function Lambdas publish per batch (dimension ``service``: the function's label).
+ROWS, FAILED_BATCHES, REFUSED_BATCHES, JOBS_STARTED = "Rows", "FailedBatches", "RefusedBatches", "JobsStarted"
+ENDPOINT_VARIANT = "AllTraffic"  # the one production variant of every endpoint deploy_model creates
+
+
+def metrics_namespace(prefix: str) -> str:
+    return f"Recommender/{prefix}"
 
 
 def is_resource_prefix(value: object) -> bool:

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline_shared import InputError
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import plain_identifier
-from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, INSTANCE_TYPE_PATTERN, MAX_PREFIX, is_resource_prefix
+from pipeline_shared.resources import (
+    DEFAULT_INSTANCE_TYPE,
+    INSTANCE_TYPE_PATTERN,
+    MAX_PREFIX,
+    is_resource_prefix,
+    max_model_name,
+    model_name,
+)
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"  # the project's, beside app.py
 
@@ -78,6 +86,15 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class AlarmsConfig:
+    """Where the alarms go and which models' endpoints get their own (``stacks.monitoring``)."""
+
+    email: str | None = None  # None: the topic has no subscription (subscribe to it yourself)
+    models: tuple[str, ...] = ()  # model names whose endpoints get 5xx, ModelError and p99 latency alarms
+    latency_p99_ms: int = 1000
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     """Everything one environment's stack needs."""
 
@@ -90,6 +107,7 @@ class PipelineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     log_retention_days: int = 30
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
 
     @property
     def stack_name(self) -> str:
@@ -336,7 +354,34 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             throttle_burst_limit=api.number("throttleBurstLimit", 100, 1, 5000),
         ),
         log_retention_days=_retention_days(env),
+        alarms=_alarms(env.child("alarms"), prefix),
     )
+
+
+# One address, no display name: what an SNS email subscription takes (https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html).
+_EMAIL = r"[^@\s\"'<>,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+
+
+def _alarms(alarms: _Reader, prefix: str) -> AlarmsConfig:
+    """``alarms``: ``email`` (optional), ``models`` (names as given to deploy_model) and ``latencyP99Ms``."""
+    email = alarms.text("email", "ops@example.com", required=False, pattern=_EMAIL)
+    models = alarms.values.get("models", [])
+    if not isinstance(models, list):
+        raise ConfigError(
+            f'cdk.json: context {alarms.key("models")} must be a list of model names, e.g. ["movielens"].'
+        )
+    names = []
+    for index, model in enumerate(models):
+        try:
+            names.append(model_name(model, prefix, row=index))
+        except InputError:
+            raise ConfigError(
+                f"cdk.json: context {alarms.key('models')}[{index}] must be a model name as given to deploy_model: "
+                f'1-{max_model_name(prefix)} letters, digits or single hyphens, e.g. "movielens".'
+            ) from None
+    if len(set(names)) != len(names):
+        raise ConfigError(f"cdk.json: context {alarms.key('models')} names a model twice: list each once.")
+    return AlarmsConfig(email=email, models=tuple(names), latency_p99_ms=alarms.number("latencyP99Ms", 1000, 1, 60000))
 
 
 def _region(env: _Reader) -> str | None:

@@ -39,7 +39,7 @@ def package_dir(name: str) -> Path:
 
 @jsii.implements(ILocalBundling)
 class PackageBundling:
-    """Copy the packages into the asset, after installing each package's ``requirements.lock`` from the wheelhouse.
+    """Copy the packages into the asset, after installing the packages' ``requirements.lock`` files from the wheelhouse.
 
     CDK calls ``try_bundle(output_dir, options)`` positionally and does not pass the asset's
     source, so the packages are given here.
@@ -52,9 +52,9 @@ class PackageBundling:
         """Bundle into ``output_dir``; ``options`` (CDK's) are not needed for a local run."""
         del options
         target = Path(output_dir)
-        for folder in self.packages.values():
-            if (folder / wheelhouse.LOCK).exists():
-                wheelhouse.install(folder / wheelhouse.LOCK, target, self.python_version, self.architecture)
+        locks = [folder / wheelhouse.LOCK for folder in self.packages.values() if (folder / wheelhouse.LOCK).exists()]
+        if locks:
+            wheelhouse.install(locks, target, self.python_version, self.architecture)
         shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts name this machine's Python
         for name, folder in self.packages.items():
             shutil.copytree(folder, target / name, ignore=_IGNORED, dirs_exist_ok=True)

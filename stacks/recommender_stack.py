@@ -20,6 +20,7 @@ from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import KEY_PAIR
 from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
+from stacks.monitoring import Monitoring
 from stacks.nag import (
     LAMBDA_CHECKOV,
     LOG_GROUP_CHECKOV,
@@ -128,6 +129,19 @@ class RecommenderStack(Stack):
             prefix=config.resource_prefix,
             log_retention=retention,
         )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            prefix=config.resource_prefix,
+            functions={
+                **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
+                "snowflake-integration": integration.handler,
+                **cleanup.functions,
+            },
+            email=config.alarms.email,
+            models=config.alarms.models,
+            latency_p99_ms=config.alarms.latency_p99_ms,
+        )
         # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
         # run-time training jobs and endpoints, then the SageMaker role they run as and the bucket.
         api.node.add_dependency(cleanup)
@@ -143,6 +157,8 @@ class RecommenderStack(Stack):
             "IntegrationName": integration.integration_name,
             "SnowflakeHandlerRoleArn": integration.handler_role_arn,
             "ExternalFunctionNames": integration.function_names,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
+            "DashboardName": monitoring.dashboard.dashboard_name,
         }
         if training_secret:  # the operator CLI (`recommender --env`) builds the train function's request from these
             outputs["SnowflakeTrainingSecretArn"] = training_secret.secret_arn

@@ -39,6 +39,7 @@ class SageMakerCleanup(Construct):
             )
 
         on_event, is_complete = function("OnEvent", "on_event"), function("IsComplete", "is_complete")
+        self.functions = {"cleanup-on-event": on_event, "cleanup-is-complete": is_complete}
         owned = [
             stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
             for kind in ("endpoint", "endpoint-config", "model")

@@ -25,7 +25,7 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
 }
-LOCKED_PACKAGES = ("lambda_src/snowflake_integration",)
+LOCKED_PACKAGES = ("lambda_src/snowflake_integration", "pipeline_shared")
 
 
 class WheelhouseError(RuntimeError):
@@ -61,8 +61,11 @@ def fill(locks: Sequence[Path], python_version: str = PYTHON_VERSION, architectu
     return target
 
 
-def install(lock: Path, target: Path, python_version: str, architecture: str) -> None:
-    """Install ``lock`` into ``target`` from the wheelhouse alone (no index, no network)."""
+def install(locks: Sequence[Path], target: Path, python_version: str, architecture: str) -> None:
+    """Install ``locks`` into ``target`` in one pip run from the wheelhouse alone (no index, no network).
+
+    One run, so that a wheel two locks pin (at the same version) is installed once.
+    """
     wheels = wheelhouse_dir(python_version, architecture)
     if not wheels.is_dir():
         raise WheelhouseError(
@@ -77,8 +80,7 @@ def install(lock: Path, target: Path, python_version: str, architecture: str) ->
         *wheel_options(python_version, architecture),
         "--target",
         str(target),
-        "-r",
-        str(lock),
+        *(option for lock in locks for option in ("-r", str(lock))),
     )
 
 
@@ -106,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbs = parser.add_subparsers(dest="verb", required=True)
     verbs.add_parser("fill", help="download every locked wheel into .wheelhouse/ (make install runs this)")
     lock = verbs.add_parser("lock", help="rewrite a package's requirements.lock from its requirements.txt")
-    lock.add_argument("package", type=Path, help="e.g. lambda_src/snowflake_integration")
+    lock.add_argument("package", type=Path, help="e.g. lambda_src/snowflake_integration or pipeline_shared")
     args = parser.parse_args(argv)
     if args.verb == "fill":
         print(f"wheelhouse: {fill([ROOT / p / LOCK for p in LOCKED_PACKAGES]).relative_to(ROOT)}")

@@ -51,7 +51,7 @@ from pipeline_shared.aws_errors import error_message, is_not_found, redact
 from pipeline_shared.catalogue import BY_PATH
 
 FUNCTION = BY_PATH["deploy"].label
-VARIANT = "AllTraffic"
+VARIANT = resources.ENDPOINT_VARIANT
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 
 

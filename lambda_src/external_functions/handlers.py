@@ -8,6 +8,7 @@ retry would only repeat it (Snowflake retries every 5xx for minutes), so the que
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -25,9 +26,9 @@ from external_functions.protocol import (
     request_headers,
 )
 from external_functions.settings import Environment, HostingSettings, TrainingSettings
-from pipeline_shared import InputError
+from pipeline_shared import InputError, resources
 from pipeline_shared.catalogue import BY_PATH
-from pipeline_shared.logs import log
+from pipeline_shared.logs import count, log
 
 Work = Callable[[Batch, Environment], Sequence[Any]]
 
@@ -45,23 +46,37 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         "query_id": headers.get("sf-external-function-current-query-id"),
         "batch_id": headers.get("sf-external-function-query-batch-id"),
     }
+    outcome = resources.FAILED_BATCHES
     try:
         batch = parse_event(event, function=function, arities=entry.arities)
         fields["rows"] = len(batch.rows)
         answer = ok(batch, work(batch, Environment.current(function)))
         log("INFO", "answered", status=200, duration_ms=_since(started), **fields)
+        outcome = resources.ROWS
         return answer
     except InputError as exc:  # a shared rule (name, option) refused the caller's input
         error = BadRequestError(str(exc))
         log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
+        outcome = resources.REFUSED_BATCHES
         return failed(error)
     except ExternalFunctionError as error:
         log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
+        outcome = resources.REFUSED_BATCHES if error.status < 500 else resources.FAILED_BATCHES
         return failed(error)
     except Exception as exc:  # an answer Snowflake can show, never a stack trace
         log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc(), **fields)
         error = FailedError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}.")
         return failed(error)
+    finally:
+        _count(function, outcome, fields.get("rows", 0))
+
+
+def _count(function: str, outcome: str, rows: int) -> None:
+    """The batch's counters: rows answered, or one refused (4xx) or failed (5xx, unexpected) batch."""
+    prefix = os.environ.get("RESOURCE_PREFIX", "")
+    if resources.is_resource_prefix(prefix):  # a misconfigured function has already answered so
+        counters = {resources.ROWS: rows} if outcome == resources.ROWS else {outcome: 1}
+        count(prefix, function, **counters)
 
 
 def _ownership(prefix: str) -> scoring.Ownership:

@@ -28,6 +28,7 @@ from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.logs import count
 from pipeline_shared.training_options import (
     BY_NAME,
     METRIC_NAMES,
@@ -193,6 +194,7 @@ def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, s
                 return _summary(found)
         raise upstream_error(exc, f"starting training job {job}") from None
     _keep_training_logs(settings.log_retention_days)
+    count(settings.prefix, FUNCTION, **{resources.JOBS_STARTED: 1})
     return {"training_job_name": job, "training_job_arn": response["TrainingJobArn"], "status": "InProgress"}
 
 

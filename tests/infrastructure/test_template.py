@@ -24,6 +24,7 @@ PREFIX = "movielens-dev"
 ACCOUNT = "arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:"
 LOG_GROUP = ACCOUNT.format(service="logs") + "log-group:"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ALARM_EMAIL = "ops@example.com"
 ADMIN_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/recommender-admin-AbCdEf"
 
 
@@ -80,7 +81,8 @@ def allows(granted: list[dict[str, Any]], action: str, resource: str) -> bool:
 
 def configured_context() -> dict[str, Any]:
     """dev with every opt-in setting: reserved train concurrency, other instance types, real-time endpoints,
-    and Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name)."""
+    Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name), and
+    alarms mailed to an address, with the endpoint of model movielens watched."""
     context = project_context()
     dev_env = copy.deepcopy(context["recommender"]["environments"]["dev"])
     snowflake = dev_env["snowflake"]
@@ -89,6 +91,7 @@ def configured_context() -> dict[str, Any]:
     snowflake["secretKmsKeyArn"] = KEY_ARN
     dev_env["training"] = {"instanceType": "ml.c5.xlarge", "concurrentStarts": 4}
     dev_env["endpoint"] = {"type": "realtime", "instanceType": "ml.m5.xlarge"}
+    dev_env["alarms"] = {"email": ALARM_EMAIL, "models": ["movielens"], "latencyP99Ms": 400}
     context["recommender"] = {"environments": {"dev": dev_env}}
     return context
 
@@ -542,7 +545,8 @@ def test_secrets_under_a_customer_managed_key_can_be_decrypted_by_their_readers(
     (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html); CDK's grant_read
     grants none for an imported key (aws/aws-cdk#10160). Each reader may decrypt only its own secret, only
     through Secrets Manager."""
-    assert "kms:" not in flat(dev_template)  # without snowflake.secretKmsKeyArn: Secrets Manager's own key
+    # without snowflake.secretKmsKeyArn: Secrets Manager's own key (the alarm topic's key is Monitoring's)
+    assert "kms:" not in flat([s for _, s in statements(dev_template)])
     _, training = role_statements(configured, "SageMakerRole")
     ddl = [s for name, s in statements(configured) if name.startswith("SnowflakeHandlerServiceRole")]
     trainer_secret = ACCOUNT.format(service="secretsmanager") + "secret:snowflake/recommender-trainer-??????"
@@ -591,3 +595,138 @@ def test_no_stack_sets_the_stand_in_flag_that_admits_password_secrets(synthesize
     no Lambda environment or other property of any stack may carry it."""
     for name, template in {**synthesized.templates, "configured": configured}.items():
         assert STANDIN_ENV not in flat(template), name
+
+
+# -- monitoring -------------------------------------------------------------------------------
+
+
+def alarms_by_name(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        a["Properties"]["AlarmName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def topic_ref(template: dict[str, Any]) -> dict[str, str]:
+    [topic] = resources(template, "AWS::SNS::Topic")
+    return {"Ref": topic}
+
+
+def test_the_alarm_topic_is_kms_encrypted_ssl_only_and_subscribed_only_when_configured(dev_template, configured):
+    for template in (dev_template, configured):
+        [topic] = resources(template, "AWS::SNS::Topic").values()
+        key = topic["Properties"]["KmsMasterKeyId"]
+        [key_id] = [k for k in resources(template, "AWS::KMS::Key") if k == key["Fn::GetAtt"][0]]
+        assert resources(template, "AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
+        key_statements = resources(template, "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"]["Statement"]
+        [grant] = [s for s in key_statements if "Service" in s["Principal"]]
+        # both publish to the encrypted topic
+        assert set(grant["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+        assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        [policy] = resources(template, "AWS::SNS::TopicPolicy").values()
+        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
+    assert resources(dev_template, "AWS::SNS::Subscription") == {}  # the shipped dev sets no address
+    [subscription] = resources(configured, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "Protocol": "email",
+        "Endpoint": ALARM_EMAIL,
+        "TopicArn": topic_ref(configured),
+    }
+
+
+def test_every_lambda_of_the_stack_alarms_on_errors_and_throttles(dev_template) -> None:
+    alarms = alarms_by_name(dev_template)
+    ours = {
+        k: f
+        for k, f in resources(dev_template, "AWS::Lambda::Function").items()
+        if f["Properties"].get("Handler", "").split(".")[0]
+        in ("external_functions", "snowflake_integration", "sagemaker_cleanup")
+    }
+    assert len(ours) == len(CATALOGUE) + 3
+    watched: dict[str, set[str]] = {}
+    for alarm in alarms.values():
+        if alarm.get("Namespace") == "AWS/Lambda":
+            [dimension] = alarm["Dimensions"]
+            assert dimension["Name"] == "FunctionName"
+            watched.setdefault(dimension["Value"]["Ref"], set()).add(alarm["MetricName"])
+            assert (alarm["Statistic"], alarm["Threshold"], alarm["Period"]) == ("Sum", 1, 300)
+            assert alarm["AlarmActions"] == [topic_ref(dev_template)]
+    assert watched == {function: {"Errors", "Throttles"} for function in ours}
+    assert f"{PREFIX}-invoke-model-errors" in alarms and f"{PREFIX}-snowflake-integration-throttles" in alarms
+
+
+def test_failed_training_and_tuning_jobs_of_this_prefix_reach_the_topic(dev_template) -> None:
+    patterns = {
+        tuple(rule["Properties"]["EventPattern"]["detail-type"]): rule
+        for rule in resources(dev_template, "AWS::Events::Rule").values()
+    }
+    training = patterns[("SageMaker Training Job State Change",)]["Properties"]
+    assert training["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Training Job State Change"],
+        "detail": {"TrainingJobName": [{"prefix": f"{PREFIX}-train-"}], "TrainingJobStatus": ["Failed"]},
+    }
+    tuning = patterns[("SageMaker HyperParameter Tuning Job State Change",)]["Properties"]
+    assert tuning["EventPattern"]["detail"]["HyperParameterTuningJobStatus"] == ["Failed"]
+    assert tuning["EventPattern"]["detail"]["HyperParameterTuningJobName"][0]["prefix"].startswith(PREFIX)
+    for rule in (training, tuning):
+        assert rule["State"] == "ENABLED" and [t["Arn"] for t in rule["Targets"]] == [topic_ref(dev_template)]
+
+
+def test_every_endpoint_is_watched_through_the_scoring_functions_failed_batches(dev_template) -> None:
+    alarms = alarms_by_name(dev_template)
+    for label in ("invoke_model", "recommend"):
+        alarm = alarms[f"{PREFIX}-{label.replace('_', '-')}-failed-batches"]
+        [stat] = [m["MetricStat"] for m in alarm["Metrics"]]
+        assert stat["Metric"] == {
+            "Namespace": f"Recommender/{PREFIX}",  # what the Lambdas publish through Powertools
+            "MetricName": "FailedBatches",
+            "Dimensions": [{"Name": "service", "Value": label}],
+        }
+        assert (stat["Stat"], alarm["Threshold"], alarm["AlarmActions"]) == ("Sum", 1, [topic_ref(dev_template)])
+    assert not [a for a in alarms.values() if "AWS/SageMaker" in json.dumps(a)]  # no model configured in dev
+
+
+def test_a_configured_models_endpoint_alarms_on_error_rates_and_p99_latency(configured) -> None:
+    alarms = alarms_by_name(configured)
+    endpoint = [
+        {"Name": "EndpointName", "Value": f"{PREFIX}-movielens"},
+        {"Name": "VariantName", "Value": "AllTraffic"},
+    ]
+    for kind, metric in (("5xx", "Invocation5XXErrors"), ("model-errors", "InvocationModelErrors")):
+        alarm = alarms[f"{PREFIX}-movielens-{kind}-rate"]
+        assert alarm["Threshold"] == 5 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        [expression] = [m for m in alarm["Metrics"] if "Expression" in m]
+        assert expression["ReturnData"] is True and "/ MAX([invocations, 1])" in expression["Expression"]
+        used = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+        assert set(used) == {metric, "Invocations"}
+        for stat in used.values():
+            assert stat["Metric"]["Namespace"] == "AWS/SageMaker" and stat["Metric"]["Dimensions"] == endpoint
+    latency = alarms[f"{PREFIX}-movielens-latency-p99"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == (
+        "ModelLatency",
+        "p99",
+        400_000,
+    )
+    assert latency["Dimensions"] == endpoint and latency["AlarmActions"] == [topic_ref(configured)]
+
+
+def test_the_dashboard_shows_the_alarms_counters_endpoints_and_lambdas(dev_template, configured) -> None:
+    for template, endpoints in ((dev_template, []), (configured, [f"Endpoint {PREFIX}-movielens"])):
+        [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
+        assert dashboard["Properties"]["DashboardName"] == f"{PREFIX}-recommender"
+        body = json.loads(
+            "".join(
+                part if isinstance(part, str) else "0"
+                for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+            )
+        )
+        titles = [widget["properties"].get("title") for widget in body["widgets"]]
+        assert titles[:3] == [
+            "Alarms",
+            "Rows answered per function",
+            "Batches refused (4xx) and failed (5xx); training jobs started",
+        ]
+        assert [t for t in titles if t.startswith("Endpoint ")] == endpoints
+        assert len([t for t in titles if t.startswith("Lambda ")]) == len(CATALOGUE) + 3
+        assert len(body["widgets"][0]["properties"]["alarms"]) == len(resources(template, "AWS::CloudWatch::Alarm"))

@@ -113,8 +113,14 @@ def assert_sentence(answer, status):
     return body
 
 
+def emitted(out):
+    """(log records, EMF metric documents) of the handler's stdout, every line JSON."""
+    lines = [json.loads(line) for line in out.splitlines()]
+    return [line for line in lines if "_aws" not in line], [line for line in lines if "_aws" in line]
+
+
 def log_lines(capsys):
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    return emitted(capsys.readouterr().out)[0]
 
 
 def test_the_guard_catches_a_request(sent):
@@ -289,7 +295,7 @@ def test_success_logs_one_json_line_without_row_data(training_env, capsys):
     assert MARKER.lower() not in answer["body"]
     out = capsys.readouterr().out
     assert MARKER.lower() not in out
-    lines = [json.loads(line) for line in out.splitlines()]
+    lines, metrics = emitted(out)
     assert len(lines) == 1
     record = lines[0]
     assert record["query_id"] == QUERY_ID
@@ -298,6 +304,12 @@ def test_success_logs_one_json_line_without_row_data(training_env, capsys):
     assert record["status"] == 200
     assert record["rows"] == 2
     assert record["level"] == "INFO"
+    # the batch's counter, in CloudWatch's embedded metric format, in the pipeline's own namespace
+    [document] = metrics
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == f"Recommender/{TRAINING_ENV['RESOURCE_PREFIX']}"
+    assert directive["Dimensions"] == [["service"]] and directive["Metrics"] == [{"Name": "Rows", "Unit": "Count"}]
+    assert (document["service"], document["Rows"]) == ("invoke_model", [2.0])
 
 
 def test_row_error_logs_one_json_line_without_row_data(training_env, capsys):
@@ -307,8 +319,9 @@ def test_row_error_logs_one_json_line_without_row_data(training_env, capsys):
     out = capsys.readouterr().out
     assert MARKER not in out
     assert "drop table" not in out
-    lines = [json.loads(line) for line in out.splitlines()]
+    lines, metrics = emitted(out)
     assert len(lines) == 1
+    assert [(m["service"], m["RefusedBatches"]) for m in metrics] == [("train_and_get_recommendations", [1.0])]
     record = lines[0]
     assert (record["query_id"], record["batch_id"]) == (QUERY_ID, BATCH_ID)
     assert record["status"] == 400

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import ConfigError, PipelineConfig, load_environments
+from stacks.config import AlarmsConfig, ConfigError, PipelineConfig, load_environments
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = json.loads((ROOT / "cdk.json").read_text())["context"]["recommender"]
@@ -152,6 +152,7 @@ def test_minimal_environment_gets_every_default():
     assert config.api.throttle_rate_limit == 50
     assert config.api.throttle_burst_limit == 100
     assert config.log_retention_days == 30
+    assert config.alarms == AlarmsConfig(email=None, models=(), latency_p99_ms=1000)
     sf = config.snowflake
     assert sf.schema == "PUBLIC"
     assert sf.grant_roles == ()
@@ -706,3 +707,30 @@ def test_other_snowflake_accounts_may_reuse_schema_and_integration_names():
     ctx = two_environments(snowflake__schema="PUBLIC", snowflake__integrationName="MOVIELENS_DEV_API")
     ctx["environments"]["prod"]["snowflake"]["account"] = "myorg-production"
     assert len(load_environments(ctx)) == 2
+
+
+# -- alarms -----------------------------------------------------------------------------------
+
+
+def test_alarms_read_email_models_and_latency():
+    ctx = context()
+    dev(ctx)["alarms"] = {"email": " ops@example.com ", "models": ["MovieLens", "exp-1"], "latencyP99Ms": 250}
+    assert load_dev(ctx).alarms == AlarmsConfig(
+        email="ops@example.com", models=("movielens", "exp-1"), latency_p99_ms=250
+    )
+
+
+@pytest.mark.parametrize("email", ["ops", "ops@", "Ops <ops@example.com>", "a@b", 7])
+def test_a_malformed_alarm_email_names_the_key(email):
+    ctx = context()
+    dev(ctx)["alarms"] = {"email": email}
+    assert_names_key_with_example(config_error(ctx), f"{DEV}.alarms.email", "ops@example.com")
+
+
+@pytest.mark.parametrize("models", ["movielens", ["bad name"], ["-x"], [""], ["a" * 60], ["m", "M"]])
+def test_alarm_models_must_be_deployable_names_listed_once(models):
+    ctx = context()
+    dev(ctx)["alarms"] = {"models": models}
+    message = config_error(ctx)
+    assert f"context {DEV}.alarms.models" in message
+    assert_one_sentence(message)

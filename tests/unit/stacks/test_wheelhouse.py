@@ -33,4 +33,4 @@ def test_installing_without_a_wheelhouse_says_what_to_run(tmp_path):
     lock = tmp_path / wheelhouse.LOCK
     lock.write_text("six==1.17.0\n")
     with pytest.raises(wheelhouse.WheelhouseError, match="run make install"):
-        wheelhouse.install(lock, tmp_path / "out", "3.13", "arm64")  # never filled for arm64
+        wheelhouse.install([lock], tmp_path / "out", "3.13", "arm64")  # never filled for arm64

@@ -1,0 +1,241 @@
+"""Monitoring: the pipeline's alarms, all to one KMS-encrypted SNS topic, and a CloudWatch dashboard.
+
+What is watched, and where the service behaviour is documented:
+- Failed training and tuning jobs: SageMaker sends "SageMaker Training Job State Change" and "SageMaker
+  HyperParameter Tuning Job State Change" events to EventBridge with the job's describe fields in
+  ``detail`` (``TrainingJobName``/``TrainingJobStatus``, ``HyperParameterTuningJobName``/
+  ``HyperParameterTuningJobStatus``); a rule matching this prefix's job names in status ``Failed``
+  publishes them to the topic
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html,
+  https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-sagemaker.html).
+- Endpoints: SageMaker publishes ``Invocations``, ``Invocation5XXErrors``, ``InvocationModelErrors`` and
+  ``ModelLatency`` (microseconds; percentiles are valid statistics) in ``AWS/SageMaker`` per
+  ``EndpointName`` and ``VariantName``, for real-time and serverless endpoints alike
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html,
+  https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html).
+  Endpoints are created from SQL after deploy, and CloudWatch cannot alarm on a SEARCH expression, nor
+  compute percentiles in a Metrics Insights query (its functions are AVG, COUNT, MAX, MIN and SUM:
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-querylanguage.html,
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html).
+  So: the models named in ``alarms.models`` get per-endpoint alarms (their endpoint is ``<prefix>-<model>``,
+  variant ``AllTraffic``), and every endpoint of the prefix is covered by the Lambdas' own counters
+  (``FailedBatches`` of invoke_model and recommend, published through Powertools in ``Recommender/<prefix>``):
+  a ModelError or an unreachable endpoint fails the batch.
+- Each Lambda's ``Errors`` and ``Throttles`` (``AWS/Lambda``, per ``FunctionName``).
+The topic's key lets CloudWatch and EventBridge publish (both need kms:GenerateDataKey* and kms:Decrypt on
+an encrypted topic's key: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from pipeline_shared import resources
+from pipeline_shared.catalogue import BY_PATH, CATALOGUE
+
+PERIOD = Duration.minutes(5)
+ERROR_RATE_PERCENT = 5  # of an endpoint's invocations in one period
+SCORING_FUNCTIONS = (BY_PATH["invoke"].label, BY_PATH["recommend"].label)  # their failed batches: endpoint failures
+
+
+class Monitoring(Construct):
+    """Alarms on failed training jobs, endpoint errors and latency, and every Lambda's errors and throttles.
+
+    ``functions``: the stack's Lambdas by the name their alarms carry. ``email``: the topic's one
+    subscription (None: none; subscribe yourself). ``models``: model names whose endpoints get their
+    own alarms. ``latency_p99_ms``: the ModelLatency p99 above which a model's endpoint alarms.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        functions: Mapping[str, lambda_.IFunction],
+        email: str | None,
+        models: Sequence[str],
+        latency_p99_ms: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        key = kms.Key(self, "TopicKey", enable_key_rotation=True, description=f"Encrypts {prefix}'s alarm topic")
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self, "Topic", display_name=f"Recommender alarms ({prefix})", master_key=key, enforce_ssl=True
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        notify = actions.SnsAction(self.topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def alarm(construct: str, description: str, metric: cloudwatch.IMetric, threshold: float) -> cloudwatch.Alarm:
+            made = cloudwatch.Alarm(
+                self,
+                construct,
+                alarm_name=f"{prefix}-{construct}",
+                alarm_description=description,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            made.add_alarm_action(notify)
+            self.alarms.append(made)
+            return made
+
+        events.Rule(
+            self,
+            "JobFailed",
+            description=f"A training or tuning job of {prefix} failed",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Training Job State Change"],
+                detail={
+                    "TrainingJobName": [{"prefix": resources.training_job_prefix(prefix)}],
+                    "TrainingJobStatus": ["Failed"],
+                },
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+        events.Rule(
+            self,
+            "TuningJobFailed",
+            description=f"A tuning job of {prefix} failed",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker HyperParameter Tuning Job State Change"],
+                detail={
+                    "HyperParameterTuningJobName": [{"prefix": resources.tuning_job_prefix(prefix)}],
+                    "HyperParameterTuningJobStatus": ["Failed"],
+                },
+            ),
+            targets=[targets.SnsTopic(self.topic)],
+        )
+
+        lambda_widgets: list[cloudwatch.IWidget] = []
+        for name, function in functions.items():
+            errors = function.metric_errors(period=PERIOD, statistic="Sum")
+            throttles = function.metric_throttles(period=PERIOD, statistic="Sum")
+            alarm(f"{name}-errors", f"The {name} Lambda failed (unhandled error or timeout).", errors, 1)
+            alarm(f"{name}-throttles", f"Invocations of the {name} Lambda were throttled.", throttles, 1)
+            lambda_widgets.append(
+                cloudwatch.GraphWidget(
+                    title=f"Lambda {name}",
+                    left=[function.metric_invocations(period=PERIOD, statistic="Sum"), errors, throttles],
+                    right=[function.metric_duration(period=PERIOD, statistic="p99")],
+                    width=8,
+                )
+            )
+
+        namespace = resources.metrics_namespace(prefix)
+
+        def counter(name: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=namespace,
+                metric_name=name,
+                dimensions_map={"service": label},
+                period=PERIOD,
+                statistic="Sum",
+                label=f"{label} {name}",
+            )
+
+        for label in SCORING_FUNCTIONS:
+            alarm(
+                f"{label.replace('_', '-')}-failed-batches",
+                f"{label} answered batches with a 5xx: an endpoint of {prefix} failed (ModelError) or was "
+                "unreachable; the Lambda's log names the model and the request id.",
+                counter(resources.FAILED_BATCHES, label),
+                1,
+            )
+
+        endpoint_widgets: list[cloudwatch.IWidget] = []
+        for model in models:
+            endpoint = resources.endpoint_name(prefix, model)
+
+            def sagemaker(metric: str, statistic: str, endpoint: str = endpoint) -> cloudwatch.Metric:
+                return cloudwatch.Metric(
+                    namespace="AWS/SageMaker",
+                    metric_name=metric,
+                    dimensions_map={"EndpointName": endpoint, "VariantName": resources.ENDPOINT_VARIANT},
+                    period=PERIOD,
+                    statistic=statistic,
+                )
+
+            invocations = sagemaker("Invocations", "Sum")
+            rates = {}
+            for kind, metric, errors in (
+                ("5xx", "Invocation5XXErrors", "server_errors"),
+                ("model-errors", "InvocationModelErrors", "model_errors"),
+            ):  # ids differ: the endpoint's graph shows both expressions
+                rates[kind] = cloudwatch.MathExpression(
+                    expression=f"100 * {errors} / MAX([invocations, 1])",
+                    using_metrics={errors: sagemaker(metric, "Sum"), "invocations": invocations},
+                    label=f"{model} {metric} %",
+                    period=PERIOD,
+                )
+                alarm(
+                    f"{model}-{kind}-rate",
+                    f"At least {ERROR_RATE_PERCENT}% of the invocations of endpoint {endpoint} answered {metric}.",
+                    rates[kind],
+                    ERROR_RATE_PERCENT,
+                )
+            latency = sagemaker("ModelLatency", "p99")
+            alarm(
+                f"{model}-latency-p99",
+                f"The p99 ModelLatency of endpoint {endpoint} is at least {latency_p99_ms} ms.",
+                latency,
+                latency_p99_ms * 1000,  # ModelLatency is in microseconds
+            )
+            endpoint_widgets.append(
+                cloudwatch.GraphWidget(
+                    title=f"Endpoint {endpoint}",
+                    left=[invocations, *rates.values()],
+                    right=[latency],
+                    width=12,
+                )
+            )
+
+        labels = [function.label for function in CATALOGUE]
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"{prefix}-recommender",
+            default_interval=Duration.hours(6),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Rows answered per function",
+                left=[counter(resources.ROWS, label) for label in labels],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Batches refused (4xx) and failed (5xx); training jobs started",
+                left=[
+                    counter(name, label)
+                    for label in labels
+                    for name in (resources.REFUSED_BATCHES, resources.FAILED_BATCHES)
+                ],
+                right=[counter(resources.JOBS_STARTED, BY_PATH["train"].label)],
+                width=12,
+            ),
+        )
+        if endpoint_widgets:
+            self.dashboard.add_widgets(*endpoint_widgets)
+        self.dashboard.add_widgets(*lambda_widgets)
