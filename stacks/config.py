@@ -90,6 +90,8 @@ class PipelineConfig:
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     log_retention_days: int = 30
+    # False for a shared account whose API Gateway CloudWatch role is someone else's: no account stack for it.
+    manage_api_gateway_account_role: bool = True
 
     @property
     def stack_name(self) -> str:
@@ -336,6 +338,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             throttle_burst_limit=api.number("throttleBurstLimit", 100, 1, 5000),
         ),
         log_retention_days=_retention_days(env),
+        manage_api_gateway_account_role=env.flag("manageApiGatewayAccountRole", True),
     )
 
 

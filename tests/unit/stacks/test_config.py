@@ -706,3 +706,14 @@ def test_other_snowflake_accounts_may_reuse_schema_and_integration_names():
     ctx = two_environments(snowflake__schema="PUBLIC", snowflake__integrationName="MOVIELENS_DEV_API")
     ctx["environments"]["prod"]["snowflake"]["account"] = "myorg-production"
     assert len(load_environments(ctx)) == 2
+
+
+def test_the_api_gateway_account_role_is_managed_unless_opted_out():
+    assert load_dev(context()).manage_api_gateway_account_role is True
+    ctx = context()
+    dev(ctx)["manageApiGatewayAccountRole"] = False
+    assert load_dev(ctx).manage_api_gateway_account_role is False
+    dev(ctx)["manageApiGatewayAccountRole"] = "no"
+    message = config_error(ctx)
+    assert f"{DEV}.manageApiGatewayAccountRole must be true or false" in message
+    assert_one_sentence(message)
