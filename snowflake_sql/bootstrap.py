@@ -12,8 +12,8 @@ Public keys are not secrets, but they are the operator's: without ``--admin-publ
 comments to fill in. Snowflake takes the key without its ``-----BEGIN/END PUBLIC KEY-----``
 lines (https://docs.snowflake.com/en/user-guide/key-pair-auth), which are stripped here.
 
-    python -m snowflake_sql.bootstrap --env dev                        # print (the default)
-    python -m snowflake_sql.bootstrap --env dev --apply --user ME --private-key-file me.p8
+    recommender-bootstrap --env dev                        # print (the default); make snowflake-bootstrap ENV=dev
+    recommender-bootstrap --env dev --apply --user ME --private-key-file me.p8
 
 Applying connects as ``--user`` with ``--role`` (default ACCOUNTADMIN), never as the pipeline's
 own users (they do not exist yet); the key comes from ``--private-key-file`` or ``--secret``
@@ -206,7 +206,7 @@ class BootstrapApplyError(RuntimeError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m snowflake_sql.bootstrap",
+        prog="recommender-bootstrap",
         description="Print (default) or apply the Snowflake set-up an environment of cdk.json needs before "
         "cdk deploy: database, schema, tables, roles, users, grants, warehouse usage.",
     )

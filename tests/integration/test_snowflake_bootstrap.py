@@ -1,4 +1,4 @@
-"""``python -m snowflake_sql.bootstrap`` (``main``): every environment of cdk.json, on a fresh fakesnow account.
+"""``recommender-bootstrap`` (``main``): every environment of cdk.json, on a fresh fakesnow account.
 
 fakesnow parses none of Snowflake's access-control statements (CREATE ROLE, CREATE USER ... TYPE =
 SERVICE, ALTER USER, GRANT: "Parser Error" or "not implemented", checked below), so the stand-in
