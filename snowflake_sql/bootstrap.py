@@ -22,8 +22,9 @@ database, schema and table statements (:func:`is_access_control` tells them apar
 what it left out -- for an account where an administrator runs the rest, or a stand-in without
 roles.
 
-Exit status: 0 printed or applied; 2 bad configuration or arguments; 1 Snowflake refused a
-statement (the message names it; what ran before it stays, and re-running continues).
+Exit status: 0 printed or applied; 2 bad configuration or arguments; 1 no connection (or no
+credentials) or Snowflake refused a statement (the message names it; what ran before it stays,
+and re-running continues).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 class BootstrapError(ValueError):
     """An argument the script cannot be rendered with; the message names it and what to do."""
+
+
+class BootstrapApplyError(RuntimeError):
+    """Snowflake refused a bootstrap statement; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -198,10 +203,6 @@ def apply(connection: SnowflakeConnection, sql: str, *, objects_only: bool = Fal
                 ) from None
             ran += 1
     return ran, skipped
-
-
-class BootstrapApplyError(RuntimeError):
-    """Snowflake refused a bootstrap statement."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

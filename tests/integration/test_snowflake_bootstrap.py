@@ -111,3 +111,16 @@ def test_the_model_finds_a_grant_before_its_table() -> None:
     assert unresolved(access, created={"DATABASE MOVIELENS", "SCHEMA MOVIELENS.PROD"}, warehouse="COMPUTE_WH") == [
         s for s in access if " ON TABLE " in s
     ]
+
+
+def test_a_refused_statement_is_named_and_exits_1(
+    fresh_account: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --objects-only the stand-in refuses the first role statement: one sentence naming it, exit 1."""
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "admin")
+    config = load_environment("dev")
+    number = next(i for i, s in enumerate(statements(script(config)), start=1) if is_access_control(s))
+    status, out, err = bootstrap(fresh_account, capsys, "--env", "dev", "--apply")
+    assert status == 1 and not out
+    assert err.startswith(f"Statement {number} (CREATE ROLE IF NOT EXISTS RECOMMENDER_DEPLOYER) failed: ")
+    assert err.count("\n") == 1 and "run again" in err
