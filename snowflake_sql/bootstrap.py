@@ -5,7 +5,12 @@ the two roles (and ``grantRoles``), the two service users, the grants on the obj
 created, and warehouse usage. Every statement is re-runnable (``IF NOT EXISTS``; a repeated
 GRANT changes nothing), so a failed run is finished by running it again. Run it as a role that
 may create roles and users and grant ``CREATE INTEGRATION`` (ACCOUNTADMIN): the deploy's custom
-resource then finds the database, schema, roles and users it needs.
+resource then finds the database, schema, roles and users it needs. Users are ``TYPE = SERVICE``,
+which cannot sign in with a password
+(https://docs.snowflake.com/en/user-guide/admin-user-management); grants follow
+https://docs.snowflake.com/en/sql-reference/sql/grant-privilege and name objects created above
+them, never future ones: the training role is the boundary of what the train function can read
+and overwrite, so it gets exactly the tables it needs.
 
 Public keys are not secrets, but they are the operator's: without ``--admin-public-key-file`` /
 ``--trainer-public-key-file`` the ``ALTER USER ... SET RSA_PUBLIC_KEY`` lines are printed as
