@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving bench-write-back synth snapshot diff deploy destroy clean
+.PHONY: help install snowflake-bootstrap local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving bench-write-back synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ $(NODE_STAMP): package.json package-lock.json
 	touch $@
 
 install: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## create .venv, node_modules and .wheelhouse with every pinned dependency
+
+snowflake-bootstrap: $(STAMP) ## print the Snowflake set-up to run before the first deploy: make snowflake-bootstrap ENV=dev (APPLY=1 ARGS="--user ME --private-key-file me.p8" runs it)
+	@test -n "$(ENV)" || { echo "make snowflake-bootstrap: say which environment of cdk.json, e.g. ENV=dev" >&2; exit 2; }
+	@$(BIN)/python -m snowflake_sql.bootstrap --env "$(ENV)" $(if $(APPLY),--apply) $(ARGS)
 
 test-image: $(STAMP) $(OPERATOR_STAMP) ## build the training image with Docker and run it through the SageMaker SDK's local mode
 	RECOMMENDER_DOCKER_TESTS=1 $(BIN)/pytest -q tests/integration/test_image_local_mode.py -rs

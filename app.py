@@ -14,17 +14,23 @@ from stacks.recommender_stack import RecommenderStack
 
 
 def build(app: cdk.App) -> list[RecommenderStack]:
-    """Add every configured environment's stack, one API Gateway account stack per account and region, and cdk-nag."""
+    """Add every configured environment's stack, one API Gateway account stack per account and region, and cdk-nag.
+
+    Environments with ``manageApiGatewayAccountRole: false`` leave the account's API Gateway CloudWatch role
+    alone (a shared account that has one already); the account stack exists only for those that manage it.
+    """
     environments = load_environments(app.node.try_get_context(CONTEXT_KEY))
     accounts: dict[tuple[str | None, str | None], ApiGatewayAccountStack] = {}
     stacks = []
     for config in environments:
         where = (config.account, config.region)
-        if where not in accounts:
+        if config.manage_api_gateway_account_role and where not in accounts:
             env = cdk.Environment(account=config.account, region=config.region) if any(where) else None
             accounts[where] = ApiGatewayAccountStack(app, account_stack_name(*where), env=env)
         stack = RecommenderStack(app, config=config)
-        stack.add_stack_dependency(accounts[where], "access logging needs the account's API Gateway CloudWatch role")
+        if config.manage_api_gateway_account_role:
+            reason = "access logging needs the account's API Gateway CloudWatch role"
+            stack.add_stack_dependency(accounts[where], reason)
         stacks.append(stack)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks

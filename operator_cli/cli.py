@@ -6,8 +6,9 @@ Every verb reads the environment's settings from cdk.json and its deployed stack
 ``deploy_model``, ``invoke`` is ``invoke_model``, ``recommend`` is ``recommend`` and ``status`` is
 ``pipeline_status`` (plus the recent jobs with their metrics side by side).
 
-Exit status: 0 done, 2 the input or the environment needs fixing (one sentence on stderr),
-1 AWS failed or is throttling (retry later).
+Exit status: 0 done (``status`` of a failed job is an answer too), 2 the input or the environment
+needs fixing (one sentence on stderr), 1 AWS failed or is throttling (retry later), or the job
+``logs`` / ``train --wait`` followed ended Failed or Stopped.
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ examples:
   recommender train --env dev --input MOVIELENS.PUBLIC.RATINGS --output MOVIELENS.PUBLIC.RECS --option n_epochs=30
   recommender logs --env dev movielens-dev-train-1a2b3c4d5e6f
   recommender status --env dev
-  recommender deploy --env dev movielens latest
+  recommender deploy --env dev movielens latest     # or a training job, or a tuning job (its best job)
   recommender recommend --env dev movielens 42 10
 
-exit status: 0 done; 2 the input or the environment needs fixing; 1 AWS failed or throttled (retry later),
-or the job followed by logs / train --wait ended Failed or Stopped
+exit status: 0 done (status of a failed job included); 2 the input or the environment needs fixing;
+1 AWS failed or throttled (retry later), or the job followed by logs / train --wait ended Failed or Stopped
 """
 BATCH_ID = "sf-external-function-query-batch-id"
 INVOKE_BUDGET_S = 60
@@ -82,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, indent=2, default=str))
     else:
         args.show(result)
-    followed = isinstance(result, dict) and result.get("kind") == "training_job"
-    return 1 if followed and result["status"] in ("Failed", "Stopped") else 0
+    # a job followed to its end that failed exits 1; status only reports (a failed job's status is an answer)
+    followed = args.verb == "logs" or getattr(args, "wait", False)
+    ended_badly = isinstance(result, dict) and result.get("status") in ("Failed", "Stopped")
+    return 1 if followed and ended_badly else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,9 +117,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a training option (repeatable), e.g. n_epochs=30",
     )
     logs = verb(
-        "logs", "follow a training job's CloudWatch logs until it ends, then show its status", _logs, _show_mapping
+        "logs",
+        "follow a training job's CloudWatch logs (or a tuning job's progress) until it ends, then show its status",
+        _logs,
+        _show_mapping,
     )
-    logs.add_argument("job", help="training job name, as train or train_and_get_recommendations answered")
+    logs.add_argument(
+        "job", help="training job name, as train or train_and_get_recommendations answered, or tuning job"
+    )
     _poll_argument(logs)
     state = verb(
         "status",
@@ -124,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         _status,
         _show_status,
     )
-    state.add_argument("name", nargs="?", help="training job name, model name or endpoint name")
+    state.add_argument("name", nargs="?", help="training job, tuning job, model or endpoint name")
     tune = verb("tune", "SageMaker Automatic Model Tuning over the model's hyperparameters", _tune, _show_mapping)
     tune.add_argument("--input", required=True, help="ratings table, DB.SCHEMA.TABLE")
     tune.add_argument("--output", required=True, help="a scratch table: each training job writes it in turn")
@@ -135,7 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--dry-run", action="store_true", help="print the CreateHyperParameterTuningJob request only")
     deploy = verb("deploy", "put a model behind an endpoint, as deploy_model does", _deploy, _show_mapping)
     deploy.add_argument("model", help="model name, e.g. movielens")
-    deploy.add_argument("ref", help="'latest', a training job name, or an s3:// model.tar.gz")
+    deploy.add_argument(
+        "ref",
+        help="'latest', a training job name, a tuning job name (serves its best training job), "
+        "or an s3:// model.tar.gz under the stack's <prefix>/models/",
+    )
     invoke = verb("invoke", "a predicted rating, as invoke_model gives it", _invoke, _show_value)
     invoke.add_argument("model")
     invoke.add_argument("user", type=int)
@@ -207,9 +219,12 @@ def _tune(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
 
 
 def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    if tuning.is_tuning_job(args.job, stack.prefix):
+        return tuning.follow(args.job, _sagemaker(), poll=args.poll)
     if not args.job.startswith(resources.training_job_prefix(stack.prefix)):
         raise InputError(
-            f"'{args.job}' is not a training job of this pipeline (they start with {stack.prefix}-train-)."
+            f"'{args.job}' is not a training or tuning job of this pipeline (they start with "
+            f"{resources.training_job_prefix(stack.prefix)} or {resources.tuning_job_prefix(stack.prefix)})."
         )
     return _followed(args.job, stack, poll=args.poll)
 
@@ -234,6 +249,8 @@ def _option(text: str) -> tuple[str, Any]:
 
 
 def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
+    if args.name and tuning.is_tuning_job(args.name, stack.prefix):
+        return tuning.describe(args.name, _sagemaker())
     if args.name:
         return status.describe(args.name, stack.prefix, _sagemaker(), row=0)
     return recent_jobs(stack.prefix, _sagemaker())

@@ -6,23 +6,33 @@ definitions; the tuned hyperparameters are left out of the static ones. The obje
 of the metrics the image prints. A dry run stops the SDK's CreateHyperParameterTuningJob call
 at botocore's ``provide-client-params`` event and prints the request instead: nothing is created.
 Runs in .venv-operator (:mod:`operator_cli.sdk`).
+
+``status`` and ``logs`` take a tuning job too (:func:`describe`, :func:`follow`): its status, its
+training jobs counted by status, and the best training job with its objective value
+(DescribeHyperParameterTuningJob, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeHyperParameterTuningJob.html).
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, TextIO
 
 import boto3
+from botocore.exceptions import ClientError
 
 from external_functions.settings import TrainingSettings
 from external_functions.training import METRICS, TrainingRequest, training_job_request
 from operator_cli import sdk
-from pipeline_shared import InputError
+from pipeline_shared import InputError, resources
+from pipeline_shared.aws_errors import is_not_found
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
 
 OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
 MAX_NAME = 32  # SageMaker's limit for tuning job names
+ENDED = ("Completed", "Failed", "Stopped", "DeleteFailed")
 
 
 @dataclass(frozen=True)
@@ -134,3 +144,71 @@ def tune(
 
 def _stop_and_show(params: dict[str, Any], **_: Any) -> None:
     raise DryRun(dict(params))
+
+
+def is_tuning_job(name: str, prefix: str) -> bool:
+    return name.startswith(resources.tuning_job_prefix(prefix))
+
+
+def describe(name: str, sagemaker: Any) -> dict[str, Any]:
+    """The tuning job ``name`` as ``recommender status`` shows it; InputError if there is none."""
+    try:
+        job = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    except ClientError as exc:
+        if is_not_found(exc):
+            raise InputError(f"This pipeline has no tuning job named '{name}'.") from None
+        raise
+    return tuning_job_status(job)
+
+
+def tuning_job_status(job: dict[str, Any]) -> dict[str, Any]:
+    """Status, training jobs per status (the non-zero counts), the objective and the best training job."""
+    config = job.get("HyperParameterTuningJobConfig", {})
+    objective = config.get("HyperParameterTuningJobObjective", {})
+    best = job.get("BestTrainingJob") or {}
+    document = {
+        "kind": "tuning_job",
+        "name": job["HyperParameterTuningJobName"],
+        "status": job["HyperParameterTuningJobStatus"],
+        "failure_reason": job.get("FailureReason"),
+        "objective": f"{objective['Type']} {objective['MetricName']}" if objective else None,
+        "training_jobs": {k: v for k, v in job.get("TrainingJobStatusCounters", {}).items() if v} or None,
+        "best_training_job": best.get("TrainingJobName"),
+        "best_objective_value": best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+        "best_hyperparameters": best.get("TunedHyperParameters"),
+        "created": job.get("CreationTime"),
+        "ended": job.get("HyperParameterTuningEndTime"),
+    }
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in document.items()
+        if value is not None
+    }
+
+
+def follow(name: str, sagemaker: Any, *, poll: int, out: TextIO = sys.stdout) -> dict[str, Any]:
+    """Print one line each time the tuning job's status, counts or best job change, until it ends; its status.
+
+    A tuning job has no log stream of its own: each of its training jobs has one (``recommender logs <job>``).
+    """
+    printed = None
+    while True:
+        found = describe(name, sagemaker)
+        line = progress_line(found)
+        if line != printed:
+            print(line, file=out, flush=True)
+            printed = line
+        if found["status"] in ENDED:
+            return found
+        time.sleep(poll)
+
+
+def progress_line(found: dict[str, Any]) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in found.get("training_jobs", {}).items())
+    best = found.get("best_training_job")
+    parts = [
+        f"{found['name']}: {found['status']}",
+        f"training jobs: {counts or 'none yet'}",
+        *([f"best {best} ({found.get('best_objective_value')})"] if best else []),
+    ]
+    return "; ".join(parts)

@@ -1,4 +1,4 @@
--- 01 Database and schema for the MovieLens recommender.
+-- 01 Database and schema for the MovieLens recommender (part of `make snowflake-bootstrap`).
 -- Re-runnable: IF NOT EXISTS leaves existing objects (and their data and grants) alone.
 -- The warehouse is not created here: name an existing one in cdk.json (snowflake.warehouse).
 

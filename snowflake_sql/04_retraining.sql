@@ -1,6 +1,7 @@
 -- 04 Automated retraining: retrain when ratings change, redeploy the newest model.
--- Needs 01-02 applied, the external functions created by `cdk deploy`, and a role with
--- EXECUTE TASK on the account (granted by ACCOUNTADMIN) that owns the tasks.
+-- Needs the bootstrap applied (make snowflake-bootstrap: 01-02 and the roles), the external
+-- functions created by `cdk deploy`, and a role with EXECUTE TASK on the account (granted by
+-- ACCOUNTADMIN) that owns the tasks.
 -- Re-runnable: the stream and log tables are IF NOT EXISTS (recreating the stream would
 -- forget unprocessed changes); the tasks are replaced, then resumed at the end.
 

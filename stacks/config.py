@@ -108,6 +108,8 @@ class PipelineConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     log_retention_days: int = 30
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    # False for a shared account whose API Gateway CloudWatch role is someone else's: no account stack for it.
+    manage_api_gateway_account_role: bool = True
 
     @property
     def stack_name(self) -> str:
@@ -355,6 +357,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         ),
         log_retention_days=_retention_days(env),
         alarms=_alarms(env.child("alarms"), prefix),
+        manage_api_gateway_account_role=env.flag("manageApiGatewayAccountRole", True),
     )
 
 

@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
+import app as cdk_app
 from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import STANDIN_ENV
 from stacks.nag import flatten_reference
@@ -576,6 +578,27 @@ def test_get_bucket_location_is_not_under_a_condition_it_cannot_meet(dev_templat
     _, granted = role_statements(dev_template, "SageMakerRole")
     [location] = [s for s in granted if "s3:GetBucketLocation" in as_list(s["Action"])]
     assert "Condition" not in location
+
+
+def test_a_shared_account_can_keep_its_own_api_gateway_account_role(tmp_path) -> None:
+    """manageApiGatewayAccountRole: false -- no account stack, no AWS::ApiGateway::Account, no role for it."""
+    context = project_context()
+    for environment in context["recommender"]["environments"].values():
+        environment["manageApiGatewayAccountRole"] = False
+    templates = synthesize(tmp_path / "cdk.out", context).templates
+    assert sorted(templates) == ["Recommender-dev", "Recommender-prod"]
+    for template in templates.values():
+        assert not resources(template, "AWS::ApiGateway::Account")
+        assert "AmazonAPIGatewayPushToCloudWatchLogs" not in flat(template)
+        assert resources(template, "AWS::ApiGateway::Stage")  # access logging stays on
+
+
+def test_only_environments_that_manage_the_role_depend_on_the_account_stack() -> None:
+    context = project_context()
+    context["recommender"]["environments"]["dev"]["manageApiGatewayAccountRole"] = False
+    stacks = {stack.stack_name: stack for stack in cdk_app.build(cdk.App(context=context))}
+    assert [d.stack_name for d in stacks["Recommender-prod"].dependencies] == ["Recommender-account"]
+    assert not stacks["Recommender-dev"].dependencies
 
 
 def test_one_stack_owns_api_gateways_account_role(synthesized) -> None:

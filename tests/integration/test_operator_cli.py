@@ -19,7 +19,7 @@ import pytest
 from botocore.validate import ParamValidator
 
 from external_functions.training import METRICS
-from local_mode.sagemaker import TRAINING_LOG_GROUP, LocalSageMaker, RuntimeRoute, report_training_job
+from local_mode.sagemaker import TRAINING_LOG_GROUP, LocalSageMaker, RuntimeRoute, report, report_training_job
 from local_mode.standins import python_env
 from tests.integration.conftest import TrainedJob
 
@@ -88,6 +88,88 @@ def as_json(run: subprocess.CompletedProcess) -> Any:
 def test_every_verb_has_help(verb: str) -> None:
     run = subprocess.run([sys.executable, "-m", "operator_cli", verb, "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--env" in run.stdout
+
+
+def test_deploy_help_names_every_kind_of_reference() -> None:
+    run = subprocess.run([sys.executable, "-m", "operator_cli", "deploy", "--help"], capture_output=True, text=True)
+    text = " ".join(run.stdout.split())
+    assert run.returncode == 0
+    assert "'latest', a training job name, a tuning job name (serves its best training job), or an s3://" in text
+
+
+def test_status_of_a_failed_job_is_an_answer_and_exits_0(aws_env, cdk_json, stack, aws_client) -> None:
+    """Exit 1 is for AWS failing (README, Operating from a terminal): a job that failed is reported, not an error."""
+    job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.FAILS", "--json"))
+    name = job["training_job_name"]
+    report_training_job(aws_client("logs"), name, "Failed", failure_reason="AlgorithmError: Input table A.B.C ...")
+    run = cli(aws_env, cdk_json, "status", name)
+    assert run.returncode == 0, run.stderr
+    assert "Failed" in run.stdout and "AlgorithmError: Input table A.B.C" in run.stdout
+
+
+def create_tuning_job(sagemaker: Any, name: str) -> None:
+    """A tuning job of this pipeline in moto (as `tune` starts one; that verb is tested on its own below)."""
+    sagemaker.create_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name,
+        HyperParameterTuningJobConfig={
+            "Strategy": "Bayesian",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:ndcg_at_10"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2},
+        },
+        TrainingJobDefinition={
+            "AlgorithmSpecification": {"TrainingImage": OUTPUTS["TrainingImageUri"], "TrainingInputMode": "File"},
+            "RoleArn": OUTPUTS["SageMakerRoleArn"],
+            "OutputDataConfig": {"S3OutputPath": f"s3://opscli-artifacts/{PREFIX}/models/"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    )
+
+
+def best(job: str, value: float) -> dict[str, Any]:
+    """The best training job as SageMaker reports it in DescribeHyperParameterTuningJob."""
+    return {
+        "TrainingJobName": job,
+        "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}",
+        "CreationTime": "2026-12-01T10:00:00+00:00",
+        "TrainingJobStatus": "Completed",
+        "TunedHyperParameters": {"n_factors": "120"},
+        "FinalHyperParameterTuningJobObjectiveMetric": {"MetricName": "validation:ndcg_at_10", "Value": value},
+        "ObjectiveStatus": "Succeeded",
+    }
+
+
+def test_status_and_logs_take_a_tuning_job(aws_env, cdk_json, stack, aws_client) -> None:
+    """logs follows the tuning job's progress until it ends (exit 0), status shows it and its best job."""
+    name = f"{PREFIX}-tune-follow"
+    create_tuning_job(aws_client("sagemaker"), name)
+    logs = aws_client("logs")
+    report(logs, name, {"status": "InProgress", "training_job_status_counters": {"InProgress": 2}})
+    following = start_cli(aws_env, cdk_json, "logs", name, "--poll", "1")
+    first = _line_with(following, "InProgress")
+    assert "2 InProgress" in first
+    report(logs, name, {"status": "Completed", "best_training_job": best(f"{PREFIX}-tune-follow-002-x", 0.3207),
+                        "training_job_status_counters": {"Completed": 4, "InProgress": 0}})  # fmt: skip
+    stdout, stderr = following.communicate(timeout=120)
+    assert following.returncode == 0, stderr
+    assert f"{name}: Completed; training jobs: 4 Completed; best {PREFIX}-tune-follow-002-x (0.3207)" in stdout
+
+    shown = as_json(cli(aws_env, cdk_json, "status", name, "--json"))
+    assert shown["kind"] == "tuning_job" and shown["status"] == "Completed"
+    assert shown["best_training_job"] == f"{PREFIX}-tune-follow-002-x" and shown["best_objective_value"] == 0.3207
+    assert shown["objective"] == "Maximize validation:ndcg_at_10" and shown["training_jobs"] == {"Completed": 4}
+    missing = cli(aws_env, cdk_json, "status", f"{PREFIX}-tune-nosuchjob")
+    assert missing.returncode == 2 and f"has no tuning job named '{PREFIX}-tune-nosuchjob'" in missing.stderr
+
+
+def test_logs_of_a_tuning_job_that_fails_exits_1(aws_env, cdk_json, stack, aws_client) -> None:
+    name = f"{PREFIX}-tune-fails"
+    create_tuning_job(aws_client("sagemaker"), name)
+    report(aws_client("logs"), name, {"status": "Failed", "failure_reason": "No training job reported the objective."})
+    run = cli(aws_env, cdk_json, "logs", name)
+    assert run.returncode == 1, run.stderr
+    assert f"{name}: Failed" in run.stdout and "No training job reported the objective." in run.stdout
+    assert cli(aws_env, cdk_json, "status", name).returncode == 0
 
 
 def test_train_sends_the_train_functions_request(aws_env, cdk_json, stack, aws_client) -> None:

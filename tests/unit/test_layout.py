@@ -56,7 +56,13 @@ def console_scripts() -> dict[str, str]:
 
 
 def test_the_clis_are_console_scripts():
-    assert set(console_scripts()) == {"recommender", "recommender-local", "recommender-load", "recommender-sql"}
+    assert set(console_scripts()) == {
+        "recommender",
+        "recommender-local",
+        "recommender-load",
+        "recommender-sql",
+        "recommender-bootstrap",
+    }
 
 
 @pytest.mark.parametrize("script", sorted(console_scripts()))

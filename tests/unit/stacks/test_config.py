@@ -734,3 +734,14 @@ def test_alarm_models_must_be_deployable_names_listed_once(models):
     message = config_error(ctx)
     assert f"context {DEV}.alarms.models" in message
     assert_one_sentence(message)
+
+
+def test_the_api_gateway_account_role_is_managed_unless_opted_out():
+    assert load_dev(context()).manage_api_gateway_account_role is True
+    ctx = context()
+    dev(ctx)["manageApiGatewayAccountRole"] = False
+    assert load_dev(ctx).manage_api_gateway_account_role is False
+    dev(ctx)["manageApiGatewayAccountRole"] = "no"
+    message = config_error(ctx)
+    assert f"{DEV}.manageApiGatewayAccountRole must be true or false" in message
+    assert_one_sentence(message)
