@@ -13,7 +13,6 @@ the Snowflake secret itself: arguments name the secret, never a credential.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from external_functions.aws import AWS_ERRORS, upstream_error
@@ -28,7 +27,6 @@ SWITCHED_OFF = (
     "option engine 'spark' needs the stack's Spark engine, which is off: set spark.enabled to true for this "
     "environment in cdk.json and redeploy (see docs/scaling.md)."
 )
-LOOKBACK = timedelta(hours=6)  # Snowflake retries a batch within minutes; older runs are other calls'
 # job argument <- option (the job's own defaults are ALS's: SPARK_DEFAULTS)
 ARGUMENTS = {
     "--top-k": "top_k",
@@ -121,18 +119,19 @@ def start(
 
 
 def find(client: Any, application_id: str, name: str) -> dict[str, Any] | None:
-    """The recent job run of ``application_id`` named ``name``, if any."""
+    """The job run of ``application_id`` named ``name``, if any (the application runs only this pipeline's jobs)."""
+    token: dict[str, str] = {}
     try:
-        pages = client.get_paginator("list_job_runs").paginate(
-            applicationId=application_id, createdAtAfter=datetime.now(UTC) - LOOKBACK
-        )
-        for page in pages:
+        while True:  # ListJobRuns pages by nextToken
+            page = client.list_job_runs(applicationId=application_id, **token)
             for run in page["jobRuns"]:
                 if run.get("name") == name:
                     return _summary(name, application_id, run["id"], run["arn"], run["state"])
+            if not page.get("nextToken"):
+                return None
+            token = {"nextToken": page["nextToken"]}
     except AWS_ERRORS as exc:
         raise upstream_error(exc, f"looking up Spark job run {name}") from None
-    return None
 
 
 def _summary(name: str, application_id: str, run_id: str, arn: str, state: str) -> dict[str, Any]:
