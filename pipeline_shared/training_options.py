@@ -91,7 +91,26 @@ GRADED_EASE_OPTIONS = (
     "ranking_liked_share",
 )
 
+# Where the model is fitted: one SageMaker training job (the image), or ALS on EMR Serverless (spark_training).
+ENGINE_NAMES = ("sagemaker", "spark")
+# What engine=spark takes: ALS's rank, iterations, regularisation and seed, and the list and holdout settings.
+SPARK_OPTIONS = (
+    "engine",
+    "n_factors",
+    "n_epochs",
+    "reg_all",
+    "random_state",
+    "top_k",
+    "validation_fraction",
+    "rating_min",
+    "rating_max",
+)
+SPARK_DEFAULTS: dict[str, Value] = {"n_factors": 20, "n_epochs": 10, "reg_all": 0.1}  # ALS's, not svd's
+
 OPTIONS: tuple[TrainingOption, ...] = (
+    TrainingOption(
+        "engine", str, "sagemaker", 0, 0, "where the model is fitted (spark: ALS, EMR)", choices=ENGINE_NAMES
+    ),
     TrainingOption("algorithm", str, "svd", 0, 0, "the rating model", choices=ALGORITHM_NAMES),
     TrainingOption("n_factors", int, 100, 1, 1000, "latent factors (svd, SVDpp, NMF)"),
     TrainingOption("n_epochs", int, 50, 1, 1000, "passes over the ratings (svd, SVDpp, NMF, CoClustering)"),
@@ -194,6 +213,13 @@ def check_together(values: dict[str, Value]) -> None:
     high = values.get("rating_max", default("rating_max"))
     if not float(low) < float(high):  # type: ignore[arg-type]
         raise OptionError(f"'rating_min' ({low}) must be below 'rating_max' ({high})")
+    if values.get("engine") == "spark":
+        foreign = [name for name in values if name not in SPARK_OPTIONS]
+        if foreign:
+            raise OptionError(
+                f"'{foreign[0]}' is not an option of engine 'spark' (ALS), which takes {', '.join(SPARK_OPTIONS[1:])}"
+            )
+        return
     algorithm = str(values.get("algorithm", default("algorithm")))
     takes = ALGORITHMS[algorithm]
     foreign = [name for name in ALGORITHM_OPTIONS if name in values and name not in takes]

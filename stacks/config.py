@@ -80,6 +80,18 @@ class EndpointConfig:
 
 
 @dataclass(frozen=True)
+class SparkConfig:
+    """``engine=spark``: ALS on an EMR Serverless application (off by default; docs/scaling.md)."""
+
+    enabled: bool = False
+    release_label: str = "emr-7.9.0"  # Spark 3.5.5, which the Snowflake Spark connector supports
+    connector_packages: str = "net.snowflake:spark-snowflake_2.12:3.1.1"
+    max_runtime_minutes: int = 120
+    max_vcpu: int = 64  # the application's ceiling across all its job runs
+    max_memory_gb: int = 256
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     throttle_rate_limit: int = 50
     throttle_burst_limit: int = 100
@@ -110,6 +122,7 @@ class PipelineConfig:
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
     # False for a shared account whose API Gateway CloudWatch role is someone else's: no account stack for it.
     manage_api_gateway_account_role: bool = True
+    spark: SparkConfig = field(default_factory=SparkConfig)
 
     @property
     def stack_name(self) -> str:
@@ -351,6 +364,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             serverless_memory_mb=memory,
             serverless_max_concurrency=endpoint.number("serverlessMaxConcurrency", 5, 1, 200),
         ),
+        spark=_spark(env.child("spark"), auth),
         api=ApiConfig(
             throttle_rate_limit=api.number("throttleRateLimit", 50, 1, 10000),
             throttle_burst_limit=api.number("throttleBurstLimit", 100, 1, 5000),
@@ -436,6 +450,31 @@ def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str
             f'Secrets Manager secret with the Snowflake private key, e.g. "{example}".'
         )
     return name, arn
+
+
+def _spark(spark: _Reader, auth: str) -> SparkConfig:
+    enabled = spark.flag("enabled", False)
+    if enabled and auth == WORKLOAD_IDENTITY:
+        raise ConfigError(
+            f'cdk.json: context {spark.key("enabled")} needs snowflake.auth "keypair": the Snowflake Spark '
+            "connector signs in with the training user's key, not with workload identity."
+        )
+    defaults = SparkConfig()
+    return SparkConfig(
+        enabled=enabled,
+        release_label=spark.text("releaseLabel", defaults.release_label, required=False, pattern=r"emr-\d+\.\d+\.\d+")
+        or defaults.release_label,
+        connector_packages=spark.text(
+            "connectorPackages",
+            defaults.connector_packages,
+            required=False,
+            pattern=r"[\w.-]+:[\w.-]+:[\w.-]+(,[\w.-]+:[\w.-]+:[\w.-]+)*",
+        )
+        or defaults.connector_packages,
+        max_runtime_minutes=spark.number("maxRuntimeMinutes", defaults.max_runtime_minutes, 5, 7 * 24 * 60),
+        max_vcpu=spark.number("maxVcpu", defaults.max_vcpu, 4, 4000),
+        max_memory_gb=spark.number("maxMemoryGb", defaults.max_memory_gb, 16, 16000),
+    )
 
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653)

@@ -31,6 +31,7 @@ from stacks.nag import (
 from stacks.sagemaker_cleanup import SageMakerCleanup
 from stacks.sagemaker_role import SageMakerExecutionRole, SageMakerHostingRole
 from stacks.snowflake_integration import SnowflakeIntegration
+from stacks.spark_training import SparkTraining
 from stacks.storage import ArtifactStorage
 from stacks.training_image import TrainingImage
 
@@ -123,6 +124,17 @@ class RecommenderStack(Stack):
             functions=CATALOGUE,
             log_retention=retention,
         )
+        if config.spark.enabled and training_secret is not None:  # engine=spark (config refuses it without a key)
+            spark = SparkTraining(
+                self,
+                "SparkTraining",
+                config=config.spark,
+                resource_prefix=config.resource_prefix,
+                bucket=storage.bucket,
+                secret=training_secret,
+            )
+            spark.let_start(api.functions["train"])
+            CfnOutput(self, "SparkApplicationId", value=spark.application.attr_application_id)
         cleanup = SageMakerCleanup(
             self,
             "SageMakerCleanup",

@@ -47,6 +47,12 @@ def sagemaker() -> Any:
 
 
 @cache
+def emr_serverless() -> Any:
+    """The EMR Serverless client (``engine=spark``); each call ends within :data:`CALL_BOUND_S`."""
+    return boto3.client("emr-serverless", config=_BOUNDED)
+
+
+@cache
 def logs() -> Any:
     """The CloudWatch Logs client; each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("logs", config=_BOUNDED)

@@ -26,6 +26,7 @@ from external_functions.protocol import (
     request_headers,
 )
 from external_functions.settings import Environment, HostingSettings, TrainingSettings
+from external_functions.spark import SparkSettings
 from pipeline_shared import InputError, resources
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.logs import count, log
@@ -104,7 +105,9 @@ def train_handler(event: dict[str, Any], context: Any) -> dict:
     """``train_and_get_recommendations(input_table, output_table[, options])`` -> job OBJECT."""
     return _serve(
         event, context, path="train",
-        work=lambda batch, env: training.start(batch, TrainingSettings.from_env(env), aws.sagemaker()),
+        work=lambda batch, env: training.start(
+            batch, TrainingSettings.from_env(env), aws.sagemaker(), SparkSettings.from_env(env)
+        ),
     )  # fmt: skip
 
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions import aws, log_retention
+from external_functions import aws, log_retention, spark
 from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import TrainingSettings, models_uri
+from external_functions.spark import SparkSettings
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
@@ -93,8 +95,18 @@ def _options(value: Any, row: int) -> dict[str, str]:
     return {key: as_hyperparameter(option) for key, option in parsed.items()}
 
 
-def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict[str, Any]]:
-    """Start (or find, on a retry) one training job per row; validates every row first."""
+def start(
+    batch: Batch,
+    settings: TrainingSettings,
+    sagemaker: Any,
+    spark_settings: SparkSettings | None = None,
+    emr_serverless: Callable[[], Any] = aws.emr_serverless,
+) -> list[dict[str, Any]]:
+    """Start (or find, on a retry) one training job per row; validates every row first.
+
+    Rows with ``engine=spark`` start an EMR Serverless job run instead (:mod:`external_functions.spark`),
+    refused where the stack has no Spark application (``spark_settings`` None: cdk.json's spark switch off).
+    """
     if not batch.batch_id:
         raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
     if len(batch.rows) > settings.max_jobs_per_batch:
@@ -105,6 +117,9 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
             "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
         )
     requests = [parse_row(row) for row in batch.rows]
+    for request in requests:  # every row checked before any job starts
+        if request.options.get("engine") == "spark" and spark_settings is None:
+            raise BadRequestError(f"Row {request.row.number}: {spark.SWITCHED_OFF}")
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}
     running: dict[str, dict[str, Any]] | None = None  # listed once per batch, when first needed
@@ -126,6 +141,9 @@ def start(batch: Batch, settings: TrainingSettings, sagemaker: Any) -> list[dict
                         "note": f"a job writing {table} is already running; "
                         "this call returned it instead of starting another",
                     }
+                elif request.options.get("engine") == "spark":
+                    assert spark_settings is not None  # checked above
+                    started[table] = spark.start(job, request, settings, spark_settings, emr_serverless())
                 else:
                     started[table] = _start_one(job, request, settings, sagemaker)
         answers.append(started[table])
@@ -162,7 +180,7 @@ def training_job_request(job: str, request: TrainingRequest, settings: TrainingS
         "output_table": request.output_table.sql,
         # Named even when defaulted: pipeline_status reports what produced a table, whatever the defaults become.
         **{name: as_hyperparameter(BY_NAME[name].default) for name in RECORDED},
-        **request.options,
+        **{key: value for key, value in request.options.items() if key != "engine"},  # the image is the engine
     }
     return {
         "TrainingJobName": job,

@@ -1,0 +1,145 @@
+"""``engine=spark``: the train function starts an EMR Serverless job run of the PySpark ALS job.
+
+EMR Serverless StartJobRun (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_StartJobRun.html)
+takes a ``clientToken`` -- "the client idempotency token of the job run to start" -- so a retried
+batch sends the same token (derived from Snowflake's batch id and the row, as the training job's
+name is) and gets the same run; the run is also looked up by name first, as training jobs are, since
+the local stand-in (moto) does not honour the token. The job's entry point is ``spark_training/als_job.py``,
+uploaded by the stack (``stacks/spark_training.py``); its ``--packages`` bring the Snowflake Spark
+connector (https://docs.snowflake.com/en/user-guide/spark-connector-install). The job reads the key from
+the Snowflake secret itself: arguments name the secret, never a credential.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from external_functions.aws import AWS_ERRORS, upstream_error
+from external_functions.settings import Environment, MisconfiguredError, TrainingSettings
+from pipeline_shared import resources
+from pipeline_shared.training_options import BY_NAME, SPARK_DEFAULTS, as_hyperparameter
+
+if TYPE_CHECKING:
+    from external_functions.training import TrainingRequest
+
+SWITCHED_OFF = (
+    "option engine 'spark' needs the stack's Spark engine, which is off: set spark.enabled to true for this "
+    "environment in cdk.json and redeploy (see docs/scaling.md)."
+)
+# job argument <- option (the job's own defaults are ALS's: SPARK_DEFAULTS)
+ARGUMENTS = {
+    "--top-k": "top_k",
+    "--rank": "n_factors",
+    "--max-iter": "n_epochs",
+    "--reg-param": "reg_all",
+    "--seed": "random_state",
+    "--validation-fraction": "validation_fraction",
+    "--rating-min": "rating_min",
+    "--rating-max": "rating_max",
+}
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """The stack's EMR Serverless application, job role, job script and connector packages."""
+
+    application_id: str
+    role_arn: str
+    entry_point: str
+    packages: str
+    max_runtime_minutes: int
+
+    @classmethod
+    def from_env(cls, env: Environment) -> SparkSettings | None:
+        """None where the stack has no Spark application (cdk.json ``spark.enabled`` false)."""
+        application = env.optional("SPARK_APPLICATION_ID")
+        if application is None:
+            return None
+        entry_point = env.required("SPARK_ENTRY_POINT")
+        if not entry_point.startswith("s3://"):
+            raise MisconfiguredError(
+                f"The {env.function} function is misconfigured: SPARK_ENTRY_POINT must be an s3:// URI; "
+                "redeploy the stack."
+            )
+        return cls(
+            application_id=application,
+            role_arn=env.required("SPARK_JOB_ROLE_ARN"),
+            entry_point=entry_point,
+            packages=env.required("SPARK_CONNECTOR_PACKAGES"),
+            max_runtime_minutes=env.integer("SPARK_MAX_RUNTIME_MINUTES", 120, 5, 7 * 24 * 60),
+        )
+
+
+def job_run_request(
+    name: str, request: TrainingRequest, training: TrainingSettings, spark: SparkSettings
+) -> dict[str, Any]:
+    """The StartJobRun request for one validated row (``engine=spark``)."""
+    options = {**{key: as_hyperparameter(value) for key, value in SPARK_DEFAULTS.items()}, **request.options}
+    arguments = ["--input-table", request.input_table.sql, "--output-table", request.output_table.sql]
+    for flag, option in ARGUMENTS.items():
+        arguments += [flag, options.get(option, as_hyperparameter(BY_NAME[option].default))]
+    arguments += ["--model-version", name]
+    snowflake = training.snowflake
+    for key in ("account", "user", "role", "warehouse", "database", "schema", "secret_arn"):
+        value = snowflake.get(f"snowflake_{key}")
+        if value:
+            arguments += [f"--snowflake-{key.replace('_', '-')}", value]
+    if snowflake.get("aws_region"):
+        arguments += ["--snowflake-region", snowflake["aws_region"]]
+    return {
+        "applicationId": spark.application_id,
+        "clientToken": name,
+        "executionRoleArn": spark.role_arn,
+        "name": name,
+        "jobDriver": {
+            "sparkSubmit": {
+                "entryPoint": spark.entry_point,
+                "entryPointArguments": arguments,
+                "sparkSubmitParameters": f"--packages {spark.packages}",
+            }
+        },
+        "executionTimeoutMinutes": spark.max_runtime_minutes,
+        "tags": {tag["Key"]: tag["Value"] for tag in resources.tags(training.prefix)},
+    }
+
+
+def start(
+    name: str, request: TrainingRequest, training: TrainingSettings, spark: SparkSettings, client: Any
+) -> dict[str, Any]:
+    """Start the job run named ``name``, or return the one a previous try of this batch started."""
+    existing = find(client, spark.application_id, name)
+    if existing is not None:
+        return existing
+    try:
+        response = client.start_job_run(**job_run_request(name, request, training, spark))
+    except AWS_ERRORS as exc:
+        raise upstream_error(exc, f"starting Spark job run {name}") from None
+    return _summary(name, spark.application_id, response["jobRunId"], response["arn"], "SUBMITTED")
+
+
+def find(client: Any, application_id: str, name: str) -> dict[str, Any] | None:
+    """The job run of ``application_id`` named ``name``, if any (the application runs only this pipeline's jobs)."""
+    token: dict[str, str] = {}
+    try:
+        while True:  # ListJobRuns pages by nextToken
+            page = client.list_job_runs(applicationId=application_id, **token)
+            for run in page["jobRuns"]:
+                if run.get("name") == name:
+                    return _summary(name, application_id, run["id"], run["arn"], run["state"])
+            if not page.get("nextToken"):
+                return None
+            token = {"nextToken": page["nextToken"]}
+    except AWS_ERRORS as exc:
+        raise upstream_error(exc, f"looking up Spark job run {name}") from None
+
+
+def _summary(name: str, application_id: str, run_id: str, arn: str, state: str) -> dict[str, Any]:
+    return {
+        "engine": "spark",
+        "job_run_name": name,
+        "application_id": application_id,
+        "job_run_id": run_id,
+        "job_run_arn": arn,
+        "status": state,
+    }

@@ -1,0 +1,72 @@
+"""``engine=spark`` through the real train handler against moto's EMR Serverless (StartJobRun, ListJobRuns).
+
+moto does not honour StartJobRun's ``clientToken`` (a second call starts a second run), so the
+handler's own look-up by name is what keeps a retried batch to one run -- tested here. moto also
+answers ListJobRuns of an application that never ran a job with ResourceNotFound, where EMR Serverless
+lists no runs: the fixture gives the application one unrelated run first, so both answer alike.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from external_functions import aws, handlers
+from local_mode.snowflake_calls import proxy_event
+from tests.integration.conftest import INPUT_TABLE, OUTPUT_TABLE
+
+FUNCTION = "train_and_get_recommendations"
+JOB_ROLE = "arn:aws:iam::123456789012:role/recsys-spark-job"
+SCRIPT = "s3://cdk-assets/abc123.py"
+
+
+@pytest.fixture(scope="module")
+def application(aws_client) -> str:
+    return aws_client("emr-serverless").create_application(name="recsys-als", releaseLabel="emr-7.9.0", type="SPARK")[
+        "applicationId"
+    ]
+
+
+@pytest.fixture
+def spark_env(lambda_env: dict[str, str], application: str, monkeypatch) -> Iterator[dict[str, str]]:
+    env = {
+        "SPARK_APPLICATION_ID": application,
+        "SPARK_JOB_ROLE_ARN": JOB_ROLE,
+        "SPARK_ENTRY_POINT": SCRIPT,
+        "SPARK_CONNECTOR_PACKAGES": "net.snowflake:spark-snowflake_2.12:3.1.1",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    aws.emr_serverless.cache_clear()
+    yield {**lambda_env, **env}
+    aws.emr_serverless.cache_clear()
+
+
+def train(options: dict, batch_id: str, table: str = OUTPUT_TABLE) -> dict:
+    return handlers.train_handler(proxy_event(FUNCTION, [[INPUT_TABLE, table, options]], batch_id=batch_id), None)
+
+
+def test_engine_spark_is_refused_in_one_sentence_while_the_switch_is_off(lambda_env, aws_client) -> None:
+    response = train({"engine": "spark"}, str(uuid.uuid4()), table="MOVIELENS.PUBLIC.SPARK_OFF")
+    assert response["statusCode"] == 400
+    [[_, message]] = json.loads(response["body"])["data"] if "data" in response["body"] else [[0, response["body"]]]
+    assert "spark.enabled" in message and "cdk.json" in message
+    jobs = aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
+    assert all(job["TrainingJobName"] for job in jobs)  # and no SageMaker job took its place:
+    assert not [
+        j
+        for j in jobs
+        if aws_client("sagemaker")
+        .describe_training_job(TrainingJobName=j["TrainingJobName"])["HyperParameters"]
+        .get("output_table")
+        == "MOVIELENS.PUBLIC.SPARK_OFF"
+    ]
+
+
+def test_an_image_option_with_engine_spark_is_refused(spark_env) -> None:
+    response = train({"engine": "spark", "ranking": "ease"}, str(uuid.uuid4()))
+    assert response["statusCode"] == 400
+    assert "'ranking' is not an option of engine 'spark'" in response["body"]
