@@ -83,8 +83,9 @@ def allows(granted: list[dict[str, Any]], action: str, resource: str) -> bool:
 
 def configured_context() -> dict[str, Any]:
     """dev with every opt-in setting: reserved train concurrency, other instance types, real-time endpoints,
-    Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name), and
-    alarms mailed to an address, with the endpoint of model movielens watched."""
+    Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name),
+    alarms mailed to an address, with the endpoint of model movielens watched, and engine=spark switched on.
+    It synthesizes, so cdk-nag found nothing (a violation fails synth)."""
     context = project_context()
     dev_env = copy.deepcopy(context["recommender"]["environments"]["dev"])
     snowflake = dev_env["snowflake"]
@@ -94,6 +95,7 @@ def configured_context() -> dict[str, Any]:
     dev_env["training"] = {"instanceType": "ml.c5.xlarge", "concurrentStarts": 4}
     dev_env["endpoint"] = {"type": "realtime", "instanceType": "ml.m5.xlarge"}
     dev_env["alarms"] = {"email": ALARM_EMAIL, "models": ["movielens"], "latencyP99Ms": 400}
+    dev_env["spark"] = {"enabled": True}
     context["recommender"] = {"environments": {"dev": dev_env}}
     return context
 
@@ -753,3 +755,41 @@ def test_the_dashboard_shows_the_alarms_counters_endpoints_and_lambdas(dev_templ
         assert [t for t in titles if t.startswith("Endpoint ")] == endpoints
         assert len([t for t in titles if t.startswith("Lambda ")]) == len(CATALOGUE) + 3
         assert len(body["widgets"][0]["properties"]["alarms"]) == len(resources(template, "AWS::CloudWatch::Alarm"))
+
+
+def test_the_spark_switch_adds_an_emr_serverless_application_the_train_function_may_start(
+    configured, dev_template
+) -> None:
+    """spark.enabled (off by default: dev has none of it) adds the application, its job role and the train
+    function's StartJobRun/ListJobRuns on that application only, PassRole of that role to EMR Serverless only."""
+    assert not resources(dev_template, "AWS::EMRServerless::Application")
+    assert "SPARK_APPLICATION_ID" not in flat(dev_template)
+    [(app_id, application)] = resources(configured, "AWS::EMRServerless::Application").items()
+    assert application["Properties"]["Type"] == "SPARK"
+    assert application["Properties"]["ReleaseLabel"] == "emr-7.9.0"
+    job_roles = [
+        role
+        for role in resources(configured, "AWS::IAM::Role").values()
+        if "emr-serverless.amazonaws.com" in flat(role["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    assert len(job_roles) == 1
+    [train] = [
+        f
+        for f in resources(configured, "AWS::Lambda::Function").values()
+        if "SPARK_APPLICATION_ID" in f["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    role_id = train["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted = [
+        statement
+        for policy in resources(configured, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    starts = [s for s in granted if "emr-serverless:StartJobRun" in as_list(s["Action"])]
+    assert starts and all(flat(s["Resource"]) == flat({"Fn::GetAtt": [app_id, "Arn"]}) for s in starts)
+    [pass_role] = [
+        s
+        for s in granted
+        if "iam:PassRole" in as_list(s["Action"]) and "emr-serverless" in flat(s.get("Condition", {}))
+    ]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}}
