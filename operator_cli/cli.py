@@ -31,7 +31,7 @@ from external_functions import aws, deployment, scoring, status, training
 from external_functions.protocol import Batch, ExternalFunctionError, Row
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
-from pipeline_shared import InputError, first_line, resources
+from pipeline_shared import InputError, first_line, logs, resources
 from pipeline_shared.training_options import METRIC_NAMES
 from stacks.config import CDK_JSON
 
@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    logs.send_to(sys.stderr, metrics=False)  # stdout is the answer; the functions' code logs to stderr here
     try:
         if args.verb in ("logs", "tune") or getattr(args, "wait", False):
             sdk.ensure(argv)  # follows jobs with the SageMaker SDK, from .venv-operator

@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pipeline_shared.resources import metrics_namespace
 
 _stream: TextIO | None = None
+_metrics = True
 
 
 class _CurrentStream(logging.StreamHandler):
@@ -49,10 +50,14 @@ _LOGGER.remove_keys(["service"])
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
-def send_to(stream: TextIO | None) -> None:
-    """Write log lines and metrics to ``stream`` instead of stdout (None: back to stdout)."""
-    global _stream
-    _stream = stream
+def send_to(stream: TextIO | None, *, metrics: bool = True) -> None:
+    """Write log lines (and metrics, unless ``metrics`` is False) to ``stream`` instead of stdout (None: back).
+
+    A program whose stdout is its answer (the operator CLI) sends the lines to stderr and no metrics: a
+    terminal's runs are not the functions' traffic.
+    """
+    global _stream, _metrics
+    _stream, _metrics = stream, metrics
 
 
 def log(level: str, message: str, **fields: Any) -> None:
@@ -62,6 +67,8 @@ def log(level: str, message: str, **fields: Any) -> None:
 
 def count(prefix: str, service: str, **counters: int) -> None:
     """Publish ``counters`` (name -> count) as one EMF line in ``prefix``'s namespace, dimension ``service``."""
+    if not _metrics:
+        return
     metrics = Metrics(namespace=metrics_namespace(prefix), service=service)
     try:
         for name, value in counters.items():

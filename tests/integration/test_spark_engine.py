@@ -60,7 +60,8 @@ def test_engine_spark_is_refused_in_one_sentence_while_the_switch_is_off(lambda_
         j
         for j in jobs
         if aws_client("sagemaker")
-        .describe_training_job(TrainingJobName=j["TrainingJobName"])["HyperParameters"]
+        .describe_training_job(TrainingJobName=j["TrainingJobName"])
+        .get("HyperParameters", {})
         .get("output_table")
         == "MOVIELENS.PUBLIC.SPARK_OFF"
     ]
