@@ -37,6 +37,11 @@
   operation that can be performed on a failed endpoint": ``UpdateEndpoint`` refuses it
   (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html).
 
+- EMR Serverless ``StartJobRun`` honours ``clientToken``, "the client idempotency token of the job run
+  to start" (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_StartJobRun.html): a
+  second call with an application's token answers that token's run instead of starting another, as
+  moto 5.2.5 does.
+
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
 
@@ -53,6 +58,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.emrserverless.models import EMRServerlessBackend, JobRun
 from moto.logs.models import logs_backends
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
 from moto.sagemaker.models import (
@@ -76,6 +82,7 @@ _describe_training_job = SageMakerModelBackend.describe_training_job
 STOP_DELAY_S = 0.5
 _list_training_jobs = SageMakerModelBackend.list_training_jobs
 _stop_requested: dict[str, float] = {}  # training job name -> when StopTrainingJob was called
+_start_job_run = EMRServerlessBackend.start_job_run
 _endpoint_changed: dict[str, int] = {}  # endpoint name -> when it was last created or updated (ms since the epoch)
 
 
@@ -361,6 +368,16 @@ def _update_endpoint_action(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": endpoint.arn})
 
 
+def _start_job_run_once_per_token(
+    self: EMRServerlessBackend, application_id: str, client_token: str, **kwargs: Any
+) -> JobRun:
+    for run in self.job_runs.get(application_id, []):
+        if run.client_token == client_token:
+            return run
+    return _start_job_run(self, application_id=application_id, client_token=client_token, **kwargs)
+
+
+EMRServerlessBackend.start_job_run = _start_job_run_once_per_token  # type: ignore[method-assign]
 SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
 SageMakerModelBackend.describe_endpoint = _describe_endpoint_as_reported  # type: ignore[method-assign]
 SageMakerModelBackend.list_endpoints = _list_endpoints_as_reported  # type: ignore[method-assign]

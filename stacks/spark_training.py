@@ -108,9 +108,7 @@ class SparkTraining(Construct):
             function.add_environment(name, value)
         application = self.application.attr_arn
         function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["emr-serverless:StartJobRun", "emr-serverless:ListJobRuns"], resources=[application]
-            )
+            iam.PolicyStatement(actions=["emr-serverless:StartJobRun"], resources=[application])
         )
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["emr-serverless:TagResource"], resources=[f"{application}/jobruns/*"])

@@ -2,9 +2,9 @@
 
 EMR Serverless StartJobRun (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_StartJobRun.html)
 takes a ``clientToken`` -- "the client idempotency token of the job run to start" -- so a retried
-batch sends the same token (derived from Snowflake's batch id and the row, as the training job's
-name is) and gets the same run; the run is also looked up by name first, as training jobs are, since
-the local stand-in (moto) does not honour the token. The job's entry point is ``spark_training/als_job.py``,
+batch sends the same token (the run's name, derived from Snowflake's batch id and the row as a training
+job's is) and gets the same run, with no look-up first (local mode's moto honours the token likewise).
+The job's entry point is ``spark_training/als_job.py``,
 uploaded by the stack (``stacks/spark_training.py``); its ``--packages`` bring the Snowflake Spark
 connector (https://docs.snowflake.com/en/user-guide/spark-connector-install). The job reads the key from
 the Snowflake secret itself: arguments name the secret, never a credential.
@@ -107,39 +107,16 @@ def job_run_request(
 def start(
     name: str, request: TrainingRequest, training: TrainingSettings, spark: SparkSettings, client: Any
 ) -> dict[str, Any]:
-    """Start the job run named ``name``, or return the one a previous try of this batch started."""
-    existing = find(client, spark.application_id, name)
-    if existing is not None:
-        return existing
+    """Start the job run named ``name``; a retry of the batch gets the run its first try started."""
     try:
         response = client.start_job_run(**job_run_request(name, request, training, spark))
     except AWS_ERRORS as exc:
         raise upstream_error(exc, f"starting Spark job run {name}") from None
-    return _summary(name, spark.application_id, response["jobRunId"], response["arn"], "SUBMITTED")
-
-
-def find(client: Any, application_id: str, name: str) -> dict[str, Any] | None:
-    """The job run of ``application_id`` named ``name``, if any (the application runs only this pipeline's jobs)."""
-    token: dict[str, str] = {}
-    try:
-        while True:  # ListJobRuns pages by nextToken
-            page = client.list_job_runs(applicationId=application_id, **token)
-            for run in page["jobRuns"]:
-                if run.get("name") == name:
-                    return _summary(name, application_id, run["id"], run["arn"], run["state"])
-            if not page.get("nextToken"):
-                return None
-            token = {"nextToken": page["nextToken"]}
-    except AWS_ERRORS as exc:
-        raise upstream_error(exc, f"looking up Spark job run {name}") from None
-
-
-def _summary(name: str, application_id: str, run_id: str, arn: str, state: str) -> dict[str, Any]:
     return {
         "engine": "spark",
         "job_run_name": name,
-        "application_id": application_id,
-        "job_run_id": run_id,
-        "job_run_arn": arn,
-        "status": state,
+        "application_id": spark.application_id,
+        "job_run_id": response["jobRunId"],
+        "job_run_arn": response["arn"],
+        "status": "SUBMITTED",  # StartJobRun answers no state: the run's own is read with GetJobRun
     }

@@ -761,7 +761,7 @@ def test_the_spark_switch_adds_an_emr_serverless_application_the_train_function_
     configured, dev_template
 ) -> None:
     """spark.enabled (off by default: dev has none of it) adds the application, its job role and the train
-    function's StartJobRun/ListJobRuns on that application only, PassRole of that role to EMR Serverless only."""
+    function's StartJobRun on that application only, PassRole of that role to EMR Serverless only."""
     assert not resources(dev_template, "AWS::EMRServerless::Application")
     assert "SPARK_APPLICATION_ID" not in flat(dev_template)
     [(app_id, application)] = resources(configured, "AWS::EMRServerless::Application").items()

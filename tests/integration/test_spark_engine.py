@@ -1,9 +1,7 @@
-"""``engine=spark`` through the real train handler against moto's EMR Serverless (StartJobRun, ListJobRuns).
+"""``engine=spark`` through the real train handler against moto's EMR Serverless (StartJobRun).
 
-moto does not honour StartJobRun's ``clientToken`` (a second call starts a second run), so the
-handler's own look-up by name is what keeps a retried batch to one run -- tested here. moto also
-answers ListJobRuns of an application that never ran a job with ResourceNotFound, where EMR Serverless
-lists no runs: the fixture gives the application one unrelated run first, so both answer alike.
+A retried batch sends StartJobRun the same ``clientToken`` and gets the same run, as EMR Serverless
+documents (local mode's moto is patched to honour the token: ``local_mode.moto_server``).
 """
 
 from __future__ import annotations
@@ -71,3 +69,20 @@ def test_an_image_option_with_engine_spark_is_refused(spark_env) -> None:
     response = train({"engine": "spark", "ranking": "ease"}, str(uuid.uuid4()))
     assert response["statusCode"] == 400
     assert "'ranking' is not an option of engine 'spark'" in response["body"]
+
+
+def test_a_retried_batch_gets_the_run_its_first_try_started(spark_env, aws_client) -> None:
+    batch = str(uuid.uuid4())
+    first, again = (train({"engine": "spark", "n_factors": 12}, batch, table="MOVIELENS.PUBLIC.SPARK_ON") for _ in "12")
+    assert first["statusCode"] == again["statusCode"] == 200, first["body"]
+    [[_, run]], [[_, same]] = json.loads(first["body"])["data"], json.loads(again["body"])["data"]
+    assert same["job_run_id"] == run["job_run_id"] and run["engine"] == "spark"
+    client = aws_client("emr-serverless")
+    described = client.get_job_run(applicationId=run["application_id"], jobRunId=run["job_run_id"])["jobRun"]
+    assert described["name"] == run["job_run_name"]
+    arguments = described["jobDriver"]["sparkSubmit"]["entryPointArguments"]
+    assert arguments[arguments.index("--rank") + 1] == "12"
+    assert arguments[arguments.index("--output-table") + 1] == "MOVIELENS.PUBLIC.SPARK_ON"
+    other = train({"engine": "spark"}, str(uuid.uuid4()), table="MOVIELENS.PUBLIC.SPARK_ON_2")
+    [[_, another]] = json.loads(other["body"])["data"]
+    assert another["job_run_id"] != run["job_run_id"]  # a new batch is a new run
