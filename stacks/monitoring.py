@@ -97,34 +97,23 @@ class Monitoring(Construct):
             self.alarms.append(made)
             return made
 
-        events.Rule(
-            self,
-            "JobFailed",
-            description=f"A training or tuning job of {prefix} failed",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Training Job State Change"],
-                detail={
-                    "TrainingJobName": [{"prefix": resources.training_job_prefix(prefix)}],
-                    "TrainingJobStatus": ["Failed"],
-                },
-            ),
-            targets=[targets.SnsTopic(self.topic)],
-        )
-        events.Rule(
-            self,
-            "TuningJobFailed",
-            description=f"A tuning job of {prefix} failed",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker HyperParameter Tuning Job State Change"],
-                detail={
-                    "HyperParameterTuningJobName": [{"prefix": resources.tuning_job_prefix(prefix)}],
-                    "HyperParameterTuningJobStatus": ["Failed"],
-                },
-            ),
-            targets=[targets.SnsTopic(self.topic)],
-        )
+        failed_jobs = (
+            ("JobFailed", "training or tuning", "Training", "TrainingJob", resources.training_job_prefix(prefix)),
+            ("TuningJobFailed", "tuning", "HyperParameter Tuning", "HyperParameterTuningJob",
+             resources.tuning_job_prefix(prefix)),
+        )  # fmt: skip
+        for construct, kind, event_kind, field, job_prefix in failed_jobs:
+            events.Rule(
+                self,
+                construct,
+                description=f"A {kind} job of {prefix} failed",
+                event_pattern=events.EventPattern(
+                    source=["aws.sagemaker"],
+                    detail_type=[f"SageMaker {event_kind} Job State Change"],
+                    detail={f"{field}Name": [{"prefix": job_prefix}], f"{field}Status": ["Failed"]},
+                ),
+                targets=[targets.SnsTopic(self.topic)],
+            )
 
         lambda_widgets: list[cloudwatch.IWidget] = []
         for name, function in functions.items():
