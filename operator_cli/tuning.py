@@ -21,13 +21,12 @@ from datetime import datetime
 from typing import Any, TextIO
 
 import boto3
-from botocore.exceptions import ClientError
 
+from external_functions.aws import describe_or_none
 from external_functions.settings import TrainingSettings
 from external_functions.training import METRICS, TrainingRequest, training_job_request
 from operator_cli import sdk
 from pipeline_shared import InputError, resources
-from pipeline_shared.aws_errors import is_not_found
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
 
 OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
@@ -152,12 +151,11 @@ def is_tuning_job(name: str, prefix: str) -> bool:
 
 def describe(name: str, sagemaker: Any) -> dict[str, Any]:
     """The tuning job ``name`` as ``recommender status`` shows it; InputError if there is none."""
-    try:
-        job = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-    except ClientError as exc:
-        if is_not_found(exc):
-            raise InputError(f"This pipeline has no tuning job named '{name}'.") from None
-        raise
+    job = describe_or_none(
+        sagemaker.describe_hyper_parameter_tuning_job, f"tuning job {name}", HyperParameterTuningJobName=name
+    )
+    if job is None:
+        raise InputError(f"This pipeline has no tuning job named '{name}'.")
     return tuning_job_status(job)
 
 
