@@ -8,7 +8,6 @@ retry would only repeat it (Snowflake retries every 5xx for minutes), so the que
 
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from external_functions.protocol import (
     parse_event,
     request_headers,
 )
-from external_functions.settings import Environment, HostingSettings, TrainingSettings
+from external_functions.settings import Environment, HostingSettings, MisconfiguredError, TrainingSettings
 from external_functions.spark import SparkSettings
 from pipeline_shared import InputError, resources
 from pipeline_shared.catalogue import BY_PATH
@@ -74,10 +73,12 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
 
 def _count(function: str, outcome: str, rows: int) -> None:
     """The batch's counters: rows answered, or one refused (4xx) or failed (5xx, unexpected) batch."""
-    prefix = os.environ.get("RESOURCE_PREFIX", "")
-    if resources.is_resource_prefix(prefix):  # a misconfigured function has already answered so
-        counters = {resources.ROWS: rows} if outcome == resources.ROWS else {outcome: 1}
-        count(prefix, function, **counters)
+    try:
+        prefix = Environment.current(function).prefix()
+    except MisconfiguredError:  # the batch was already answered so
+        return
+    counters = {resources.ROWS: rows} if outcome == resources.ROWS else {outcome: 1}
+    count(prefix, function, **counters)
 
 
 def _ownership(prefix: str) -> scoring.Ownership:
