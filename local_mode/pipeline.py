@@ -23,9 +23,10 @@ from typing import Any
 import boto3
 from snowflake.connector import SnowflakeConnection
 
+from external_functions.aws import reset_clients
 from local_mode.gateway import LocalApiGateway, SnowflakeCaller
 from local_mode.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
-from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server
+from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server, standin_address
 from pipeline_shared.credentials import STANDIN_ENV
 from snowflake_sql import templates
 from snowflake_sql.load import load_movielens
@@ -89,11 +90,12 @@ class LocalPipeline:
                 self.emit(f"      fakesnow {fakesnow.url} (data in {self.workdir / 'fakesnow'}), moto {moto.url}")
                 self.emit(f"      API gateway {gateway.url} -> the Lambda handlers (logs: {self.workdir / 'logs'})")
             connection = stack.enter_context(contextlib.closing(self._connect(fakesnow)))
-            aws = self._aws(moto, route, fakesnow)
+            aws = self._aws(moto, route)
             sagemaker = stack.enter_context(
                 LocalSageMaker(
                     aws["sagemaker"], aws["s3"], self.workdir / "sagemaker", route,
                     {k: v for k, v in os.environ.items() if k.startswith("AWS_")},
+                    snowflake=standin_address(fakesnow),
                 )
             )  # fmt: skip
             caller = SnowflakeCaller(gateway.url)
@@ -156,7 +158,7 @@ class LocalPipeline:
             fakesnow.port, host=fakesnow.host, user=self.config.snowflake.user, network_timeout=120
         )
 
-    def _aws(self, moto: Server, route: RuntimeRoute, fakesnow: Server) -> dict[str, Any]:
+    def _aws(self, moto: Server, route: RuntimeRoute) -> dict[str, Any]:
         """Point boto3 at the stand-ins and give the Lambda handlers the environment CDK would."""
         aws = {
             "AWS_ENDPOINT_URL": moto.url,
@@ -181,14 +183,9 @@ class LocalPipeline:
             secret_arn=secret,
         )
         os.environ.update(environment)
-        # Where the training job finds the stand-in instead of <account>.snowflakecomputing.com; the
-        # stand-in's password secret is accepted only with this flag (the stack never sets it).
-        os.environ.update(SNOWFLAKE_HOST=fakesnow.host, SNOWFLAKE_PORT=str(fakesnow.port), SNOWFLAKE_PROTOCOL="http")
+        # The stand-in's password secret is accepted only with this flag (the stack never sets it).
         os.environ[STANDIN_ENV] = "1"
-        from external_functions import aws as lambda_clients
-
-        lambda_clients.sagemaker.cache_clear()
-        lambda_clients.sagemaker_runtime.cache_clear()
+        reset_clients()  # the in-process handlers build their clients for the stand-ins
         return clients
 
     # -- steps ------------------------------------------------------------------------------------

@@ -196,8 +196,23 @@ class UnservableError(Exception):
 class LocalSageMaker:
     """Runs moto's training jobs and endpoints for real. Use as a context manager."""
 
-    def __init__(self, sagemaker: Any, s3: Any, workdir: Path, route: RuntimeRoute, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        sagemaker: Any,
+        s3: Any,
+        workdir: Path,
+        route: RuntimeRoute,
+        env: dict[str, str],
+        *,
+        snowflake: dict[str, str] | None = None,
+    ) -> None:
+        """``snowflake``: where jobs find the Snowflake stand-in (``snowflake_host``/``_port``/``_protocol``).
+
+        A job started by the Lambdas names only the account -- in AWS that is how it reaches Snowflake --
+        so this stand-in of SageMaker adds the stand-in's address to each job's hyperparameters.
+        """
         self.sagemaker, self.s3, self.workdir, self.route = sagemaker, s3, workdir, route
+        self.snowflake = dict(snowflake or {})
         meta = sagemaker.meta  # CloudWatch Logs on the same stand-in (moto serves every service on one endpoint)
         self.logs = boto3.client("logs", region_name=meta.region_name, endpoint_url=meta.endpoint_url)
         self.env = env  # AWS_* variables and credentials the programs need
@@ -223,7 +238,8 @@ class LocalSageMaker:
         opt_ml = self.workdir / "training" / job_name
         config = opt_ml / "input" / "config"
         config.mkdir(parents=True, exist_ok=True)
-        (config / "hyperparameters.json").write_text(json.dumps(job.get("HyperParameters", {})))
+        hyperparameters = {**job.get("HyperParameters", {}), **self.snowflake}
+        (config / "hyperparameters.json").write_text(json.dumps(hyperparameters))
         report_training_job(self.logs, job_name, "InProgress", "Training")
         returncode, stdout, stderr = self._run_until_done(job_name, opt_ml)
         (opt_ml / "training.log").write_text(stderr + stdout, encoding="utf-8")

@@ -117,6 +117,11 @@ def fakesnow_server(
     return running([*args, "--data", str(data_dir), *options], port=port, log=log, env=python_env())
 
 
+def standin_address(server: Server) -> dict[str, str]:
+    """The training hyperparameters that send a job to ``server`` (plain HTTP on loopback) instead of Snowflake."""
+    return {"snowflake_host": server.host, "snowflake_port": str(server.port), "snowflake_protocol": "http"}
+
+
 def fakesnow_connection(
     port: int, *, host: str = LOOPBACK, user: str = "tester", **options: Any
 ) -> SnowflakeConnection:

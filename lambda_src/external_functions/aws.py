@@ -103,6 +103,17 @@ def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> Any:
     return boto3.client("sagemaker-runtime", config=config)
 
 
+def reset_clients() -> None:
+    """Forget the cached clients (and what they saw), so the next call builds them from the current environment.
+
+    A Lambda container never needs this: its environment is fixed for its life. A process that runs
+    the handlers in-process and then changes ``AWS_*`` variables (local mode, tests) calls it.
+    """
+    for client in (sagemaker, emr_serverless, logs, sagemaker_runtime):
+        client.cache_clear()
+    _OURS.clear()
+
+
 _OURS: set[tuple[str, str]] = set()  # (prefix, endpoint) already seen tagged, for this container's life
 
 

@@ -89,7 +89,11 @@ class TrainingSettings:
             "snowflake_account": env.required("SNOWFLAKE_ACCOUNT"),
             "snowflake_user": env.required("SNOWFLAKE_USER"),
         }
-        for key in ("ROLE", "WAREHOUSE", "DATABASE", "SCHEMA", "SECRET_ARN", "AUTH", "HOST", "PORT", "PROTOCOL"):
+        # No host, port or protocol: the job reaches Snowflake by account identifier -- PrivateLink too,
+        # as ``<account>.privatelink`` (https://docs.snowflake.com/en/user-guide/admin-security-privatelink;
+        # the connector builds ``<account>.snowflakecomputing.com`` from it) -- so nothing a Lambda forwards
+        # points a job at another server. Local mode's SageMaker stand-in adds the stand-in's address itself.
+        for key in ("ROLE", "WAREHOUSE", "DATABASE", "SCHEMA", "SECRET_ARN", "AUTH"):
             value = env.optional(f"SNOWFLAKE_{key}")
             if value:
                 snowflake[f"snowflake_{key.lower()}"] = value

@@ -15,7 +15,7 @@ from snowflake.connector import SnowflakeConnection
 
 from external_functions import aws
 from local_mode.sagemaker import RuntimeRoute
-from local_mode.standins import Server, python_env
+from local_mode.standins import Server, python_env, standin_address
 from recommender.model import FactorModel
 from tests.conftest import DATABASE, SCHEMA
 
@@ -46,9 +46,7 @@ def connection_hyperparameters(server: Server) -> dict[str, str]:
         "snowflake_user": "SAGEMAKER_SVC",
         "snowflake_database": DATABASE,
         "snowflake_schema": SCHEMA,
-        "snowflake_host": server.host,
-        "snowflake_port": str(server.port),
-        "snowflake_protocol": "http",
+        **standin_address(server),
     }
 
 
@@ -164,8 +162,6 @@ def lambda_env(aws_env: dict[str, str], route: RuntimeRoute, aws_client) -> Iter
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
-        aws.sagemaker.cache_clear()
-        aws.sagemaker_runtime.cache_clear()
+        aws.reset_clients()
         yield env
-        aws.sagemaker.cache_clear()
-        aws.sagemaker_runtime.cache_clear()
+        aws.reset_clients()

@@ -38,9 +38,9 @@ def spark_env(lambda_env: dict[str, str], application: str, monkeypatch) -> Iter
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    aws.emr_serverless.cache_clear()
+    aws.reset_clients()
     yield {**lambda_env, **env}
-    aws.emr_serverless.cache_clear()
+    aws.reset_clients()
 
 
 def train(options: dict, batch_id: str, table: str = OUTPUT_TABLE) -> dict:

@@ -86,15 +86,13 @@ def step(name: str) -> Iterator[None]:
     yield
     log.info("%s done in %.2f s", name, time.perf_counter() - started)
 
-    # A password secret only for a loopback stand-in in a process started with RECOMMENDER_LOCAL_STANDIN=1.
-
 
 def run(paths: OptMl) -> None:
     """One training job, end to end. Raises one of ``EXPECTED_ERRORS`` on bad input."""
     config = load_hyperparameters(paths.hyperparameters)
     log.info("configuration: %s", config.describe())
     settings = config.snowflake
-    # A password secret is only for a stand-in reached through snowflake_host (local mode, tests).
+    # A password secret only for a loopback stand-in in a process started with RECOMMENDER_LOCAL_STANDIN=1.
     if settings.auth == WORKLOAD_IDENTITY:
         # The connector signs for the region it reads from the environment; SageMaker sets none.
         if settings.aws_region:

@@ -65,12 +65,9 @@ def silent_aws(monkeypatch, tmp_path) -> Iterator[SilentServer]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-    clients = (aws.sagemaker, aws.logs, aws.sagemaker_runtime)
-    for client in clients:  # clients are cached per container: build them under this environment
-        client.cache_clear()
+    aws.reset_clients()  # clients are cached per container: build them under this environment
     yield server
-    for client in clients:  # and leave none pointed at the silent server
-        client.cache_clear()
+    aws.reset_clients()  # and leave none pointed at the silent server
     server.close()
 
 

@@ -80,14 +80,12 @@ def sent(monkeypatch, tmp_path):
         requests.append(event_name)
         raise OfflineRequestError(event_name)
 
-    aws.sagemaker.cache_clear()  # clients are cached per container: build them under this environment
-    aws.sagemaker_runtime.cache_clear()
+    aws.reset_clients()  # clients are cached per container: build them under this environment
     for client in (aws.sagemaker(), aws.sagemaker_runtime()):
         assert client.meta.endpoint_url == DEAD_ENDPOINT
         client.meta.events.register("before-send", record)
     yield requests
-    aws.sagemaker.cache_clear()  # leave no client pointed at the dead endpoint for later tests
-    aws.sagemaker_runtime.cache_clear()
+    aws.reset_clients()  # leave no client pointed at the dead endpoint for later tests
 
 
 @pytest.fixture

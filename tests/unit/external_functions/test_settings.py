@@ -22,9 +22,6 @@ OPTIONAL_SNOWFLAKE = {
     "SNOWFLAKE_DATABASE": "MOVIELENS",
     "SNOWFLAKE_SCHEMA": "PUBLIC",
     "SNOWFLAKE_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key-AbCdEf",
-    "SNOWFLAKE_HOST": "myorg-myaccount.snowflakecomputing.com",
-    "SNOWFLAKE_PORT": "443",
-    "SNOWFLAKE_PROTOCOL": "https",
     "AWS_REGION": "eu-west-1",
 }
 ALLOWED_HYPERPARAMETERS = {
@@ -35,9 +32,6 @@ ALLOWED_HYPERPARAMETERS = {
     "snowflake_database",
     "snowflake_schema",
     "snowflake_secret_arn",
-    "snowflake_host",
-    "snowflake_port",
-    "snowflake_protocol",
     "aws_region",
 }
 
@@ -122,9 +116,6 @@ def test_training_settings_from_a_complete_environment():
         "snowflake_database": "MOVIELENS",
         "snowflake_schema": "PUBLIC",
         "snowflake_secret_arn": OPTIONAL_SNOWFLAKE["SNOWFLAKE_SECRET_ARN"],
-        "snowflake_host": "myorg-myaccount.snowflakecomputing.com",
-        "snowflake_port": "443",
-        "snowflake_protocol": "https",
         "aws_region": "eu-west-1",
     }
 
@@ -136,6 +127,14 @@ def test_training_settings_include_only_present_optional_keys():
         "snowflake_user": "SAGEMAKER_SVC",
         "snowflake_warehouse": "WH",
     }
+
+
+def test_training_hyperparameters_never_name_a_snowflake_server():
+    """Issue 23: a job reaches Snowflake by account identifier; no variable can send it to another host."""
+    address = {"SNOWFLAKE_HOST": "evil.example.com", "SNOWFLAKE_PORT": "80", "SNOWFLAKE_PROTOCOL": "http"}
+    settings = TrainingSettings.from_env(env(**TRAINING_ENV, **OPTIONAL_SNOWFLAKE, **address))
+    assert not {"snowflake_host", "snowflake_port", "snowflake_protocol"} & set(settings.snowflake)
+    assert "evil.example.com" not in settings.snowflake.values()
 
 
 def test_training_hyperparameters_carry_no_secrets():
