@@ -23,6 +23,8 @@
   server's CloudWatch Logs: one JSON event per change in group ``/local-mode/training-jobs``,
   stream ``<job>`` (``{"status", "secondary_status", "failure_reason"}``) -- a stand-in channel,
   not a SageMaker one.
+- ``ListTrainingJobs`` filters, sorts (``SortBy``/``SortOrder``) and then pages, as SageMaker does; moto
+  ignores the sort and pages before filtering.
 - Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
   best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
@@ -81,6 +83,7 @@ _training_job_init = FakeTrainingJob.__init__
 _describe_training_job = SageMakerModelBackend.describe_training_job
 STOP_DELAY_S = 0.5
 _list_training_jobs = SageMakerModelBackend.list_training_jobs
+_list_training_jobs_action = SageMakerResponse.list_training_jobs
 _stop_requested: dict[str, float] = {}  # training job name -> when StopTrainingJob was called
 _start_job_run = EMRServerlessBackend.start_job_run
 _endpoint_changed: dict[str, int] = {}  # endpoint name -> when it was last created or updated (ms since the epoch)
@@ -109,10 +112,38 @@ def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_jo
     return _describe_training_job(self, training_job_name)
 
 
-def _list_training_jobs_as_they_are(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+def _list_training_jobs_as_they_are(self: SageMakerModelBackend, **kwargs: Any) -> Any:
+    """Every matching job, as it stands: :func:`_list_training_jobs_as_sagemaker_does` sorts and pages them."""
     for job in self.training_jobs.values():
         _refresh(self, job)
-    return _list_training_jobs(self, *args, **kwargs)
+    return _list_training_jobs(self, **{**kwargs, "next_token": None, "max_results": None})
+
+
+LIST_PAGE = 10  # ListTrainingJobs' MaxResults when none is given
+_SORT_KEYS = {"CreationTime": "CreationTime", "Name": "TrainingJobName", "Status": "TrainingJobStatus"}
+
+
+def _list_training_jobs_as_sagemaker_does(self: SageMakerResponse) -> ActionResult:
+    """ListTrainingJobs filtered, then sorted by ``SortBy``/``SortOrder``, then paged by ``MaxResults``/``NextToken``.
+
+    moto 5.2.5 ignores the sort (its answer is in creation order) and pages before it filters, so a page can
+    miss matching jobs; SageMaker sorts (default CreationTime, Ascending) and pages what matched
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html).
+    """
+    answer = _list_training_jobs_action(self).result
+    assert isinstance(answer, dict)
+    key = _SORT_KEYS[self._get_param("SortBy", "CreationTime")]
+    summaries = sorted(
+        answer["TrainingJobSummaries"],
+        key=lambda job: (job[key], job["TrainingJobName"]),
+        reverse=self._get_param("SortOrder", "Ascending") == "Descending",
+    )
+    start = int(self._get_param("NextToken") or 0)
+    end = start + (self._get_int_param("MaxResults") or LIST_PAGE)
+    page: dict[str, Any] = {"TrainingJobSummaries": summaries[start:end]}
+    if end < len(summaries):
+        page["NextToken"] = str(end)
+    return ActionResult(page)
 
 
 def _refresh(backend: SageMakerModelBackend, job: FakeTrainingJob) -> None:
@@ -387,6 +418,7 @@ SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr
 FakeTrainingJob.__init__ = _training_job_as_given  # type: ignore[method-assign]
 SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics  # type: ignore[method-assign]
 SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # type: ignore[method-assign]
+SageMakerResponse.list_training_jobs = _list_training_jobs_as_sagemaker_does  # type: ignore[method-assign]
 SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
 SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 HyperParameterTuningJob.__init__ = _tuning_job_as_started  # type: ignore[method-assign]

@@ -7,8 +7,8 @@ Every verb reads the environment's settings from cdk.json and its deployed stack
 ``pipeline_status`` (plus the recent jobs with their metrics side by side).
 
 Exit status: 0 done (``status`` of a failed job is an answer too), 2 the input or the environment
-needs fixing (one sentence on stderr), 1 AWS failed or is throttling (retry later), or the job
-``logs`` / ``train --wait`` followed ended Failed or Stopped.
+needs fixing (one sentence on stderr), 1 AWS failed or is throttling (retry later), the job
+``logs`` / ``train --wait`` followed ended Failed or Stopped, or ``deploy``'s quality guard refused the model.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ examples:
   recommender recommend --env dev movielens 42 10
 
 exit status: 0 done (status of a failed job included); 2 the input or the environment needs fixing;
-1 AWS failed or throttled (retry later), or the job followed by logs / train --wait ended Failed or Stopped
+1 AWS failed or throttled (retry later), the job followed by logs / train --wait ended Failed or Stopped,
+or deploy's quality guard (--min-ndcg-gain) refused the model
 """
 BATCH_ID = "sf-external-function-query-batch-id"
 INVOKE_BUDGET_S = 60
@@ -87,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a job followed to its end that failed exits 1; status only reports (a failed job's status is an answer)
     followed = args.verb == "logs" or getattr(args, "wait", False)
     ended_badly = isinstance(result, dict) and result.get("status") in ("Failed", "Stopped")
-    return 1 if followed and ended_badly else 0
+    refused = isinstance(result, dict) and result.get("action") == "refused"  # the quality guard said no
+    return 1 if (followed and ended_badly) or refused else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -146,8 +148,16 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("model", help="model name, e.g. movielens")
     deploy.add_argument(
         "ref",
-        help="'latest', a training job name, a tuning job name (serves its best training job), "
+        help="'latest' (the newest job that wrote the table the model serves now), 'latest:DB.SCHEMA.TABLE', "
+        "a training job name, a tuning job name (serves its best training job), "
         "or an s3:// model.tar.gz under the stack's <prefix>/models/",
+    )
+    deploy.add_argument(
+        "--min-ndcg-gain",
+        type=float,
+        metavar="GAIN",
+        help="the quality guard: deploy only if the model's validation NDCG@10 is at least the served model's "
+        "plus GAIN (e.g. 0); a refusal exits 1 and leaves the endpoint as it is",
     )
     invoke = verb("invoke", "a predicted rating, as invoke_model gives it", _invoke, _show_value)
     invoke.add_argument("model")
@@ -268,7 +278,8 @@ def recent_jobs(prefix: str, sagemaker: Any, limit: int = RECENT_JOBS) -> list[d
 
 
 def _deploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
-    [deployed] = deployment.deploy(_batch(args.model, args.ref), stack.hosting(), _sagemaker())
+    options = None if args.min_ndcg_gain is None else {deployment.GUARD_OPTION: args.min_ndcg_gain}
+    [deployed] = deployment.deploy(_batch(args.model, args.ref, options), stack.hosting(), _sagemaker())
     return deployed
 
 

@@ -163,6 +163,7 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
             ),
             _LOG_RETENTION_ENDPOINTS,
         ),
+        optional_arguments=(("OPTIONS", "OBJECT"),),  # {'min_ndcg_gain': g}: the quality guard
         passes_role="hosting",
     ),
     ExternalFunction(

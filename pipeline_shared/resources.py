@@ -29,6 +29,8 @@ _SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-?[a-zA-Z0-9])*")
 # The counters the external-function Lambdas publish per batch (dimension ``service``: the function's label).
 ROWS, FAILED_BATCHES, REFUSED_BATCHES, JOBS_STARTED = "Rows", "FailedBatches", "RefusedBatches", "JobsStarted"
 ENDPOINT_VARIANT = "AllTraffic"  # the one production variant of every endpoint deploy_model creates
+# Endpoint states in which SageMaker refuses UpdateEndpoint and DeleteEndpoint until the operation ends.
+ENDPOINT_BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 
 
 def metrics_namespace(prefix: str) -> str:

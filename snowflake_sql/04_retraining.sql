@@ -1,4 +1,4 @@
--- 04 Automated retraining: retrain when ratings change, redeploy the newest model.
+-- 04 Automated retraining: retrain when ratings change, redeploy the newest model of that table if no worse.
 -- Needs the bootstrap applied (make snowflake-bootstrap: 01-02 and the roles), the external
 -- functions created by `cdk deploy`, and a role with EXECUTE TASK on the account (granted by
 -- ACCOUNTADMIN) that owns the tasks.
@@ -50,7 +50,11 @@ CREATE TABLE IF NOT EXISTS {{ DATABASE }}.{{ SCHEMA }}.DEPLOYMENTS (
     DEPLOYMENT VARIANT
 );
 
--- Hourly: put the newest completed training job behind the '{{ MODEL_NAME }}' endpoint.
+-- Hourly: put the newest completed training job that wrote {{ RECOMMENDATIONS_TABLE }} -- the table the
+-- retraining task above rewrites -- behind the '{{ MODEL_NAME }}' endpoint, if it ranks at least as well.
+-- 'latest:<table>' never picks a job that wrote another table (an experiment), and the quality guard
+-- ('min_ndcg_gain': 0.0) keeps a model whose validation NDCG@10 is below the served one's out: the row
+-- then answers action 'refused' with both figures, logged in DEPLOYMENTS, and the endpoint keeps serving.
 -- deploy_model is idempotent: while no newer job has completed it answers 'unchanged'
 -- and the endpoint keeps serving; a new model replaces the old one without downtime.
 -- Until a first training job has completed the call fails; after 24 consecutive failures
@@ -60,10 +64,10 @@ CREATE OR REPLACE TASK {{ DATABASE }}.{{ SCHEMA }}.REDEPLOY_RECOMMENDER
     WAREHOUSE = {{ WAREHOUSE }}
     SCHEDULE = 'USING CRON 30 * * * * UTC'
     SUSPEND_TASK_AFTER_NUM_FAILURES = 24
-    COMMENT = 'Deploy the newest completed recommender model hourly'
+    COMMENT = 'Deploy the newest completed recommender model of the retrained table hourly, if no worse'
 AS
     INSERT INTO {{ DATABASE }}.{{ SCHEMA }}.DEPLOYMENTS (DEPLOYED_AT, DEPLOYMENT)
-    SELECT CURRENT_TIMESTAMP(), {{ DEPLOY_MODEL }}('{{ MODEL_NAME }}', 'latest');
+    SELECT CURRENT_TIMESTAMP(), {{ DEPLOY_MODEL }}('{{ MODEL_NAME }}', 'latest:{{ DATABASE }}.{{ SCHEMA }}.{{ RECOMMENDATIONS_TABLE }}', {'min_ndcg_gain': 0.0});
 
 -- Tasks are created suspended; resuming starts their schedules.
 ALTER TASK {{ DATABASE }}.{{ SCHEMA }}.RETRAIN_RECOMMENDER RESUME;

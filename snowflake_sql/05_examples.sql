@@ -45,8 +45,11 @@ SELECT {{ TRAIN_AND_GET_RECOMMENDATIONS }}(
 SELECT {{ PIPELINE_STATUS }}(TRAINING_JOB:training_job_name::VARCHAR) AS TRAINING_STATUS
 FROM TABLE(RESULT_SCAN(LAST_QUERY_ID()));
 
--- Serve the newest completed model as '{{ MODEL_NAME }}'. Safe to repeat: the same model
--- answers action 'unchanged'; a newer one replaces the old without downtime.
+-- Serve the newest completed model as '{{ MODEL_NAME }}'. 'latest' is the newest job that wrote the
+-- table the endpoint serves now (for a model not deployed yet: of any table, named in the answer's
+-- output_table); 'latest:DB.SCHEMA.TABLE' names the table. Safe to repeat: the same model answers
+-- action 'unchanged'; a newer one replaces the old without downtime. A third argument
+-- {'min_ndcg_gain': 0.0} deploys only a model whose validation NDCG@10 is no worse than the served one's.
 SELECT {{ DEPLOY_MODEL }}('{{ MODEL_NAME }}', 'latest') AS DEPLOYMENT;
 
 -- The endpoint's status: wait for InService before asking for predictions.

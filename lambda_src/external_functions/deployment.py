@@ -1,8 +1,24 @@
-"""``deploy_model(model_name, model_ref)``: put a trained model behind a SageMaker endpoint.
+"""``deploy_model(model_name, model_ref[, options])``: put a trained model behind a SageMaker endpoint.
 
-``model_ref`` is an ``s3://<pipeline bucket>/<prefix>/...model.tar.gz`` URI, a training job name of this
-pipeline, a tuning job name of this pipeline (its best training job), or ``'latest'`` (its newest
-Completed training job). Each deployment creates a versioned
+``model_ref`` is one of:
+
+- ``'latest'``: the newest Completed training job of this pipeline **that wrote the same output table as the
+  job the endpoint serves now** -- an experiment written to another table never replaces it. For a model
+  not deployed yet, the newest Completed job of any table (the answer's ``output_table`` names it). An
+  endpoint serving a model no job of this pipeline recorded (an s3:// URI) has no table to follow, and
+  plain ``'latest'`` is refused: name the table.
+- ``'latest:DB.SCHEMA.TABLE'``: the newest Completed job that wrote that table (the pipeline's identifier
+  rules, compared as Snowflake resolves the name).
+- a training job or tuning job (its best training job) of this pipeline, or an
+  ``s3://<pipeline bucket>/<prefix>/models/...model.tar.gz`` URI.
+
+``options`` ``{'min_ndcg_gain': g}`` turns the quality guard on: a model whose validation NDCG@10 is below the
+served model's plus ``g`` is not deployed, and the row answers ``action: 'refused'`` with both figures in
+its ``message`` (an answer, not an error: a scheduled redeploy keeps running and logs each refusal). The
+figures are SageMaker's record of each job (``pipeline_jobs``); a model without one is refused under the
+guard, and so is any model while the served one has none. Nothing served yet: a model with a figure passes.
+
+Each deployment creates a versioned
 SageMaker Model and EndpointConfig, then creates the endpoint or -- if it exists -- switches it
 with ``UpdateEndpoint``, which keeps serving the old version until the new one is ready.
 A version is named after what it serves (model, artifact, image, hosting settings): deploying
@@ -32,6 +48,7 @@ An s3:// ``model_ref`` must lie under ``s3://<bucket>/<prefix>/models/``: the ho
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -41,7 +58,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions import aws, log_retention
+from external_functions import aws, log_retention, pipeline_jobs
 from external_functions.aws import AWS_ERRORS, Budgeted, describe_or_none, tagged_as_ours, upstream_error
 from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
 from external_functions.settings import HostingSettings, models_uri
@@ -49,10 +66,10 @@ from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_message, is_not_found, redact
 from pipeline_shared.catalogue import BY_PATH
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 
 FUNCTION = BY_PATH["deploy"].label
 VARIANT = resources.ENDPOINT_VARIANT
-_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
 
 
 @dataclass(frozen=True)
@@ -60,12 +77,20 @@ class Deployment:
     row: Row
     model: str
     reference: str
+    min_ndcg_gain: float | None = None  # the quality guard (None: off)
 
 
 @dataclass(frozen=True)
 class ModelSource:
     model_data: str
     source: str  # what the reference resolved to, for the caller
+    job: dict[str, Any] | None = None  # the training job that wrote it (None: an s3:// URI)
+
+
+LATEST = "latest"
+GUARD_OPTION = "min_ndcg_gain"
+MAX_GAIN = 1.0  # NDCG@10 lies in [0, 1]
+FIGURE_NOISE = 1e-9  # 0.305 >= 0.3 + 0.005 holds, whatever binary floats make of the sum
 
 
 def parse_row(row: Row, prefix: str) -> Deployment:
@@ -73,9 +98,36 @@ def parse_row(row: Row, prefix: str) -> Deployment:
     reference = row.args[1]
     if not isinstance(reference, str) or not reference.strip():
         raise BadRequestError(
-            f"Row {row.number}: model_ref must be 'latest', a training job name or an s3:// model.tar.gz URI."
+            f"Row {row.number}: model_ref must be 'latest', 'latest:DB.SCHEMA.TABLE', a training or tuning job name "
+            "or an s3:// model.tar.gz URI."
         )
-    return Deployment(row, model, reference.strip())
+    options = row.args[2] if len(row.args) > 2 else None
+    return Deployment(row, model, reference.strip(), _min_ndcg_gain(options, row.number))
+
+
+def _min_ndcg_gain(options: Any, row: int) -> float | None:
+    """The ``{'min_ndcg_gain': x}`` option (None: no guard); any other key or value is refused."""
+    if options is None:
+        return None
+    if isinstance(options, str):  # an OBJECT can arrive as its JSON text
+        try:
+            options = json.loads(options)
+        except json.JSONDecodeError:
+            options = None
+    if not isinstance(options, dict) or set(options) - {GUARD_OPTION}:
+        raise BadRequestError(
+            f"Row {row}: deploy_model's options must be an OBJECT with only '{GUARD_OPTION}', "
+            f"e.g. {{'{GUARD_OPTION}': 0.0}}."
+        )
+    gain = options.get(GUARD_OPTION)
+    if gain is None:
+        return None
+    if isinstance(gain, bool) or not isinstance(gain, int | float) or not -MAX_GAIN <= gain <= MAX_GAIN:
+        raise BadRequestError(
+            f"Row {row}: option '{GUARD_OPTION}' must be a number from {-MAX_GAIN} to {MAX_GAIN} "
+            "(the NDCG@10 a new model must add to the served one's)."
+        )
+    return float(gain)
 
 
 def deploy(
@@ -90,8 +142,20 @@ def deploy(
     return [_deploy_one(d, settings, sagemaker, logs, deadline) for d in deployments]
 
 
-def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: int) -> ModelSource:
-    """Turn a model reference into the S3 URI of its model.tar.gz."""
+def resolve(
+    reference: str,
+    settings: HostingSettings,
+    sagemaker: Any,
+    *,
+    row: int,
+    model: str = "",
+    served: pipeline_jobs.Served | None = None,
+) -> ModelSource:
+    """Turn a model reference into the S3 URI of its model.tar.gz.
+
+    ``served``: what ``model``'s endpoint serves now (None: not deployed) -- plain ``'latest'`` follows the
+    table its job wrote.
+    """
     if reference.startswith("s3://"):
         where = models_uri(settings.bucket, settings.prefix)
         if not re.fullmatch(rf"{re.escape(where)}[\w!\-.*'()/=+]+\.tar\.gz", reference):
@@ -100,13 +164,8 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
                 "SageMaker hosting role may read): copy the model there or deploy its training job by name."
             )
         return ModelSource(reference, reference)
-    if reference.lower() == "latest":
-        job = latest_completed_job(settings.prefix, sagemaker)
-        if job is None:
-            raise BadRequestError(
-                f"Row {row}: this pipeline has no completed training job yet: run "
-                "train_and_get_recommendations first, or pass an s3:// model URI."
-            )
+    if reference.lower() == LATEST or reference.lower().startswith(f"{LATEST}:"):
+        job = _latest(reference, settings, sagemaker, row=row, model=model, served=served)
     elif resources.is_sagemaker_name(reference) and reference.startswith(resources.tuning_job_prefix(settings.prefix)):
         job = best_training_job(reference, sagemaker, row=row)
     else:
@@ -114,7 +173,7 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
             resources.training_job_prefix(settings.prefix)
         ):
             raise BadRequestError(
-                f"Row {row}: model_ref is neither 'latest', an s3:// URI, a training job "
+                f"Row {row}: model_ref is neither 'latest', 'latest:DB.SCHEMA.TABLE', an s3:// URI, a training job "
                 f"({resources.training_job_prefix(settings.prefix)}...) nor a tuning job "
                 f"({resources.tuning_job_prefix(settings.prefix)}...) of this pipeline."
             )
@@ -131,7 +190,49 @@ def resolve(reference: str, settings: HostingSettings, sagemaker: Any, *, row: i
             f"Row {row}: training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
             "check pipeline_status for it."
         )
-    return ModelSource(job["ModelArtifacts"]["S3ModelArtifacts"], job["TrainingJobName"])
+    return ModelSource(job["ModelArtifacts"]["S3ModelArtifacts"], job["TrainingJobName"], job)
+
+
+def _latest(
+    reference: str,
+    settings: HostingSettings,
+    sagemaker: Any,
+    *,
+    row: int,
+    model: str,
+    served: pipeline_jobs.Served | None,
+) -> dict[str, Any]:
+    """``'latest:T'``: the newest Completed job that wrote T. ``'latest'``: the newest that wrote the table of the
+    job ``model`` serves now; for a model not deployed yet, the newest of any table."""
+    _, colon, named = reference.partition(":")
+    if colon:
+        try:
+            table: str | None = TableName.parse(named, what="table after 'latest:'").sql
+        except InvalidIdentifierError as exc:
+            raise BadRequestError(f"Row {row}: {exc}") from None
+    elif served is None:
+        table = None
+    elif served.job is None or pipeline_jobs.output_table(served.job) is None:
+        raise BadRequestError(
+            f"Row {row}: model '{model}' serves a model no training job of this pipeline recorded a table for "
+            f"({served.model_data or 'its model is gone'}), so 'latest' has no table to follow: "
+            "deploy 'latest:DB.SCHEMA.TABLE' or a training job by name."
+        )
+    else:
+        table = pipeline_jobs.output_table(served.job)
+    found = pipeline_jobs.newest_completed(sagemaker, settings.prefix, table=table)
+    if found.job is not None:
+        return found.job
+    if table is None:
+        raise BadRequestError(
+            f"Row {row}: this pipeline has no completed training job yet: run "
+            "train_and_get_recommendations first, or pass an s3:// model URI."
+        )
+    among = "" if found.exhausted else f" among its {found.scanned} newest completed jobs"
+    raise BadRequestError(
+        f"Row {row}: no completed training job of this pipeline wrote {table}{among}: train one with "
+        f"train_and_get_recommendations(..., '{table}') or deploy a training job by name."
+    )
 
 
 def best_training_job(tuning_job: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
@@ -155,102 +256,151 @@ def best_training_job(tuning_job: str, sagemaker: Any, *, row: int) -> dict[str,
     return job
 
 
-def latest_completed_job(prefix: str, sagemaker: Any) -> dict[str, Any] | None:
-    """The newest Completed training job of this pipeline, or None."""
-    try:
-        page = sagemaker.list_training_jobs(
-            NameContains=resources.training_job_prefix(prefix),
-            StatusEquals="Completed",
-            SortBy="CreationTime",
-            SortOrder="Descending",
-        )
-    except AWS_ERRORS as exc:
-        raise upstream_error(exc, "listing training jobs") from None
-    # Ours are named <prefix>-train-...; NameContains alone would also match e.g. "x<prefix>-train-".
-    ours = [
-        j
-        for j in page["TrainingJobSummaries"]
-        if j["TrainingJobName"].startswith(resources.training_job_prefix(prefix))
-    ]
-    for summary in sorted(ours, key=lambda j: j["CreationTime"], reverse=True):
-        if tagged_as_ours(sagemaker, summary["TrainingJobArn"], prefix, f"training job {summary['TrainingJobName']}"):
-            return describe_training_job(sagemaker, summary["TrainingJobName"])
-    return None
-
-
 def _deploy_one(
     deployment: Deployment, settings: HostingSettings, sagemaker: Any, logs: Any, deadline: float | None
 ) -> dict[str, Any]:
     row = deployment.row.number
-    source = resolve(deployment.reference, settings, sagemaker, row=row)
-    hosting = (
-        ("serverless", settings.memory_mb, settings.max_concurrency)
-        if settings.serverless
-        else ("realtime", settings.instance_type, settings.instance_count)
-    )
-    token = resources.idempotency_token(deployment.model, source.model_data, settings.image_uri, *hosting)
-    version = resources.versioned_name(settings.prefix, deployment.model, token)
     endpoint = resources.endpoint_name(settings.prefix, deployment.model)
+    current = _our_endpoint(sagemaker, endpoint, settings.prefix, row=row)
+    plain_latest = deployment.reference.lower() == LATEST
+    served = None
+    if current is not None and (plain_latest or deployment.min_ndcg_gain is not None):
+        served = pipeline_jobs.served(sagemaker, current, bucket=settings.bucket, prefix=settings.prefix)
+    source = resolve(deployment.reference, settings, sagemaker, row=row, model=deployment.model, served=served)
+    version = _version(deployment.model, source.model_data, settings)
+    switching = current is None or current["EndpointConfigName"] != version
+    if deployment.min_ndcg_gain is not None and switching:
+        refusal = quality_refusal(source, served, deployment.min_ndcg_gain, endpoint=endpoint)
+        if refusal is not None:
+            return {**_described(endpoint, source), "action": "refused", "message": refusal}
     tags = resources.tags(settings.prefix, **{resources.MODEL_TAG: deployment.model})
     _ensure_model(version, source.model_data, settings, sagemaker, tags)
     _ensure_endpoint_config(version, settings, sagemaker, tags)
-
-    current = describe_endpoint(sagemaker, endpoint)
-    if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], settings.prefix, endpoint):
-        raise BadRequestError(
-            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no "
-            f"{resources.PIPELINE_TAG}={settings.prefix} tag) and is left alone: choose another model name."
-        )
-    state = None if current is None else current["EndpointStatus"]
-    switch = partial(sagemaker.update_endpoint, EndpointName=endpoint, EndpointConfigName=version)
-    try:
-        # The states SageMaker could not settle come first: their config may already be the wanted one.
-        if current is None:
-            create = partial(sagemaker.create_endpoint, EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
-            when_config_visible(create, version, deadline)
-            action = "created"
-        elif state == "Failed":
-            sagemaker.delete_endpoint(EndpointName=endpoint)  # the only operation a failed endpoint accepts
-            action = "recreating"
-        elif state == "Deleting":
-            raise BadRequestError(
-                f"Row {row}: endpoint {endpoint} is being deleted (its endpoint type changed, or it had failed); "
-                f"call deploy_model again once pipeline_status('{deployment.model}') no longer finds it."
-            )
-        elif state == "UpdateRollbackFailed":
-            when_config_visible(switch, version, deadline)  # in service with mixed configs: this restores it
-            action = "updated"
-        elif current["EndpointConfigName"] == version:
-            action = "unchanged"  # a retry of a deployment that already went through
-        elif state in _BUSY:
-            raise BadRequestError(
-                f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
-                f"once pipeline_status('{deployment.model}') says InService."
-            )
-        elif _is_serverless(sagemaker, current["EndpointConfigName"]) not in (None, settings.serverless):
-            # UpdateEndpoint cannot switch between instances and serverless: delete, then create anew.
-            sagemaker.delete_endpoint(EndpointName=endpoint)
-            action = "recreating"
-        else:
-            when_config_visible(switch, version, deadline)
-            action = "updated"
-    except AWS_ERRORS as exc:
-        raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
+    action = _switch(sagemaker, endpoint, version, current, settings, tags, deadline, model=deployment.model, row=row)
     if action != "recreating":  # "unchanged" too: a retry after running out of time sets what it could not
         log_retention.keep_endpoint_logs(logs, endpoint, settings.log_retention_days)
     status = describe_endpoint(sagemaker, endpoint) or {}
     if action == "recreating" and current is not None:  # only an existing endpoint is deleted
         return _recreating(deployment.model, endpoint, current, status.get("EndpointStatus", "Deleting"))
     return {
-        "endpoint_name": endpoint,
+        **_described(endpoint, source),
         "endpoint_config_name": version,
         "model_name": version,
-        "model_data": source.model_data,
-        "source": source.source,
         "action": action,
         "status": status.get("EndpointStatus", "Creating"),
         "previous_endpoint_config_name": None if current is None else current["EndpointConfigName"],
     }
+
+
+def _described(endpoint: str, source: ModelSource) -> dict[str, Any]:
+    """What every answer says of the model: the endpoint, the artifact, its job, the table and figure it has."""
+    described: dict[str, Any] = {"endpoint_name": endpoint, "model_data": source.model_data, "source": source.source}
+    if source.job is not None:
+        described["output_table"] = pipeline_jobs.output_table(source.job)
+        described["validation_ndcg_at_10"] = pipeline_jobs.metric(source.job)
+    return {key: value for key, value in described.items() if value is not None}
+
+
+def _version(model: str, model_data: str, settings: HostingSettings) -> str:
+    """The Model and EndpointConfig name: derived from what they serve, so a retry converges."""
+    hosting = (
+        ("serverless", settings.memory_mb, settings.max_concurrency)
+        if settings.serverless
+        else ("realtime", settings.instance_type, settings.instance_count)
+    )
+    token = resources.idempotency_token(model, model_data, settings.image_uri, *hosting)
+    return resources.versioned_name(settings.prefix, model, token)
+
+
+def _our_endpoint(sagemaker: Any, endpoint: str, prefix: str, *, row: int) -> dict[str, Any] | None:
+    """DescribeEndpoint's answer (None: no such endpoint); another pipeline's endpoint is refused."""
+    current = describe_endpoint(sagemaker, endpoint)
+    if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], prefix, endpoint):
+        raise BadRequestError(
+            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no "
+            f"{resources.PIPELINE_TAG}={prefix} tag) and is left alone: choose another model name."
+        )
+    return current
+
+
+def quality_refusal(
+    source: ModelSource, served: pipeline_jobs.Served | None, gain: float, *, endpoint: str
+) -> str | None:
+    """Why the guard refuses ``source`` (one sentence), or None when its NDCG@10 is at least the served one's + gain."""
+    what = f"training job {source.source}" if source.job is not None else source.source
+    candidate = pipeline_jobs.metric(source.job) if source.job is not None else None
+    if candidate is None:
+        return (
+            f"Refused by the quality guard: {what} has no recorded validation NDCG@10 (SageMaker's final metrics), "
+            f"so it cannot be compared; {endpoint} is left as it is."
+        )
+    if served is None:
+        return None  # nothing served yet: any model with a figure may go live
+    baseline = pipeline_jobs.metric(served.job) if served.job is not None else None
+    if baseline is None:
+        return (
+            f"Refused by the quality guard: {endpoint} serves a model without a recorded validation NDCG@10 "
+            f"({served.model_data or 'unknown'}), so {what} (NDCG@10 {candidate:.4f}) cannot be compared; deploy it "
+            "once without the guard."
+        )
+    if candidate < baseline + gain - FIGURE_NOISE:
+        return (
+            f"Refused by the quality guard: {what} has validation NDCG@10 {candidate:.4f}, below the served "
+            f"model's {baseline:.4f} (training job {served.job['TrainingJobName']}) plus min_ndcg_gain {gain:g}; "
+            f"{endpoint} keeps serving it."
+        )
+    return None
+
+
+def _switch(
+    sagemaker: Any,
+    endpoint: str,
+    version: str,
+    current: dict[str, Any] | None,
+    settings: HostingSettings,
+    tags: list[dict[str, str]],
+    deadline: float | None,
+    *,
+    model: str,
+    row: int,
+) -> str:
+    """Point ``endpoint`` at config ``version``; returns the action taken.
+
+    The states SageMaker could not settle come first: their config may already be the wanted one.
+    """
+    state = None if current is None else current["EndpointStatus"]
+    switch = partial(sagemaker.update_endpoint, EndpointName=endpoint, EndpointConfigName=version)
+    try:
+        if current is None:
+            create = partial(sagemaker.create_endpoint, EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
+            when_config_visible(create, version, deadline)
+            return "created"
+        if state == "Failed":
+            sagemaker.delete_endpoint(EndpointName=endpoint)  # the only operation a failed endpoint accepts
+            return "recreating"
+        if state == "Deleting":
+            raise BadRequestError(
+                f"Row {row}: endpoint {endpoint} is being deleted (undeployed, its endpoint type changed, or it had "
+                f"failed); call deploy_model again once pipeline_status('{model}') says it is not deployed."
+            )
+        if state == "UpdateRollbackFailed":
+            when_config_visible(switch, version, deadline)  # in service with mixed configs: this restores it
+            return "updated"
+        if current["EndpointConfigName"] == version:
+            return "unchanged"  # a retry of a deployment that already went through
+        if state in resources.ENDPOINT_BUSY:
+            raise BadRequestError(
+                f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
+                f"once pipeline_status('{model}') says InService."
+            )
+        if _is_serverless(sagemaker, current["EndpointConfigName"]) not in (None, settings.serverless):
+            # UpdateEndpoint cannot switch between instances and serverless: delete, then create anew.
+            sagemaker.delete_endpoint(EndpointName=endpoint)
+            return "recreating"
+        when_config_visible(switch, version, deadline)
+        return "updated"
+    except AWS_ERRORS as exc:
+        raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
 
 
 def _recreating(model: str, endpoint: str, previous: dict[str, Any], status: str) -> dict[str, Any]:

@@ -24,10 +24,7 @@ from botocore.exceptions import ClientError
 
 from pipeline_shared.aws_errors import error_code, error_message, is_not_found
 from pipeline_shared.ownership import pipeline_owns
-from pipeline_shared.resources import is_pipeline_name, training_job_prefix, tuning_job_prefix
-
-# SageMaker refuses DeleteEndpoint while one of these operations runs; the next poll retries.
-_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack"}
+from pipeline_shared.resources import ENDPOINT_BUSY, is_pipeline_name, training_job_prefix, tuning_job_prefix
 
 
 class TeardownError(RuntimeError):
@@ -174,7 +171,7 @@ def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
     except ClientError as exc:
         if is_not_found(exc):
             return
-        if status in _BUSY and error_code(exc) == "ValidationException":
+        if status in ENDPOINT_BUSY and error_code(exc) == "ValidationException":
             return  # e.g. still Creating: deletable once it settles, so the next poll retries
         raise _refused(exc, f"deleting endpoint {name}") from None
 

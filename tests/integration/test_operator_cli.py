@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
 import subprocess
@@ -19,9 +18,10 @@ import pytest
 from botocore.validate import ParamValidator
 
 from external_functions.training import METRICS
-from local_mode.sagemaker import TRAINING_LOG_GROUP, LocalSageMaker, RuntimeRoute, report, report_training_job
+from local_mode.sagemaker import LocalSageMaker, RuntimeRoute, report, report_training_job
 from local_mode.standins import python_env
 from tests.integration.conftest import TrainedJob
+from tests.support.training_jobs import complete, publish_output
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +94,9 @@ def test_deploy_help_names_every_kind_of_reference() -> None:
     run = subprocess.run([sys.executable, "-m", "operator_cli", "deploy", "--help"], capture_output=True, text=True)
     text = " ".join(run.stdout.split())
     assert run.returncode == 0
-    assert "'latest', a training job name, a tuning job name (serves its best training job), or an s3://" in text
+    assert "'latest' (the newest job that wrote the table the model serves now), 'latest:DB.SCHEMA.TABLE'" in text
+    assert "a training job name, a tuning job name (serves its best training job), or an s3://" in text
+    assert "--min-ndcg-gain GAIN" in text
 
 
 def test_status_of_a_failed_job_is_an_answer_and_exits_0(aws_env, cdk_json, stack, aws_client) -> None:
@@ -245,30 +247,6 @@ def test_status_lists_recent_jobs_with_their_metrics_side_by_side(aws_env, cdk_j
     assert " svd " in row and " graded_ease " in row
     one = as_json(cli(aws_env, cdk_json, "status", names[0], "--json"))
     assert one["status"] == "Completed" and one["metrics"]["validation:ndcg_at_10"] == pytest.approx(0.2812)
-
-
-_STREAMS: dict[str, str] = {}  # job -> its one log stream
-
-
-def publish_output(logs: Any, job: str, lines: list[str]) -> None:
-    """What the job prints, where SageMaker's log agent puts it (the metrics come from there).
-
-    A single-instance job has one stream, ``<job>/algo-1-<epoch>``, created when its container
-    starts; every later line goes to that stream ("Logs for Built-in Algorithms",
-    https://docs.aws.amazon.com/sagemaker/latest/dg/common-info-all-sagemaker-models-logs.html).
-    """
-    stream = _STREAMS.get(job)
-    if stream is None:
-        stream = _STREAMS[job] = f"{job}/algo-1-{int(time.time())}"
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
-        logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
-    now = int(time.time() * 1000)
-    logs.put_log_events(
-        logGroupName=TRAINING_LOG_GROUP,
-        logStreamName=stream,
-        logEvents=[{"timestamp": now, "message": m} for m in lines],
-    )
 
 
 def start_cli(aws_env: dict[str, str], cdk_json: Path, *args: str) -> subprocess.Popen[str]:
@@ -458,6 +436,21 @@ def test_deploy_invoke_and_recommend_are_the_sql_functions(
         assert len(top) == 5 and all(isinstance(m, int) for m in top)
         unchanged = as_json(cli(aws_env, cdk_json, "deploy", "movielens", uri, "--json"))
         assert unchanged["action"] == "unchanged"
+
+
+def test_deploy_with_the_quality_guard_exits_1_when_it_refuses(aws_env, cdk_json, stack, aws_client) -> None:
+    jobs = []
+    for ndcg in (0.3300, 0.3000):
+        job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.GUARDED", "--json"))
+        complete(aws_client("logs"), job["training_job_name"], ndcg=ndcg)
+        jobs.append(job["training_job_name"])
+    live = as_json(cli(aws_env, cdk_json, "deploy", "guarded", jobs[0], "--json"))
+    assert live["action"] == "created" and live["output_table"] == "A.B.GUARDED"
+    run = cli(aws_env, cdk_json, "deploy", "guarded", "latest", "--min-ndcg-gain", "0")
+    assert run.returncode == 1, run.stderr
+    assert "refused" in run.stdout and "validation NDCG@10 0.3000, below the served model's 0.3300" in run.stdout
+    endpoint = aws_client("sagemaker").describe_endpoint(EndpointName=f"{PREFIX}-guarded")
+    assert endpoint["EndpointConfigName"] == live["endpoint_config_name"]
 
 
 def test_aws_without_a_region_or_refusing_is_one_sentence(aws_env, cdk_json, stack) -> None:

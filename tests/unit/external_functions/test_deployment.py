@@ -76,7 +76,7 @@ def test_a_hung_sagemaker_call_is_one_bounded_attempt_answered_503(silent_aws) -
     context = SimpleNamespace(get_remaining_time_in_millis=lambda: 28_000, aws_request_id="hung")
     answer = handlers.deploy_handler(proxy_event("deploy_model", [["movielens", MODEL_URI]]), context)
     assert answer["statusCode"] == 503, answer["body"]
-    assert answer["body"].startswith("SageMaker could not be reached while looking up model recsys-movielens-")
+    assert answer["body"].startswith("SageMaker could not be reached while looking up endpoint recsys-movielens;")
     assert answer["body"].endswith("; Snowflake will retry.")
     assert len(silent_aws.connections) == 1  # one attempt: the bound holds, Snowflake is the retry loop
 

@@ -52,7 +52,7 @@ VALID_ROWS = {
 }
 ARITY_MESSAGES = {
     "train_and_get_recommendations": "takes 2 or 3 arguments, got 1 argument.",
-    "deploy_model": "takes 2 arguments, got 1 argument.",
+    "deploy_model": "takes 2 or 3 arguments, got 1 argument.",
     "invoke_model": "takes 3 arguments, got 1 argument.",
     "recommend": "takes 3 arguments, got 1 argument.",
     "pipeline_status": "takes 1 argument, got 2 arguments.",

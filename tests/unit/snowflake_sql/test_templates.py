@@ -88,7 +88,7 @@ def test_values_come_from_the_environment_and_the_catalogue(dev, values):
     retraining = rendered("04_retraining.sql", moved)
     assert "WAREHOUSE = LOAD_WH" in retraining
     assert "RECS.ML.TRAIN_AND_GET_RECOMMENDATIONS('RECS.ML.RATINGS', 'RECS.ML.TOP_PICKS')" in one_line(retraining)
-    assert "RECS.ML.DEPLOY_MODEL('movies-v2', 'latest')" in retraining
+    assert "RECS.ML.DEPLOY_MODEL('movies-v2', 'latest:RECS.ML.TOP_PICKS', {'min_ndcg_gain': 0.0})" in retraining
     assert "MOVIELENS" not in retraining
 
 
@@ -192,7 +192,7 @@ def test_retraining_task_calls_train_once_and_consumes_the_stream(values):
     assert "FROM MOVIELENS.PUBLIC.RATINGS_CHANGES" in body
 
 
-def test_redeploy_task_deploys_latest_hourly_and_both_tasks_resume(values):
+def test_redeploy_task_deploys_the_retrained_tables_latest_hourly_under_the_guard(values):
     parts = [one_line(p) for p in statements(rendered("04_retraining.sql", values))]
     task = next(p for p in parts if "TASK MOVIELENS.PUBLIC.REDEPLOY_RECOMMENDER" in p)
     options, body = task.split(" AS ", 1)
@@ -200,8 +200,9 @@ def test_redeploy_task_deploys_latest_hourly_and_both_tasks_resume(values):
     assert re.search(r"SCHEDULE = 'USING CRON \d+ \* \* \* \* UTC'", options), options
     assert body == (
         "INSERT INTO MOVIELENS.PUBLIC.DEPLOYMENTS (DEPLOYED_AT, DEPLOYMENT) "
-        "SELECT CURRENT_TIMESTAMP(), MOVIELENS.PUBLIC.DEPLOY_MODEL('movielens', 'latest')"
-    )
+        "SELECT CURRENT_TIMESTAMP(), MOVIELENS.PUBLIC.DEPLOY_MODEL('movielens', "
+        "'latest:MOVIELENS.PUBLIC.USER_MOVIE_RECOMMENDATIONS', {'min_ndcg_gain': 0.0})"
+    )  # the table the retraining task rewrites, and the quality guard
     assert any(p.startswith("CREATE TABLE IF NOT EXISTS MOVIELENS.PUBLIC.DEPLOYMENTS") for p in parts)
     assert any(p.startswith("CREATE TABLE IF NOT EXISTS MOVIELENS.PUBLIC.RETRAINING_RUNS") for p in parts)
     assert parts[-2:] == [
@@ -295,7 +296,9 @@ def test_cli_prints_one_file(values):
     done = run_cli("--env", "dev", "--file", "04_retraining.sql", "--model-name", "movies-v2")
     assert done.returncode == 0, done.stderr
     assert "CREATE OR REPLACE TASK MOVIELENS.PUBLIC.RETRAIN_RECOMMENDER" in done.stdout
-    assert "MOVIELENS.PUBLIC.DEPLOY_MODEL('movies-v2', 'latest')" in done.stdout
+    assert (
+        "MOVIELENS.PUBLIC.DEPLOY_MODEL('movies-v2', 'latest:MOVIELENS.PUBLIC.USER_MOVIE_RECOMMENDATIONS'" in done.stdout
+    )
     assert "01_database.sql" not in done.stdout
 
 

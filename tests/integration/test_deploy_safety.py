@@ -1,0 +1,178 @@
+"""Deploy safety through the real handlers against moto: ``latest`` scoped to a table, the quality guard.
+
+Training jobs are started by the train handler, print their figures where SageMaker reads them
+(CloudWatch Logs, through the MetricDefinitions) and end as local mode reports them; the deploy
+handler then reads SageMaker's record of each (DescribeTrainingJob's FinalMetricDataList).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from external_functions import handlers
+from local_mode.snowflake_calls import answer_values, proxy_event
+from tests.integration.conftest import BUCKET, PREFIX
+from tests.support.training_jobs import complete
+
+pytestmark = pytest.mark.integration
+
+
+def deploy(*args: Any) -> dict[str, Any]:
+    response = handlers.deploy_handler(proxy_event("deploy_model", [list(args)]), None)
+    assert response["statusCode"] == 200, response["body"]
+    [answer] = answer_values(response)
+    return answer
+
+
+def refused(*args: Any) -> str:
+    response = handlers.deploy_handler(proxy_event("deploy_model", [list(args)]), None)
+    assert response["statusCode"] == 400, response["body"]
+    return response["body"]
+
+
+def table() -> str:
+    """A table no other test writes."""
+    return f"SAFE.ML.RECS_{uuid.uuid4().hex[:8].upper()}"
+
+
+def trained(aws_client, output: str, *, ndcg: float | None = 0.3, status: str = "Completed") -> str:
+    """A job of this pipeline that wrote ``output``, ended with ``status`` and (unless None) an NDCG@10."""
+    response = handlers.train_handler(proxy_event("train_and_get_recommendations", [["SAFE.ML.RATINGS", output]]), None)
+    [job] = answer_values(response)
+    complete(aws_client("logs"), job["training_job_name"], ndcg=ndcg, status=status)
+    return job["training_job_name"]
+
+
+def serving(aws_client, model: str) -> str:
+    """The endpoint config ``model``'s endpoint names now."""
+    return aws_client("sagemaker").describe_endpoint(EndpointName=f"{PREFIX}-{model}")["EndpointConfigName"]
+
+
+# -- 'latest' ---------------------------------------------------------------------------------
+
+
+def test_latest_follows_the_table_the_endpoint_serves(lambda_env, aws_client) -> None:
+    main, experiment = table(), table()
+    first = trained(aws_client, main)
+    created = deploy("scoped", "latest")  # not deployed yet: the newest job of any table, and it says which
+    assert created["action"] == "created" and created["source"] == first and created["output_table"] == main
+    newer_experiment = trained(aws_client, experiment)
+    again = deploy("scoped", "latest")
+    assert again["action"] == "unchanged" and again["source"] == first, "an experiment on another table went live"
+    assert serving(aws_client, "scoped") == created["endpoint_config_name"]
+    retrained = trained(aws_client, main)
+    updated = deploy("scoped", "latest")
+    assert updated["action"] == "updated" and updated["source"] == retrained and updated["output_table"] == main
+    named = deploy("scoped", f"latest:{experiment}")  # the table named: its newest job, whatever is served
+    assert named["source"] == newer_experiment and named["output_table"] == experiment
+    assert deploy("scoped", "latest")["source"] == newer_experiment  # and plain 'latest' now follows that table
+
+
+def test_latest_of_a_table_as_snowflake_resolves_it(lambda_env, aws_client) -> None:
+    name = table()
+    job = trained(aws_client, name)
+    trained(aws_client, name, status="Failed")  # a newer job that failed is passed over
+    trained(aws_client, table())  # a newer job of another table too
+    deployed = deploy("bytable", f"Latest:{name.lower()}")
+    assert deployed["source"] == job and deployed["output_table"] == name
+
+
+@pytest.mark.parametrize(
+    ("reference", "fragment"),
+    [
+        (
+            "latest:SAFE.ML.NEVER_WRITTEN",
+            "Row 0: no completed training job of this pipeline wrote SAFE.ML.NEVER_WRITTEN:",
+        ),
+        ('latest:"db"."s"."t"', "Row 0: The table after 'latest:' is not a plain Snowflake identifier"),
+        ("latest:", "Row 0: The table after 'latest:' is missing"),
+        ("latest:A.B.C.D", "Row 0: The table after 'latest:' is not a plain Snowflake identifier"),
+    ],
+)
+def test_latest_of_a_table_refuses_in_one_sentence(lambda_env, aws_client, reference: str, fragment: str) -> None:
+    body = refused("nowhere", reference)
+    assert body.startswith(fragment) and body.count(". ") == 0, body
+    assert not aws_client("sagemaker").list_endpoints(NameContains=f"{PREFIX}-nowhere")["Endpoints"]
+
+
+def test_plain_latest_refuses_when_the_served_model_has_no_table(lambda_env, aws_client, tmp_path) -> None:
+    """A model deployed from an s3:// URI names no job, so no table: 'latest' says so instead of guessing."""
+    key = f"{PREFIX}/models/by-hand/output/model.tar.gz"
+    aws_client("s3").put_object(Bucket=BUCKET, Key=key, Body=b"a model copied by hand")
+    deploy("byhand", f"s3://{BUCKET}/{key}")
+    trained(aws_client, table())
+    body = refused("byhand", "latest")
+    assert "so 'latest' has no table to follow: deploy 'latest:DB.SCHEMA.TABLE'" in body
+    assert f"s3://{BUCKET}/{key}" in body
+
+
+# -- the quality guard ---------------------------------------------------------------------------
+
+GUARD = {"min_ndcg_gain": 0.0}
+
+
+def test_the_guard_keeps_a_worse_model_out_and_lets_a_better_one_in(lambda_env, aws_client) -> None:
+    name = table()
+    good = trained(aws_client, name, ndcg=0.3300)
+    live = deploy("guarded", "latest", GUARD)
+    assert live["action"] == "created" and live["validation_ndcg_at_10"] == pytest.approx(0.33)
+    models_before = len(aws_client("sagemaker").list_models(NameContains=f"{PREFIX}-guarded-")["Models"])
+    worse = trained(aws_client, name, ndcg=0.3100)
+    answer = deploy("guarded", "latest", GUARD)
+    assert answer["action"] == "refused" and answer["source"] == worse
+    assert answer["message"] == (
+        f"Refused by the quality guard: training job {worse} has validation NDCG@10 0.3100, below the served "
+        f"model's 0.3300 (training job {good}) plus min_ndcg_gain 0; {PREFIX}-guarded keeps serving it."
+    )
+    assert serving(aws_client, "guarded") == live["endpoint_config_name"]  # nothing switched ...
+    after = aws_client("sagemaker").list_models(NameContains=f"{PREFIX}-guarded-")["Models"]
+    assert len(after) == models_before  # ... and nothing half-created
+    assert deploy("guarded", "latest")["source"] == worse  # without the guard, 'latest' is the newest job
+    better = trained(aws_client, name, ndcg=0.3500)
+    assert deploy("guarded", "latest", GUARD)["action"] == "updated"  # 0.35 >= 0.31 + 0
+    assert deploy("guarded", "latest", GUARD)["source"] == better
+
+
+def test_the_guard_asks_for_the_gain(lambda_env, aws_client) -> None:
+    name = table()
+    trained(aws_client, name, ndcg=0.3000)
+    deploy("gain", f"latest:{name}")
+    slightly = trained(aws_client, name, ndcg=0.3050)
+    answer = deploy("gain", "latest", {"min_ndcg_gain": 0.01})
+    assert answer["action"] == "refused" and "0.3050, below the served model's 0.3000" in answer["message"]
+    assert "plus min_ndcg_gain 0.01" in answer["message"]
+    assert deploy("gain", slightly, {"min_ndcg_gain": 0.005})["action"] == "updated"
+
+
+def test_the_guard_refuses_a_model_without_the_figure(lambda_env, aws_client) -> None:
+    name = table()
+    deploy("figureless", trained(aws_client, name, ndcg=0.3))
+    silent = trained(aws_client, name, ndcg=None)
+    answer = deploy("figureless", "latest", GUARD)
+    assert answer["action"] == "refused"
+    assert answer["message"].startswith(
+        f"Refused by the quality guard: training job {silent} has no recorded validation NDCG@10"
+    )
+    # and a first deployment under the guard needs the figure too
+    fresh = deploy("figureless-new", silent, GUARD)
+    assert fresh["action"] == "refused" and "no recorded validation NDCG@10" in fresh["message"]
+    assert not aws_client("sagemaker").list_endpoints(NameContains=f"{PREFIX}-figureless-new")["Endpoints"]
+
+
+def test_the_guard_passes_a_retry_of_what_is_served(lambda_env, aws_client) -> None:
+    """Deploying what the endpoint already serves is 'unchanged', whatever the gain asked."""
+    job = trained(aws_client, table(), ndcg=0.3)
+    deploy("same", job)
+    assert deploy("same", job, {"min_ndcg_gain": 0.5})["action"] == "unchanged"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"min_ndcg_gain": "a lot"}, {"min_ndcg_gain": 2}, {"min_ndcg_gain": True}, {"other": 1}, "not an object", 7],
+)
+def test_bad_options_are_refused_before_anything_is_read(lambda_env, options) -> None:
+    body = refused("options", "latest", options)
+    assert body.startswith("Row 0: ") and ("min_ndcg_gain" in body), body
