@@ -24,7 +24,8 @@
   stream ``<job>`` (``{"status", "secondary_status", "failure_reason"}``) -- a stand-in channel,
   not a SageMaker one.
 - ``ListTrainingJobs`` filters, sorts (``SortBy``/``SortOrder``) and then pages, as SageMaker does; moto
-  ignores the sort and pages before filtering.
+  ignores the sort and pages before filtering. ``ListModels`` honours ``NameContains`` and pages; moto
+  answers every model at once.
 - Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
   best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
@@ -112,6 +113,19 @@ def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_jo
     return _describe_training_job(self, training_job_name)
 
 
+def _list_models_as_sagemaker_does(self: SageMakerResponse) -> ActionResult:
+    """ListModels filtered by ``NameContains`` and paged by ``MaxResults``/``NextToken``; moto 5.2.5 answers every
+    model in one page (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListModels.html)."""
+    contains = self._get_param("NameContains") or ""
+    models = [m.response_object for m in self.sagemaker_backend.list_models() if contains in m.model_name]
+    start = int(self._get_param("NextToken") or 0)
+    end = start + (self._get_int_param("MaxResults") or LIST_PAGE)
+    page: dict[str, Any] = {"Models": models[start:end]}
+    if end < len(models):
+        page["NextToken"] = str(end)
+    return ActionResult(page)
+
+
 def _list_training_jobs_as_they_are(self: SageMakerModelBackend, **kwargs: Any) -> Any:
     """Every matching job, as it stands: :func:`_list_training_jobs_as_sagemaker_does` sorts and pages them."""
     for job in self.training_jobs.values():
@@ -119,7 +133,7 @@ def _list_training_jobs_as_they_are(self: SageMakerModelBackend, **kwargs: Any) 
     return _list_training_jobs(self, **{**kwargs, "next_token": None, "max_results": None})
 
 
-LIST_PAGE = 10  # ListTrainingJobs' MaxResults when none is given
+LIST_PAGE = 10  # ListTrainingJobs' and ListModels' MaxResults when none is given
 _SORT_KEYS = {"CreationTime": "CreationTime", "Name": "TrainingJobName", "Status": "TrainingJobStatus"}
 
 
@@ -419,6 +433,7 @@ FakeTrainingJob.__init__ = _training_job_as_given  # type: ignore[method-assign]
 SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics  # type: ignore[method-assign]
 SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # type: ignore[method-assign]
 SageMakerResponse.list_training_jobs = _list_training_jobs_as_sagemaker_does  # type: ignore[method-assign]
+SageMakerResponse.list_models = _list_models_as_sagemaker_does  # type: ignore[method-assign]
 SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
 SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
 HyperParameterTuningJob.__init__ = _tuning_job_as_started  # type: ignore[method-assign]

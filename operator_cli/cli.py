@@ -19,7 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,16 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from external_functions import aws, deployment, scoring, status, training
+from external_functions import (
+    aws,
+    deployment,
+    deployment_records,
+    pipeline_jobs,
+    scoring,
+    status,
+    training,
+    undeployment,
+)
 from external_functions.protocol import Batch, ExternalFunctionError, Row
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
@@ -39,7 +48,8 @@ DESCRIPTION = """The pipeline's SQL functions from a terminal, on a deployed env
 
 Each verb runs the external functions' own code with the stack's settings (cdk.json plus the
 stack's outputs): train = train_and_get_recommendations, status = pipeline_status,
-deploy = deploy_model, invoke = invoke_model, recommend = recommend.
+deploy = deploy_model, undeploy = undeploy_model, invoke = invoke_model, recommend = recommend;
+stop stops a running training or tuning job.
 
 examples:
   recommender train --env dev --input MOVIELENS.PUBLIC.RATINGS --output MOVIELENS.PUBLIC.RECS --option n_epochs=30
@@ -47,6 +57,8 @@ examples:
   recommender status --env dev
   recommender deploy --env dev movielens latest     # or a training job, or a tuning job (its best job)
   recommender recommend --env dev movielens 42 10
+  recommender undeploy --env dev movielens           # the endpoint down, its configs and models deleted
+  recommender stop --env dev movielens-dev-train-1a2b3c4d5e6f
 
 exit status: 0 done (status of a failed job included); 2 the input or the environment needs fixing;
 1 AWS failed or throttled (retry later), the job followed by logs / train --wait ended Failed or Stopped,
@@ -159,6 +171,15 @@ def _parser() -> argparse.ArgumentParser:
         help="the quality guard: deploy only if the model's validation NDCG@10 is at least the served model's "
         "plus GAIN (e.g. 0); a refusal exits 1 and leaves the endpoint as it is",
     )
+    undeploy = verb(
+        "undeploy",
+        "take a model's endpoint down and delete its endpoint configs and models, as undeploy_model does",
+        _undeploy,
+        _show_mapping,
+    )
+    undeploy.add_argument("model", help="model name, e.g. movielens")
+    stop = verb("stop", "stop a running training or tuning job of this pipeline", _stop, _show_mapping)
+    stop.add_argument("job", help="training job or tuning job name")
     invoke = verb("invoke", "a predicted rating, as invoke_model gives it", _invoke, _show_value)
     invoke.add_argument("model")
     invoke.add_argument("user", type=int)
@@ -263,7 +284,9 @@ def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
     if args.name and tuning.is_tuning_job(args.name, stack.prefix):
         return tuning.describe(args.name, _sagemaker())
     if args.name:
-        return status.describe(args.name, stack.prefix, _sagemaker(), row=0)
+        bucket = stack.hosting().bucket
+        records = partial(deployment_records.last_undeployed, _s3(), bucket, stack.prefix)
+        return status.describe(args.name, stack.prefix, _sagemaker(), row=0, undeployed=records)
     return recent_jobs(stack.prefix, _sagemaker())
 
 
@@ -281,6 +304,24 @@ def _deploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = None if args.min_ndcg_gain is None else {deployment.GUARD_OPTION: args.min_ndcg_gain}
     [deployed] = deployment.deploy(_batch(args.model, args.ref, options), stack.hosting(), _sagemaker())
     return deployed
+
+
+def _undeploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    model = resources.model_name(args.model, stack.prefix, row=0).lower()
+    bucket = stack.hosting().bucket
+    done = undeployment.undeploy(
+        model, prefix=stack.prefix, bucket=bucket, sagemaker=_sagemaker(), s3=_s3(), reason="recommender undeploy"
+    )
+    return done.answer()
+
+
+def _stop(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
+    return pipeline_jobs.stop(_sagemaker(), stack.prefix, args.job)
+
+
+@cache
+def _s3() -> Any:
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
 
 
 def _scoring(stack: DeployedStack) -> tuple[str, Any, float, Any]:

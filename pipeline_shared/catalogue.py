@@ -21,9 +21,12 @@ ResourceKind = Literal[
     "endpoint",
     "training-logs",
     "endpoint-logs",
+    "deployment-records",
+    "artifact-bucket",
     "*",
 ]  # *-logs: the log groups SageMaker writes for training jobs and for this pipeline's endpoints;
-# tuned-training-job: the training jobs a tuning job starts, which SageMaker names after it
+# tuned-training-job: the training jobs a tuning job starts, which SageMaker names after it;
+# deployment-records: the objects under s3://<bucket>/<prefix>/deployments/; artifact-bucket: the bucket itself
 PassedRole = Literal["training", "hosting"]
 # The configured instance type a create call may ask for: cdk.json's training.instanceType or endpoint.instanceType.
 InstanceTypeSetting = Literal["training", "endpoint"]
@@ -167,6 +170,30 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
         passes_role="hosting",
     ),
     ExternalFunction(
+        "UNDEPLOY_MODEL",
+        "undeploy",
+        "undeploy_handler",
+        (("MODEL_NAME", "VARCHAR"),),
+        "VARIANT",
+        max_batch_rows=5,
+        permissions=(
+            Permission(
+                (
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:DescribeEndpointConfig",
+                    "sagemaker:DescribeModel",
+                    "sagemaker:ListTags",  # only objects tagged with this pipeline's prefix are deleted
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:DeleteModel",
+                ),
+                _HOSTED,
+            ),
+            Permission(("sagemaker:ListEndpointConfigs", "sagemaker:ListModels"), ("*",)),  # the model's versions
+            Permission(("s3:PutObject",), ("deployment-records",)),  # when and why, for pipeline_status
+        ),
+    ),
+    ExternalFunction(
         "INVOKE_MODEL",
         "invoke",
         "invoke_handler",
@@ -197,6 +224,8 @@ CATALOGUE: tuple[ExternalFunction, ...] = (
                 ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"),
                 _HOSTED,
             ),
+            Permission(("s3:GetObject",), ("deployment-records",)),  # when and why a model was undeployed
+            Permission(("s3:ListBucket",), ("artifact-bucket",)),  # so a missing record is S3's 404, not 403
         ),
     ),
 )

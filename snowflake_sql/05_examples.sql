@@ -86,3 +86,8 @@ FROM {{ DATABASE }}.{{ SCHEMA }}.{{ RECOMMENDATIONS_TABLE }} r,
     {{ DATABASE }}.{{ SCHEMA }}.MOVIES m
 WHERE m.MOVIEID = f.VALUE::NUMBER AND r.USERID BETWEEN 1 AND 5
 ORDER BY r.USERID, RECOMMENDATION_RANK;
+
+-- When the endpoint is no longer wanted (it bills every hour it runs): take it down. The lists in
+-- {{ RECOMMENDATIONS_TABLE }} stay; pipeline_status('{{ MODEL_NAME }}') then says when and why, and
+-- deploy_model deploys it again. Left commented out so that running this file keeps the endpoint:
+-- SELECT {{ UNDEPLOY_MODEL }}('{{ MODEL_NAME }}') AS UNDEPLOYMENT;

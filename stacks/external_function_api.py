@@ -153,7 +153,7 @@ class ExternalFunctionApi(Construct):
             self.functions[function.path] = handler
 
         instance_types = {"training": training_instance_type, "endpoint": endpoint_instance_type}
-        self._grant(stack, prefix, training_role, hosting_role, instance_types)
+        self._grant(stack, prefix, environment["ARTIFACT_BUCKET"], training_role, hosting_role, instance_types)
         self._acknowledge(prefix)
 
     @property
@@ -168,6 +168,7 @@ class ExternalFunctionApi(Construct):
         self,
         stack: Stack,
         prefix: str,
+        bucket: str,
         training_role: iam.IRole,
         hosting_role: iam.IRole,
         instance_types: dict[str, str],
@@ -194,6 +195,10 @@ class ExternalFunctionApi(Construct):
                         arn_format=ArnFormat.COLON_RESOURCE_NAME,
                     )
                 ]
+            if kind == "deployment-records":
+                return [f"arn:{stack.partition}:s3:::{bucket}/{prefix}/deployments/*"]
+            if kind == "artifact-bucket":
+                return [f"arn:{stack.partition}:s3:::{bucket}"]
             if kind == "tuning-job":
                 return [
                     stack.format_arn(
@@ -228,11 +233,13 @@ class ExternalFunctionApi(Construct):
             self,
             "SageMaker resources and their endpoint log groups are scoped to this pipeline's name prefix (<prefix>-*); "
             "the training log group's :* form is how CloudWatch Logs names the group for PutRetentionPolicy; "
-            "ListTrainingJobs and "
+            "deployment records are the objects under <prefix>/deployments/ of the pipeline's bucket; "
+            "ListTrainingJobs, ListEndpointConfigs, ListModels and "
             "X-Ray's trace actions have no resource type; Snowflake's role may POST to this API's routes only.",
             allowed=[
                 rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:(training-job|hyper-parameter-tuning-job|model|endpoint-config|endpoint)/{re.escape(prefix)}-.*",
                 r"Resource::\*",
+                rf"Resource::arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>/{re.escape(prefix)}/deployments/\*",
                 rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/{re.escape(prefix)}-\*",
                 r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",

@@ -53,6 +53,12 @@ def emr_serverless() -> Any:
 
 
 @cache
+def s3() -> Any:
+    """The S3 client (the pipeline's bucket: deployment records); each call ends within :data:`CALL_BOUND_S`."""
+    return boto3.client("s3", config=_BOUNDED)
+
+
+@cache
 def logs() -> Any:
     """The CloudWatch Logs client; each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("logs", config=_BOUNDED)
@@ -109,7 +115,7 @@ def reset_clients() -> None:
     A Lambda container never needs this: its environment is fixed for its life. A process that runs
     the handlers in-process and then changes ``AWS_*`` variables (local mode, tests) calls it.
     """
-    for client in (sagemaker, emr_serverless, logs, sagemaker_runtime):
+    for client in (sagemaker, emr_serverless, logs, s3, sagemaker_runtime):
         client.cache_clear()
     _OURS.clear()
 

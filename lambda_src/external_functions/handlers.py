@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from external_functions import aws, deployment, scoring, status, training
+from external_functions import aws, deployment, deployment_records, scoring, status, training, undeployment
 from external_functions.protocol import (
     BadRequestError,
     Batch,
@@ -81,6 +81,13 @@ def _count(function: str, outcome: str, rows: int) -> None:
     count(prefix, function, **counters)
 
 
+def _records(env: Environment) -> status.Undeployed:
+    """A model's undeployment record; the bucket is read only when a model has no endpoint."""
+    return lambda model: deployment_records.last_undeployed(
+        aws.s3(), env.required("ARTIFACT_BUCKET"), env.prefix(), model
+    )
+
+
 def _ownership(prefix: str) -> scoring.Ownership:
     return lambda endpoint: aws.endpoint_is_ours(endpoint, prefix)
 
@@ -122,6 +129,27 @@ def deploy_handler(event: dict[str, Any], context: Any) -> dict:
     )  # fmt: skip
 
 
+def undeploy_handler(event: dict[str, Any], context: Any) -> dict:
+    """``undeploy_model(model_name)`` -> undeployment OBJECT."""
+    return _serve(event, context, path="undeploy", work=lambda batch, env: _undeploy(batch, env, answer_by(context)))
+
+
+def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str, Any]]:
+    prefix, bucket, function = env.prefix(), env.required("ARTIFACT_BUCKET"), BY_PATH["undeploy"].label
+    models = [(row.number, resources.model_name(row.args[0], prefix, row=row.number)) for row in batch.rows]
+    sagemaker, s3 = aws.Budgeted(aws.sagemaker(), deadline, function), aws.Budgeted(aws.s3(), deadline, function)
+    answers = []
+    for number, model in models:
+        try:
+            done = undeployment.undeploy(
+                model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=function
+            )
+        except InputError as exc:
+            raise BadRequestError(f"Row {number}: {exc}") from None
+        answers.append(done.answer())
+    return answers
+
+
 def invoke_handler(event: dict[str, Any], context: Any) -> dict:
     """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
     return _serve(
@@ -146,5 +174,5 @@ def status_handler(event: dict[str, Any], context: Any) -> dict:
     """``pipeline_status(name)`` -> OBJECT describing a training job or endpoint."""
     return _serve(
         event, context, path="status",
-        work=lambda batch, env: status.statuses(batch, env.prefix(), aws.sagemaker()),
+        work=lambda batch, env: status.statuses(batch, env.prefix(), aws.sagemaker(), undeployed=_records(env)),
     )  # fmt: skip

@@ -1,5 +1,5 @@
-"""This pipeline's training jobs as deploy_model needs them: the newest Completed one (of a table), and the one an
-endpoint serves.
+"""This pipeline's training jobs as deploy_model needs them -- the newest Completed one (of a table), the one an
+endpoint serves -- and stopping one (``recommender stop``).
 
 A job is this pipeline's when it is named ``<prefix>-train-...`` or ``<prefix>-tune-...`` and tagged
 ``recommender:pipeline=<prefix>``. The table a job wrote is its ``output_table`` hyperparameter (the train
@@ -23,7 +23,7 @@ from typing import Any
 
 from external_functions.aws import AWS_ERRORS, describe_or_none, tagged_as_ours, upstream_error
 from external_functions.settings import models_uri
-from pipeline_shared import resources
+from pipeline_shared import InputError, resources
 
 NDCG = "validation:ndcg_at_10"  # the figure the quality guard compares (one of training_options.METRIC_NAMES)
 MAX_SCANNED = 50  # Completed jobs described, newest first, when looking for the newest one of a table
@@ -139,3 +139,58 @@ def _job_of(sagemaker: Any, model_data: str | None, *, bucket: str, prefix: str)
     if not tagged_as_ours(sagemaker, job["TrainingJobArn"], prefix, f"training job {name}"):
         return None
     return job
+
+
+@dataclass(frozen=True)
+class _JobKind:
+    what: str
+    describe: str
+    name_key: str
+    status_key: str
+    arn_key: str
+    stop: str
+
+
+_TRAINING = _JobKind(
+    "training job", "describe_training_job", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn",
+    "stop_training_job",
+)  # fmt: skip
+_TUNING = _JobKind(
+    "tuning job", "describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName",
+    "HyperParameterTuningJobStatus", "HyperParameterTuningJobArn", "stop_hyper_parameter_tuning_job",
+)  # fmt: skip
+
+
+def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
+    """Stop a running training or tuning job of this pipeline (a tuning job stops the training jobs it started).
+
+    Raises :class:`InputError` for a name that is not this pipeline's job, a job of another pipeline, or one
+    that is no longer running; a job already stopping is answered as it is.
+    """
+    if name.startswith(resources.tuning_job_prefix(prefix)):
+        kind = _TUNING
+    elif name.startswith(resources.training_job_prefix(prefix)):
+        kind = _TRAINING
+    else:
+        raise InputError(
+            f"'{name}' is not a training or tuning job of this pipeline (they start with "
+            f"{resources.training_job_prefix(prefix)} or {resources.tuning_job_prefix(prefix)}): nothing was stopped."
+        )
+    job = describe_or_none(getattr(sagemaker, kind.describe), f"{kind.what} {name}", **{kind.name_key: name})
+    if job is None or not resources.is_sagemaker_name(name):
+        raise InputError(f"This pipeline has no {kind.what} named '{name}'.")
+    if not tagged_as_ours(sagemaker, job[kind.arn_key], prefix, f"{kind.what} {name}"):
+        raise InputError(
+            f"{kind.what.capitalize()} {name} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag) "
+            "and is left alone."
+        )
+    state = job[kind.status_key]
+    if state == "Stopping":
+        return {"job": name, "kind": kind.what, "action": "already stopping", "status": state}
+    if state != "InProgress":
+        raise InputError(f"{kind.what.capitalize()} {name} is {state}: there is nothing to stop.")
+    try:
+        getattr(sagemaker, kind.stop)(**{kind.name_key: name})
+    except AWS_ERRORS as exc:
+        raise upstream_error(exc, f"stopping {kind.what} {name}") from None
+    return {"job": name, "kind": kind.what, "action": "stopping", "status": "Stopping"}

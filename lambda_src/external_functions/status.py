@@ -11,6 +11,7 @@ redacted (``aws_errors.redact``); the operator CLI, run with AWS credentials, ge
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,12 @@ from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import is_not_found, redact
 
+Undeployed = Callable[[str], dict[str, Any] | None]  # a model's undeployment record (deployment_records), or None
 
-def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] | None]:
+
+def statuses(
+    batch: Batch, prefix: str, sagemaker: Any, *, undeployed: Undeployed = lambda model: None
+) -> list[dict[str, Any] | None]:
     """One status OBJECT per row (None for a NULL name), as SQL callers may see it."""
     results: list[dict[str, Any] | None] = []
     for row in batch.rows:
@@ -34,14 +39,17 @@ def statuses(batch: Batch, prefix: str, sagemaker: Any) -> list[dict[str, Any] |
             continue
         if not isinstance(name, str) or not resources.is_sagemaker_name(name):
             raise BadRequestError(f"Row {row.number}: name must be a training job, model or endpoint name.")
-        found = describe(name, prefix, sagemaker, row=row.number)
+        found = describe(name, prefix, sagemaker, row=row.number, undeployed=undeployed)
         if "failure_reason" in found:
             found["failure_reason"] = redact(found["failure_reason"])
         results.append(found)
     return results
 
 
-def describe(name: str, prefix: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
+def describe(
+    name: str, prefix: str, sagemaker: Any, *, row: int, undeployed: Undeployed = lambda model: None
+) -> dict[str, Any]:
+    """A training job, endpoint or model of this pipeline; a model taken down says when and why (``undeployed``)."""
     if name.startswith(resources.training_job_prefix(prefix)):
         job = describe_training_job(sagemaker, name)
         if job is not None:
@@ -54,8 +62,26 @@ def describe(name: str, prefix: str, sagemaker: Any, *, row: int) -> dict[str, A
             if found is not None:
                 break
     if found is None:
+        record = undeployed(name.lower()) if resources.is_sagemaker_name(name) else None
+        if record is not None:
+            return not_deployed(name.lower(), record)
         raise BadRequestError(f"Row {row}: this pipeline has no training job or deployed model named '{name}'.")
     return endpoint_status(found, sagemaker)
+
+
+def not_deployed(model: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A model whose endpoint was taken down: when, and why (undeploy_model, the CLI, or the idle sweep)."""
+    return _clean(
+        {
+            "kind": "model",
+            "name": model,
+            "status": "NotDeployed",
+            "endpoint_name": record.get("endpoint"),
+            "undeployed_at": record.get("undeployed_at"),
+            "reason": record.get("reason"),
+            "message": f"model '{model}' is not deployed: deploy_model('{model}', 'latest') deploys it again",
+        }
+    )
 
 
 def training_job_status(job: dict[str, Any]) -> dict[str, Any]:

@@ -270,9 +270,9 @@ def test_wildcard_resources_only_where_no_resource_type_exists(dev_template) -> 
 def test_api_is_regional_rest_with_iam_auth_on_every_route(dev: Template, dev_template) -> None:
     dev.has_resource_properties("AWS::ApiGateway::RestApi", {"EndpointConfiguration": {"Types": ["REGIONAL"]}})
     paths = {r["Properties"]["PathPart"] for r in resources(dev_template, "AWS::ApiGateway::Resource").values()}
-    assert paths == {"train", "deploy", "invoke", "recommend", "status"}
+    assert paths == {"train", "deploy", "undeploy", "invoke", "recommend", "status"}
     methods = resources(dev_template, "AWS::ApiGateway::Method").values()
-    assert len(methods) == 5
+    assert len(methods) == 6
     for method in methods:
         props = method["Properties"]
         assert props["HttpMethod"] == "POST"
@@ -328,7 +328,7 @@ def test_lambdas_run_python_3_13_with_retention_and_tracing(dev_template) -> Non
         for k, f in resources(dev_template, "AWS::Lambda::Function").items()
         if k.startswith(("ExternalFunctions", "Snowflake", "SageMakerCleanup")) and "framework" not in k
     }
-    assert len(functions) == 8  # 5 routes, the Snowflake handler, the two cleanup handlers
+    assert len(functions) == 9  # 6 routes, the Snowflake handler, the two cleanup handlers
     for name, function in functions.items():
         assert function["Properties"]["Runtime"] == "python3.13", name
         assert "LoggingConfig" in function["Properties"], name
@@ -369,6 +369,25 @@ def test_each_route_has_only_its_own_permissions(dev_template) -> None:
         assert "sagemaker:InvokeEndpoint" in text and f":endpoint/{PREFIX}-*" in text
         assert "iam:PassRole" not in text and "Create" not in text
     assert "Describe" in status and "Create" not in status and "iam:PassRole" not in status
+    undeploy = flat(policies_of(dev_template, "UndeployFunctionServiceRole"))
+    for action in ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "ListTags"):
+        assert f"sagemaker:{action}" in undeploy
+    assert "Create" not in undeploy and "Update" not in undeploy and "iam:PassRole" not in undeploy
+    assert f":endpoint/{PREFIX}-*" in undeploy and f":model/{PREFIX}-*" in undeploy
+    assert "DeleteModel" not in deploy and "DeleteEndpointConfig" not in deploy  # only undeploy takes models down
+
+
+def test_deployment_records_are_written_by_undeploy_and_read_by_status_only(dev_template) -> None:
+    """What became of an undeployed model: s3://<bucket>/<prefix>/deployments/<model>.json."""
+    records = f"/{PREFIX}/deployments/*"
+    grants = {
+        name: [st for st in policies_of(dev_template, f"{name}FunctionServiceRole") if "s3:" in flat(st["Action"])]
+        for name in ("Train", "Deploy", "Undeploy", "Invoke", "Recommend", "Status")
+    }
+    assert [flat(st["Action"]) for st in grants["Undeploy"]] == ['"s3:PutObject"']
+    assert records in flat(grants["Undeploy"][0]["Resource"])
+    assert sorted(flat(st["Action"]) for st in grants["Status"]) == ['"s3:GetObject"', '"s3:ListBucket"']
+    assert all(not grants[name] for name in ("Train", "Deploy", "Invoke", "Recommend"))
 
 
 def test_log_retention_grants_name_both_arn_forms_of_sagemakers_log_groups(dev_template) -> None:
@@ -455,7 +474,7 @@ def test_snowflake_integration_resource_carries_the_function_catalogue(dev_templ
     volatile = {f["Name"]: f["Volatile"] for f in props["Functions"]}
     assert volatile["TRAIN_AND_GET_RECOMMENDATIONS"] == "true" and volatile["DEPLOY_MODEL"] == "true"
     urls = [flat(f["Url"]) for f in props["Functions"]]
-    assert all(re.search(r"/(train|deploy|invoke|recommend|status)\"", u) for u in urls)
+    assert all(re.search(r"/(train|deploy|undeploy|invoke|recommend|status)\"", u) for u in urls)
     connection = props["Connection"]
     assert set(connection) == {"Account", "User", "Role", "Warehouse", "SecretArn"}
     assert "password" not in flat(props).lower()

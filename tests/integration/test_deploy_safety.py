@@ -1,4 +1,4 @@
-"""Deploy safety through the real handlers against moto: ``latest`` scoped to a table, the quality guard.
+"""Deploy safety through the real handlers against moto: ``latest`` scoped to a table, the quality guard, undeploy.
 
 Training jobs are started by the train handler, print their figures where SageMaker reads them
 (CloudWatch Logs, through the MetricDefinitions) and end as local mode reports them; the deploy
@@ -7,12 +7,14 @@ handler then reads SageMaker's record of each (DescribeTrainingJob's FinalMetric
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import pytest
 
 from external_functions import handlers
+from local_mode.sagemaker import report_endpoint
 from local_mode.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, PREFIX
 from tests.support.training_jobs import complete
@@ -176,3 +178,99 @@ def test_the_guard_passes_a_retry_of_what_is_served(lambda_env, aws_client) -> N
 def test_bad_options_are_refused_before_anything_is_read(lambda_env, options) -> None:
     body = refused("options", "latest", options)
     assert body.startswith("Row 0: ") and ("min_ndcg_gain" in body), body
+
+
+# -- undeploy ---------------------------------------------------------------------------------------
+
+
+def undeploy(*models: str, batch_id: str | None = None) -> dict[str, Any]:
+    return handlers.undeploy_handler(proxy_event("undeploy_model", [[m] for m in models], batch_id=batch_id), None)
+
+
+def status(name: str) -> dict[str, Any]:
+    response = handlers.status_handler(proxy_event("pipeline_status", [[name]]), None)
+    assert response["statusCode"] == 200, response["body"]
+    return answer_values(response)[0]
+
+
+def versions(aws_client, model: str) -> tuple[list[str], list[str]]:
+    """The endpoint configs and models named ``<prefix>-<model>-...``."""
+    sagemaker, start = aws_client("sagemaker"), f"{PREFIX}-{model}-"
+    configs = sagemaker.list_endpoint_configs(NameContains=start, MaxResults=100)["EndpointConfigs"]
+    models = sagemaker.list_models(NameContains=start, MaxResults=100)["Models"]
+    return sorted(c["EndpointConfigName"] for c in configs), sorted(m["ModelName"] for m in models)
+
+
+def test_undeploy_deletes_the_endpoint_and_every_version_and_status_says_so(lambda_env, aws_client) -> None:
+    name = table()
+    for _ in range(2):  # two versions: the first deployment and a redeployment
+        deploy("retired", trained(aws_client, name))
+    deploy("retired-sibling", trained(aws_client, name))  # its names start like ours ("retired-" + ...)
+    sibling = versions(aws_client, "retired-sibling")
+    configs, models = versions(aws_client, "retired")
+    assert len(configs) == 2 + 1 and len(models) == 2 + 1  # NameContains also lists the sibling's version
+    response = undeploy("Retired", batch_id="undeploy-1")
+    assert response["statusCode"] == 200, response["body"]
+    [answer] = answer_values(response)
+    assert answer["action"] == "undeployed" and answer["endpoint_name"] == f"{PREFIX}-retired"
+    assert len(answer["deleted_endpoint_configs"]) == 2 and len(answer["deleted_models"]) == 2
+    sagemaker = aws_client("sagemaker")
+    assert not sagemaker.list_endpoints(NameContains=f"{PREFIX}-retired")["Endpoints"][1:]
+    assert [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=f"{PREFIX}-retired")["Endpoints"]] == [
+        f"{PREFIX}-retired-sibling"
+    ]
+    assert versions(aws_client, "retired") == sibling  # only the sibling's version is left, untouched
+    assert versions(aws_client, "retired-sibling") == sibling
+    again = undeploy("retired", batch_id="undeploy-1")  # Snowflake's retry of the same batch
+    assert again["statusCode"] == 200 and answer_values(again)[0]["action"] == "absent"
+    said = status("retired")
+    assert said["kind"] == "model" and said["status"] == "NotDeployed" and said["reason"] == "undeploy_model"
+    assert said["endpoint_name"] == f"{PREFIX}-retired" and said["undeployed_at"].startswith("20")
+    assert deploy("retired", "latest")["action"] == "created"  # and it can be deployed again
+    assert status("retired")["kind"] == "endpoint"
+
+
+def test_undeploy_refuses_an_endpoint_it_does_not_own_and_deletes_nothing(lambda_env, aws_client) -> None:
+    sagemaker = aws_client("sagemaker")
+    ours = [{"Key": "recommender:pipeline", "Value": PREFIX}]
+    theirs = [{"Key": "recommender:pipeline", "Value": "someone-else"}]
+    for endpoint, endpoint_tags, config_tags in (("alien", theirs, theirs), ("halfours", ours, theirs)):
+        model = f"{PREFIX}-{endpoint}-model"
+        sagemaker.create_model(
+            ModelName=model, PrimaryContainer={"Image": "image"}, ExecutionRoleArn=lambda_env["SAGEMAKER_ROLE_ARN"]
+        )
+        variant = {"VariantName": "AllTraffic", "ModelName": model, "InstanceType": "ml.m5.large"}
+        sagemaker.create_endpoint_config(
+            EndpointConfigName=f"{PREFIX}-{endpoint}-config", ProductionVariants=[variant], Tags=config_tags
+        )
+        time.sleep(0.5)  # past the stand-in's visibility delay
+        sagemaker.create_endpoint(
+            EndpointName=f"{PREFIX}-{endpoint}", EndpointConfigName=f"{PREFIX}-{endpoint}-config", Tags=endpoint_tags
+        )
+        response = undeploy(endpoint)
+        assert response["statusCode"] == 400, response["body"]
+        assert "belongs to another pipeline" in response["body"] and "nothing was deleted" in response["body"]
+        assert sagemaker.describe_endpoint(EndpointName=f"{PREFIX}-{endpoint}")["EndpointStatus"] == "InService"
+        sagemaker.describe_endpoint_config(EndpointConfigName=f"{PREFIX}-{endpoint}-config")
+
+
+def test_undeploy_waits_for_an_endpoint_sagemaker_is_busy_with(lambda_env, aws_client) -> None:
+    deploy("busy", trained(aws_client, table()))
+    report_endpoint(aws_client("logs"), f"{PREFIX}-busy", "Updating")
+    response = undeploy("busy")
+    assert response["statusCode"] == 400
+    assert response["body"] == (
+        f"Row 0: Endpoint {PREFIX}-busy is Updating and SageMaker cannot delete it yet: call "
+        "undeploy_model('busy') again once pipeline_status('busy') says InService."
+    )
+    assert versions(aws_client, "busy")[0]  # nothing deleted
+    report_endpoint(aws_client("logs"), f"{PREFIX}-busy", "InService")
+    assert undeploy("busy")["statusCode"] == 200
+
+
+def test_undeploy_of_a_model_never_deployed_is_absent_and_bad_names_are_refused(lambda_env) -> None:
+    [answer] = answer_values(undeploy("never-deployed"))
+    assert answer["action"] == "absent" and answer["status"] == "NotDeployed"
+    bad = undeploy("no_such!")
+    assert bad["statusCode"] == 400 and bad["body"].startswith("Row 0: the model name must be")
+    assert handlers.status_handler(proxy_event("pipeline_status", [["never-deployed"]]), None)["statusCode"] == 400

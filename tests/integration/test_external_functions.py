@@ -44,6 +44,7 @@ from tests.integration.conftest import (
     TrainedJob,
     connection_hyperparameters,
 )
+from tests.support.training_jobs import training_job_names
 
 pytestmark = pytest.mark.integration
 
@@ -178,8 +179,8 @@ def test_same_batch_twice_starts_one_job(lambda_env, aws_client) -> None:
     again = values(handlers.train_handler, "train_and_get_recommendations", rows, batch_id="batch-retry")
     assert [j["training_job_name"] for j in first] == [j["training_job_name"] for j in again]
     assert len({j["training_job_name"] for j in first}) == 2
-    listed = aws_client("sagemaker").list_training_jobs(NameContains=f"{PREFIX}-train-")["TrainingJobSummaries"]
-    assert sum(j["TrainingJobName"] in {r["training_job_name"] for r in first} for j in listed) == 2
+    listed = training_job_names(aws_client("sagemaker"), NameContains=f"{PREFIX}-train-")
+    assert sum(name in {r["training_job_name"] for r in first} for name in listed) == 2
 
 
 def test_rows_writing_one_table_start_one_job(lambda_env, aws_client) -> None:
@@ -189,24 +190,20 @@ def test_rows_writing_one_table_start_one_job(lambda_env, aws_client) -> None:
         ["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.OTHER"],
         ["MOVIELENS.PUBLIC.RATINGS_V2", "movielens.public.same"],
     ]
-    before = {
-        j["TrainingJobName"] for j in aws_client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-    }
+    before = set(training_job_names(aws_client("sagemaker")))
     answers = values(handlers.train_handler, "train_and_get_recommendations", rows, batch_id="batch-one-writer")
     assert answers[0] == answers[2] and answers[0]["training_job_name"] != answers[1]["training_job_name"]
-    after = {
-        j["TrainingJobName"] for j in aws_client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]
-    }
+    after = set(training_job_names(aws_client("sagemaker")))
     assert len(after - before) == 2
 
 
 def test_unsafe_table_name_starts_nothing(lambda_env, aws_client) -> None:
-    before = len(aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"])
+    before = len(training_job_names(aws_client("sagemaker")))
     rows = [["MOVIELENS.PUBLIC.RATINGS", "MOVIELENS.PUBLIC.RECS"], ["x; drop table y", "MOVIELENS.PUBLIC.RECS"]]
     response = call(handlers.train_handler, "train_and_get_recommendations", rows)
     assert response["statusCode"] == 400
     assert response["body"].startswith("Row 1:") and "drop table" not in response["body"]
-    assert len(aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"]) == before
+    assert len(training_job_names(aws_client("sagemaker"))) == before
 
 
 # -- deploy -----------------------------------------------------------------------------

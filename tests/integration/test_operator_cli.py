@@ -21,7 +21,7 @@ from external_functions.training import METRICS
 from local_mode.sagemaker import LocalSageMaker, RuntimeRoute, report, report_training_job
 from local_mode.standins import python_env
 from tests.integration.conftest import TrainedJob
-from tests.support.training_jobs import complete, publish_output
+from tests.support.training_jobs import complete, publish_output, training_job_names
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,9 @@ def as_json(run: subprocess.CompletedProcess) -> Any:
     return json.loads(run.stdout)
 
 
-@pytest.mark.parametrize("verb", ["train", "logs", "tune", "status", "deploy", "invoke", "recommend"])
+@pytest.mark.parametrize(
+    "verb", ["train", "logs", "tune", "status", "deploy", "undeploy", "stop", "invoke", "recommend"]
+)
 def test_every_verb_has_help(verb: str) -> None:
     run = subprocess.run([sys.executable, "-m", "operator_cli", verb, "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--env" in run.stdout
@@ -341,8 +343,7 @@ def test_train_wait_follows_the_job_and_fails_with_it(aws_env, cdk_json, stack, 
 
 
 def running_jobs(sagemaker: Any, output_table: str) -> list[str]:
-    summaries = sagemaker.list_training_jobs(NameContains=f"{PREFIX}-train-", StatusEquals="InProgress")
-    names = [s["TrainingJobName"] for s in summaries["TrainingJobSummaries"]]
+    names = training_job_names(sagemaker, NameContains=f"{PREFIX}-train-", StatusEquals="InProgress")
     return [
         n
         for n in names
@@ -451,6 +452,44 @@ def test_deploy_with_the_quality_guard_exits_1_when_it_refuses(aws_env, cdk_json
     assert "refused" in run.stdout and "validation NDCG@10 0.3000, below the served model's 0.3300" in run.stdout
     endpoint = aws_client("sagemaker").describe_endpoint(EndpointName=f"{PREFIX}-guarded")
     assert endpoint["EndpointConfigName"] == live["endpoint_config_name"]
+
+
+def test_undeploy_takes_the_endpoint_down_and_status_says_when_and_why(aws_env, cdk_json, stack, aws_client) -> None:
+    job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.RETIRED", "--json"))
+    complete(aws_client("logs"), job["training_job_name"], ndcg=0.3)
+    as_json(cli(aws_env, cdk_json, "deploy", "retired", job["training_job_name"], "--json"))
+    run = cli(aws_env, cdk_json, "undeploy", "retired")
+    assert run.returncode == 0, run.stderr
+    assert "undeployed" in run.stdout and f"{PREFIX}-retired" in run.stdout
+    sagemaker = aws_client("sagemaker")
+    assert not sagemaker.list_endpoints(NameContains=f"{PREFIX}-retired")["Endpoints"]
+    assert not sagemaker.list_endpoint_configs(NameContains=f"{PREFIX}-retired-")["EndpointConfigs"]
+    said = as_json(cli(aws_env, cdk_json, "status", "retired", "--json"))
+    assert said["status"] == "NotDeployed" and said["reason"] == "recommender undeploy"
+    bad = cli(aws_env, cdk_json, "undeploy", "not_a_name!")
+    assert bad.returncode == 2 and bad.stderr.startswith("recommender undeploy: Row 0: the model name must be")
+
+
+def test_stop_stops_a_running_job_of_this_pipeline_and_refuses_anything_else(
+    aws_env, cdk_json, stack, aws_client
+) -> None:
+    job = as_json(cli(aws_env, cdk_json, "train", "--input", "A.B.C", "--output", "A.B.STOPPED", "--json"))
+    name = job["training_job_name"]
+    stopped = as_json(cli(aws_env, cdk_json, "stop", name, "--json"))
+    assert stopped == {"job": name, "kind": "training job", "action": "stopping", "status": "Stopping"}
+    assert aws_client("sagemaker").describe_training_job(TrainingJobName=name)["TrainingJobStatus"] in (
+        "Stopping",
+        "Stopped",
+    )
+    for other, fragment in (
+        ("someone-train-0123456789ab", "is not a training or tuning job of this pipeline"),
+        (f"{PREFIX}-train-000000000000", "This pipeline has no training job named"),
+    ):
+        refused = cli(aws_env, cdk_json, "stop", other)
+        assert refused.returncode == 2 and fragment in refused.stderr, refused.stderr
+    time.sleep(0.6)  # the stand-in ends a stopped job nobody runs after 0.5 s, as SageMaker does one still starting
+    finished = cli(aws_env, cdk_json, "stop", name)
+    assert finished.returncode == 2 and f"Training job {name} is Stopped: there is nothing to stop." in finished.stderr
 
 
 def test_aws_without_a_region_or_refusing_is_one_sentence(aws_env, cdk_json, stack) -> None:

@@ -15,6 +15,7 @@ import pytest
 from external_functions import aws, handlers
 from local_mode.snowflake_calls import proxy_event
 from tests.integration.conftest import INPUT_TABLE, OUTPUT_TABLE
+from tests.support.training_jobs import training_job_names
 
 FUNCTION = "train_and_get_recommendations"
 JOB_ROLE = "arn:aws:iam::123456789012:role/recsys-spark-job"
@@ -52,17 +53,12 @@ def test_engine_spark_is_refused_in_one_sentence_while_the_switch_is_off(lambda_
     assert response["statusCode"] == 400
     [[_, message]] = json.loads(response["body"])["data"] if "data" in response["body"] else [[0, response["body"]]]
     assert "spark.enabled" in message and "cdk.json" in message
-    jobs = aws_client("sagemaker").list_training_jobs()["TrainingJobSummaries"]
-    assert all(job["TrainingJobName"] for job in jobs)  # and no SageMaker job took its place:
-    assert not [
-        j
-        for j in jobs
-        if aws_client("sagemaker")
-        .describe_training_job(TrainingJobName=j["TrainingJobName"])
-        .get("HyperParameters", {})
-        .get("output_table")
-        == "MOVIELENS.PUBLIC.SPARK_OFF"
+    sagemaker = aws_client("sagemaker")
+    tables = [
+        sagemaker.describe_training_job(TrainingJobName=name).get("HyperParameters", {}).get("output_table")
+        for name in training_job_names(sagemaker)
     ]
+    assert "MOVIELENS.PUBLIC.SPARK_OFF" not in tables  # and no SageMaker job took its place
 
 
 def test_an_image_option_with_engine_spark_is_refused(spark_env) -> None:

@@ -38,3 +38,9 @@ def complete(logs: Any, job: str, *, ndcg: float | None = None, status: str = "C
     if ndcg is not None:
         publish_output(logs, job, [f"validation:ndcg_at_10={ndcg}", "validation:rmse=0.8600"])
     report_training_job(logs, job, status)
+
+
+def training_job_names(sagemaker: Any, **filters: str) -> list[str]:
+    """Every training job's name, through every page (SageMaker answers 10 a page unless asked for more)."""
+    pages = sagemaker.get_paginator("list_training_jobs").paginate(**filters)
+    return [job["TrainingJobName"] for page in pages for job in page["TrainingJobSummaries"]]

@@ -33,7 +33,9 @@ def test_side_effects_are_volatile_and_every_entry_has_permissions():
     assert BY_PATH["train"].volatile and BY_PATH["deploy"].volatile
     for function in CATALOGUE:
         assert function.permissions and function.max_batch_rows > 0
-        assert all(action.startswith(("sagemaker:", "logs:")) for p in function.permissions for action in p.actions)
+        assert all(
+            action.startswith(("sagemaker:", "logs:", "s3:")) for p in function.permissions for action in p.actions
+        )
     assert {f.path: f.passes_role for f in CATALOGUE if f.passes_role} == {"train": "training", "deploy": "hosting"}
 
 
