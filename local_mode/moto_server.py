@@ -43,7 +43,9 @@
 - EMR Serverless ``StartJobRun`` honours ``clientToken``, "the client idempotency token of the job run
   to start" (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_StartJobRun.html): a
   second call with an application's token answers that token's run instead of starting another, as
-  moto 5.2.5 does.
+  moto 5.2.5 does. A run is ``RUNNING`` from its start (moto: ``SUCCESS`` at once; nothing runs Spark here);
+  ``CancelJobRun`` makes it ``CANCELLING``, then ``CANCELLED`` ``STOP_DELAY_S`` later, and refuses a run that
+  has ended.
 
 Run as ``python -m local_mode.moto_server -H 127.0.0.1 -p PORT``.
 """
@@ -61,6 +63,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.emrserverless.exceptions import ValidationException as EMRValidationException
 from moto.emrserverless.models import EMRServerlessBackend, JobRun
 from moto.logs.models import logs_backends
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
@@ -422,7 +425,41 @@ def _start_job_run_once_per_token(
     return _start_job_run(self, application_id=application_id, client_token=client_token, **kwargs)
 
 
+_job_run_init = JobRun.__init__
+_get_job_run = EMRServerlessBackend.get_job_run
+_cancel_requested: dict[str, float] = {}  # job run id -> when CancelJobRun was called
+JOB_RUN_ENDED = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
+
+
+def _job_run_as_started(self: JobRun, *args: Any, **kwargs: Any) -> None:
+    """A new run is RUNNING (moto: SUCCESS at once); nothing runs Spark here, so it stays so until cancelled."""
+    _job_run_init(self, *args, **kwargs)
+    self.state = "RUNNING"
+
+
+def _get_job_run_as_it_is(self: EMRServerlessBackend, application_id: str, job_run_id: str) -> JobRun:
+    run = _get_job_run(self, application_id, job_run_id)
+    asked = _cancel_requested.get(job_run_id)
+    if run.state == "CANCELLING" and asked is not None and time.monotonic() - asked >= STOP_DELAY_S:
+        run.state = "CANCELLED"
+    return run
+
+
+def _cancel_job_run(self: EMRServerlessBackend, application_id: str, job_run_id: str) -> tuple[str, str]:
+    """CANCELLING, then CANCELLED ``STOP_DELAY_S`` later; a run that has ended is refused."""
+    run = _get_job_run_as_it_is(self, application_id, job_run_id)
+    if run.state in JOB_RUN_ENDED:
+        raise EMRValidationException(f"Job run {job_run_id} is in terminal state {run.state} and cannot be cancelled")
+    if run.state != "CANCELLING":
+        run.state = "CANCELLING"
+        _cancel_requested[job_run_id] = time.monotonic()
+    return application_id, job_run_id
+
+
 EMRServerlessBackend.start_job_run = _start_job_run_once_per_token  # type: ignore[method-assign]
+JobRun.__init__ = _job_run_as_started  # type: ignore[method-assign]
+EMRServerlessBackend.get_job_run = _get_job_run_as_it_is  # type: ignore[method-assign]
+EMRServerlessBackend.cancel_job_run = _cancel_job_run  # type: ignore[method-assign]
 SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
 SageMakerModelBackend.describe_endpoint = _describe_endpoint_as_reported  # type: ignore[method-assign]
 SageMakerModelBackend.list_endpoints = _list_endpoints_as_reported  # type: ignore[method-assign]

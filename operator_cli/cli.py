@@ -33,6 +33,7 @@ from external_functions import (
     deployment_records,
     pipeline_jobs,
     scoring,
+    spark,
     status,
     training,
     undeployment,
@@ -178,8 +179,10 @@ def _parser() -> argparse.ArgumentParser:
         _show_mapping,
     )
     undeploy.add_argument("model", help="model name, e.g. movielens")
-    stop = verb("stop", "stop a running training or tuning job of this pipeline", _stop, _show_mapping)
-    stop.add_argument("job", help="training job or tuning job name")
+    stop = verb(
+        "stop", "stop a running training or tuning job of this pipeline, or a Spark job run", _stop, _show_mapping
+    )
+    stop.add_argument("job", help="training job or tuning job name, or a Spark job run's id (engine=spark)")
     invoke = verb("invoke", "a predicted rating, as invoke_model gives it", _invoke, _show_value)
     invoke.add_argument("model")
     invoke.add_argument("user", type=int)
@@ -316,7 +319,17 @@ def _undeploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
 
 
 def _stop(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
-    return pipeline_jobs.stop(_sagemaker(), stack.prefix, args.job)
+    prefix = stack.prefix
+    if args.job.startswith((resources.training_job_prefix(prefix), resources.tuning_job_prefix(prefix))):
+        return pipeline_jobs.stop(_sagemaker(), prefix, args.job)
+    application = stack.outputs.get("SparkApplicationId")  # the stack has one only with spark.enabled
+    if application:
+        return spark.stop(boto3.client("emr-serverless"), application, prefix, args.job)
+    raise InputError(
+        f"'{args.job}' is not a training or tuning job of this pipeline (they start with "
+        f"{resources.training_job_prefix(prefix)} or {resources.tuning_job_prefix(prefix)}), and this environment "
+        "has no Spark engine (spark.enabled) whose job runs it could be: nothing was stopped."
+    )
 
 
 @cache

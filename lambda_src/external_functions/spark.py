@@ -15,9 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.settings import Environment, MisconfiguredError, TrainingSettings
-from pipeline_shared import resources
+from pipeline_shared import InputError, resources
+from pipeline_shared.aws_errors import is_not_found
 from pipeline_shared.training_options import BY_NAME, SPARK_DEFAULTS, as_hyperparameter
 
 if TYPE_CHECKING:
@@ -120,3 +123,35 @@ def start(
         "job_run_arn": response["arn"],
         "status": "SUBMITTED",  # StartJobRun answers no state: the run's own is read with GetJobRun
     }
+
+
+# GetJobRun's states of a run not yet ended (https://docs.aws.amazon.com/emr-serverless/latest/APIReference/API_JobRun.html)
+UNFINISHED = frozenset({"SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED"})
+
+
+def stop(client: Any, application_id: str, prefix: str, job_run_id: str) -> dict[str, Any]:
+    """Cancel a running job run of this pipeline (tagged ``recommender:pipeline=<prefix>``) on the stack's application.
+
+    Raises :class:`InputError` for an unknown run, another pipeline's, or one that has ended.
+    """
+    try:
+        run = client.get_job_run(applicationId=application_id, jobRunId=job_run_id)["jobRun"]
+    except AWS_ERRORS as exc:
+        if isinstance(exc, ClientError) and is_not_found(exc):
+            raise InputError(f"The Spark application has no job run with id '{job_run_id}'.") from None
+        raise upstream_error(exc, f"looking up Spark job run {job_run_id}") from None
+    if (run.get("tags") or {}).get(resources.PIPELINE_TAG) != prefix:
+        raise InputError(
+            f"Spark job run {job_run_id} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag) "
+            "and is left alone."
+        )
+    answer = {"job": job_run_id, "kind": "Spark job run", "name": run.get("name")}
+    if run["state"] == "CANCELLING":
+        return {**answer, "action": "already stopping", "status": "CANCELLING"}
+    if run["state"] not in UNFINISHED:
+        raise InputError(f"Spark job run {job_run_id} is {run['state']}: there is nothing to stop.")
+    try:
+        client.cancel_job_run(applicationId=application_id, jobRunId=job_run_id)
+    except AWS_ERRORS as exc:
+        raise upstream_error(exc, f"cancelling Spark job run {job_run_id}") from None
+    return {**answer, "action": "stopping", "status": "CANCELLING"}

@@ -483,6 +483,7 @@ def test_stop_stops_a_running_job_of_this_pipeline_and_refuses_anything_else(
     )
     for other, fragment in (
         ("someone-train-0123456789ab", "is not a training or tuning job of this pipeline"),
+        ("00f1r2u3n4i5d6a7", "has no Spark engine (spark.enabled) whose job runs it could be"),
         (f"{PREFIX}-train-000000000000", "This pipeline has no training job named"),
     ):
         refused = cli(aws_env, cdk_json, "stop", other)

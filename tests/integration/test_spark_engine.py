@@ -7,14 +7,16 @@ documents (local mode's moto is patched to honour the token: ``local_mode.moto_s
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from external_functions import aws, handlers
+from external_functions import aws, handlers, spark
 from local_mode.snowflake_calls import proxy_event
-from tests.integration.conftest import INPUT_TABLE, OUTPUT_TABLE
+from pipeline_shared import InputError
+from tests.integration.conftest import INPUT_TABLE, OUTPUT_TABLE, PREFIX
 from tests.support.training_jobs import training_job_names
 
 FUNCTION = "train_and_get_recommendations"
@@ -82,3 +84,21 @@ def test_a_retried_batch_gets_the_run_its_first_try_started(spark_env, aws_clien
     other = train({"engine": "spark"}, str(uuid.uuid4()), table="MOVIELENS.PUBLIC.SPARK_ON_2")
     [[_, another]] = json.loads(other["body"])["data"]
     assert another["job_run_id"] != run["job_run_id"]  # a new batch is a new run
+
+
+def test_a_running_job_run_of_this_pipeline_is_stopped_and_nothing_else(spark_env, aws_client) -> None:
+    """``recommender stop <job run id>``'s logic: GetJobRun (state, tags), then CancelJobRun."""
+    response = train({"engine": "spark"}, str(uuid.uuid4()), table="MOVIELENS.PUBLIC.SPARK_STOPPED")
+    [[_, run]] = json.loads(response["body"])["data"]
+    client, application = aws_client("emr-serverless"), run["application_id"]
+    stopping = spark.stop(client, application, PREFIX, run["job_run_id"])
+    assert stopping["action"] == "stopping" and stopping["status"] == "CANCELLING"
+    assert stopping["name"] == run["job_run_name"]
+    assert spark.stop(client, application, PREFIX, run["job_run_id"])["action"] == "already stopping"
+    time.sleep(0.6)  # the stand-in ends a cancelled run STOP_DELAY_S later
+    with pytest.raises(InputError, match=r"is CANCELLED: there is nothing to stop\."):
+        spark.stop(client, application, PREFIX, run["job_run_id"])
+    with pytest.raises(InputError, match="belongs to another pipeline"):
+        spark.stop(client, application, "someone-else", run["job_run_id"])
+    with pytest.raises(InputError, match="has no job run with id '00fakeid00000000'"):
+        spark.stop(client, application, PREFIX, "00fakeid00000000")
