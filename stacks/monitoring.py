@@ -8,11 +8,15 @@ What is watched, and where the service behaviour is documented:
   publishes them to the topic
   (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html,
   https://docs.aws.amazon.com/eventbridge/latest/ref/events-ref-sagemaker.html).
-- Endpoints: SageMaker publishes ``Invocations``, ``Invocation5XXErrors``, ``InvocationModelErrors`` and
-  ``ModelLatency`` (microseconds; percentiles are valid statistics) in ``AWS/SageMaker`` per
-  ``EndpointName`` and ``VariantName``, for real-time and serverless endpoints alike
-  (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html,
-  https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html).
+- Endpoints: real-time endpoints publish ``Invocations``, ``Invocation5XXErrors``, ``InvocationModelErrors``
+  and ``ModelLatency`` (microseconds; percentiles are valid statistics) in ``AWS/SageMaker`` per
+  ``EndpointName`` and ``VariantName`` (https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html).
+  Serverless endpoints publish a smaller set -- "an exhaustive list of metrics for serverless endpoints. Any
+  metric not listed below is not published": ``Invocations``, the 4XX/5XX error counts, ``ModelLatency``,
+  ``OverheadLatency``, ``ModelSetupTime``, ``MemoryUtilization`` and ``ServerlessConcurrentExecutionsUtilization``
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html) -- and no
+  ``InvocationModelErrors``, so an alarm on it could never fire: a serverless model gets the 5XX-rate and
+  latency alarms only (a ModelError is answered 5XX too, and fails the scoring functions' batches below).
   Endpoints are created from SQL after deploy, and CloudWatch cannot alarm on a SEARCH expression, nor
   compute percentiles in a Metrics Insights query (its functions are AVG, COUNT, MAX, MIN and SUM:
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-querylanguage.html,
@@ -22,15 +26,19 @@ What is watched, and where the service behaviour is documented:
   (``FailedBatches`` of invoke_model and recommend, published through Powertools in ``Recommender/<prefix>``):
   a ModelError or an unreachable endpoint fails the batch.
 - Each Lambda's ``Errors`` and ``Throttles`` (``AWS/Lambda``, per ``FunctionName``).
-The topic's key lets CloudWatch and EventBridge publish (both need kms:GenerateDataKey* and kms:Decrypt on
-an encrypted topic's key: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+The topic is KMS-encrypted, so each service that publishes to it needs ``sns:Publish`` in the topic's policy and
+``kms:GenerateDataKey*`` and ``kms:Decrypt`` in the key's ("Enable compatibility between event sources from AWS
+services and encrypted topics": https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html):
+CloudWatch (``cloudwatch.amazonaws.com``) for the alarms, held to this account's alarms named ``<prefix>-*``
+(``aws:SourceAccount``, ``aws:SourceArn``), and EventBridge (``events.amazonaws.com``) for the job rules --
+its key statement without those conditions, which EventBridge's KMS requests do not carry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_events as events
@@ -56,6 +64,7 @@ class Monitoring(Construct):
     ``functions``: the stack's Lambdas by the name their alarms carry. ``email``: the topic's one
     subscription (None: none; subscribe yourself). ``models``: model names whose endpoints get their
     own alarms. ``latency_p99_ms``: the ModelLatency p99 above which a model's endpoint alarms.
+    ``serverless``: the endpoints are serverless, which publish no ``InvocationModelErrors``.
     """
 
     def __init__(
@@ -68,14 +77,14 @@ class Monitoring(Construct):
         email: str | None,
         models: Sequence[str],
         latency_p99_ms: int,
+        serverless: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description=f"Encrypts {prefix}'s alarm topic")
-        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
-            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(
             self, "Topic", display_name=f"Recommender alarms ({prefix})", master_key=key, enforce_ssl=True
         )
+        self._let_services_publish(key, prefix)
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         notify = actions.SnsAction(self.topic)
@@ -166,10 +175,10 @@ class Monitoring(Construct):
 
             invocations = sagemaker("Invocations", "Sum")
             rates = {}
-            for kind, metric, errors in (
-                ("5xx", "Invocation5XXErrors", "server_errors"),
-                ("model-errors", "InvocationModelErrors", "model_errors"),
-            ):  # ids differ: the endpoint's graph shows both expressions
+            watched = [("5xx", "Invocation5XXErrors", "server_errors")]
+            if not serverless:  # serverless endpoints do not publish it
+                watched.append(("model-errors", "InvocationModelErrors", "model_errors"))
+            for kind, metric, errors in watched:  # ids differ: the endpoint's graph shows both expressions
                 rates[kind] = cloudwatch.MathExpression(
                     expression=f"100 * {errors} / MAX([invocations, 1])",
                     using_metrics={errors: sagemaker(metric, "Sum"), "invocations": invocations},
@@ -198,6 +207,43 @@ class Monitoring(Construct):
                 )
             )
 
+        self._dashboard(prefix, counter, endpoint_widgets, lambda_widgets)
+
+    def _let_services_publish(self, key: kms.Key, prefix: str) -> None:
+        """CloudWatch (this account's ``<prefix>-*`` alarms) and EventBridge may publish to the encrypted topic."""
+        stack = Stack.of(self)
+        alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:{prefix}-*"
+            },
+        }
+        cloudwatch_service = iam.ServicePrincipal("cloudwatch.amazonaws.com")
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[cloudwatch_service],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=alarms,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[cloudwatch_service],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=alarms,
+            )
+        )
+        key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+
+    def _dashboard(
+        self,
+        prefix: str,
+        counter: Callable[[str, str], cloudwatch.Metric],
+        endpoint_widgets: list[cloudwatch.IWidget],
+        lambda_widgets: list[cloudwatch.IWidget],
+    ) -> None:
         labels = [function.label for function in CATALOGUE]
         self.dashboard = cloudwatch.Dashboard(
             self,

@@ -153,6 +153,7 @@ class RecommenderStack(Stack):
             email=config.alarms.email,
             models=config.alarms.models,
             latency_p99_ms=config.alarms.latency_p99_ms,
+            serverless=config.endpoint.type == "serverless",
         )
         # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
         # run-time training jobs and endpoints, then the SageMaker role they run as and the bucket.

@@ -662,12 +662,22 @@ def test_the_alarm_topic_is_kms_encrypted_ssl_only_and_subscribed_only_when_conf
         [key_id] = [k for k in resources(template, "AWS::KMS::Key") if k == key["Fn::GetAtt"][0]]
         assert resources(template, "AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
         key_statements = resources(template, "AWS::KMS::Key")[key_id]["Properties"]["KeyPolicy"]["Statement"]
-        [grant] = [s for s in key_statements if "Service" in s["Principal"]]
-        # both publish to the encrypted topic
-        assert set(grant["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
-        assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+        keys = {s["Principal"]["Service"]: s for s in key_statements if "Service" in s["Principal"]}
         [policy] = resources(template, "AWS::SNS::TopicPolicy").values()
-        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        publishers = {s["Principal"]["Service"]: s for s in statements if s["Effect"] == "Allow"}
+        # both services publish to the encrypted topic: sns:Publish on it and the key's data-key actions
+        assert set(keys) == set(publishers) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+        for service in keys:
+            assert set(keys[service]["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+            assert publishers[service]["Action"] == "sns:Publish"
+            assert publishers[service]["Resource"] == topic_ref(template)
+        alarms_only = keys["cloudwatch.amazonaws.com"]["Condition"]
+        assert alarms_only == publishers["cloudwatch.amazonaws.com"]["Condition"]  # this account's <prefix>-* alarms
+        assert alarms_only["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert flat(alarms_only["ArnLike"]["aws:SourceArn"]).endswith(f':alarm:{PREFIX}-*"]]}}')
+        assert "Condition" not in keys["events.amazonaws.com"]  # EventBridge's KMS requests carry no source keys
+        denies = [s for s in statements if s["Effect"] == "Deny"]
         assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
     assert resources(dev_template, "AWS::SNS::Subscription") == {}  # the shipped dev sets no address
     [subscription] = resources(configured, "AWS::SNS::Subscription").values()
@@ -728,7 +738,16 @@ def test_every_endpoint_is_watched_through_the_scoring_functions_failed_batches(
             "Dimensions": [{"Name": "service", "Value": label}],
         }
         assert (stat["Stat"], alarm["Threshold"], alarm["AlarmActions"]) == ("Sum", 1, [topic_ref(dev_template)])
-    assert not [a for a in alarms.values() if "AWS/SageMaker" in json.dumps(a)]  # no model configured in dev
+
+
+def test_the_example_environments_watch_the_movielens_endpoint_with_what_its_type_publishes(dev_template) -> None:
+    """dev's endpoints are serverless: they publish no InvocationModelErrors, so no alarm waits for it."""
+    environments = project_context()["recommender"]["environments"]
+    assert all(env["alarms"]["models"] == ["movielens"] for env in environments.values())
+    alarms = alarms_by_name(dev_template)
+    assert {f"{PREFIX}-movielens-5xx-rate", f"{PREFIX}-movielens-latency-p99"} <= set(alarms)
+    assert f"{PREFIX}-movielens-model-errors-rate" not in alarms
+    assert "InvocationModelErrors" not in json.dumps(dev_template)
 
 
 def test_a_configured_models_endpoint_alarms_on_error_rates_and_p99_latency(configured) -> None:
@@ -756,7 +775,10 @@ def test_a_configured_models_endpoint_alarms_on_error_rates_and_p99_latency(conf
 
 
 def test_the_dashboard_shows_the_alarms_counters_endpoints_and_lambdas(dev_template, configured) -> None:
-    for template, endpoints in ((dev_template, []), (configured, [f"Endpoint {PREFIX}-movielens"])):
+    for template, endpoints in (
+        (dev_template, [f"Endpoint {PREFIX}-movielens"]),
+        (configured, [f"Endpoint {PREFIX}-movielens"]),
+    ):
         [dashboard] = resources(template, "AWS::CloudWatch::Dashboard").values()
         assert dashboard["Properties"]["DashboardName"] == f"{PREFIX}-recommender"
         body = json.loads(
