@@ -123,6 +123,8 @@ class PipelineConfig:
     # False for a shared account whose API Gateway CloudWatch role is someone else's: no account stack for it.
     manage_api_gateway_account_role: bool = True
     spark: SparkConfig = field(default_factory=SparkConfig)
+    # Hours without invocations after which the hourly sweep takes an endpoint down (None: no sweep).
+    endpoint_idle_hours: int | None = None
 
     @property
     def stack_name(self) -> str:
@@ -372,6 +374,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         log_retention_days=_retention_days(env),
         alarms=_alarms(env.child("alarms"), prefix),
         manage_api_gateway_account_role=env.flag("manageApiGatewayAccountRole", True),
+        endpoint_idle_hours=env.optional_number("endpointIdleHours", 1, 720),
     )
 
 

@@ -20,6 +20,7 @@ from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import KEY_PAIR
 from stacks.config import PipelineConfig
 from stacks.external_function_api import ExternalFunctionApi
+from stacks.idle_endpoint_sweep import IdleEndpointSweep
 from stacks.monitoring import Monitoring
 from stacks.nag import (
     LAMBDA_CHECKOV,
@@ -141,6 +142,16 @@ class RecommenderStack(Stack):
             prefix=config.resource_prefix,
             log_retention=retention,
         )
+        sweep = None
+        if config.endpoint_idle_hours is not None:
+            sweep = IdleEndpointSweep(
+                self,
+                "IdleEndpointSweep",
+                prefix=config.resource_prefix,
+                bucket=storage.bucket,
+                idle_hours=config.endpoint_idle_hours,
+                log_retention=retention,
+            )
         monitoring = Monitoring(
             self,
             "Monitoring",
@@ -149,6 +160,7 @@ class RecommenderStack(Stack):
                 **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
                 "snowflake-integration": integration.handler,
                 **cleanup.functions,
+                **({"idle-endpoint-sweep": sweep.function} if sweep else {}),
             },
             email=config.alarms.email,
             models=config.alarms.models,

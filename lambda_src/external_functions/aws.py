@@ -59,6 +59,12 @@ def s3() -> Any:
 
 
 @cache
+def cloudwatch() -> Any:
+    """The CloudWatch client (endpoint metrics, for the idle-endpoint sweep); bounded like the others."""
+    return boto3.client("cloudwatch", config=_BOUNDED)
+
+
+@cache
 def logs() -> Any:
     """The CloudWatch Logs client; each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("logs", config=_BOUNDED)
@@ -115,7 +121,7 @@ def reset_clients() -> None:
     A Lambda container never needs this: its environment is fixed for its life. A process that runs
     the handlers in-process and then changes ``AWS_*`` variables (local mode, tests) calls it.
     """
-    for client in (sagemaker, emr_serverless, logs, s3, sagemaker_runtime):
+    for client in (sagemaker, emr_serverless, logs, s3, cloudwatch, sagemaker_runtime):
         client.cache_clear()
     _OURS.clear()
 

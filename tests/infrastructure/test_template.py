@@ -84,7 +84,8 @@ def allows(granted: list[dict[str, Any]], action: str, resource: str) -> bool:
 def configured_context() -> dict[str, Any]:
     """dev with every opt-in setting: reserved train concurrency, other instance types, real-time endpoints,
     Snowflake secrets under a customer-managed KMS key (the DDL user's by full ARN, the trainer's by name),
-    alarms mailed to an address, with the endpoint of model movielens watched, and engine=spark switched on.
+    alarms mailed to an address, with the endpoint of model movielens watched, engine=spark switched on, and
+    endpoints idle for 24 h swept.
     It synthesizes, so cdk-nag found nothing (a violation fails synth)."""
     context = project_context()
     dev_env = copy.deepcopy(context["recommender"]["environments"]["dev"])
@@ -96,6 +97,7 @@ def configured_context() -> dict[str, Any]:
     dev_env["endpoint"] = {"type": "realtime", "instanceType": "ml.m5.xlarge"}
     dev_env["alarms"] = {"email": ALARM_EMAIL, "models": ["movielens"], "latencyP99Ms": 400}
     dev_env["spark"] = {"enabled": True}
+    dev_env["endpointIdleHours"] = 24
     context["recommender"] = {"environments": {"dev": dev_env}}
     return context
 
@@ -794,7 +796,8 @@ def test_the_dashboard_shows_the_alarms_counters_endpoints_and_lambdas(dev_templ
             "Batches refused (4xx) and failed (5xx); training jobs started",
         ]
         assert [t for t in titles if t.startswith("Endpoint ")] == endpoints
-        assert len([t for t in titles if t.startswith("Lambda ")]) == len(CATALOGUE) + 3
+        sweep = template is configured  # the idle-endpoint sweep's Lambda, configured only there
+        assert len([t for t in titles if t.startswith("Lambda ")]) == len(CATALOGUE) + 3 + sweep
         assert len(body["widgets"][0]["properties"]["alarms"]) == len(resources(template, "AWS::CloudWatch::Alarm"))
 
 
@@ -834,3 +837,19 @@ def test_the_spark_switch_adds_an_emr_serverless_application_the_train_function_
         if "iam:PassRole" in as_list(s["Action"]) and "emr-serverless" in flat(s.get("Condition", {}))
     ]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}}
+
+
+def test_the_idle_endpoint_sweep_is_scheduled_only_when_configured(dev_template, configured) -> None:
+    assert not [k for k in resources(dev_template, "AWS::Lambda::Function") if "IdleEndpointSweep" in k]
+    [function] = [f for k, f in resources(configured, "AWS::Lambda::Function").items() if "IdleEndpointSweep" in k]
+    assert function["Properties"]["Handler"] == "idle_endpoints.handler.handler"
+    env = function["Properties"]["Environment"]["Variables"]
+    assert env["ENDPOINT_IDLE_HOURS"] == "24" and env["RESOURCE_PREFIX"] == PREFIX and "ARTIFACT_BUCKET" in env
+    [rule] = [r for k, r in resources(configured, "AWS::Events::Rule").items() if "IdleEndpointSweep" in k]
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    granted = flat(policies_of(configured, "IdleEndpointSweepFunctionServiceRole"))
+    for action in ("DeleteEndpoint", "DeleteEndpointConfig", "DeleteModel", "ListEndpoints"):
+        assert f"sagemaker:{action}" in granted
+    assert "cloudwatch:GetMetricStatistics" in granted and f"/{PREFIX}/deployments/*" in granted
+    assert "Create" not in granted and "Update" not in granted and "iam:PassRole" not in granted
+    assert f"{PREFIX}-idle-endpoint-sweep-errors" in alarms_by_name(configured)

@@ -1,4 +1,4 @@
-"""Deploy safety through the real handlers against moto: ``latest`` scoped to a table, the quality guard, undeploy.
+"""Deploy safety against moto: ``latest`` scoped to a table, the quality guard, undeploy, the idle-endpoint sweep.
 
 Training jobs are started by the train handler, print their figures where SageMaker reads them
 (CloudWatch Logs, through the MetricDefinitions) and end as local mode reports them; the deploy
@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from external_functions import handlers
+from external_functions import aws, handlers
+from idle_endpoints import handler as sweep_handler
+from idle_endpoints.sweep import sweep
 from local_mode.sagemaker import report_endpoint
 from local_mode.snowflake_calls import answer_values, proxy_event
 from tests.integration.conftest import BUCKET, PREFIX
@@ -274,3 +277,64 @@ def test_undeploy_of_a_model_never_deployed_is_absent_and_bad_names_are_refused(
     bad = undeploy("no_such!")
     assert bad["statusCode"] == 400 and bad["body"].startswith("Row 0: the model name must be")
     assert handlers.status_handler(proxy_event("pipeline_status", [["never-deployed"]]), None)["statusCode"] == 400
+
+
+# -- the idle-endpoint sweep ---------------------------------------------------------------------------
+
+
+def put_invocations(aws_client, endpoint: str, at: datetime, count: float = 3) -> None:
+    """What SageMaker publishes for an invoked endpoint: ``Invocations`` per endpoint and variant."""
+    aws_client("cloudwatch").put_metric_data(
+        Namespace="AWS/SageMaker",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Timestamp": at,
+                "Value": count,
+                "Unit": "None",
+            }
+        ],
+    )
+
+
+def test_the_sweep_takes_down_idle_endpoints_only_and_status_says_when_and_why(lambda_env, aws_client) -> None:
+    """Endpoints created now, judged as an hourly run 65 minutes from now would judge them with a 1 h window."""
+    name = table()
+    for model in ("swept-idle", "swept-busy"):
+        deploy(model, trained(aws_client, name))
+    later = datetime.now(UTC) + timedelta(minutes=65)  # the run's clock: both endpoints older than the 1 h window
+    put_invocations(aws_client, f"{PREFIX}-swept-busy", later - timedelta(minutes=30))  # invoked inside the window
+    put_invocations(aws_client, f"{PREFIX}-swept-idle", later - timedelta(minutes=90))  # only before it
+    clients = {"sagemaker": aws.sagemaker(), "cloudwatch": aws.cloudwatch(), "s3": aws.s3()}
+    common = {**clients, "prefix": PREFIX, "bucket": BUCKET}
+    verdicts = {v.endpoint: v for v in sweep(**common, idle_hours=1, now=later)}
+    assert verdicts[f"{PREFIX}-swept-idle"].action == "swept" and verdicts[f"{PREFIX}-swept-idle"].invocations == 0
+    assert verdicts[f"{PREFIX}-swept-busy"].action == "kept: invoked"
+    assert verdicts[f"{PREFIX}-swept-busy"].invocations == 3
+    sagemaker = aws_client("sagemaker")
+    assert [e["EndpointName"] for e in sagemaker.list_endpoints(NameContains=f"{PREFIX}-swept-")["Endpoints"]] == [
+        f"{PREFIX}-swept-busy"
+    ]
+    assert versions(aws_client, "swept-idle") == ([], [])
+    said = status("swept-idle")
+    assert said["status"] == "NotDeployed" and said["reason"] == "idle endpoint sweep: no invocations for 1 h"
+    # a window longer than the endpoints' lives keeps them all: they have not had the window yet
+    young = {v.endpoint: v.action for v in sweep(**common, idle_hours=2, now=later)}
+    assert young[f"{PREFIX}-swept-busy"] == "kept: younger than the window"
+
+
+def test_the_sweep_handler_reads_its_settings_and_counts_what_it_swept(lambda_env, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ENDPOINT_IDLE_HOURS", "720")  # every endpoint of this session is younger than 30 days
+    answer = sweep_handler.handler({}, None)
+    assert answer["swept"] == [] and answer["idle_hours"] == 720 and answer["kept"]
+    printed = capsys.readouterr().out
+    assert '"EndpointsSwept":[0.0]' in printed and "kept: younger than the window" in printed
+    monkeypatch.setenv("ENDPOINT_IDLE_HOURS", "0")
+    with pytest.raises(
+        sweep_handler.SweepFailedError, match="ENDPOINT_IDLE_HOURS must be a whole number from 1 to 720"
+    ):
+        sweep_handler.handler({}, None)

@@ -16,6 +16,7 @@ PACKAGES = {
     "external_functions": ROOT / "lambda_src" / "external_functions",
     "snowflake_integration": ROOT / "lambda_src" / "snowflake_integration",
     "sagemaker_cleanup": ROOT / "lambda_src" / "sagemaker_cleanup",
+    "idle_endpoints": ROOT / "lambda_src" / "idle_endpoints",
     "stacks": ROOT / "stacks",
     "snowflake_sql": ROOT / "snowflake_sql",
     "local_mode": ROOT / "local_mode",

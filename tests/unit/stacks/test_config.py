@@ -620,6 +620,19 @@ def test_reserved_concurrency_is_only_what_is_set():
         assert_one_sentence(message)
 
 
+def test_the_idle_endpoint_sweep_is_off_unless_a_window_is_set():
+    assert load_dev(context()).endpoint_idle_hours is None
+    ctx = context()
+    dev(ctx)["endpointIdleHours"] = 24
+    assert load_dev(ctx).endpoint_idle_hours == 24
+    for value in (0, 721, "24", 1.5):
+        ctx = context()
+        dev(ctx)["endpointIdleHours"] = value
+        message = config_error(ctx)
+        assert message == f"cdk.json: context {DEV}.endpointIdleHours must be a whole number from 1 to 720.", value
+        assert_one_sentence(message)
+
+
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 

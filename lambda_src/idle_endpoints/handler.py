@@ -1,0 +1,65 @@
+"""Scheduled entry point of the idle-endpoint sweep (an EventBridge rule, hourly).
+
+Environment: ``RESOURCE_PREFIX``, ``ARTIFACT_BUCKET`` and ``ENDPOINT_IDLE_HOURS`` (cdk.json ``endpointIdleHours``).
+Each endpoint's verdict is logged; the sweep publishes ``EndpointsSwept`` (and ``SweepFailures``) in the
+pipeline's metrics namespace, dimension ``service`` = ``idle-endpoint-sweep``. An endpoint that could not be
+judged or deleted is logged and counted, and the others are still swept; the run then fails, so the
+Lambda's error alarm fires.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from external_functions import aws
+from external_functions.protocol import ExternalFunctionError
+from idle_endpoints.sweep import Verdict, sweep
+from pipeline_shared.logs import count, log
+from pipeline_shared.resources import is_resource_prefix
+
+SERVICE = "idle-endpoint-sweep"
+MAX_IDLE_HOURS = 720  # 30 days
+
+
+class SweepFailedError(RuntimeError):
+    """Some endpoints could not be judged or taken down (each is logged)."""
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    prefix, bucket, hours = _settings()
+    try:
+        verdicts = sweep(
+            sagemaker=aws.sagemaker(),
+            cloudwatch=aws.cloudwatch(),
+            s3=aws.s3(),
+            prefix=prefix,
+            bucket=bucket,
+            idle_hours=hours,
+            now=datetime.now(UTC),
+        )
+    except ExternalFunctionError as exc:  # the endpoints could not even be listed
+        verdicts = [Verdict("*", "*", None, f"failed: {exc.message}")]
+    for verdict in verdicts:
+        level = "WARNING" if verdict.action.startswith("failed") else "INFO"
+        log(level, verdict.action, endpoint=verdict.endpoint, model=verdict.model, invocations=verdict.invocations)
+    swept = [v.endpoint for v in verdicts if v.action == "swept"]
+    failed = [v.endpoint for v in verdicts if v.action.startswith("failed")]
+    count(prefix, SERVICE, EndpointsSwept=len(swept), SweepFailures=len(failed))
+    if failed:
+        raise SweepFailedError(f"the sweep could not judge or take down {', '.join(failed)}; see the log lines above.")
+    return {"swept": swept, "kept": [v.endpoint for v in verdicts if v.action != "swept"], "idle_hours": hours}
+
+
+def _settings() -> tuple[str, str, int]:
+    prefix = os.environ.get("RESOURCE_PREFIX", "")
+    bucket = os.environ.get("ARTIFACT_BUCKET", "")
+    hours = os.environ.get("ENDPOINT_IDLE_HOURS", "")
+    if not is_resource_prefix(prefix) or not bucket:
+        raise SweepFailedError("RESOURCE_PREFIX and ARTIFACT_BUCKET must be set: redeploy the stack.")
+    if not hours.isdigit() or not 1 <= int(hours) <= MAX_IDLE_HOURS:
+        raise SweepFailedError(
+            f"ENDPOINT_IDLE_HOURS must be a whole number from 1 to {MAX_IDLE_HOURS}: redeploy the stack."
+        )
+    return prefix, bucket, int(hours)

@@ -1,0 +1,126 @@
+"""Which of this pipeline's endpoints sat idle for the window, and taking them down.
+
+An endpoint is idle when CloudWatch has no ``Invocations`` for any of its production variants in the last
+``idle_hours`` (``AWS/SageMaker``, dimensions ``EndpointName`` and ``VariantName``, published by real-time and
+serverless endpoints alike: https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html,
+https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html). SageMaker publishes
+nothing for a minute without invocations, so "no datapoint" and "a sum of 0" both mean idle. An endpoint created
+less than ``idle_hours`` ago is kept (it has not had the window yet), and so is one SageMaker is busy with.
+Idle endpoints are undeployed exactly as ``undeploy_model`` does (``external_functions.undeployment``): endpoint,
+endpoint configs and models deleted, and the record that ``pipeline_status`` shows says when and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
+from external_functions.protocol import ExternalFunctionError
+from external_functions.undeployment import undeploy
+from pipeline_shared import InputError, resources
+from pipeline_shared.ownership import pipeline_owns
+
+HOUR_S = 3600  # GetMetricStatistics period: hourly sums, kept by CloudWatch for 455 days
+
+
+@dataclass(frozen=True)
+class Verdict:
+    endpoint: str
+    model: str
+    invocations: float | None  # in the window (None: not counted -- young or busy)
+    action: str  # "swept", "kept: invoked", "kept: younger than the window", "kept: <status>", "failed: <why>"
+
+
+def reason(idle_hours: int) -> str:
+    """What the record says of a swept model."""
+    return f"idle endpoint sweep: no invocations for {idle_hours} h"
+
+
+def sweep(
+    *, sagemaker: Any, cloudwatch: Any, s3: Any, prefix: str, bucket: str, idle_hours: int, now: datetime
+) -> list[Verdict]:
+    """Judge every endpoint of this pipeline and undeploy the idle ones; ``now`` is the window's end (UTC)."""
+    start = now - timedelta(hours=idle_hours)
+    verdicts = []
+    for summary in _endpoints(sagemaker, prefix):
+        name = summary["EndpointName"]
+        model = _model(sagemaker, summary, prefix)
+        try:
+            verdict = _judge(summary, model, sagemaker, cloudwatch, start, now)
+            if verdict.action == "swept":
+                undeploy(model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=reason(idle_hours))
+        except (ExternalFunctionError, InputError) as exc:  # one endpoint's trouble: the others are still judged
+            message = exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
+            verdict = Verdict(name, model, None, f"failed: {message}")
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _judge(
+    summary: dict[str, Any], model: str, sagemaker: Any, cloudwatch: Any, start: datetime, now: datetime
+) -> Verdict:
+    name = summary["EndpointName"]
+    if summary["CreationTime"] > start:
+        return Verdict(name, model, None, "kept: younger than the window")
+    if summary["EndpointStatus"] != "InService":
+        return Verdict(name, model, None, f"kept: {summary['EndpointStatus']}")
+    total = _invocations(sagemaker, cloudwatch, name, start, now)
+    return Verdict(name, model, total, "kept: invoked" if total > 0 else "swept")
+
+
+def _endpoints(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
+    """Summaries of the endpoints named ``<prefix>-...`` and tagged with ``prefix``."""
+    token: str | None = None
+    while True:
+        request: dict[str, Any] = {"NameContains": f"{prefix}-", "MaxResults": 100}
+        if token:
+            request["NextToken"] = token
+        try:
+            page = sagemaker.list_endpoints(**request)
+        except AWS_ERRORS as exc:
+            raise upstream_error(exc, "listing endpoints") from None
+        for summary in page["Endpoints"]:
+            if resources.is_pipeline_name(summary["EndpointName"], prefix) and pipeline_owns(
+                sagemaker, summary["EndpointArn"], prefix
+            ):
+                yield summary
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def _model(sagemaker: Any, summary: dict[str, Any], prefix: str) -> str:
+    """The model name deploy_model was given: the endpoint's ``recommender:model`` tag, else its name's tail."""
+    try:
+        tags = sagemaker.list_tags(ResourceArn=summary["EndpointArn"]).get("Tags", [])
+    except AWS_ERRORS:
+        tags = []  # the name's tail then; undeploy reads the tags again and says what it cannot do
+    for tag in tags:
+        if tag["Key"] == resources.MODEL_TAG:
+            return tag["Value"]
+    return summary["EndpointName"].removeprefix(f"{prefix}-")
+
+
+def _invocations(sagemaker: Any, cloudwatch: Any, endpoint: str, start: datetime, end: datetime) -> float:
+    """The endpoint's invocations over [start, end), every production variant summed."""
+    described = describe_or_none(sagemaker.describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint) or {}
+    variants = [v["VariantName"] for v in described.get("ProductionVariants", [])] or [resources.ENDPOINT_VARIANT]
+    total = 0.0
+    for variant in variants:
+        try:
+            answer = cloudwatch.get_metric_statistics(
+                Namespace="AWS/SageMaker",
+                MetricName="Invocations",
+                Dimensions=[{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}],
+                StartTime=start,
+                EndTime=end,
+                Period=HOUR_S,
+                Statistics=["Sum"],
+            )
+        except AWS_ERRORS as exc:
+            raise upstream_error(exc, f"reading the invocations of endpoint {endpoint}") from None
+        total += sum(point["Sum"] for point in answer["Datapoints"])
+    return total
