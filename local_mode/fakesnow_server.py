@@ -8,7 +8,8 @@ Snowflake's table locks are added (:mod:`local_mode.table_locks`): UPDATE, DELET
 for another transaction's lock on their table, up to the session's ``LOCK_TIMEOUT``, and DDL statements
 are atomic (fakesnow's, run by two sessions at once, could collide). A statement still
 running after a second is answered "in progress" and polled, and a client's abort cancels a waiting
-statement, as in Snowflake (:mod:`local_mode.running_statements`).
+statement, as in Snowflake (:mod:`local_mode.running_statements`). Roles, users and grants are kept and
+shown as Snowflake shows them (:mod:`local_mode.access_control`).
 
 Every login is written to stdout as one JSON line ``{"login": {"user", "authenticator", "provider"}}``
 (never a credential), so tests can see how a program signed in -- key pair, password or workload
@@ -35,7 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from local_mode import running_statements, table_locks
+from local_mode import access_control, running_statements, table_locks
 
 LOGIN_PATH = "/session/v1/login-request"
 
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     fakesnow.server.shared_fs = FakeSnow(db_path=str(args.data))
     install_locks()
+    access_control.install()
     running_statements.install(fakesnow.server.app.router.routes, args.queue_forever)
     print(f"fakesnow on {args.host}:{args.port}, data in {args.data}", file=sys.stderr, flush=True)
     uvicorn.run(LoginRecorder(fakesnow.server.app), host=args.host, port=args.port, log_level="warning")

@@ -15,5 +15,8 @@ class InputError(ValueError):
 
 def first_line(exc: BaseException) -> str:
     """An exception's message as one short line for a one-sentence error (a connector's ``raw_msg`` when it has one)."""
-    text = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
+    lines = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
+    text = [line.strip() for line in lines if line.strip()]
+    if len(text) > 1 and text[0].endswith(":"):  # "SQL compilation error:" says what kind; the next line says what
+        text = [f"{text[0]} {text[1]}"]
     return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

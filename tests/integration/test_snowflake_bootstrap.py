@@ -1,37 +1,32 @@
-"""``recommender-bootstrap`` (``main``): every environment of cdk.json, on a fresh fakesnow account.
+"""``recommender-bootstrap`` (``main``): every environment of cdk.json, applied whole to a fresh fakesnow account.
 
-fakesnow parses none of Snowflake's access-control statements (CREATE ROLE, CREATE USER ... TYPE =
-SERVICE, ALTER USER, GRANT: "Parser Error" or "not implemented", checked below), so the stand-in
-runs the database, schema and table statements through ``--apply --objects-only``, which names
-every statement it leaves out (:func:`snowflake_sql.bootstrap.is_access_control`). Those are then
-checked against a model of a fresh account: each names only objects created earlier in the script,
-or the warehouse cdk.json names (which must exist) and the account itself
-(https://docs.snowflake.com/en/sql-reference/sql/grant-privilege).
+The stand-in keeps roles, users and grants as Snowflake does and shows them with ``SHOW GRANTS``
+(:mod:`local_mode.access_control`), so the whole rendered script runs top to bottom -- every role, user
+and grant statement included -- and what it granted is read back through the stand-in: the training
+role can read the ratings and replace the recommendations, and nothing more.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from snowflake.connector.errors import ProgrammingError
 
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server
 from snowflake_sql.bootstrap import is_access_control, main, script
-from snowflake_sql.templates import statements
+from snowflake_sql.templates import DEFAULT_RECOMMENDATIONS_TABLE, statements
 from stacks.config import CDK_JSON, load_environment
 
 pytestmark = pytest.mark.integration
 
-GRANT_ON = r"GRANT [\w ,]+ ON (DATABASE|SCHEMA|TABLE|WAREHOUSE|ACCOUNT) ?([\w.]*) TO ROLE (\w+)"
 ENVIRONMENTS = list(json.loads(CDK_JSON.read_text())["context"]["recommender"]["environments"])
 
 
 @pytest.fixture(scope="module")
 def fresh_account(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A fakesnow server of its own: no database, schema or table exists yet."""
+    """A fakesnow server of its own: no database, schema, table, role or user exists yet."""
     root = tmp_path_factory.mktemp("fresh-account")
     with fakesnow_server(root / "data", root / "server.log") as server:
         yield server
@@ -46,81 +41,104 @@ def bootstrap(server: Server, capsys: pytest.CaptureFixture[str], *args: str) ->
     return status, out, err
 
 
+def shown(server: Server, statement: str) -> list[dict[str, str]]:
+    """A SHOW statement's rows through the stand-in, as column -> value."""
+    connection = fakesnow_connection(server.port, host=server.host)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+def privileges(server: Server, role: str) -> set[tuple[str, str, str]]:
+    """(privilege, granted_on, name) the role holds, with those of the roles granted to it."""
+    held, roles, seen = set(), [role], set()
+    while roles:
+        current = roles.pop()
+        seen.add(current)
+        for grant in shown(server, f"SHOW GRANTS TO ROLE {current}"):
+            if grant["granted_on"] == "ROLE" and grant["name"] not in seen:
+                roles.append(grant["name"])
+            else:
+                held.add((grant["privilege"], grant["granted_on"], grant["name"]))
+    return held
+
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_the_bootstrap_runs_top_to_bottom_on_a_fresh_account(
+def test_the_whole_bootstrap_runs_on_a_fresh_account_and_grants_what_it_says(
     fresh_account: Server, env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "admin")  # the stand-in's; real accounts take --private-key-file
     config = load_environment(env)
     sf = config.snowflake
     all_statements = statements(script(config))
-    objects = [s for s in all_statements if not is_access_control(s)]
-    access = [s for s in all_statements if is_access_control(s)]
+    assert sum(is_access_control(s) for s in all_statements) >= 20  # roles, users and grants are most of it
 
-    status, out, err = bootstrap(fresh_account, capsys, "--env", env, "--apply", "--objects-only")
+    status, out, err = bootstrap(fresh_account, capsys, "--env", env, "--apply")
     assert status == 0, err
-    assert f"applied {len(objects)} statements for environment {env}" in out
-    assert f"left out {len(access)} role, user and grant statements" in err
-    assert all(f"  {statement};" in err for statement in access)
-    again = bootstrap(fresh_account, capsys, "--env", env, "--apply", "--objects-only")
-    assert again[0] == 0, again[2]  # re-runnable
+    assert f"applied {len(all_statements)} statements for environment {env}" in out and not err
+    again = bootstrap(fresh_account, capsys, "--env", env, "--apply")
+    assert again[0] == 0, again[2]  # re-runnable: nothing is replaced, repeated grants change nothing
 
+    schema = f"{sf.database}.{sf.schema}"
+    ratings, output = f"{schema}.RATINGS", f"{schema}.{DEFAULT_RECOMMENDATIONS_TABLE}"
+    # The training role: reads the ratings, replaces the recommendations in their schema, and nothing more.
+    assert privileges(fresh_account, sf.training_role) == {
+        ("USAGE", "DATABASE", sf.database),
+        ("USAGE", "SCHEMA", schema),
+        ("CREATE TABLE", "SCHEMA", schema),
+        ("CREATE STAGE", "SCHEMA", schema),
+        ("SELECT", "TABLE", ratings),
+        ("SELECT", "TABLE", output),
+        ("INSERT", "TABLE", output),
+        ("DELETE", "TABLE", output),
+        ("USAGE", "WAREHOUSE", sf.warehouse),
+    }
+    deployer = privileges(fresh_account, sf.role)
+    assert ("CREATE INTEGRATION", "ACCOUNT", "FAKESNOW") in deployer and (
+        "CREATE FUNCTION",
+        "SCHEMA",
+        schema,
+    ) in deployer
+    assert not {p for p in deployer if p[1] == "TABLE" and p[2] == output}  # the DDL role never writes the lists
+    for role in sf.grant_roles:  # shared by the environments: in this schema, it reads the movies and the lists
+        assert {p for p in privileges(fresh_account, role) if p[1] == "TABLE" and p[2].startswith(schema)} == {
+            ("SELECT", "TABLE", f"{schema}.MOVIES"),
+            ("SELECT", "TABLE", output),
+        }
+    users = {
+        row["grantee_name"]: row["role"] for row in shown(fresh_account, f"SHOW GRANTS OF ROLE {sf.training_role}")
+    }
+    assert users == {sf.training_user: sf.training_role}
+    service = {row["name"]: row for row in shown(fresh_account, "SHOW USERS")}
+    for user, role in ((sf.user, sf.role), (sf.training_user, sf.training_role)):
+        assert service[user]["type"] == "SERVICE" and service[user]["default_role"] == role  # no password sign-in
     connection = fakesnow_connection(fresh_account.port, host=fresh_account.host)
     with connection.cursor() as cursor:
-        for table in ("MOVIES", "RATINGS", "USER_MOVIE_RECOMMENDATIONS"):
-            cursor.execute(f"SELECT * FROM {sf.database}.{sf.schema}.{table} LIMIT 0")
+        for table in ("MOVIES", "RATINGS", DEFAULT_RECOMMENDATIONS_TABLE):
+            cursor.execute(f"SELECT * FROM {schema}.{table} LIMIT 0")
             assert cursor.description, table
-        for statement in access:  # the stand-in really cannot run what was left out
-            with pytest.raises(ProgrammingError, match=r"Parser Error|not implemented"):
-                cursor.execute(statement)
     connection.close()
-    assert not unresolved(access, created=fresh_objects(objects), warehouse=sf.warehouse)
-
-
-def fresh_objects(statements: list[str]) -> set[str]:
-    """What the object statements create, as ``KIND NAME`` (schemas and tables fully qualified)."""
-    found = (re.match(r"CREATE (DATABASE|SCHEMA|TABLE) IF NOT EXISTS ([\w.$]+)", s) for s in statements)
-    return {f"{match[1]} {match[2]}" for match in found if match}
-
-
-def unresolved(access: list[str], *, created: set[str], warehouse: str) -> list[str]:
-    """The access-control statements naming a role, user or object not created before them."""
-    known = {*created, f"WAREHOUSE {warehouse}", "ACCOUNT "}
-    missing = []
-    for statement in access:
-        if match := re.fullmatch(r"CREATE (ROLE|USER) IF NOT EXISTS (\w+)(?: .*DEFAULT_ROLE = (\w+))?", statement):
-            needs = {f"ROLE {match[3]}"} if match[3] else set()
-            known.add(f"{match[1]} {match[2]}")
-        elif match := re.fullmatch(r"ALTER USER (\w+) SET .*", statement):
-            needs = {f"USER {match[1]}"}
-        elif match := re.fullmatch(r"GRANT ROLE (\w+) TO USER (\w+)", statement):
-            needs = {f"ROLE {match[1]}", f"USER {match[2]}"}
-        elif match := re.fullmatch(GRANT_ON, statement):
-            needs = {f"{match[1]} {match[2]}", f"ROLE {match[3]}"}
-        else:
-            raise AssertionError(f"the fresh-account model does not know: {statement}")
-        if needs - known:
-            missing.append(statement)
-    return missing
-
-
-def test_the_model_finds_a_grant_before_its_table() -> None:
-    """The order check itself: a grant moved above the table it names is caught."""
-    config = load_environment("prod")
-    access = [s for s in statements(script(config)) if is_access_control(s)]
-    assert unresolved(access, created={"DATABASE MOVIELENS", "SCHEMA MOVIELENS.PROD"}, warehouse="COMPUTE_WH") == [
-        s for s in access if " ON TABLE " in s
-    ]
 
 
 def test_a_refused_statement_is_named_and_exits_1(
-    fresh_account: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    fresh_account: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Without --objects-only the stand-in refuses the first role statement: one sentence naming it, exit 1."""
+    """A warehouse the account does not have: Snowflake refuses the grant on it; one sentence naming it, exit 1."""
     monkeypatch.setenv("SNOWFLAKE_PASSWORD", "admin")
-    config = load_environment("dev")
-    number = next(i for i, s in enumerate(statements(script(config)), start=1) if is_access_control(s))
-    status, out, err = bootstrap(fresh_account, capsys, "--env", "dev", "--apply")
+    context = json.loads(CDK_JSON.read_text())
+    context["context"]["recommender"]["environments"]["dev"]["snowflake"]["warehouse"] = "NO_SUCH_WH"
+    cdk_json = tmp_path / "cdk.json"
+    cdk_json.write_text(json.dumps(context))
+    config = load_environment("dev", cdk_json)
+    number = next(i for i, s in enumerate(statements(script(config)), start=1) if "WAREHOUSE NO_SUCH_WH" in s)
+    status, out, err = bootstrap(fresh_account, capsys, "--env", "dev", "--cdk-json", str(cdk_json), "--apply")
     assert status == 1 and not out
-    assert err.startswith(f"Statement {number} (CREATE ROLE IF NOT EXISTS RECOMMENDER_DEPLOYER) failed: ")
+    assert err.startswith(
+        f"Statement {number} (GRANT USAGE ON WAREHOUSE NO_SUCH_WH TO ROLE RECOMMENDER_DEPLOYER) failed: "
+    )
+    assert "SQL compilation error: Warehouse 'NO_SUCH_WH' does not exist or not authorized; fix it" in err
     assert err.count("\n") == 1 and "run again" in err
