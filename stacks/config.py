@@ -7,6 +7,7 @@ malformed required key stops synth with one message naming the key and an exampl
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -173,21 +174,51 @@ class PipelineConfig:
 
 
 class _Reader:
-    """Reads one mapping, naming every key by its full dotted path in errors."""
+    """Reads one mapping, naming every key by its full dotted path in errors.
+
+    Every key the code asks for is remembered (present or not), so :meth:`check_known` can refuse a key
+    nobody reads -- a misspelt setting would otherwise be silently ignored.
+    """
 
     def __init__(self, values: Mapping[str, Any], path: str) -> None:
         if not isinstance(values, Mapping):
             raise ConfigError(f"cdk.json: context {path} must be an object.")
         self.values, self.path = values, path
+        self.asked: set[str] = set()
+        self.children: list[_Reader] = []
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}"
 
+    def get(self, name: str, default: Any = None) -> Any:
+        self.asked.add(name)
+        return self.values.get(name, default)
+
+    def has(self, name: str) -> bool:
+        self.asked.add(name)
+        return name in self.values
+
     def child(self, name: str) -> _Reader:
-        return _Reader(self.values.get(name) or {}, self.key(name))
+        reader = _Reader(self.get(name) or {}, self.key(name))
+        self.children.append(reader)
+        return reader
+
+    def check_known(self) -> None:
+        """Refuse a key of this mapping (or of a mapping read below it) that no setting reads."""
+        for name in self.values:
+            if name not in self.asked:
+                near = difflib.get_close_matches(name, sorted(self.asked), n=1, cutoff=0.6)
+                hint = (
+                    f"rename it to {near[0]} if that was meant, or remove it."
+                    if near
+                    else f"remove it (the settings here are {', '.join(sorted(self.asked))})."
+                )
+                raise ConfigError(f"cdk.json: context {self.key(name)} is not a setting: {hint}")
+        for child in self.children:
+            child.check_known()
 
     def text(self, name: str, example: str, *, required: bool = True, pattern: str | None = None) -> str | None:
-        value = self.values.get(name)
+        value = self.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             if required:
                 raise ConfigError(f'cdk.json: context {self.key(name)} is missing: set it, e.g. "{example}".')
@@ -208,23 +239,23 @@ class _Reader:
         return identifier
 
     def number(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.values.get(name, default)
+        value = self.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ConfigError(f"cdk.json: context {self.key(name)} must be a whole number from {low} to {high}.")
         return value
 
     def optional_number(self, name: str, low: int, high: int) -> int | None:
         """A whole number from ``low`` to ``high``, or None where the key is absent (or null)."""
-        return None if self.values.get(name) is None else self.number(name, low, low, high)
+        return None if self.get(name) is None else self.number(name, low, low, high)
 
     def flag(self, name: str, default: bool) -> bool:
-        value = self.values.get(name, default)
+        value = self.get(name, default)
         if not isinstance(value, bool):
             raise ConfigError(f"cdk.json: context {self.key(name)} must be true or false.")
         return value
 
     def identifiers(self, name: str, example: str) -> tuple[str, ...]:
-        values = self.values.get(name, [])
+        values = self.get(name, [])
         if not isinstance(values, list):
             raise ConfigError(f'cdk.json: context {self.key(name)} must be a list, e.g. ["{example}"].')
         reader = _Reader({str(i): v for i, v in enumerate(values)}, self.key(name))
@@ -237,13 +268,18 @@ _INSTANCE = INSTANCE_TYPE_PATTERN.pattern
 def load_environments(context: Mapping[str, Any] | None) -> list[PipelineConfig]:
     """Every environment configured under ``recommender.environments``."""
     root = _Reader(context or {}, CONTEXT_KEY)
-    environments = root.values.get("environments")
+    environments = root.get("environments")
     if not isinstance(environments, Mapping) or not environments:
         raise ConfigError(
             f'cdk.json: context {CONTEXT_KEY}.environments is missing: add at least one, e.g. "dev": {{...}} '
             "(see README, Configuration)."
         )
-    configs = [_environment(name, root.child("environments").child(name)) for name in environments]
+    configs = []
+    listed = root.child("environments")
+    for name in environments:
+        env = listed.child(name)
+        configs.append(_environment(name, env))
+        env.check_known()
     _check_isolation(configs)
     return configs
 
@@ -287,7 +323,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
     auth = sf.text("auth", KEY_PAIR, required=False, pattern="|".join(AUTH_METHODS)) or KEY_PAIR
     if auth == WORKLOAD_IDENTITY:
         keys = ("secretName", "secretArn", "trainingSecretName", "trainingSecretArn", "secretKmsKeyArn")
-        present = [k for k in keys if k in sf.values]
+        present = [k for k in keys if sf.has(k)]
         if present:
             raise ConfigError(
                 f'cdk.json: context {sf.key(present[0])} is not used with auth "wif" (workload identity signs in '
@@ -385,7 +421,7 @@ _EMAIL = r"[^@\s\"'<>,;]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
 def _alarms(alarms: _Reader, prefix: str) -> AlarmsConfig:
     """``alarms``: ``email`` (optional), ``models`` (names as given to deploy_model) and ``latencyP99Ms``."""
     email = alarms.text("email", "ops@example.com", required=False, pattern=_EMAIL)
-    models = alarms.values.get("models", [])
+    models = alarms.get("models", [])
     if not isinstance(models, list):
         raise ConfigError(
             f'cdk.json: context {alarms.key("models")} must be a list of model names, e.g. ["movielens"].'
@@ -421,7 +457,7 @@ _KMS_KEY_EXAMPLE = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56
 
 def _kms_key_arn(sf: _Reader) -> str | None:
     """The customer-managed KMS key the Snowflake secrets are encrypted with (absent: Secrets Manager's own key)."""
-    value = sf.values.get("secretKmsKeyArn")
+    value = sf.get("secretKmsKeyArn")
     if value is None:
         return None
     if not isinstance(value, str) or not re.fullmatch(_KMS_KEY_ARN, value.strip()):

@@ -758,3 +758,25 @@ def test_the_api_gateway_account_role_is_managed_unless_opted_out():
     message = config_error(ctx)
     assert f"{DEV}.manageApiGatewayAccountRole must be true or false" in message
     assert_one_sentence(message)
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "hint"),
+    [
+        ((), "logRetentionDayz", "rename it to logRetentionDays if that was meant, or remove it."),
+        (("snowflake",), "warehose", "rename it to warehouse if that was meant, or remove it."),
+        (("endpoint",), "instanceTyp", "rename it to instanceType if that was meant, or remove it."),
+        (("alarms",), "model", "rename it to models if that was meant, or remove it."),
+        (("training",), "gpu", "remove it (the settings here are concurrentStarts, instanceType, "),
+    ],
+)
+def test_an_unknown_or_misspelt_key_stops_synth_naming_it_and_the_nearest_setting(where, key, hint):
+    ctx = context()
+    section = dev(ctx)
+    for name in where:
+        section = section.setdefault(name, {})
+    section[key] = 1
+    message = config_error(ctx)
+    path = ".".join((DEV, *where, key))
+    assert message.startswith(f"cdk.json: context {path} is not a setting: {hint}"), message
+    assert_one_sentence(message)
