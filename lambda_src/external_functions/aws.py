@@ -16,7 +16,7 @@ text names ARNs, account ids and role names, which SQL callers must never see.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -158,6 +158,21 @@ def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name:
         if isinstance(exc, ClientError) and is_not_found(exc):
             return None
         raise upstream_error(exc, f"looking up {what}") from None
+
+
+def pages(call: Callable[..., dict[str, Any]], key: str, doing: str, **request: Any) -> Iterator[dict[str, Any]]:
+    """Every item under ``key`` of a paged list call, following ``NextToken``; one call a page, so a budgeted
+    client checks its budget before each. ``doing`` names the listing in errors."""
+    token: str | None = None
+    while True:
+        try:
+            page = call(**request, **({"NextToken": token} if token else {}))
+        except AWS_ERRORS as exc:
+            raise upstream_error(exc, doing) from None
+        yield from page[key]
+        token = page.get("NextToken")
+        if not token:
+            return
 
 
 def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, tagged_as_ours, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, pages, tagged_as_ours, upstream_error
 from external_functions.settings import models_uri
 from pipeline_shared import InputError, resources
+from pipeline_shared.sagemaker_kinds import TRAINING_JOBS, TUNING_JOBS
 
 NDCG = "validation:ndcg_at_10"  # the figure the quality guard compares (one of training_options.METRIC_NAMES)
 MAX_SCANNED = 50  # Completed jobs described, newest first, when looking for the newest one of a table
@@ -51,26 +52,12 @@ def metric(job: dict[str, Any], name: str = NDCG) -> float | None:
 def completed_newest_first(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
     """Summaries of the Completed training jobs named like this pipeline's, newest first (tags not yet checked)."""
     start = resources.training_job_prefix(prefix)
-    token: str | None = None
-    while True:
-        request: dict[str, Any] = {
-            "NameContains": start,
-            "StatusEquals": "Completed",
-            "SortBy": "CreationTime",
-            "SortOrder": "Descending",
-            "MaxResults": PAGE,
-        }
-        if token:
-            request["NextToken"] = token
-        try:
-            page = sagemaker.list_training_jobs(**request)
-        except AWS_ERRORS as exc:
-            raise upstream_error(exc, "listing training jobs") from None
-        # NameContains alone would also match e.g. "x<prefix>-train-"
-        yield from (s for s in page["TrainingJobSummaries"] if s["TrainingJobName"].startswith(start))
-        token = page.get("NextToken")
-        if not token:
-            return
+    summaries = pages(
+        sagemaker.list_training_jobs, "TrainingJobSummaries", "listing training jobs",
+        NameContains=start, StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending", MaxResults=PAGE,
+    )  # fmt: skip
+    # NameContains alone would also match e.g. "x<prefix>-train-"
+    return (s for s in summaries if s["TrainingJobName"].startswith(start))
 
 
 @dataclass(frozen=True)
@@ -141,26 +128,6 @@ def _job_of(sagemaker: Any, model_data: str | None, *, bucket: str, prefix: str)
     return job
 
 
-@dataclass(frozen=True)
-class _JobKind:
-    what: str
-    describe: str
-    name_key: str
-    status_key: str
-    arn_key: str
-    stop: str
-
-
-_TRAINING = _JobKind(
-    "training job", "describe_training_job", "TrainingJobName", "TrainingJobStatus", "TrainingJobArn",
-    "stop_training_job",
-)  # fmt: skip
-_TUNING = _JobKind(
-    "tuning job", "describe_hyper_parameter_tuning_job", "HyperParameterTuningJobName",
-    "HyperParameterTuningJobStatus", "HyperParameterTuningJobArn", "stop_hyper_parameter_tuning_job",
-)  # fmt: skip
-
-
 def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
     """Stop a running training or tuning job of this pipeline (a tuning job stops the training jobs it started).
 
@@ -168,15 +135,15 @@ def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
     that is no longer running; a job already stopping is answered as it is.
     """
     if name.startswith(resources.tuning_job_prefix(prefix)):
-        kind = _TUNING
+        kind = TUNING_JOBS
     elif name.startswith(resources.training_job_prefix(prefix)):
-        kind = _TRAINING
+        kind = TRAINING_JOBS
     else:
         raise InputError(
             f"'{name}' is not a training or tuning job of this pipeline (they start with "
             f"{resources.training_job_prefix(prefix)} or {resources.tuning_job_prefix(prefix)}): nothing was stopped."
         )
-    job = describe_or_none(getattr(sagemaker, kind.describe), f"{kind.what} {name}", **{kind.name_key: name})
+    job = describe_or_none(getattr(sagemaker, kind.describe_operation), f"{kind.what} {name}", **{kind.name_key: name})
     if job is None or not resources.is_sagemaker_name(name):
         raise InputError(f"This pipeline has no {kind.what} named '{name}'.")
     if not tagged_as_ours(sagemaker, job[kind.arn_key], prefix, f"{kind.what} {name}"):
@@ -190,7 +157,7 @@ def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
     if state != "InProgress":
         raise InputError(f"{kind.what.capitalize()} {name} is {state}: there is nothing to stop.")
     try:
-        getattr(sagemaker, kind.stop)(**{kind.name_key: name})
+        getattr(sagemaker, kind.stop_operation)(**{kind.name_key: name})
     except AWS_ERRORS as exc:
         raise upstream_error(exc, f"stopping {kind.what} {name}") from None
     return {"job": name, "kind": kind.what, "action": "stopping", "status": "Stopping"}

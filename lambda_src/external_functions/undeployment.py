@@ -23,27 +23,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream_error
 from external_functions.deployment_records import record_undeployed
 from pipeline_shared import InputError, resources
 from pipeline_shared.aws_errors import is_not_found
-
-
-@dataclass(frozen=True)
-class _Kind:
-    noun: str
-    list_operation: str
-    list_key: str
-    name_key: str
-    arn_key: str
-    delete_operation: str
-
-
-_CONFIGS = _Kind(
-    "endpoint config", "list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn",
-    "delete_endpoint_config",
-)  # fmt: skip
-_MODELS = _Kind("model", "list_models", "Models", "ModelName", "ModelArn", "delete_model")
+from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, MODELS, Kind
 
 
 @dataclass(frozen=True)
@@ -84,14 +68,14 @@ def undeploy(model: str, *, prefix: str, bucket: str, sagemaker: Any, s3: Any, r
     current = describe_or_none(sagemaker.describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint)
     if current is not None:
         _check_endpoint(sagemaker, current, prefix, model)
-    configs = [name for name, _ in _versions(sagemaker, _CONFIGS, prefix, model)]
-    models = [name for name, _ in _versions(sagemaker, _MODELS, prefix, model)]
+    configs = [name for name, _ in _versions(sagemaker, ENDPOINT_CONFIGS, prefix, model)]
+    models = [name for name, _ in _versions(sagemaker, MODELS, prefix, model)]
     if current is not None and current["EndpointStatus"] != "Deleting":
         _delete(sagemaker, "delete_endpoint", f"endpoint {endpoint}", EndpointName=endpoint)
     for name in configs:
-        _delete(sagemaker, _CONFIGS.delete_operation, f"endpoint config {name}", EndpointConfigName=name)
+        _delete(sagemaker, ENDPOINT_CONFIGS.delete_operation, f"endpoint config {name}", EndpointConfigName=name)
     for name in models:
-        _delete(sagemaker, _MODELS.delete_operation, f"model {name}", ModelName=name)
+        _delete(sagemaker, MODELS.delete_operation, f"model {name}", ModelName=name)
     if current is None and not configs and not models:
         return Undeployed(model, endpoint, "absent", "NotDeployed", (), ())
     record_undeployed(s3, bucket, prefix, model, endpoint=endpoint, reason=reason)
@@ -140,26 +124,18 @@ def _check_endpoint(sagemaker: Any, endpoint: dict[str, Any], prefix: str, model
             )
 
 
-def _versions(sagemaker: Any, kind: _Kind, prefix: str, model: str) -> Iterator[tuple[str, str]]:
+def _versions(sagemaker: Any, kind: Kind, prefix: str, model: str) -> Iterator[tuple[str, str]]:
     """(name, ARN) of the model's configs or models: ``<prefix>-<model>-<12 hex>``, tagged with pipeline and model."""
     start = f"{resources.endpoint_name(prefix, model)}-"
     pattern = re.compile(rf"{re.escape(start)}[0-9a-f]{{{resources.VERSION_DIGITS}}}")
-    token: str | None = None
-    while True:
-        request: dict[str, Any] = {"NameContains": start, "MaxResults": 100}
-        if token:
-            request["NextToken"] = token
-        try:
-            page = getattr(sagemaker, kind.list_operation)(**request)
-        except AWS_ERRORS as exc:
-            raise upstream_error(exc, f"listing the {kind.noun}s of model {model}") from None
-        for summary in page[kind.list_key]:
-            name, arn = summary[kind.name_key], summary[kind.arn_key]
-            if pattern.fullmatch(name) and _has_tags(sagemaker, arn, prefix, model=model):
-                yield name, arn
-        token = page.get("NextToken")
-        if not token:
-            return
+    listed = pages(
+        getattr(sagemaker, kind.list_operation), kind.list_key, f"listing the {kind.noun}s of model {model}",
+        NameContains=start, MaxResults=100,
+    )  # fmt: skip
+    for summary in listed:
+        name, arn = summary[kind.name_key], summary[kind.arn_key]
+        if pattern.fullmatch(name) and _has_tags(sagemaker, arn, prefix, model=model):
+            yield name, arn
 
 
 def _has_tags(sagemaker: Any, arn: str, prefix: str, *, model: str | None = None) -> bool:

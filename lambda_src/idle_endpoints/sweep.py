@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream_error
 from external_functions.protocol import ExternalFunctionError
 from external_functions.undeployment import undeploy
 from pipeline_shared import InputError, resources
@@ -73,23 +73,13 @@ def _judge(
 
 def _endpoints(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
     """Summaries of the endpoints named ``<prefix>-...`` and tagged with ``prefix``."""
-    token: str | None = None
-    while True:
-        request: dict[str, Any] = {"NameContains": f"{prefix}-", "MaxResults": 100}
-        if token:
-            request["NextToken"] = token
-        try:
-            page = sagemaker.list_endpoints(**request)
-        except AWS_ERRORS as exc:
-            raise upstream_error(exc, "listing endpoints") from None
-        for summary in page["Endpoints"]:
-            if resources.is_pipeline_name(summary["EndpointName"], prefix) and pipeline_owns(
-                sagemaker, summary["EndpointArn"], prefix
-            ):
-                yield summary
-        token = page.get("NextToken")
-        if not token:
-            return
+    listed = pages(
+        sagemaker.list_endpoints, "Endpoints", "listing endpoints", NameContains=f"{prefix}-", MaxResults=100
+    )
+    for summary in listed:
+        name = summary["EndpointName"]
+        if resources.is_pipeline_name(name, prefix) and pipeline_owns(sagemaker, summary["EndpointArn"], prefix):
+            yield summary
 
 
 def _model(sagemaker: Any, summary: dict[str, Any], prefix: str) -> str:

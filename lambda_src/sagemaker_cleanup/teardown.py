@@ -16,43 +16,19 @@ jobs they started) are stopped the same way (:func:`stop_training_jobs`, then
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pipeline_shared.aws_errors import error_code, error_message, is_not_found
 from pipeline_shared.ownership import pipeline_owns
-from pipeline_shared.resources import ENDPOINT_BUSY, is_pipeline_name, training_job_prefix, tuning_job_prefix
+from pipeline_shared.resources import ENDPOINT_BUSY, is_pipeline_name
+from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, ENDPOINTS, JOBS, MODELS, JobKind, Kind
 
 
 class TeardownError(RuntimeError):
     """SageMaker refused a deletion that waiting will not fix (permissions, say)."""
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How to list and delete one kind of SageMaker object."""
-
-    noun: str
-    list_operation: str
-    list_key: str
-    name_key: str
-    arn_key: str
-    delete_operation: str
-
-
-ENDPOINTS = Kind("endpoint", "list_endpoints", "Endpoints", "EndpointName", "EndpointArn", "delete_endpoint")
-ENDPOINT_CONFIGS = Kind(
-    "endpoint config",
-    "list_endpoint_configs",
-    "EndpointConfigs",
-    "EndpointConfigName",
-    "EndpointConfigArn",
-    "delete_endpoint_config",
-)
-MODELS = Kind("model", "list_models", "Models", "ModelName", "ModelArn", "delete_model")
 
 
 def start(sagemaker: Any, prefix: str) -> list[str]:
@@ -82,32 +58,6 @@ def finish(sagemaker: Any, prefix: str) -> bool:
     return not any(
         next(pipeline_objects(sagemaker, kind, prefix), None) for kind in (ENDPOINTS, ENDPOINT_CONFIGS, MODELS)
     )
-
-
-@dataclass(frozen=True)
-class JobKind:
-    """How SageMaker lists, names and stops one kind of job."""
-
-    what: str
-    list_operation: str
-    list_key: str
-    name_key: str
-    status_key: str
-    arn_key: str
-    stop_operation: str
-    start_of_name: Callable[[str], str]
-
-
-TRAINING_JOBS = JobKind(
-    "training job", "list_training_jobs", "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus",
-    "TrainingJobArn", "stop_training_job", training_job_prefix,
-)  # fmt: skip
-TUNING_JOBS = JobKind(
-    "tuning job", "list_hyper_parameter_tuning_jobs", "HyperParameterTuningJobSummaries",
-    "HyperParameterTuningJobName", "HyperParameterTuningJobStatus", "HyperParameterTuningJobArn",
-    "stop_hyper_parameter_tuning_job", tuning_job_prefix,
-)  # fmt: skip
-JOBS = (TRAINING_JOBS, TUNING_JOBS)  # a tuning job's stop also stops the training jobs it started
 
 
 def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
