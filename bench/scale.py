@@ -134,7 +134,7 @@ def main() -> None:
             with log_path.open("w") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "recommender.train"],
-                    env=python_env(OPT_ML=str(job), SNOWFLAKE_PASSWORD="bench"),
+                    env=python_env(OPT_ML=str(job), SNOWFLAKE_PASSWORD="bench", RECOMMENDER_LOCAL_STANDIN="1"),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

@@ -9,7 +9,8 @@ The secret's value is one of
   tests set it, the stack never does): Snowflake itself -- public or PrivateLink -- gets key-pair
   authentication.
 
-Without a secret ARN the password comes from ``SNOWFLAKE_PASSWORD`` (local use). Nothing
+Without a secret ARN a password may come from ``SNOWFLAKE_PASSWORD``, under the same rule as a
+password secret: only a loopback stand-in in a ``RECOMMENDER_LOCAL_STANDIN=1`` process takes it. Nothing
 here logs or formats a credential into a message.
 
 With Snowflake's workload identity federation (``auth = "wif"``) there is no secret at all: the
@@ -115,6 +116,8 @@ def fetch_credentials(
 ) -> Credentials:
     """Credentials from the named Secrets Manager secret, else from ``SNOWFLAKE_PASSWORD``.
 
+    A password -- from the secret or from the environment -- signs in only where ``allow_password`` says so
+    (:func:`password_secret_allowed`: a loopback stand-in in a process started with ``STANDIN_ENV=1``).
     boto3 honours ``AWS_ENDPOINT_URL``, so a local moto server needs no special code.
     """
     if not secret_arn:
@@ -123,6 +126,11 @@ def fetch_credentials(
             raise CredentialsError(
                 "No Snowflake credentials: set the snowflake_secret_arn hyperparameter "
                 f"(or {PASSWORD_ENV} for a local stand-in)."
+            )
+        if not allow_password:
+            raise CredentialsError(
+                f"{PASSWORD_ENV} signs in only to a local stand-in (loopback, in a process started with "
+                f"{STANDIN_ENV}=1): give Snowflake itself a key pair (a secret, or --private-key-file)."
             )
         return Credentials({"password": password}, kind="password")
 

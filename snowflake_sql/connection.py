@@ -4,10 +4,12 @@ Credentials, first match wins:
 
 1. ``--private-key-file PEM`` (key-pair; an encrypted key's passphrase from
    ``SNOWFLAKE_PRIVATE_KEY_PASSPHRASE``);
-2. ``SNOWFLAKE_PASSWORD`` when ``--host`` points at a local stand-in such as fakesnow;
+2. ``SNOWFLAKE_PASSWORD`` when ``--host`` points at a local stand-in such as fakesnow (loopback, in a
+   process started with ``RECOMMENDER_LOCAL_STANDIN=1``: the rule for every password);
 3. the environment's Secrets Manager secret (``secretName``/``secretArn`` in cdk.json), read
-   with boto3 in the ARN's region, ``--region``, or the AWS configuration's region;
-4. ``SNOWFLAKE_PASSWORD`` otherwise.
+   with boto3 in the ARN's region, ``--region``, or the AWS configuration's region.
+
+``SNOWFLAKE_PASSWORD`` set for Snowflake itself is refused in one sentence that says why.
 
 Secrets are read by :mod:`pipeline_shared.credentials`, which never formats a credential into a
 message; errors here name the setting to fix, never its value.
@@ -120,16 +122,15 @@ def connection_settings(
 def credentials(settings: ConnectionSettings) -> Credentials:
     """The first available credentials, in the order the module documents."""
     try:
+        stand_in = password_secret_allowed(settings.host)
         if settings.private_key_file:
             return _key_file(settings.private_key_file)
-        if settings.host and os.environ.get(PASSWORD_ENV):
-            return fetch_credentials(None)
+        if stand_in and os.environ.get(PASSWORD_ENV):
+            return fetch_credentials(None, allow_password=True)
         if settings.secret:
-            return fetch_credentials(
-                settings.secret, region=_secret_region(settings), allow_password=password_secret_allowed(settings.host)
-            )
+            return fetch_credentials(settings.secret, region=_secret_region(settings), allow_password=stand_in)
         if os.environ.get(PASSWORD_ENV):
-            return fetch_credentials(None)
+            return fetch_credentials(None, allow_password=stand_in)  # refused, with why, unless a stand-in
     except CredentialsError as exc:
         raise ConnectionSetupError(str(exc)) from None
     raise ConnectionSetupError(

@@ -152,9 +152,12 @@ def test_repr_hides_values(pem):
     assert "private_key" not in repr(key_pair)
 
 
-def test_fetch_without_arn_uses_password_env(monkeypatch):
+def test_fetch_without_arn_uses_password_env_only_for_a_stand_in(monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, "env-pw")
-    credentials = fetch_credentials(None)
+    with pytest.raises(CredentialsError, match="signs in only to a local stand-in") as refused:
+        fetch_credentials(None)  # as for a password secret: Snowflake itself gets a key pair
+    assert "env-pw" not in str(refused.value)
+    credentials = fetch_credentials(None, allow_password=True)
     assert credentials.kind == "password"
     assert credentials.connect_args == {"password": "env-pw"}
     assert "env-pw" not in repr(credentials)
