@@ -38,7 +38,7 @@ from external_functions import (
     training,
     undeployment,
 )
-from external_functions.protocol import Batch, ExternalFunctionError, Row
+from external_functions.protocol import Batch, ExternalFunctionError, RetryableError, Row
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, first_line, logs, resources
@@ -81,9 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
         result = args.run(args, stack)
     except (InputError, ExternalFunctionError) as exc:
-        message = exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
-        retry = isinstance(exc, ExternalFunctionError) and exc.status >= 429
-        print(f"recommender {args.verb}: {message.replace('; Snowflake will retry', '; retry later')}", file=sys.stderr)
+        retry = isinstance(exc, RetryableError)
+        message = (
+            exc.told("retry later") if retry else exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
+        )
+        print(f"recommender {args.verb}: {message}", file=sys.stderr)
         return 1 if retry else 2
     except (NoRegionError, NoCredentialsError) as exc:
         print(

@@ -95,8 +95,8 @@ class Budgeted:
     def check(self, operation: str) -> None:
         if self._deadline is not None and time.monotonic() + CALL_BOUND_S > self._deadline:
             raise UnavailableError(
-                f"{self._function} ran out of time before its next AWS call ({operation}); Snowflake will retry, "
-                "and the retry continues where this call stopped."
+                f"{self._function} ran out of time before its next AWS call ({operation})",
+                then="continues where this call stopped",
             )
 
 
@@ -181,9 +181,9 @@ def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
         log_error(exc, doing)
         code, status, ref = error_code(exc), http_status(exc), reference(exc)
         if code in THROTTLED or status == 429:
-            return ThrottledError(f"SageMaker is throttling requests while {doing} ({ref}); Snowflake will retry.")
+            return ThrottledError(f"SageMaker is throttling requests while {doing} ({ref})")
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
-            return UnavailableError(f"SageMaker failed transiently while {doing} ({ref}); Snowflake will retry.")
+            return UnavailableError(f"SageMaker failed transiently while {doing} ({ref})")
         if code in {"AccessDenied", "AccessDeniedException"}:
             return BadRequestError(
                 f"The pipeline is not allowed to act while {doing} ({ref}): check the stack's IAM policies."
@@ -191,5 +191,5 @@ def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
         return BadRequestError(f"SageMaker refused {doing} ({ref}); the function's log has SageMaker's whole answer.")
     if isinstance(exc, BotoCoreError):
         log("WARNING", f"AWS could not be reached while {doing}", error=type(exc).__name__, detail=str(exc))
-        return UnavailableError(f"SageMaker could not be reached while {doing}; Snowflake will retry.")
+        return UnavailableError(f"SageMaker could not be reached while {doing}")
     raise exc

@@ -455,9 +455,7 @@ def when_config_visible(
             if not (is_not_found(exc) and "endpoint config" in error_message(exc).lower()):
                 raise
             if wait is None or (deadline is not None and clock() + wait + aws.CALL_BOUND_S > deadline):
-                raise UnavailableError(
-                    f"SageMaker does not see endpoint config {config} yet; Snowflake will retry."
-                ) from None
+                raise UnavailableError(f"SageMaker does not see endpoint config {config} yet") from None
             sleep(wait)
 
 

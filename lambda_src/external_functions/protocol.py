@@ -53,13 +53,28 @@ class FailedError(ExternalFunctionError):
     status = 400
 
 
-class ThrottledError(ExternalFunctionError):
+class RetryableError(ExternalFunctionError):
+    """Transient trouble. ``message`` says what happened; who retries is said by whoever answers
+    (:meth:`told`): Snowflake, for a batch, or the operator, at a terminal."""
+
+    status = 503
+
+    def __init__(self, reason: str, *, then: str = "") -> None:
+        super().__init__(reason)
+        self.then = then  # what the retry does, e.g. "continues where this call stopped"
+
+    def told(self, retrier: str = "Snowflake will retry") -> str:
+        """The one sentence for the caller: the reason, then who retries (and what the retry does)."""
+        return f"{self.message}; {retrier}" + (f", and the retry {self.then}" if self.then else "") + "."
+
+
+class ThrottledError(RetryableError):
     """An upstream service throttled us; Snowflake retries the batch."""
 
     status = 429
 
 
-class UnavailableError(ExternalFunctionError):
+class UnavailableError(RetryableError):
     """An upstream service failed transiently; Snowflake retries the batch."""
 
     status = 503
@@ -183,7 +198,8 @@ def ok(batch: Batch, values: Sequence[Any]) -> dict[str, Any]:
 
 def failed(error: ExternalFunctionError) -> dict[str, Any]:
     """An error answer whose body is the bare sentence: Snowflake shows it to the user as is."""
-    return {"statusCode": error.status, "headers": {"Content-Type": "text/plain"}, "body": error.message}
+    body = error.told() if isinstance(error, RetryableError) else error.message
+    return {"statusCode": error.status, "headers": {"Content-Type": "text/plain"}, "body": body}
 
 
 def _answer(status: int, document: dict[str, Any]) -> dict[str, Any]:

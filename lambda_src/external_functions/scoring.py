@@ -143,9 +143,7 @@ def _invoke(
         )
     left = int(deadline - time.monotonic())
     if left < MIN_CALL_S:  # API Gateway would cut the call off: answer while Snowflake can still retry
-        raise UnavailableError(
-            f"Row {row}: the batch ran out of time before model '{model}' answered; Snowflake will retry."
-        )
+        raise UnavailableError(f"Row {row}: the batch ran out of time before model '{model}' answered")
     try:
         response = runtime(min(MAX_READ_TIMEOUT_S, left)).invoke_endpoint(
             EndpointName=endpoint, ContentType=content_type, Accept=content_type, Body=body
@@ -168,7 +166,7 @@ def _invoke(
         if code == "ModelNotReadyException":
             log_error(exc, f"invoking model '{model}'")
             ref = reference(exc)
-            raise UnavailableError(f"Model '{model}' is not ready yet ({ref}); Snowflake will retry.") from None
+            raise UnavailableError(f"Model '{model}' is not ready yet ({ref})") from None
         raise upstream_error(exc, f"invoking model '{model}'") from None
     except BotoCoreError as exc:
         raise upstream_error(exc, f"invoking model '{model}'") from None

@@ -346,8 +346,6 @@ def test_ok_requires_one_value_per_row(values):
     ("error", "status"),
     [
         (BadRequestError("Row 3: the model name must be a non-empty string."), 400),
-        (ThrottledError("SageMaker is throttling requests; Snowflake will retry."), 429),
-        (UnavailableError("SageMaker failed transiently; Snowflake will retry."), 503),
         (ExternalFunctionError("recommend failed unexpectedly."), 500),
     ],
 )
@@ -355,6 +353,26 @@ def test_failed_answers_the_bare_sentence(error, status):
     answer = failed(error)
     assert answer == {"statusCode": status, "headers": {"Content-Type": "text/plain"}, "body": error.message}
     assert error.status == status
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "body"),
+    [
+        (
+            ThrottledError("SageMaker is throttling requests"),
+            429,
+            "SageMaker is throttling requests; Snowflake will retry.",
+        ),
+        (
+            UnavailableError("deploy_model ran out of time", then="continues where this call stopped"),
+            503,
+            "deploy_model ran out of time; Snowflake will retry, and the retry continues where this call stopped.",
+        ),
+    ],
+)
+def test_a_retryable_failure_says_snowflake_retries_and_a_terminal_says_retry_later(error, status, body):
+    assert failed(error) == {"statusCode": status, "headers": {"Content-Type": "text/plain"}, "body": body}
+    assert error.told("retry later").endswith("; retry later" + body.split("; Snowflake will retry", 1)[1])
 
 
 def test_failed_from_a_parse_error():
