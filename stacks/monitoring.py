@@ -80,6 +80,7 @@ class Monitoring(Construct):
         serverless: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.prefix = prefix
         key = kms.Key(self, "TopicKey", enable_key_rotation=True, description=f"Encrypts {prefix}'s alarm topic")
         self.topic = sns.Topic(
             self, "Topic", display_name=f"Recommender alarms ({prefix})", master_key=key, enforce_ssl=True
@@ -87,25 +88,35 @@ class Monitoring(Construct):
         self._let_services_publish(key, prefix)
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        notify = actions.SnsAction(self.topic)
+        self._notify = actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
+        self._job_failure_rules()
+        lambda_widgets = [self._lambda_alarms(name, function) for name, function in functions.items()]
+        self._scoring_alarms()
+        endpoint_widgets = [
+            self._endpoint_alarms(model, latency_p99_ms=latency_p99_ms, serverless=serverless) for model in models
+        ]
+        self._dashboard(prefix, self._counter, endpoint_widgets, lambda_widgets)
 
-        def alarm(construct: str, description: str, metric: cloudwatch.IMetric, threshold: float) -> cloudwatch.Alarm:
-            made = cloudwatch.Alarm(
-                self,
-                construct,
-                alarm_name=f"{prefix}-{construct}",
-                alarm_description=description,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            made.add_alarm_action(notify)
-            self.alarms.append(made)
-            return made
+    def _alarm(self, construct: str, description: str, metric: cloudwatch.IMetric, threshold: float) -> None:
+        """An alarm named ``<prefix>-<construct>`` at ``threshold`` or above in one period, to the topic."""
+        made = cloudwatch.Alarm(
+            self,
+            construct,
+            alarm_name=f"{self.prefix}-{construct}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        made.add_alarm_action(self._notify)
+        self.alarms.append(made)
 
+    def _job_failure_rules(self) -> None:
+        """EventBridge rules: a training or tuning job of this prefix reaching Failed is published to the topic."""
+        prefix = self.prefix
         failed_jobs = (
             ("JobFailed", "training or tuning", "Training", "TrainingJob", resources.training_job_prefix(prefix)),
             ("TuningJobFailed", "tuning", "HyperParameter Tuning", "HyperParameterTuningJob",
@@ -124,90 +135,82 @@ class Monitoring(Construct):
                 targets=[targets.SnsTopic(self.topic)],
             )
 
-        lambda_widgets: list[cloudwatch.IWidget] = []
-        for name, function in functions.items():
-            errors = function.metric_errors(period=PERIOD, statistic="Sum")
-            throttles = function.metric_throttles(period=PERIOD, statistic="Sum")
-            alarm(f"{name}-errors", f"The {name} Lambda failed (unhandled error or timeout).", errors, 1)
-            alarm(f"{name}-throttles", f"Invocations of the {name} Lambda were throttled.", throttles, 1)
-            lambda_widgets.append(
-                cloudwatch.GraphWidget(
-                    title=f"Lambda {name}",
-                    left=[function.metric_invocations(period=PERIOD, statistic="Sum"), errors, throttles],
-                    right=[function.metric_duration(period=PERIOD, statistic="p99")],
-                    width=8,
-                )
-            )
+    def _lambda_alarms(self, name: str, function: lambda_.IFunction) -> cloudwatch.IWidget:
+        """The Lambda's Errors and Throttles alarms; its dashboard graph."""
+        errors = function.metric_errors(period=PERIOD, statistic="Sum")
+        throttles = function.metric_throttles(period=PERIOD, statistic="Sum")
+        self._alarm(f"{name}-errors", f"The {name} Lambda failed (unhandled error or timeout).", errors, 1)
+        self._alarm(f"{name}-throttles", f"Invocations of the {name} Lambda were throttled.", throttles, 1)
+        return cloudwatch.GraphWidget(
+            title=f"Lambda {name}",
+            left=[function.metric_invocations(period=PERIOD, statistic="Sum"), errors, throttles],
+            right=[function.metric_duration(period=PERIOD, statistic="p99")],
+            width=8,
+        )
 
-        namespace = resources.metrics_namespace(prefix)
+    def _counter(self, name: str, label: str) -> cloudwatch.Metric:
+        """One of the Lambdas' own counters (Powertools, namespace ``Recommender/<prefix>``, dimension ``service``)."""
+        return cloudwatch.Metric(
+            namespace=resources.metrics_namespace(self.prefix),
+            metric_name=name,
+            dimensions_map={"service": label},
+            period=PERIOD,
+            statistic="Sum",
+            label=f"{label} {name}",
+        )
 
-        def counter(name: str, label: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=namespace,
-                metric_name=name,
-                dimensions_map={"service": label},
-                period=PERIOD,
-                statistic="Sum",
-                label=f"{label} {name}",
-            )
-
+    def _scoring_alarms(self) -> None:
+        """Every endpoint of the prefix, through the scoring functions' failed batches."""
         for label in SCORING_FUNCTIONS:
-            alarm(
+            self._alarm(
                 f"{label.replace('_', '-')}-failed-batches",
-                f"{label} answered batches with a 5xx: an endpoint of {prefix} failed (ModelError) or was "
+                f"{label} answered batches with a 5xx: an endpoint of {self.prefix} failed (ModelError) or was "
                 "unreachable; the Lambda's log names the model and the request id.",
-                counter(resources.FAILED_BATCHES, label),
+                self._counter(resources.FAILED_BATCHES, label),
                 1,
             )
 
-        endpoint_widgets: list[cloudwatch.IWidget] = []
-        for model in models:
-            endpoint = resources.endpoint_name(prefix, model)
+    def _endpoint_alarms(self, model: str, *, latency_p99_ms: int, serverless: bool) -> cloudwatch.IWidget:
+        """A listed model's endpoint: error-rate alarms on what its type publishes, p99 latency; its graph."""
+        endpoint = resources.endpoint_name(self.prefix, model)
 
-            def sagemaker(metric: str, statistic: str, endpoint: str = endpoint) -> cloudwatch.Metric:
-                return cloudwatch.Metric(
-                    namespace="AWS/SageMaker",
-                    metric_name=metric,
-                    dimensions_map={"EndpointName": endpoint, "VariantName": resources.ENDPOINT_VARIANT},
-                    period=PERIOD,
-                    statistic=statistic,
-                )
-
-            invocations = sagemaker("Invocations", "Sum")
-            rates = {}
-            watched = [("5xx", "Invocation5XXErrors", "server_errors")]
-            if not serverless:  # serverless endpoints do not publish it
-                watched.append(("model-errors", "InvocationModelErrors", "model_errors"))
-            for kind, metric, errors in watched:  # ids differ: the endpoint's graph shows both expressions
-                rates[kind] = cloudwatch.MathExpression(
-                    expression=f"100 * {errors} / MAX([invocations, 1])",
-                    using_metrics={errors: sagemaker(metric, "Sum"), "invocations": invocations},
-                    label=f"{model} {metric} %",
-                    period=PERIOD,
-                )
-                alarm(
-                    f"{model}-{kind}-rate",
-                    f"At least {ERROR_RATE_PERCENT}% of the invocations of endpoint {endpoint} answered {metric}.",
-                    rates[kind],
-                    ERROR_RATE_PERCENT,
-                )
-            latency = sagemaker("ModelLatency", "p99")
-            alarm(
-                f"{model}-latency-p99",
-                f"The p99 ModelLatency of endpoint {endpoint} is at least {latency_p99_ms} ms.",
-                latency,
-                latency_p99_ms * 1000,  # ModelLatency is in microseconds
-            )
-            endpoint_widgets.append(
-                cloudwatch.GraphWidget(
-                    title=f"Endpoint {endpoint}",
-                    left=[invocations, *rates.values()],
-                    right=[latency],
-                    width=12,
-                )
+        def sagemaker(metric: str, statistic: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name=metric,
+                dimensions_map={"EndpointName": endpoint, "VariantName": resources.ENDPOINT_VARIANT},
+                period=PERIOD,
+                statistic=statistic,
             )
 
-        self._dashboard(prefix, counter, endpoint_widgets, lambda_widgets)
+        invocations = sagemaker("Invocations", "Sum")
+        rates = {}
+        watched = [("5xx", "Invocation5XXErrors", "server_errors")]
+        if not serverless:  # serverless endpoints do not publish it
+            watched.append(("model-errors", "InvocationModelErrors", "model_errors"))
+        for kind, metric, errors in watched:  # ids differ: the endpoint's graph shows both expressions
+            rates[kind] = cloudwatch.MathExpression(
+                expression=f"100 * {errors} / MAX([invocations, 1])",
+                using_metrics={errors: sagemaker(metric, "Sum"), "invocations": invocations},
+                label=f"{model} {metric} %",
+                period=PERIOD,
+            )
+            self._alarm(
+                f"{model}-{kind}-rate",
+                f"At least {ERROR_RATE_PERCENT}% of the invocations of endpoint {endpoint} answered {metric}.",
+                rates[kind],
+                ERROR_RATE_PERCENT,
+            )
+        latency = sagemaker("ModelLatency", "p99")
+        self._alarm(
+            f"{model}-latency-p99",
+            f"The p99 ModelLatency of endpoint {endpoint} is at least {latency_p99_ms} ms.",
+            latency,
+            latency_p99_ms * 1000,  # ModelLatency is in microseconds
+        )
+        return cloudwatch.GraphWidget(
+            title=f"Endpoint {endpoint}", left=[invocations, *rates.values()], right=[latency], width=12
+        )
 
     def _let_services_publish(self, key: kms.Key, prefix: str) -> None:
         """CloudWatch (this account's ``<prefix>-*`` alarms) and EventBridge may publish to the encrypted topic."""
