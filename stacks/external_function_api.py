@@ -65,20 +65,33 @@ class ExternalFunctionApi(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         prefix = environment["RESOURCE_PREFIX"]
+        self.snowflake_role = self._snowflake_role()
+        self.api = self._rest_api(stack, log_retention, throttle_rate_limit, throttle_burst_limit)
+        self.functions = self._routes(environment, log_retention, train_concurrency)
+        instance_types = {"training": training_instance_type, "endpoint": endpoint_instance_type}
+        self._grant(stack, prefix, environment["ARTIFACT_BUCKET"], training_role, hosting_role, instance_types)
+        self._acknowledge(prefix)
 
-        # The role Snowflake assumes. Its trust policy is replaced by the Snowflake integration
-        # custom resource with the integration's IAM user and external ID; until then nobody can use
-        # it: every signed request carries aws:PrincipalArn, so "Null: true" never matches.
-        self.snowflake_role = iam.Role(
+    def _snowflake_role(self) -> iam.Role:
+        """The role Snowflake assumes, unusable until the Snowflake integration custom resource writes its trust.
+
+        It replaces the trust policy with the integration's IAM user and external ID; until then nobody can
+        use it: every signed request carries aws:PrincipalArn, so "Null: true" never matches.
+        """
+        return iam.Role(
             self,
             "SnowflakeRole",
             assumed_by=iam.AccountRootPrincipal().with_conditions({"Null": {"aws:PrincipalArn": "true"}}),
             description="Assumed by Snowflake to call the recommender's external functions",
         )
 
+    def _rest_api(
+        self, stack: Stack, log_retention: logs.RetentionDays, throttle_rate_limit: int, throttle_burst_limit: int
+    ) -> apigw.RestApi:
+        """The regional REST API: IAM auth on every route, a resource policy admitting only Snowflake's role."""
         access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         caller = f"arn:{stack.partition}:sts::{stack.account}:assumed-role/{self.snowflake_role.role_name}/snowflake"
-        self.api = apigw.RestApi(
+        api = apigw.RestApi(
             self,
             "Api",
             description="Snowflake external functions of the movie recommender",
@@ -127,11 +140,17 @@ class ExternalFunctionApi(Construct):
         self.snowflake_role.add_to_policy(
             iam.PolicyStatement(
                 actions=["execute-api:Invoke"],
-                resources=[self.api.arn_for_execute_api("POST", "/*", STAGE)],
+                resources=[api.arn_for_execute_api("POST", "/*", STAGE)],
             )
         )
 
-        self.functions: dict[str, PythonFunction] = {}
+        return api
+
+    def _routes(
+        self, environment: dict[str, str], log_retention: logs.RetentionDays, train_concurrency: int | None
+    ) -> dict[str, PythonFunction]:
+        """One POST route and Lambda per catalogue function."""
+        functions: dict[str, PythonFunction] = {}
         for function in CATALOGUE:
             handler = PythonFunction(
                 self,
@@ -150,11 +169,9 @@ class ExternalFunctionApi(Construct):
             # Only the stage Snowflake calls may invoke the function, not the console's test-invoke-stage.
             integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
             self.api.root.add_resource(function.path).add_method("POST", integration)
-            self.functions[function.path] = handler
+            functions[function.path] = handler
 
-        instance_types = {"training": training_instance_type, "endpoint": endpoint_instance_type}
-        self._grant(stack, prefix, environment["ARTIFACT_BUCKET"], training_role, hosting_role, instance_types)
-        self._acknowledge(prefix)
+        return functions
 
     @property
     def url(self) -> str:
