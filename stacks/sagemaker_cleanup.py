@@ -25,7 +25,6 @@ class SageMakerCleanup(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str, log_retention: logs.RetentionDays) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
 
         def function(name: str, handler: str) -> PythonFunction:
             return PythonFunction(
@@ -40,52 +39,8 @@ class SageMakerCleanup(Construct):
 
         on_event, is_complete = function("OnEvent", "on_event"), function("IsComplete", "is_complete")
         self.functions = {"cleanup-on-event": on_event, "cleanup-is-complete": is_complete}
-        owned = [
-            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
-            for kind in ("endpoint", "endpoint-config", "model")
-        ]
-        jobs = stack.format_arn(
-            service="sagemaker", resource="training-job", resource_name=f"{training_job_prefix(prefix)}*"
-        )
-        tuning = stack.format_arn(
-            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{tuning_job_prefix(prefix)}*"
-        )
         for handler in (on_event, is_complete):
-            handler.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "sagemaker:ListEndpoints",
-                        "sagemaker:ListEndpointConfigs",
-                        "sagemaker:ListModels",
-                        "sagemaker:ListTrainingJobs",
-                        "sagemaker:ListHyperParameterTuningJobs",
-                    ],
-                    resources=["*"],
-                )
-            )
-            handler.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["sagemaker:ListTags", "sagemaker:StopTrainingJob"],
-                    resources=[jobs],
-                )
-            )
-            handler.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["sagemaker:ListTags", "sagemaker:StopHyperParameterTuningJob"],
-                    resources=[tuning],
-                )
-            )
-            handler.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "sagemaker:ListTags",
-                        "sagemaker:DeleteEndpoint",
-                        "sagemaker:DeleteEndpointConfig",
-                        "sagemaker:DeleteModel",
-                    ],
-                    resources=owned,
-                )
-            )
+            self._grant(handler, prefix)
         provider = cr.Provider(
             self,
             "Provider",
@@ -104,6 +59,59 @@ class SageMakerCleanup(Construct):
             resource_type="Custom::SageMakerCleanup",
             properties={"ResourcePrefix": prefix},
         )
+        self._acknowledge(prefix)
+
+    def _grant(self, handler: PythonFunction, prefix: str) -> None:
+        """List anything (no resource types); stop this prefix's jobs; delete this prefix's hosted objects."""
+        stack = Stack.of(self)
+        owned = [
+            stack.format_arn(service="sagemaker", resource=kind, resource_name=f"{prefix}-*")
+            for kind in ("endpoint", "endpoint-config", "model")
+        ]
+        jobs = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name=f"{training_job_prefix(prefix)}*"
+        )
+        tuning = stack.format_arn(
+            service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{tuning_job_prefix(prefix)}*"
+        )
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sagemaker:ListEndpoints",
+                    "sagemaker:ListEndpointConfigs",
+                    "sagemaker:ListModels",
+                    "sagemaker:ListTrainingJobs",
+                    "sagemaker:ListHyperParameterTuningJobs",
+                ],
+                resources=["*"],
+            )
+        )
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:ListTags", "sagemaker:StopTrainingJob"],
+                resources=[jobs],
+            )
+        )
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:ListTags", "sagemaker:StopHyperParameterTuningJob"],
+                resources=[tuning],
+            )
+        )
+        handler.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "sagemaker:ListTags",
+                    "sagemaker:DeleteEndpoint",
+                    "sagemaker:DeleteEndpointConfig",
+                    "sagemaker:DeleteModel",
+                ],
+                resources=owned,
+            )
+        )
+
+    def _acknowledge(self, prefix: str) -> None:
+        """cdk-nag's findings that do not apply here, each with its reason."""
         acknowledge(
             self,
             LAMBDA_BASIC_EXECUTION,
