@@ -18,7 +18,7 @@ from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import KEY_PAIR
-from stacks.config import PipelineConfig
+from stacks.config import PipelineConfig, SnowflakeConfig
 from stacks.external_function_api import ExternalFunctionApi
 from stacks.idle_endpoint_sweep import IdleEndpointSweep
 from stacks.monitoring import Monitoring
@@ -66,17 +66,7 @@ class RecommenderStack(Stack):
         )
         retention = RETENTION[config.log_retention_days]
         sf = config.snowflake
-        # Two Snowflake identities: the DDL user's key reaches only the Snowflake custom resource,
-        # the training user's key only the training jobs.
-        # With workload identity federation (snowflake.auth "wif") there is no secret at all.
-        keys = sf.auth == KEY_PAIR
-        key = kms.Key.from_key_arn(self, "SnowflakeSecretKey", sf.secret_kms_key_arn) if sf.secret_kms_key_arn else None
-        admin_secret = _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn, key) if keys else None
-        training_secret = (
-            _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn, key)
-            if keys
-            else None
-        )
+        admin_secret, training_secret = self._secrets(sf)
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
         image = TrainingImage(self, "TrainingImage", context=ROOT, dockerfile="training_image/Dockerfile")
@@ -126,16 +116,7 @@ class RecommenderStack(Stack):
             log_retention=retention,
         )
         if config.spark.enabled and training_secret is not None:  # engine=spark (config refuses it without a key)
-            spark = SparkTraining(
-                self,
-                "SparkTraining",
-                config=config.spark,
-                resource_prefix=config.resource_prefix,
-                bucket=storage.bucket,
-                secret=training_secret,
-            )
-            spark.let_start(api.functions["train"])
-            CfnOutput(self, "SparkApplicationId", value=spark.application.attr_application_id)
+            self._spark(config, storage, training_secret, api)
         cleanup = SageMakerCleanup(
             self,
             "SageMakerCleanup",
@@ -152,16 +133,17 @@ class RecommenderStack(Stack):
                 idle_hours=config.endpoint_idle_hours,
                 log_retention=retention,
             )
+        functions = {
+            **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
+            "snowflake-integration": integration.handler,
+            **cleanup.functions,
+            **({"idle-endpoint-sweep": sweep.function} if sweep else {}),
+        }
         monitoring = Monitoring(
             self,
             "Monitoring",
             prefix=config.resource_prefix,
-            functions={
-                **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
-                "snowflake-integration": integration.handler,
-                **cleanup.functions,
-                **({"idle-endpoint-sweep": sweep.function} if sweep else {}),
-            },
+            functions=functions,
             email=config.alarms.email,
             models=config.alarms.models,
             latency_p99_ms=config.alarms.latency_p99_ms,
@@ -189,7 +171,43 @@ class RecommenderStack(Stack):
             outputs["SnowflakeTrainingSecretArn"] = training_secret.secret_arn
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
-        # checkov's findings that do not apply, acknowledged beside each resource (as cdk-nag's are).
+        self._acknowledge_checkov()
+
+    def _secrets(self, sf: SnowflakeConfig) -> tuple[secretsmanager.ISecret | None, secretsmanager.ISecret | None]:
+        """The DDL user's and the training user's secrets (None, None with workload identity: no secret at all).
+
+        Two Snowflake identities: the DDL user's key reaches only the Snowflake custom resource, the training
+        user's key only the training jobs.
+        """
+        if sf.auth != KEY_PAIR:
+            return None, None
+        key = kms.Key.from_key_arn(self, "SnowflakeSecretKey", sf.secret_kms_key_arn) if sf.secret_kms_key_arn else None
+        return (
+            _secret(self, "SnowflakeSecret", sf.secret_name, sf.secret_arn, key),
+            _secret(self, "SnowflakeTrainingSecret", sf.training_secret_name, sf.training_secret_arn, key),
+        )
+
+    def _spark(
+        self,
+        config: PipelineConfig,
+        storage: ArtifactStorage,
+        training_secret: secretsmanager.ISecret,
+        api: ExternalFunctionApi,
+    ) -> None:
+        """engine=spark: the EMR Serverless application the train function may start runs on."""
+        spark = SparkTraining(
+            self,
+            "SparkTraining",
+            config=config.spark,
+            resource_prefix=config.resource_prefix,
+            bucket=storage.bucket,
+            secret=training_secret,
+        )
+        spark.let_start(api.functions["train"])
+        CfnOutput(self, "SparkApplicationId", value=spark.application.attr_application_id)
+
+    def _acknowledge_checkov(self) -> None:
+        """checkov's findings that do not apply, acknowledged beside each resource (as cdk-nag's are)."""
         acknowledge_checkov(self, "AWS::Lambda::Function", LAMBDA_CHECKOV)
         acknowledge_checkov(self, "AWS::Lambda::Function", UNRESERVED_LAMBDA_CHECKOV, where=unreserved_lambda)
         acknowledge_checkov(self, "AWS::Logs::LogGroup", LOG_GROUP_CHECKOV)
