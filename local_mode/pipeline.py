@@ -28,6 +28,7 @@ from local_mode.gateway import LocalApiGateway, SnowflakeCaller
 from local_mode.sagemaker import ACCOUNT, LocalSageMaker, RuntimeRoute, TrainingRun
 from local_mode.standins import Server, fakesnow_connection, fakesnow_server, moto_server, standin_address
 from pipeline_shared.credentials import STANDIN_ENV
+from pipeline_shared.training_options import NDCG_AT_10, RMSE
 from snowflake_sql import templates
 from snowflake_sql.load import load_movielens
 from snowflake_sql.movielens import MovieLens
@@ -335,17 +336,16 @@ def local_config(config: PipelineConfig) -> PipelineConfig:
 def describe_metrics(metrics: dict[str, float]) -> list[str]:
     """A training job's final metrics as two readable lines (what users see first, then rating error)."""
     lines = []
-    if "validation:ndcg_at_10" in metrics:
+    if NDCG_AT_10 in metrics:
         lines.append(
             "top-10 on held-out ratings: "
-            f"NDCG {metrics['validation:ndcg_at_10']:.3f}, "
+            f"NDCG {metrics[NDCG_AT_10]:.3f}, "
             f"precision {metrics.get('validation:precision_at_10', 0):.3f}, "
             f"recall {metrics.get('validation:recall_at_10', 0):.3f}, "
             f"catalogue coverage {100 * metrics.get('validation:coverage', 0):.1f}%"
         )
-    if "validation:rmse" in metrics:
+    if RMSE in metrics:
         lines.append(
-            f"rating error on held-out ratings: RMSE {metrics['validation:rmse']:.4f}, "
-            f"MAE {metrics.get('validation:mae', 0):.4f}"
+            f"rating error on held-out ratings: RMSE {metrics[RMSE]:.4f}, MAE {metrics.get('validation:mae', 0):.4f}"
         )
     return lines or ["no metrics reported"]

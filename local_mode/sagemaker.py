@@ -60,10 +60,10 @@ from local_mode.standins import (
     python_env,
     running,
 )
+from pipeline_shared.resources import TRAINING_LOG_GROUP
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 OUTCOME_LOG_GROUP = "/local-mode/training-jobs"  # how local mode tells the moto stand-in a job's or endpoint's state
 PING_FAILED = (
     "The primary container for production variant AllTraffic did not pass the ping health check. "

@@ -42,7 +42,7 @@ from external_functions.protocol import Batch, ExternalFunctionError, RetryableE
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, first_line, logs, resources
-from pipeline_shared.training_options import METRIC_NAMES
+from pipeline_shared.training_options import METRIC_NAMES, NDCG_AT_10
 from stacks.config import CDK_JSON
 
 DESCRIPTION = """The pipeline's SQL functions from a terminal, on a deployed environment (--env).
@@ -156,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     tune.add_argument("--output", required=True, help="a scratch table: each training job writes it in turn")
     tune.add_argument("--max-jobs", type=int, default=10, help="training jobs in all (default 10)")
     tune.add_argument("--parallel", type=int, default=2, help="training jobs at once (default 2)")
-    tune.add_argument("--objective", default="validation:ndcg_at_10", help=f"one of {', '.join(tuning.OBJECTIVES)}")
+    tune.add_argument("--objective", default=NDCG_AT_10, help=f"one of {', '.join(tuning.OBJECTIVES)}")
     tune.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a fixed option (repeatable)")
     tune.add_argument("--dry-run", action="store_true", help="print the CreateHyperParameterTuningJob request only")
     deploy = verb("deploy", "put a model behind an endpoint, as deploy_model does", _deploy, _show_mapping)

@@ -27,9 +27,9 @@ from external_functions.settings import TrainingSettings
 from external_functions.training import METRICS, TrainingRequest, training_job_request
 from operator_cli import sdk
 from pipeline_shared import InputError, resources
-from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
+from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS, NDCG_AT_10, RMSE
 
-OBJECTIVES = {"validation:ndcg_at_10": "Maximize", "validation:rmse": "Minimize"}
+OBJECTIVES = {NDCG_AT_10: "Maximize", RMSE: "Minimize"}
 MAX_NAME = 32  # SageMaker's limit for tuning job names
 ENDED = ("Completed", "Failed", "Stopped", "DeleteFailed")
 

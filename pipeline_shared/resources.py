@@ -29,6 +29,10 @@ _SAGEMAKER_NAME = re.compile(r"[a-zA-Z0-9](-?[a-zA-Z0-9])*")
 # The counters the external-function Lambdas publish per batch (dimension ``service``: the function's label).
 ROWS, FAILED_BATCHES, REFUSED_BATCHES, JOBS_STARTED = "Rows", "FailedBatches", "RefusedBatches", "JobsStarted"
 ENDPOINT_VARIANT = "AllTraffic"  # the one production variant of every endpoint deploy_model creates
+# SageMaker's log group of training jobs, shared by every training job of the account and region.
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy), up to ten years: cdk.json's logRetentionDays.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653)
 # Endpoint states in which SageMaker refuses UpdateEndpoint and DeleteEndpoint until the operation ends.
 ENDPOINT_BUSY = frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"})
 

@@ -245,11 +245,12 @@ def as_hyperparameter(value: Value) -> str:
 
 # What a training job reports: the image prints ``<name>=<value>`` lines, the train Lambda declares
 # them as the job's MetricDefinitions (rating error, then top-10 quality on the holdout).
+RMSE, NDCG_AT_10 = "validation:rmse", "validation:ndcg_at_10"  # the rating error; the top-10 quality
 METRIC_NAMES: tuple[str, ...] = (
-    "validation:rmse",
+    RMSE,
     "validation:mae",
     "validation:precision_at_10",
     "validation:recall_at_10",
-    "validation:ndcg_at_10",
+    NDCG_AT_10,
     "validation:coverage",
 )

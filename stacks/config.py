@@ -21,6 +21,7 @@ from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE_TYPE_PATTERN,
+    LOG_RETENTION_DAYS,
     MAX_PREFIX,
     is_resource_prefix,
     max_model_name,
@@ -516,11 +517,11 @@ def _spark(spark: _Reader, auth: str) -> SparkConfig:
     )
 
 
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653)
+RETENTION_DAYS = LOG_RETENTION_DAYS
 
 
 def _retention_days(env: _Reader) -> int:
-    days = env.number("logRetentionDays", 30, 1, 3653)
+    days = env.number("logRetentionDays", 30, 1, max(RETENTION_DAYS))
     if days not in RETENTION_DAYS:
         raise ConfigError(
             f"cdk.json: context {env.key('logRetentionDays')} must be one of {', '.join(map(str, RETENTION_DAYS))}."

@@ -31,6 +31,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE, InstanceTypeLimit, Permission, ResourceKind
+from pipeline_shared.resources import TRAINING_LOG_GROUP
 from stacks.nag import acknowledge, acknowledge_checkov, acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
@@ -199,7 +200,7 @@ class ExternalFunctionApi(Construct):
                 group = stack.format_arn(
                     service="logs",
                     resource="log-group",
-                    resource_name="/aws/sagemaker/TrainingJobs",
+                    resource_name=TRAINING_LOG_GROUP,
                     arn_format=ArnFormat.COLON_RESOURCE_NAME,
                 )
                 return [group, f"{group}:*"]
@@ -258,7 +259,7 @@ class ExternalFunctionApi(Construct):
                 r"Resource::\*",
                 rf"Resource::arn:<AWS::Partition>:s3:::<[A-Za-z0-9]+>/{re.escape(prefix)}/deployments/\*",
                 rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/Endpoints/{re.escape(prefix)}-\*",
-                r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:\*",
+                rf"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:{TRAINING_LOG_GROUP}:\*",
                 rf"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>/{STAGE}/POST/\*",
             ],
         )

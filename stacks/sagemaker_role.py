@@ -23,12 +23,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from pipeline_shared.resources import training_job_prefix, tuning_job_prefix
+from pipeline_shared.resources import TRAINING_LOG_GROUP, training_job_prefix, tuning_job_prefix
 from stacks.nag import acknowledge_wildcards
 from stacks.secrets import grant_secret_read
 from stacks.training_image import TrainingImage
-
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"  # shared by every training job of the account and region
 
 
 class SageMakerExecutionRole(Construct):

@@ -22,8 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_shared.aws_errors import error_code, request_id
 from pipeline_shared.logs import log
+from pipeline_shared.resources import TRAINING_LOG_GROUP
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 _REPORTED: set[tuple[str, str, str]] = set()  # (log group, action, error) already logged by this container
 
 

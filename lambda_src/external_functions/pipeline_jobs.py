@@ -25,8 +25,9 @@ from external_functions.aws import AWS_ERRORS, describe_or_none, pages, tagged_a
 from external_functions.settings import models_uri
 from pipeline_shared import InputError, resources
 from pipeline_shared.sagemaker_kinds import TRAINING_JOBS, TUNING_JOBS
+from pipeline_shared.training_options import NDCG_AT_10
 
-NDCG = "validation:ndcg_at_10"  # the figure the quality guard compares (one of training_options.METRIC_NAMES)
+NDCG = NDCG_AT_10  # the figure the quality guard compares
 MAX_SCANNED = 50  # Completed jobs described, newest first, when looking for the newest one of a table
 PAGE = 100  # ListTrainingJobs' largest page
 

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from external_functions.protocol import ExternalFunctionError
-from pipeline_shared.resources import DEFAULT_INSTANCE_TYPE, MAX_PREFIX, is_instance_type, is_resource_prefix
+from pipeline_shared.resources import (
+    DEFAULT_INSTANCE_TYPE,
+    LOG_RETENTION_DAYS,
+    MAX_PREFIX,
+    is_instance_type,
+    is_resource_prefix,
+)
 
 
 class MisconfiguredError(ExternalFunctionError):
@@ -109,7 +115,7 @@ class TrainingSettings:
             volume_gb=env.integer("TRAINING_VOLUME_GB", 30, 1, 16384),
             max_runtime_s=env.integer("TRAINING_MAX_RUNTIME_S", 3600, 60, 28 * 24 * 3600),
             max_jobs_per_batch=env.integer("TRAINING_MAX_JOBS_PER_BATCH", 3, 1, 10),
-            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, 3653),
+            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, max(LOG_RETENTION_DAYS)),
             snowflake=snowflake,
         )
 
@@ -151,7 +157,7 @@ class HostingSettings:
             instance_count=env.integer("ENDPOINT_INSTANCE_COUNT", 1, 1, 100),
             memory_mb=memory,
             max_concurrency=env.integer("SERVERLESS_MAX_CONCURRENCY", 5, 1, 200),
-            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, 3653),
+            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, max(LOG_RETENTION_DAYS)),
         )
 
 

@@ -780,3 +780,10 @@ def test_an_unknown_or_misspelt_key_stops_synth_naming_it_and_the_nearest_settin
     path = ".".join((DEV, *where, key))
     assert message.startswith(f"cdk.json: context {path} is not a setting: {hint}"), message
     assert_one_sentence(message)
+
+
+def test_every_retention_cdk_json_accepts_has_its_cloudwatch_enum():
+    from pipeline_shared.resources import LOG_RETENTION_DAYS
+    from stacks.recommender_stack import RETENTION
+
+    assert tuple(RETENTION) == LOG_RETENTION_DAYS
