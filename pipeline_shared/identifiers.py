@@ -14,6 +14,14 @@ from dataclasses import dataclass
 _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 MAX_PARTS = 3
 
+# Where the pipeline connects, one rule for cdk.json, the custom resource and the training image:
+# an account identifier (``myorg-myaccount``, ``xy12345.us-east-2.aws``, ``myorg-myaccount.privatelink``) and a
+# host name begin and end with a letter or digit; a secret ARN is in a partition Snowflake's API integrations
+# serve (aws, aws-us-gov; the stack refuses China regions).
+SNOWFLAKE_ACCOUNT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?")
+SNOWFLAKE_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+SECRET_ARN = re.compile(r"arn:aws(?:-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}")
+
 
 class InvalidIdentifierError(ValueError):
     """A name that is not a plain Snowflake identifier."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline_shared import InputError
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
-from pipeline_shared.identifiers import plain_identifier
+from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, plain_identifier
 from pipeline_shared.resources import (
     DEFAULT_INSTANCE_TYPE,
     INSTANCE_TYPE_PATTERN,
@@ -357,7 +357,7 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         )
     default_integration = prefix.upper().replace("-", "_") + "_API"
     snowflake = SnowflakeConfig(
-        account=sf.text("account", "myorg-myaccount", pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}") or "",
+        account=sf.text("account", "myorg-myaccount", pattern=SNOWFLAKE_ACCOUNT.pattern) or "",
         user=user,
         role=sf.identifier("role", "RECOMMENDER_DEPLOYER") or "",
         warehouse=sf.identifier("warehouse", "COMPUTE_WH") or "",
@@ -476,7 +476,7 @@ def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str
         arn_key,
         f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{example}-AbCdEf",
         required=False,
-        pattern=r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+",
+        pattern=SECRET_ARN.pattern,
     )
     if name and re.search(r"-[A-Za-z0-9]{6}$", name):
         raise ConfigError(

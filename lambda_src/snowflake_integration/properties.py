@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
+from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, SNOWFLAKE_HOST
 from snowflake_integration.statements import (
     ExternalFunction,
     Integration,
@@ -58,10 +59,9 @@ CONNECTION_KEYS = frozenset(
     }
 )
 
-_ACCOUNT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,253}[A-Za-z0-9])?")
+
 _USER = re.compile(r"[A-Za-z0-9_$.@-]{1,255}")
-_SECRET_ARN = re.compile(r"arn:aws(?:-cn|-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}")
-_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
 _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 
 
@@ -208,7 +208,7 @@ def _connection(value: object) -> ConnectionSettings:
         raise InvalidPropertyError(
             f"Connection has unknown key {shown(unknown[0])}; allowed are {', '.join(sorted(CONNECTION_KEYS))}."
         )
-    account = _matching(value, "Account", _ACCOUNT, "a Snowflake account identifier such as myorg-myaccount")
+    account = _matching(value, "Account", SNOWFLAKE_ACCOUNT, "a Snowflake account identifier such as myorg-myaccount")
     user = _matching(value, "User", _USER, "a Snowflake user name")
     auth = value.get("Auth", KEY_PAIR)
     if auth not in AUTH_METHODS:
@@ -218,13 +218,13 @@ def _connection(value: object) -> ConnectionSettings:
             raise InvalidPropertyError("Connection.SecretArn must be absent with Auth 'wif': no secret is read.")
         secret_arn = None
     else:
-        secret_arn = _matching(value, "SecretArn", _SECRET_ARN, "a Secrets Manager secret ARN")
+        secret_arn = _matching(value, "SecretArn", SECRET_ARN, "a Secrets Manager secret ARN")
     role = value.get("Role")
     warehouse = value.get("Warehouse")
     host = value.get("Host")
     port = value.get("Port")
     protocol = value.get("Protocol")
-    if host is not None and (not isinstance(host, str) or not _HOST.fullmatch(host)):
+    if host is not None and (not isinstance(host, str) or not SNOWFLAKE_HOST.fullmatch(host)):
         raise InvalidPropertyError(f"Connection.Host must be a host name, got {shown(host)}.")
     if protocol is not None and protocol not in ("http", "https"):
         raise InvalidPropertyError(

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 
 from pipeline_shared.bulk_load import WRITE_ROWS_PER_S, WriteTimeout
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
-from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.identifiers import (
+    SECRET_ARN,
+    SNOWFLAKE_ACCOUNT,
+    SNOWFLAKE_HOST,
+    InvalidIdentifierError,
+    TableName,
+)
 from pipeline_shared.training_options import (
     ALGORITHMS,
     GRADED_EASE_OPTIONS,
@@ -30,9 +36,7 @@ from pipeline_shared.training_options import (
 
 T = TypeVar("T")
 
-_ACCOUNT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
-_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
-_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+")
+
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _OBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 
@@ -236,16 +240,16 @@ def _protocol(key: str, raw: str) -> str:
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "input_table": _table,
     "output_table": _table,
-    "snowflake_account": _matching(_ACCOUNT, "'myorg-myaccount'"),
+    "snowflake_account": _matching(SNOWFLAKE_ACCOUNT, "'myorg-myaccount'"),
     "snowflake_user": _matching(_OBJECT, "'SAGEMAKER_SVC'"),
     "snowflake_role": _matching(_OBJECT, "'RECOMMENDER_ROLE'"),
     "snowflake_warehouse": _matching(_OBJECT, "'COMPUTE_WH'"),
     "snowflake_database": _matching(_OBJECT, "'MOVIELENS'"),
     "snowflake_schema": _matching(_OBJECT, "'PUBLIC'"),
     "snowflake_secret_arn": _matching(
-        _SECRET_ARN, "'arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key'"
+        SECRET_ARN, "'arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key'"
     ),
-    "snowflake_host": _matching(_HOST, "'myorg-myaccount.privatelink.snowflakecomputing.com'"),
+    "snowflake_host": _matching(SNOWFLAKE_HOST, "'myorg-myaccount.privatelink.snowflakecomputing.com'"),
     "snowflake_port": _integer(1, 65535),
     "snowflake_protocol": _protocol,
     "snowflake_auth": _auth,

@@ -424,3 +424,21 @@ def test_the_image_refuses_what_the_algorithm_does_not_take(extra, message):
     with pytest.raises(ConfigError) as info:
         parse_hyperparameters({**minimal(), **extra})
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("snowflake_account", "myorg-myaccount-"),  # no trailing hyphen
+        ("snowflake_secret_arn", "arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:k"),  # no Snowflake
+        ("snowflake_host", "myorg-myaccount.snowflakecomputing.com."),  # no trailing dot
+    ],
+)
+def test_where_to_connect_follows_the_one_rule_cdk_json_and_the_custom_resource_follow(key, value):
+    """Issue 32: the three copies disagreed; now the image, synth and the custom resource share pipeline_shared's."""
+    from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, SNOWFLAKE_HOST
+
+    pattern = {"snowflake_account": SNOWFLAKE_ACCOUNT, "snowflake_secret_arn": SECRET_ARN}.get(key, SNOWFLAKE_HOST)
+    assert not pattern.fullmatch(value)
+    with pytest.raises(ConfigError, match=key):
+        parse_hyperparameters({**minimal(), key: value})

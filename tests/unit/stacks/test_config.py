@@ -787,3 +787,19 @@ def test_every_retention_cdk_json_accepts_has_its_cloudwatch_enum():
     from stacks.recommender_stack import RETENTION
 
     assert tuple(RETENTION) == LOG_RETENTION_DAYS
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("account", "myorg-myaccount-"),
+        ("secretArn", "arn:aws-iso:secretsmanager:us-iso-east-1:123456789012:secret:snowflake/admin-AbCdEf"),
+    ],
+)
+def test_an_account_or_secret_arn_the_image_and_custom_resource_would_refuse_stops_synth(key, value):
+    ctx = context()
+    sf = dev(ctx)["snowflake"]
+    if key == "secretArn":
+        del sf["secretName"]
+    sf[key] = value
+    assert f"context {SF}.{key} is malformed" in config_error(ctx)
