@@ -58,7 +58,7 @@ class DryRun(Exception):  # noqa: N818 -- not an error: the request, caught befo
 
 
 def tuning_job_name(prefix: str, token: str) -> str:
-    start = f"{prefix}-tune-"
+    start = resources.tuning_job_prefix(prefix)
     return f"{start}{token[: MAX_NAME - len(start)]}"
 
 

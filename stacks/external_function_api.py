@@ -31,7 +31,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE, InstanceTypeLimit, Permission, ResourceKind
-from pipeline_shared.resources import TRAINING_LOG_GROUP
+from pipeline_shared.resources import TRAINING_LOG_GROUP, training_job_prefix, tuning_job_prefix
 from stacks.nag import acknowledge, acknowledge_checkov, acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
@@ -220,10 +220,15 @@ class ExternalFunctionApi(Construct):
             if kind == "tuning-job":
                 return [
                     stack.format_arn(
-                        service="sagemaker", resource="hyper-parameter-tuning-job", resource_name=f"{prefix}-tune-*"
+                        service="sagemaker",
+                        resource="hyper-parameter-tuning-job",
+                        resource_name=f"{tuning_job_prefix(prefix)}*",
                     )
                 ]
-            patterns = {"training-job": f"{prefix}-train-*", "tuned-training-job": f"{prefix}-tune-*"}
+            patterns = {
+                "training-job": f"{training_job_prefix(prefix)}*",
+                "tuned-training-job": f"{tuning_job_prefix(prefix)}*",
+            }
             resource = "training-job" if kind == "tuned-training-job" else kind
             return [
                 stack.format_arn(
