@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline_shared import InputError
+
 _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 MAX_PARTS = 3
 
@@ -23,7 +25,7 @@ SNOWFLAKE_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 SECRET_ARN = re.compile(r"arn:aws(?:-us-gov)?:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]{1,512}")
 
 
-class InvalidIdentifierError(ValueError):
+class InvalidIdentifierError(InputError):
     """A name that is not a plain Snowflake identifier."""
 
 

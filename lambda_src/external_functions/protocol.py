@@ -28,9 +28,13 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 class ExternalFunctionError(Exception):
-    """An error answered to Snowflake with ``status`` and this one-sentence message."""
+    """An error answered to Snowflake with ``status`` and this one-sentence message.
 
-    status = 500
+    400 unless a subclass says otherwise: Snowflake retries every 5xx for minutes, so only the retryable
+    errors below answer one.
+    """
+
+    status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

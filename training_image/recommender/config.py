@@ -259,7 +259,6 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "aws_region": _matching(_REGION, "'us-east-1'"),
     **{option.name: _option for option in OPTIONS if option.name != "engine"},  # the engine is the Lambda's choice
 }
-_TOP_LEVEL = ("top_k", "validation_fraction", "validation_users", "rating_min", "rating_max")
 _REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")
 KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)
 

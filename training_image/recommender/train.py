@@ -92,13 +92,12 @@ def run(paths: OptMl) -> None:
     config = load_hyperparameters(paths.hyperparameters)
     log.info("configuration: %s", config.describe())
     settings = config.snowflake
-    # A password secret only for a loopback stand-in in a process started with RECOMMENDER_LOCAL_STANDIN=1.
     if settings.auth == WORKLOAD_IDENTITY:
         # The connector signs for the region it reads from the environment; SageMaker sets none.
         if settings.aws_region:
             os.environ.setdefault("AWS_REGION", settings.aws_region)
         credentials = workload_identity()
-    else:
+    else:  # a password (secret or SNOWFLAKE_PASSWORD) only for a loopback stand-in, RECOMMENDER_LOCAL_STANDIN=1
         credentials = fetch_credentials(
             settings.secret_arn, region=settings.aws_region, allow_password=password_secret_allowed(settings.host)
         )

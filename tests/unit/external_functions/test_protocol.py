@@ -346,7 +346,7 @@ def test_ok_requires_one_value_per_row(values):
     ("error", "status"),
     [
         (BadRequestError("Row 3: the model name must be a non-empty string."), 400),
-        (ExternalFunctionError("recommend failed unexpectedly."), 500),
+        (ExternalFunctionError("recommend failed unexpectedly."), 400),
     ],
 )
 def test_failed_answers_the_bare_sentence(error, status):
