@@ -19,6 +19,7 @@ from constructs import Construct
 from pipeline_shared.catalogue import CATALOGUE
 from pipeline_shared.credentials import KEY_PAIR
 from stacks.config import PipelineConfig, SnowflakeConfig
+from stacks.container_image import ContainerImage
 from stacks.external_function_api import ExternalFunctionApi
 from stacks.idle_endpoint_sweep import IdleEndpointSweep
 from stacks.monitoring import Monitoring
@@ -30,11 +31,10 @@ from stacks.nag import (
     unreserved_lambda,
 )
 from stacks.sagemaker_cleanup import SageMakerCleanup
-from stacks.sagemaker_role import SageMakerExecutionRole, SageMakerHostingRole
+from stacks.sagemaker_role import SageMakerHostingRole, SageMakerTrainingRole
 from stacks.snowflake_integration import SnowflakeIntegration
 from stacks.spark_training import SparkTraining
 from stacks.storage import ArtifactStorage
-from stacks.training_image import TrainingImage
 
 ROOT = Path(__file__).resolve().parents[1]
 R = logs.RetentionDays
@@ -69,8 +69,13 @@ class RecommenderStack(Stack):
         admin_secret, training_secret = self._secrets(sf)
 
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
-        image = TrainingImage(self, "TrainingImage", context=ROOT, dockerfile="training_image/Dockerfile")
-        sagemaker_role = SageMakerExecutionRole(
+        image = ContainerImage(
+            self,
+            "TrainingImage",  # construct id kept: a new id would replace the asset
+            context=ROOT,
+            dockerfile="training_image/Dockerfile",
+        )
+        sagemaker_role = SageMakerTrainingRole(
             self,
             "SageMakerRole",
             image=image,

@@ -24,12 +24,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from pipeline_shared.resources import TRAINING_LOG_GROUP, training_job_prefix, tuning_job_prefix
+from stacks.container_image import ContainerImage
 from stacks.nag import acknowledge_wildcards
 from stacks.secrets import grant_secret_read
-from stacks.training_image import TrainingImage
 
 
-class SageMakerExecutionRole(Construct):
+class SageMakerTrainingRole(Construct):
     """Training jobs: pull the image, read/write the pipeline's bucket prefix, read the Snowflake secret, log."""
 
     def __init__(
@@ -37,7 +37,7 @@ class SageMakerExecutionRole(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        image: TrainingImage,
+        image: ContainerImage,
         bucket: s3.IBucket,
         bucket_prefix: str,
         resource_prefix: str,
@@ -91,7 +91,7 @@ class SageMakerHostingRole(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        image: TrainingImage,
+        image: ContainerImage,
         bucket: s3.IBucket,
         models_prefix: str,
         resource_prefix: str,
@@ -147,7 +147,7 @@ def grant_logs_and_metrics(role: iam.Role, *, log_group: str, log_streams: Seque
     )
 
 
-def sagemaker_role(scope: Construct, image: TrainingImage, description: str) -> iam.Role:
+def sagemaker_role(scope: Construct, image: ContainerImage, description: str) -> iam.Role:
     """A role SageMaker assumes, allowed to pull the recommender image."""
     # Only SageMaker acting for this account may assume it (confused-deputy protection).
     sagemaker = iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(

@@ -1,4 +1,6 @@
-"""TrainingImage: the SageMaker train/serve container, built from ``training_image/Dockerfile`` at deploy time.
+"""ContainerImage: the SageMaker container, built from ``training_image/Dockerfile`` at deploy time.
+
+Training jobs and endpoints run the same image (its ``train`` and ``serve`` entry points).
 
 The build context is the project root, so the image carries ``pipeline_shared`` beside its own
 package; the root ``.dockerignore`` admits only what the Dockerfile copies.
@@ -14,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 
-class TrainingImage(Construct):
+class ContainerImage(Construct):
     """A linux/amd64 Docker image asset; synth needs no Docker, ``cdk deploy`` builds and pushes it."""
 
     def __init__(self, scope: Construct, construct_id: str, *, context: Path, dockerfile: str) -> None:
