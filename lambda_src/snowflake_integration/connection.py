@@ -21,11 +21,11 @@ from pipeline_shared.credentials import (
     workload_identity,
 )
 from snowflake_integration.lifecycle import SetupFailedError, one_line
-from snowflake_integration.properties import ConnectionSettings
+from snowflake_integration.properties import ConnectionProperties
 
 
 @contextlib.contextmanager
-def snowflake_cursor(settings: ConnectionSettings) -> Iterator[SnowflakeCursor]:
+def snowflake_cursor(settings: ConnectionProperties) -> Iterator[SnowflakeCursor]:
     """A cursor on a new session; the session is closed when the block ends."""
     if settings.auth == WORKLOAD_IDENTITY:
         credentials, check = workload_identity(), "the user's workload identity (this function's role ARN)"

@@ -25,10 +25,10 @@ import boto3
 from pipeline_shared.logs import log
 from snowflake_integration.connection import snowflake_cursor
 from snowflake_integration.lifecycle import Cursor, SetupFailedError, converge, create, tear_down
-from snowflake_integration.properties import ConnectionSettings, SnowflakeSetup, parse_properties
+from snowflake_integration.properties import ConnectionProperties, SnowflakeSetup, parse_properties
 from snowflake_integration.statements import InvalidPropertyError, shown
 
-OpenCursor = Callable[[ConnectionSettings], AbstractContextManager[Cursor]]
+OpenCursor = Callable[[ConnectionProperties], AbstractContextManager[Cursor]]
 _EXPECTED = (InvalidPropertyError, SetupFailedError)
 
 

@@ -49,7 +49,7 @@ from snowflake.connector.errors import Error as SnowflakeError
 from pipeline_shared.logs import log
 from snowflake_integration import statements
 from snowflake_integration.properties import SnowflakeSetup
-from snowflake_integration.statements import Definition, ExternalFunction
+from snowflake_integration.statements import Definition, SnowflakeFunction
 from snowflake_integration.trust_policy import UnexpectedIntegrationError, trust_policy
 
 MAX_DETAIL = 300
@@ -97,7 +97,7 @@ class FunctionChange:
     ``grants`` are those a replace dropped, to grant again even if the run failed before it did.
     """
 
-    function: ExternalFunction
+    function: SnowflakeFunction
     created: bool
     previous: Definition | None
     grants: tuple[statements.Grantee, ...] = ()
@@ -168,7 +168,7 @@ def integration_exists(cursor: Cursor, name: str) -> bool:
 
 def put_function(
     cursor: Cursor,
-    function: ExternalFunction,
+    function: SnowflakeFunction,
     integration: str,
     *,
     roles: Sequence[str] = (),
@@ -224,7 +224,7 @@ def _merged(grantees: Sequence[statements.Grantee]) -> list[statements.Grantee]:
     return list(merged.values())
 
 
-def current_definition(cursor: Cursor, function: ExternalFunction) -> tuple[bool, Definition | None]:
+def current_definition(cursor: Cursor, function: SnowflakeFunction) -> tuple[bool, Definition | None]:
     """(exists, definition): the definition is None when GET_DDL's text does not read as expected."""
     step = f"read the definition of {function.signature}"
     rows = _rows_unless_missing(cursor, statements.function_ddl(function), step)
@@ -264,7 +264,7 @@ def undo(cursor: Cursor, changes: Changes, *, integration: str) -> None:
         log("ERROR", "undo step failed", integration=integration, error=one_line(str(exc)))
 
 
-def existing_grantees(cursor: Cursor, function: ExternalFunction) -> list[statements.Grantee]:
+def existing_grantees(cursor: Cursor, function: SnowflakeFunction) -> list[statements.Grantee]:
     """Roles holding USAGE on the function now, with their grant option (none when it does not exist)."""
     rows = _rows_unless_missing(cursor, statements.show_grants(function), f"read the grants on {function.signature}")
     if rows is None:
@@ -301,7 +301,7 @@ def tear_down(cursor: Cursor, setup: SnowflakeSetup) -> None:
     execute(cursor, statements.drop_integration(name), f"drop API integration {name}")
 
 
-def drop_functions(cursor: Cursor, functions: Iterable[ExternalFunction], *, owner: str) -> None:
+def drop_functions(cursor: Cursor, functions: Iterable[SnowflakeFunction], *, owner: str) -> None:
     """Drop each function unless Snowflake shows it bound to an integration other than ``owner``."""
     for function in functions:
         bound = _bound_integration(cursor, function)
@@ -319,7 +319,7 @@ def drop_functions(cursor: Cursor, functions: Iterable[ExternalFunction], *, own
             log("WARNING", "function's database or schema is gone", function=function.signature)
 
 
-def _bound_integration(cursor: Cursor, function: ExternalFunction) -> str | None:
+def _bound_integration(cursor: Cursor, function: SnowflakeFunction) -> str | None:
     """The integration the existing function calls through, or None if unknown or absent."""
     try:
         cursor.execute(statements.function_ddl(function))

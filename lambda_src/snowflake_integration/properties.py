@@ -32,9 +32,9 @@ from typing import Any
 from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, SNOWFLAKE_HOST
 from snowflake_integration.statements import (
-    ExternalFunction,
     Integration,
     InvalidPropertyError,
+    SnowflakeFunction,
     identifier,
     role_name_of,
     shown,
@@ -66,7 +66,7 @@ _ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
 
 
 @dataclass(frozen=True)
-class ConnectionSettings:
+class ConnectionProperties:
     """Where and as whom to connect; the credentials themselves stay in the secret (or, with ``wif``, nowhere)."""
 
     account: str
@@ -105,9 +105,9 @@ class SnowflakeSetup:
 
     integration: Integration
     role_name: str
-    functions: tuple[ExternalFunction, ...]
+    functions: tuple[SnowflakeFunction, ...]
     grant_roles: tuple[str, ...]
-    connection: ConnectionSettings
+    connection: ConnectionProperties
     retain: bool
     iam_propagation_s: int
     detached: bool = False
@@ -147,13 +147,13 @@ def parse_properties(properties: object) -> SnowflakeSetup:
     )
 
 
-def _functions(properties: Mapping[str, Any], integration: Integration) -> tuple[ExternalFunction, ...]:
+def _functions(properties: Mapping[str, Any], integration: Integration) -> tuple[SnowflakeFunction, ...]:
     database = identifier(properties.get("Database"), "Database")
     schema = identifier(properties.get("Schema"), "Schema")
     entries = properties.get("Functions")
     if not isinstance(entries, list):
         raise InvalidPropertyError("Functions must be a list of {Name, Arguments, Returns, Volatile, Url} objects.")
-    functions: list[ExternalFunction] = []
+    functions: list[SnowflakeFunction] = []
     seen: dict[str, int] = {}
     for position, entry in enumerate(entries):
         origin = f"Functions[{position}]"
@@ -168,7 +168,7 @@ def _functions(properties: Mapping[str, Any], integration: Integration) -> tuple
         if not isinstance(arguments, list):
             raise InvalidPropertyError(f"{origin}.Arguments must be a list of [NAME, TYPE] pairs.")
         rows = entry.get("MaxBatchRows")
-        function = ExternalFunction(
+        function = SnowflakeFunction(
             database=database,
             schema=schema,
             name=_required(entry, "Name", origin),
@@ -200,7 +200,7 @@ def _grant_roles(value: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(roles))
 
 
-def _connection(value: object) -> ConnectionSettings:
+def _connection(value: object) -> ConnectionProperties:
     if not isinstance(value, Mapping):
         raise InvalidPropertyError("Connection must be an object with Account, User and SecretArn.")
     unknown = sorted(str(key) for key in value if key not in CONNECTION_KEYS)
@@ -230,7 +230,7 @@ def _connection(value: object) -> ConnectionSettings:
         raise InvalidPropertyError(
             f"Connection.Protocol must be 'https' (or 'http' for a stand-in), got {shown(protocol)}."
         )
-    return ConnectionSettings(
+    return ConnectionProperties(
         account=account,
         user=user,
         secret_arn=secret_arn,

@@ -166,7 +166,7 @@ class Integration:
 
 
 @dataclass(frozen=True)
-class ExternalFunction:
+class SnowflakeFunction:
     """One external function (one overload); ``origin`` names its entry in errors."""
 
     database: str
@@ -256,17 +256,17 @@ def drop_integration(name: str) -> str:
     return f"DROP INTEGRATION IF EXISTS {identifier(name, 'IntegrationName')}"
 
 
-def create_or_alter_function(function: ExternalFunction, integration: str) -> str:
+def create_or_alter_function(function: SnowflakeFunction, integration: str) -> str:
     """Create the function, or alter it in place keeping its grants (what CREATE OR ALTER may change only)."""
     return f"CREATE OR ALTER EXTERNAL FUNCTION {_function_definition(function, integration)}"
 
 
-def replace_function(function: ExternalFunction, integration: str) -> str:
+def replace_function(function: SnowflakeFunction, integration: str) -> str:
     """Drop and re-create the function: every grant on it is gone afterwards."""
     return f"CREATE OR REPLACE EXTERNAL FUNCTION {_function_definition(function, integration)}"
 
 
-def _function_definition(function: ExternalFunction, integration: str) -> str:
+def _function_definition(function: SnowflakeFunction, integration: str) -> str:
     arguments = ", ".join(f"{argument} {type_name}" for argument, type_name in function.arguments)
     batch = f" MAX_BATCH_ROWS = {function.max_batch_rows}" if function.max_batch_rows is not None else ""
     return (
@@ -277,12 +277,12 @@ def _function_definition(function: ExternalFunction, integration: str) -> str:
     )
 
 
-def unset_max_batch_rows(function: ExternalFunction) -> str:
+def unset_max_batch_rows(function: SnowflakeFunction) -> str:
     """Back to Snowflake's own batch size, whichever way CREATE OR ALTER treats an omitted MAX_BATCH_ROWS."""
     return f"ALTER FUNCTION {function.signature} UNSET MAX_BATCH_ROWS"
 
 
-def grant_usage(function: ExternalFunction, role: str, *, grant_option: bool = False) -> str:
+def grant_usage(function: SnowflakeFunction, role: str, *, grant_option: bool = False) -> str:
     option = " WITH GRANT OPTION" if grant_option else ""
     return f"GRANT USAGE ON FUNCTION {function.signature} TO ROLE {identifier(role, 'GrantRoles entry')}{option}"
 
@@ -310,7 +310,7 @@ GRANTEE_KINDS = ("ROLE", "DATABASE_ROLE")
 _PRIVILEGE, _GRANTED_TO, _GRANTEE, _GRANT_OPTION = "PRIVILEGE", "GRANTED_TO", "GRANTEE_NAME", "GRANT_OPTION"
 
 
-def show_grants(function: ExternalFunction) -> str:
+def show_grants(function: SnowflakeFunction) -> str:
     """The grants on the function, read before ``CREATE OR REPLACE`` drops them."""
     return f"SHOW GRANTS ON FUNCTION {function.signature}"
 
@@ -340,7 +340,7 @@ def usage_grantees(rows: Sequence[Sequence[object]], columns: Sequence[str], dat
     return grantees
 
 
-def grant_usage_to(function: ExternalFunction, grantee: Grantee) -> str:
+def grant_usage_to(function: SnowflakeFunction, grantee: Grantee) -> str:
     """USAGE again, WITH GRANT OPTION when the grantee held it so (a replace drops both)."""
     option = " WITH GRANT OPTION" if grantee.grant_option else ""
     return f"GRANT USAGE ON FUNCTION {function.signature} TO {grantee.sql}{option}"
@@ -351,12 +351,12 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def function_ddl(function: ExternalFunction) -> str:
+def function_ddl(function: SnowflakeFunction) -> str:
     """The function's current definition: which integration it is bound to, and what CREATE OR ALTER can reach."""
     return f"SELECT GET_DDL('FUNCTION', {quote(function.signature)})"
 
 
-def drop_function(function: ExternalFunction) -> str:
+def drop_function(function: SnowflakeFunction) -> str:
     return f"DROP FUNCTION IF EXISTS {function.signature}"
 
 
@@ -457,7 +457,7 @@ def _normalized_type(text: str) -> str:
     return "NUMBER" if name == "NUMBER(38,0)" else name
 
 
-def unalterable_difference(function: ExternalFunction, current: Definition) -> str | None:
+def unalterable_difference(function: SnowflakeFunction, current: Definition) -> str | None:
     """What keeps CREATE OR ALTER from turning ``current`` into ``function``, or None if it can.
 
     Our statements declare no NOT NULL and no STRICT, so a function that has either differs too.
@@ -473,9 +473,9 @@ def unalterable_difference(function: ExternalFunction, current: Definition) -> s
     return next((what for what, differs in differences if differs), None)
 
 
-def previous_function(function: ExternalFunction, current: Definition) -> ExternalFunction:
+def previous_function(function: SnowflakeFunction, current: Definition) -> SnowflakeFunction:
     """``function`` as ``current`` defined it, to put back; raises if that cannot be stated safely."""
-    return ExternalFunction(
+    return SnowflakeFunction(
         database=function.database,
         schema=function.schema,
         name=function.name,

@@ -1,7 +1,7 @@
 """Typed, validated training configuration from SageMaker's ``hyperparameters.json``.
 
 SageMaker passes every hyperparameter as a string. :func:`parse_hyperparameters` turns them
-into a :class:`TrainingConfig` or raises :class:`ConfigError` with one sentence naming the
+into a :class:`JobConfig` or raises :class:`HyperparameterError` with one sentence naming the
 offending key and what to do. Credentials are never hyperparameters: only the ARN of the
 Secrets Manager secret that holds them.
 """
@@ -41,7 +41,7 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _OBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 
 
-class ConfigError(ValueError):
+class HyperparameterError(ValueError):
     """A hyperparameter that is missing, unknown or malformed."""
 
 
@@ -144,7 +144,7 @@ class RankingParams:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class JobConfig:
     input_table: TableName
     output_table: TableName
     snowflake: SnowflakeSettings
@@ -191,7 +191,7 @@ def _integer(low: int, high: int) -> Callable[[str, str], int]:
         except ValueError:
             value = low - 1
         if not low <= value <= high:
-            raise ConfigError(f"Hyperparameter '{key}' must be a whole number from {low} to {high}.")
+            raise HyperparameterError(f"Hyperparameter '{key}' must be a whole number from {low} to {high}.")
         return value
 
     return parse
@@ -203,14 +203,14 @@ def _option(key: str, raw: str) -> int | float | str:
     try:
         return option.parse(raw)
     except OptionError as exc:
-        raise ConfigError(f"Hyperparameter '{key}' {exc}, got {raw.strip()[:40]!r}.") from None
+        raise HyperparameterError(f"Hyperparameter '{key}' {exc}, got {raw.strip()[:40]!r}.") from None
 
 
 def _matching(pattern: re.Pattern[str], example: str) -> Callable[[str, str], str]:
     def parse(key: str, raw: str) -> str:
         value = raw.strip()
         if not pattern.fullmatch(value):
-            raise ConfigError(f"Hyperparameter '{key}' is malformed: expected something like {example}.")
+            raise HyperparameterError(f"Hyperparameter '{key}' is malformed: expected something like {example}.")
         return value
 
     return parse
@@ -220,20 +220,20 @@ def _table(key: str, raw: str) -> TableName:
     try:
         return TableName.parse(raw, what=f"hyperparameter '{key}'")
     except InvalidIdentifierError as exc:
-        raise ConfigError(str(exc)) from None
+        raise HyperparameterError(str(exc)) from None
 
 
 def _auth(key: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in AUTH_METHODS:
-        raise ConfigError(f"Hyperparameter '{key}' must be {' or '.join(repr(m) for m in AUTH_METHODS)}.")
+        raise HyperparameterError(f"Hyperparameter '{key}' must be {' or '.join(repr(m) for m in AUTH_METHODS)}.")
     return value
 
 
 def _protocol(key: str, raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("http", "https"):
-        raise ConfigError(f"Hyperparameter '{key}' must be 'https' (or 'http' for a local stand-in).")
+        raise HyperparameterError(f"Hyperparameter '{key}' must be 'https' (or 'http' for a local stand-in).")
     return value
 
 
@@ -263,18 +263,18 @@ _REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user
 KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)
 
 
-def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
-    """Validate SageMaker hyperparameters (string values) into a :class:`TrainingConfig`.
+def parse_hyperparameters(raw: Mapping[str, object]) -> JobConfig:
+    """Validate SageMaker hyperparameters (string values) into a :class:`JobConfig`.
 
     Keys starting with ``sagemaker_`` are SageMaker's own and ignored; any other unknown key
     is rejected so that a typo never silently falls back to a default.
     """
     unknown = sorted(k for k in raw if k not in _PARSERS and not k.startswith("sagemaker_"))
     if unknown:
-        raise ConfigError(f"Unknown hyperparameter '{unknown[0]}': allowed are {', '.join(sorted(_PARSERS))}.")
+        raise HyperparameterError(f"Unknown hyperparameter '{unknown[0]}': allowed are {', '.join(sorted(_PARSERS))}.")
     missing = [k for k in _REQUIRED if not str(raw.get(k, "") or "").strip()]
     if missing:
-        raise ConfigError(f"Hyperparameter '{missing[0]}' is required but missing or empty.")
+        raise HyperparameterError(f"Hyperparameter '{missing[0]}' is required but missing or empty.")
 
     values: dict[str, Any] = {}
     for key, parser in _PARSERS.items():
@@ -294,7 +294,7 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     # connector cancels the DELETE at its limit, the write limit -- least for an empty output.
     if snowflake.lock_timeout >= snowflake.write_limit.shortest:
         limit = "snowflake_timeout" if snowflake.write_timeout is None else "snowflake_write_timeout"
-        raise ConfigError(
+        raise HyperparameterError(
             f"Hyperparameter snowflake_lock_timeout ({snowflake.lock_timeout}) must be below {limit} "
             f"({snowflake.write_limit.shortest}): the connector cancels a statement that runs longer, lock wait "
             "included."
@@ -302,10 +302,10 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     try:
         check_together(values)
     except OptionError as exc:
-        raise ConfigError(f"Hyperparameter {exc}.") from None
+        raise HyperparameterError(f"Hyperparameter {exc}.") from None
     ranking = {"method": values["ranking"]} if "ranking" in values else {}
     ranking.update({n: values[f"ranking_{n}"] for n in RankingParams.__dataclass_fields__ if f"ranking_{n}" in values})
-    return TrainingConfig(
+    return JobConfig(
         input_table=values["input_table"],
         output_table=values["output_table"],
         snowflake=snowflake,
@@ -319,17 +319,17 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> TrainingConfig:
     )
 
 
-def load_hyperparameters(path: Path) -> TrainingConfig:
-    """Read and validate ``hyperparameters.json``; a missing or non-JSON file is a ConfigError."""
+def load_hyperparameters(path: Path) -> JobConfig:
+    """Read and validate ``hyperparameters.json``; a missing or non-JSON file is a HyperparameterError."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(
+        raise HyperparameterError(
             f"No hyperparameters file at {path}: start the job with hyperparameters "
             "(or set OPT_ML to a folder that has input/config/hyperparameters.json)."
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ConfigError(f"{path} is not valid JSON: write an object of string values.") from None
+        raise HyperparameterError(f"{path} is not valid JSON: write an object of string values.") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path} must hold a JSON object of hyperparameter names to string values.")
+        raise HyperparameterError(f"{path} must hold a JSON object of hyperparameter names to string values.")
     return parse_hyperparameters(raw)

@@ -38,7 +38,7 @@ from pipeline_shared.credentials import (
     workload_identity,
 )
 from recommender import __version__, ranking
-from recommender.config import ConfigError, TrainingConfig, load_hyperparameters
+from recommender.config import HyperparameterError, JobConfig, load_hyperparameters
 from recommender.ease import RankerError
 from recommender.fitting import fit_model
 from recommender.memory import memory_left
@@ -75,7 +75,7 @@ class QualityError(RuntimeError):
 
 
 KEPT = "nothing was written: the output table and the previous model stay as they were."
-EXPECTED_ERRORS = (ConfigError, CredentialsError, SnowflakeError, RatingsError, RankerError, QualityError)
+EXPECTED_ERRORS = (HyperparameterError, CredentialsError, SnowflakeError, RatingsError, RankerError, QualityError)
 FAILURE_LIMIT = 1024  # SageMaker keeps this many characters as FailureReason
 
 
@@ -160,7 +160,7 @@ def run(paths: OptMl) -> None:
     log.info("wrote top-%d recommendations for %d users to %s", config.top_k, rows, config.output_table)
 
 
-def validate(ratings: Ratings, config: TrainingConfig) -> dict[str, float] | None:
+def validate(ratings: Ratings, config: JobConfig) -> dict[str, float] | None:
     """Fit on a seeded per-user split and print the holdout metrics (rating error, top-10 quality) for SageMaker.
 
     Beyond ``validation_users`` users, a random sample of that many users takes part.
@@ -235,7 +235,7 @@ def _check_lists(
 
 
 def model_metadata(
-    config: TrainingConfig, ratings: Ratings, metrics: dict[str, float] | None, model_version: str, left_out: int = 0
+    config: JobConfig, ratings: Ratings, metrics: dict[str, float] | None, model_version: str, left_out: int = 0
 ) -> dict[str, Any]:
     def package(name: str) -> str | None:
         try:

@@ -17,7 +17,7 @@ from pipeline_shared.training_options import (
     default,
     parse_option,
 )
-from recommender.config import ModelParams, RankingParams, TrainingConfig
+from recommender.config import JobConfig, ModelParams, RankingParams
 
 
 def test_names_are_unique_and_defaults_lie_within_their_ranges():
@@ -31,7 +31,7 @@ def test_the_images_defaults_are_the_schemas():
     model = ModelParams()
     for name in ("n_factors", "n_epochs", "lr_all", "reg_all", "init_std_dev", "random_state"):
         assert getattr(model, name) == default(name)
-    fields = TrainingConfig.__dataclass_fields__
+    fields = JobConfig.__dataclass_fields__
     assert fields["top_k"].default == default("top_k")
     assert fields["validation_fraction"].default == default("validation_fraction")
     assert fields["validation_users"].default == default("validation_users")

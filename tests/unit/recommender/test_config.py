@@ -7,11 +7,11 @@ from pipeline_shared.identifiers import TableName
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS
 from recommender.config import (
     KNOWN_HYPERPARAMETERS,
-    ConfigError,
+    HyperparameterError,
+    JobConfig,
     ModelParams,
     RankingParams,
     SnowflakeSettings,
-    TrainingConfig,
     load_hyperparameters,
     parse_hyperparameters,
 )
@@ -30,7 +30,7 @@ def minimal():
 
 def test_minimal_config_uses_defaults():
     config = parse_hyperparameters(minimal())
-    assert isinstance(config, TrainingConfig)
+    assert isinstance(config, JobConfig)
     assert config.input_table == TableName(("MOVIELENS", "PUBLIC", "RATINGS"))
     assert config.output_table.sql == "MOVIELENS.PUBLIC.RECOMMENDATIONS"
     assert config.snowflake == SnowflakeSettings(account="myorg-myaccount", user="sagemaker_svc")
@@ -118,14 +118,14 @@ def test_all_keys_as_strings_parse_to_typed_values():
 def test_ranking_defaults_to_graded_ease_and_refuses_unknown_methods():
     assert parse_hyperparameters(minimal()).ranking == RankingParams()
     assert RankingParams().method == "graded_ease"
-    with pytest.raises(ConfigError, match="'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'"):
+    with pytest.raises(HyperparameterError, match="'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'"):
         parse_hyperparameters({**minimal(), "ranking": "popularity"})
-    with pytest.raises(ConfigError, match=r"'ranking_regularization' must be a number above 0\.0"):
+    with pytest.raises(HyperparameterError, match=r"'ranking_regularization' must be a number above 0\.0"):
         parse_hyperparameters({**minimal(), "ranking_regularization": "0"})
 
 
 def test_graded_ease_options_are_refused_with_another_ranking():
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(HyperparameterError) as info:
         parse_hyperparameters({**minimal(), "ranking": "ease", "ranking_liked_weight": "1"})
     assert str(info.value) == (
         "Hyperparameter 'ranking_liked_weight' is an option of ranking 'graded_ease' only, not of 'ease'."
@@ -153,17 +153,17 @@ def test_empty_optional_values_fall_back_to_defaults():
 def test_missing_required_key(key):
     raw = minimal()
     del raw[key]
-    with pytest.raises(ConfigError, match=f"'{key}' is required"):
+    with pytest.raises(HyperparameterError, match=f"'{key}' is required"):
         parse_hyperparameters(raw)
 
 
 def test_empty_required_key_is_missing():
-    with pytest.raises(ConfigError, match="'snowflake_user' is required"):
+    with pytest.raises(HyperparameterError, match="'snowflake_user' is required"):
         parse_hyperparameters({**minimal(), "snowflake_user": "   "})
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="Unknown hyperparameter 'n_factor'"):
+    with pytest.raises(HyperparameterError, match="Unknown hyperparameter 'n_factor'"):
         parse_hyperparameters({**minimal(), "n_factor": "10"})
 
 
@@ -174,13 +174,13 @@ def test_sagemaker_keys_are_ignored():
 
 @pytest.mark.parametrize("value", ["eight", "8.5", "1e2", "0", "1001", "-3"])
 def test_bad_n_factors(value):
-    with pytest.raises(ConfigError, match="'n_factors'"):
+    with pytest.raises(HyperparameterError, match="'n_factors'"):
         parse_hyperparameters({**minimal(), "n_factors": value})
 
 
 @pytest.mark.parametrize("value", ["0", "1001"])
 def test_top_k_out_of_range(value):
-    with pytest.raises(ConfigError, match=r"'top_k' must be a whole number from 1 to 1000"):
+    with pytest.raises(HyperparameterError, match=r"'top_k' must be a whole number from 1 to 1000"):
         parse_hyperparameters({**minimal(), "top_k": value})
 
 
@@ -191,7 +191,7 @@ def test_top_k_bounds_are_inclusive(value):
 
 @pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "Infinity", "0", "0.0", "-0.01", "1.5", "fast"])
 def test_bad_lr_all(value):
-    with pytest.raises(ConfigError, match="'lr_all'"):
+    with pytest.raises(HyperparameterError, match="'lr_all'"):
         parse_hyperparameters({**minimal(), "lr_all": value})
 
 
@@ -202,7 +202,7 @@ def test_lr_all_upper_bound_is_inclusive():
 @pytest.mark.parametrize("key", ["reg_all", "init_std_dev", "validation_fraction"])
 @pytest.mark.parametrize("value", ["nan", "inf", "-1"])
 def test_bad_reals(key, value):
-    with pytest.raises(ConfigError, match=f"'{key}'"):
+    with pytest.raises(HyperparameterError, match=f"'{key}'"):
         parse_hyperparameters({**minimal(), key: value})
 
 
@@ -215,7 +215,7 @@ def test_zero_is_allowed_where_closed():
 
 @pytest.mark.parametrize("value", ["ftp", "tcp", "https://"])
 def test_bad_protocol(value):
-    with pytest.raises(ConfigError, match="'snowflake_protocol' must be 'https'"):
+    with pytest.raises(HyperparameterError, match="'snowflake_protocol' must be 'https'"):
         parse_hyperparameters({**minimal(), "snowflake_protocol": value})
 
 
@@ -234,14 +234,14 @@ def test_http_protocol_allowed_for_stand_ins():
     ],
 )
 def test_malformed_secret_arn(value):
-    with pytest.raises(ConfigError, match="'snowflake_secret_arn' is malformed"):
+    with pytest.raises(HyperparameterError, match="'snowflake_secret_arn' is malformed"):
         parse_hyperparameters({**minimal(), "snowflake_secret_arn": value})
 
 
 @pytest.mark.parametrize("key", ["input_table", "output_table"])
 def test_bad_table_identifier(key):
     bad = "ratings; drop table users"
-    with pytest.raises(ConfigError, match=f"hyperparameter '{key}'") as info:
+    with pytest.raises(HyperparameterError, match=f"hyperparameter '{key}'") as info:
         parse_hyperparameters({**minimal(), key: bad})
     assert bad not in str(info.value)
 
@@ -257,7 +257,7 @@ def test_bad_table_identifier(key):
     ],
 )
 def test_other_malformed_values(key, value):
-    with pytest.raises(ConfigError, match=f"'{key}'"):
+    with pytest.raises(HyperparameterError, match=f"'{key}'"):
         parse_hyperparameters({**minimal(), key: value})
 
 
@@ -276,7 +276,7 @@ def test_describe_holds_no_secrets():
 
 def test_load_missing_file(tmp_path):
     path = tmp_path / "hyperparameters.json"
-    with pytest.raises(ConfigError, match="No hyperparameters file at"):
+    with pytest.raises(HyperparameterError, match="No hyperparameters file at"):
         load_hyperparameters(path)
 
 
@@ -284,14 +284,14 @@ def test_load_missing_file(tmp_path):
 def test_load_non_json(tmp_path, text):
     path = tmp_path / "hyperparameters.json"
     path.write_text(text, encoding="latin-1")
-    with pytest.raises(ConfigError, match="is not valid JSON"):
+    with pytest.raises(HyperparameterError, match="is not valid JSON"):
         load_hyperparameters(path)
 
 
 def test_load_json_list(tmp_path):
     path = tmp_path / "hyperparameters.json"
     path.write_text(json.dumps([minimal()]), encoding="utf-8")
-    with pytest.raises(ConfigError, match="must hold a JSON object"):
+    with pytest.raises(HyperparameterError, match="must hold a JSON object"):
         load_hyperparameters(path)
 
 
@@ -306,7 +306,7 @@ def test_load_valid_file(tmp_path):
 def test_load_validates_contents(tmp_path):
     path = tmp_path / "hyperparameters.json"
     path.write_text(json.dumps({**minimal(), "n_epochs": "many"}), encoding="utf-8")
-    with pytest.raises(ConfigError, match="'n_epochs'"):
+    with pytest.raises(HyperparameterError, match="'n_epochs'"):
         load_hyperparameters(path)
 
 
@@ -318,12 +318,12 @@ def test_auth_method(raw, auth):
 
 
 def test_unknown_auth_method():
-    with pytest.raises(ConfigError, match="'snowflake_auth' must be 'keypair' or 'wif'"):
+    with pytest.raises(HyperparameterError, match="'snowflake_auth' must be 'keypair' or 'wif'"):
         parse_hyperparameters({**minimal(), "snowflake_auth": "password"})
 
 
 def test_the_rating_scale_must_be_an_interval():
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(HyperparameterError) as info:
         parse_hyperparameters({**minimal(), "rating_min": "5", "rating_max": "5"})
     assert str(info.value) == "Hyperparameter 'rating_min' (5.0) must be below 'rating_max' (5.0)."
     assert parse_hyperparameters(minimal()).scale == (0.5, 5.0)
@@ -352,7 +352,7 @@ def test_snowflake_write_timeout_fixes_every_write_statements_limit():
 
 @pytest.mark.parametrize("value", ["4", "172801", "soon"])
 def test_bad_snowflake_write_timeout(value):
-    with pytest.raises(ConfigError, match="'snowflake_write_timeout' must be a whole number from 5 to 172800"):
+    with pytest.raises(HyperparameterError, match="'snowflake_write_timeout' must be a whole number from 5 to 172800"):
         parse_hyperparameters({**minimal(), "snowflake_write_timeout": value})
 
 
@@ -373,7 +373,7 @@ def test_bad_snowflake_write_timeout(value):
 )
 def test_the_lock_wait_must_end_before_the_delete_is_cancelled(settings, message):
     """The swap's DELETE may wait for a lock; its limit is the write limit, least for an empty output."""
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(HyperparameterError) as info:
         parse_hyperparameters({**minimal(), **settings})
     assert str(info.value) == message
 
@@ -421,7 +421,7 @@ def test_a_surprise_algorithm_takes_surprises_defaults_for_what_is_not_given():
      ({"algorithm": "NMF", "biased": "maybe"}, "Hyperparameter 'biased' must be true or false, got 'maybe'.")],
 )  # fmt: skip
 def test_the_image_refuses_what_the_algorithm_does_not_take(extra, message):
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(HyperparameterError) as info:
         parse_hyperparameters({**minimal(), **extra})
     assert str(info.value) == message
 
@@ -440,5 +440,5 @@ def test_where_to_connect_follows_the_one_rule_cdk_json_and_the_custom_resource_
 
     pattern = {"snowflake_account": SNOWFLAKE_ACCOUNT, "snowflake_secret_arn": SECRET_ARN}.get(key, SNOWFLAKE_HOST)
     assert not pattern.fullmatch(value)
-    with pytest.raises(ConfigError, match=key):
+    with pytest.raises(HyperparameterError, match=key):
         parse_hyperparameters({**minimal(), key: value})

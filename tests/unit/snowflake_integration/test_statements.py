@@ -9,7 +9,7 @@ import pytest
 from snowflake_integration import statements
 from snowflake_integration.lifecycle import Outcome, one_line
 from snowflake_integration.properties import parse_properties
-from snowflake_integration.statements import ExternalFunction, Integration, InvalidPropertyError
+from snowflake_integration.statements import Integration, InvalidPropertyError, SnowflakeFunction
 from snowflake_integration.trust_policy import UnexpectedIntegrationError, trust_policy
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -87,7 +87,7 @@ def function(**changes):
         "url": f"{PREFIX}deploy",
     }
     fields.update(changes)
-    return ExternalFunction(**fields)
+    return SnowflakeFunction(**fields)
 
 
 INTEGRATION = Integration("MOVIELENS_RECOMMENDER_API", ROLE_ARN, PREFIX, "Managed by CloudFormation")
