@@ -268,7 +268,7 @@ def _logs(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
 
 def _followed(job: str, stack: DeployedStack, *, poll: int) -> dict[str, Any]:
     """Print the job's logs until it ends; its status as pipeline_status shows it."""
-    if training.describe(_sagemaker(), job) is None:
+    if pipeline_jobs.describe(_sagemaker(), job) is None:
         raise InputError(f"This pipeline has no training job named '{job}'.")
     sdk.follow(job, region=stack.region, poll=poll)
     return status.describe(job, stack.prefix, _sagemaker(), row=0)

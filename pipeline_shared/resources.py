@@ -110,8 +110,3 @@ def is_pipeline_name(name: str, prefix: str) -> bool:
 def tags(prefix: str, **extra: str) -> list[dict[str, str]]:
     """The tags that let teardown find everything a pipeline created at run time."""
     return [{"Key": PIPELINE_TAG, "Value": prefix}, *({"Key": k, "Value": v} for k, v in extra.items())]
-
-
-def has_pipeline_tag(tags: list[dict[str, str]], prefix: str) -> bool:
-    """True when SageMaker ``Tags`` mark the object as this pipeline's."""
-    return any(t.get("Key") == PIPELINE_TAG and t.get("Value") == prefix for t in tags)

@@ -60,9 +60,9 @@ from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention, pipeline_jobs
 from external_functions.aws import AWS_ERRORS, Budgeted, describe_or_none, tagged_as_ours, upstream_error
+from external_functions.pipeline_jobs import describe as describe_training_job
 from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
 from external_functions.settings import HostingSettings, models_uri
-from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_message, is_not_found, redact
 from pipeline_shared.catalogue import BY_PATH
@@ -166,7 +166,8 @@ def resolve(
         return ModelSource(reference, reference)
     if reference.lower() == LATEST or reference.lower().startswith(f"{LATEST}:"):
         job = _latest(reference, settings, sagemaker, row=row, model=model, served=served)
-    elif resources.is_sagemaker_name(reference) and reference.startswith(resources.tuning_job_prefix(settings.prefix)):
+        return _source(job)  # listed Completed and checked for this pipeline's tag already
+    if resources.is_sagemaker_name(reference) and reference.startswith(resources.tuning_job_prefix(settings.prefix)):
         job = best_training_job(reference, sagemaker, row=row)
     else:
         if not resources.is_sagemaker_name(reference) or not reference.startswith(
@@ -190,6 +191,10 @@ def resolve(
             f"Row {row}: training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
             "check pipeline_status for it."
         )
+    return _source(job)
+
+
+def _source(job: dict[str, Any]) -> ModelSource:
     return ModelSource(job["ModelArtifacts"]["S3ModelArtifacts"], job["TrainingJobName"], job)
 
 

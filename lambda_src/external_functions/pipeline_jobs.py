@@ -144,8 +144,11 @@ def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
             f"'{name}' is not a training or tuning job of this pipeline (they start with "
             f"{resources.training_job_prefix(prefix)} or {resources.tuning_job_prefix(prefix)}): nothing was stopped."
         )
-    job = describe_or_none(getattr(sagemaker, kind.describe_operation), f"{kind.what} {name}", **{kind.name_key: name})
-    if job is None or not resources.is_sagemaker_name(name):
+    job = None
+    if resources.is_sagemaker_name(name):
+        describe_job = getattr(sagemaker, kind.describe_operation)
+        job = describe_or_none(describe_job, f"{kind.what} {name}", **{kind.name_key: name})
+    if job is None:
         raise InputError(f"This pipeline has no {kind.what} named '{name}'.")
     if not tagged_as_ours(sagemaker, job[kind.arn_key], prefix, f"{kind.what} {name}"):
         raise InputError(

@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 
 from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.deployment import describe_endpoint
+from external_functions.pipeline_jobs import describe as describe_training_job
 from external_functions.protocol import BadRequestError, Batch
-from external_functions.training import describe as describe_training_job
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import is_not_found, redact
 

@@ -22,7 +22,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention, spark
-from external_functions.aws import AWS_ERRORS, describe_or_none, upstream_error
+from external_functions.aws import AWS_ERRORS, upstream_error
+from external_functions.pipeline_jobs import describe
 from external_functions.protocol import BadRequestError, Batch, Row
 from external_functions.settings import TrainingSettings, models_uri
 from external_functions.spark import SparkSettings
@@ -220,10 +221,6 @@ def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, s
 def _keep_training_logs(days: int) -> None:
     """Once per Lambda container: the shared training log group rarely appears, never between two jobs."""
     log_retention.keep_training_logs(aws.logs(), days)
-
-
-def describe(sagemaker: Any, job: str) -> dict[str, Any] | None:
-    return describe_or_none(sagemaker.describe_training_job, f"training job {job}", TrainingJobName=job)
 
 
 def _summary(job: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream
 from external_functions.deployment_records import record_undeployed
 from pipeline_shared import InputError, resources
 from pipeline_shared.aws_errors import is_not_found
+from pipeline_shared.ownership import owned, tags_of
 from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, MODELS, Kind
 
 
@@ -140,16 +141,10 @@ def _versions(sagemaker: Any, kind: Kind, prefix: str, model: str) -> Iterator[t
 
 def _has_tags(sagemaker: Any, arn: str, prefix: str, *, model: str | None = None) -> bool:
     """True when the object is tagged with this pipeline (and, if given, with ``model``); False if gone."""
-    wanted = {resources.PIPELINE_TAG: prefix, **({resources.MODEL_TAG: model} if model else {})}
-    found: dict[str, str] = {}
     try:
-        for page in sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn):
-            found.update({tag["Key"]: tag["Value"] for tag in page["Tags"]})
+        return owned(tags_of(sagemaker, arn), prefix, model=model)
     except AWS_ERRORS as exc:
-        if isinstance(exc, ClientError) and is_not_found(exc):
-            return False
         raise upstream_error(exc, f"reading the tags of {arn.rsplit('/', 1)[-1]}") from None
-    return all(found.get(key) == value for key, value in wanted.items())
 
 
 def _delete(sagemaker: Any, operation: str, what: str, **name: str) -> None:

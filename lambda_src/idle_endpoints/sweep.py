@@ -3,9 +3,9 @@
 An endpoint is idle when CloudWatch has no ``Invocations`` for any of its production variants in the last
 ``idle_hours`` (``AWS/SageMaker``, dimensions ``EndpointName`` and ``VariantName``, published by real-time and
 serverless endpoints alike: https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html,
-https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html). SageMaker publishes
-nothing for a minute without invocations, so "no datapoint" and "a sum of 0" both mean idle. An endpoint created
-less than ``idle_hours`` ago is kept (it has not had the window yet), and so is one SageMaker is busy with.
+https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-monitoring.html). SageMaker documents no
+zeros for a quiet period, so "no datapoint" and "a sum of 0" both mean idle. An endpoint created less than
+``idle_hours`` ago is kept (it has not had the window yet), and so is one SageMaker is busy with.
 Idle endpoints are undeployed exactly as ``undeploy_model`` does (``external_functions.undeployment``): endpoint,
 endpoint configs and models deleted, and the record that ``pipeline_status`` shows says when and why.
 """
@@ -21,7 +21,7 @@ from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream
 from external_functions.protocol import ExternalFunctionError
 from external_functions.undeployment import undeploy
 from pipeline_shared import InputError, resources
-from pipeline_shared.ownership import pipeline_owns
+from pipeline_shared.ownership import owned, tags_of
 
 HOUR_S = 3600  # GetMetricStatistics period: hourly sums, kept by CloudWatch for 455 days
 
@@ -45,9 +45,8 @@ def sweep(
     """Judge every endpoint of this pipeline and undeploy the idle ones; ``now`` is the window's end (UTC)."""
     start = now - timedelta(hours=idle_hours)
     verdicts = []
-    for summary in _endpoints(sagemaker, prefix):
+    for summary, model in _endpoints(sagemaker, prefix):
         name = summary["EndpointName"]
-        model = _model(sagemaker, summary, prefix)
         try:
             verdict = _judge(summary, model, sagemaker, cloudwatch, start, now)
             if verdict.action == "swept":
@@ -71,27 +70,23 @@ def _judge(
     return Verdict(name, model, total, "kept: invoked" if total > 0 else "swept")
 
 
-def _endpoints(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
-    """Summaries of the endpoints named ``<prefix>-...`` and tagged with ``prefix``."""
-    listed = pages(
-        sagemaker.list_endpoints, "Endpoints", "listing endpoints", NameContains=f"{prefix}-", MaxResults=100
-    )
+def _endpoints(sagemaker: Any, prefix: str) -> Iterator[tuple[dict[str, Any], str]]:
+    """(summary, model name) of the endpoints named ``<prefix>-...`` and tagged with ``prefix``; one ListTags each.
+
+    The model name is the one deploy_model was given: the endpoint's ``recommender:model`` tag, else its name's tail.
+    """
+    start = f"{prefix}-"
+    listed = pages(sagemaker.list_endpoints, "Endpoints", "listing endpoints", NameContains=start, MaxResults=100)
     for summary in listed:
         name = summary["EndpointName"]
-        if resources.is_pipeline_name(name, prefix) and pipeline_owns(sagemaker, summary["EndpointArn"], prefix):
-            yield summary
-
-
-def _model(sagemaker: Any, summary: dict[str, Any], prefix: str) -> str:
-    """The model name deploy_model was given: the endpoint's ``recommender:model`` tag, else its name's tail."""
-    try:
-        tags = sagemaker.list_tags(ResourceArn=summary["EndpointArn"]).get("Tags", [])
-    except AWS_ERRORS:
-        tags = []  # the name's tail then; undeploy reads the tags again and says what it cannot do
-    for tag in tags:
-        if tag["Key"] == resources.MODEL_TAG:
-            return tag["Value"]
-    return summary["EndpointName"].removeprefix(f"{prefix}-")
+        if not resources.is_pipeline_name(name, prefix):
+            continue
+        try:
+            tags = tags_of(sagemaker, summary["EndpointArn"])
+        except AWS_ERRORS as exc:
+            raise upstream_error(exc, f"reading the tags of endpoint {name}") from None
+        if owned(tags, prefix):
+            yield summary, (tags or {}).get(resources.MODEL_TAG) or name.removeprefix(start)
 
 
 def _invocations(sagemaker: Any, cloudwatch: Any, endpoint: str, start: datetime, end: datetime) -> float:

@@ -3,6 +3,7 @@
 import pytest
 
 from pipeline_shared import InputError, resources
+from pipeline_shared.ownership import owned
 from pipeline_shared.resources import MAX_PREFIX
 
 # --- model, endpoint and job names --------------------------------------------------------------
@@ -104,7 +105,8 @@ def test_invalid_instance_types(value):
 
 
 def test_pipeline_tag_marks_only_this_prefix():
-    tags = resources.tags("recsys", **{resources.MODEL_TAG: "m"})
-    assert resources.has_pipeline_tag(tags, "recsys")
-    assert not resources.has_pipeline_tag(tags, "recsys2")
-    assert not resources.has_pipeline_tag([{"Key": resources.MODEL_TAG, "Value": "recsys"}], "recsys")
+    tags = {tag["Key"]: tag["Value"] for tag in resources.tags("recsys", **{resources.MODEL_TAG: "m"})}
+    assert owned(tags, "recsys") and owned(tags, "recsys", model="m")
+    assert not owned(tags, "recsys2")
+    assert not owned({resources.MODEL_TAG: "recsys"}, "recsys")
+    assert not owned(tags, "recsys", model="other") and not owned(None, "recsys")  # another model's; gone
