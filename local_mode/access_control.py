@@ -12,13 +12,15 @@ output, so a script of roles, users and grants runs top to bottom and what it gr
   must exist: otherwise Snowflake's "SQL compilation error: <Kind> '<name>' does not exist or not authorized."
   (error 2003, SQLSTATE 02000). Repeating a grant changes nothing.
 - ``SHOW GRANTS TO ROLE r`` (columns ``created_on, privilege, granted_on, name, granted_to, grantee_name,
-  grant_option, granted_by``), ``SHOW GRANTS TO USER u`` and ``SHOW GRANTS OF ROLE r`` (``created_on, role,
-  granted_to, grantee_name, granted_by``), ``SHOW ROLES`` and ``SHOW USERS`` (https://docs.snowflake.com/en/
+  grant_option, granted_by``; ``SHOW GRANTS TO USER u`` has these and ``role``, as since Snowflake's 2025_01
+  bundle: https://docs.snowflake.com/en/release-notes/bcr-bundles/2025_01/bcr-1803) and ``SHOW GRANTS OF ROLE r``
+  (``created_on, role, granted_to, grantee_name, granted_by``), ``SHOW ROLES`` and ``SHOW USERS`` (https://docs.snowflake.com/en/
   sql-reference/sql/show-grants). A role granted to a role is shown as ``USAGE`` on ``ROLE``, as Snowflake does.
 
-Databases, schemas and tables are the stand-in's own (DuckDB's catalog). It has no warehouses, so it keeps the
-one a new Snowflake account comes with, ``COMPUTE_WH``, plus those named in ``CREATE WAREHOUSE``; granting on
-another is refused as Snowflake refuses a missing warehouse. Privileges are kept and shown, not enforced:
+Databases, schemas and tables are the stand-in's own (DuckDB's catalog). It has no warehouses, so it keeps
+``COMPUTE_WH`` -- the one the shipped cdk.json names (trial accounts usually come with it, but Snowflake documents
+no default warehouse) -- plus those named in ``CREATE WAREHOUSE``; granting on another is refused, as Snowflake
+refuses a grant on a missing object. Privileges are kept and shown, not enforced:
 every session of the stand-in may do everything, as an administrator would.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 
 from snowflake.connector.errors import ProgrammingError
 
-DEFAULT_WAREHOUSES = ("COMPUTE_WH",)  # what a new Snowflake account has
+DEFAULT_WAREHOUSES = ("COMPUTE_WH",)  # the warehouse the shipped cdk.json names (see the module docstring)
 GRANTOR = "ACCOUNTADMIN"
 _NAME = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
 _QUALIFIED = rf"{_NAME}(?:\.{_NAME}){{0,2}}"
@@ -62,7 +64,10 @@ _PATTERNS = {
 PRIVILEGE_COLUMNS = (
     "created_on", "privilege", "granted_on", "name", "granted_to", "grantee_name", "grant_option", "granted_by",
 )  # fmt: skip
-ROLE_GRANT_COLUMNS = ("created_on", "role", "granted_to", "grantee_name", "granted_by")
+ROLE_GRANT_COLUMNS = ("created_on", "role", "granted_to", "grantee_name", "granted_by")  # SHOW GRANTS OF ROLE
+USER_GRANT_COLUMNS = (
+    "created_on", "privilege", "granted_on", "name", "role", "granted_to", "grantee_name", "grant_option", "granted_by",
+)  # fmt: skip
 
 
 def identifier(text: str) -> str:
@@ -246,13 +251,13 @@ def _revoke(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
 def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     kind, name = match["kind"].upper(), identifier(match["name"])
     _grantee(catalog, kind, name)
-    if kind == "USER":
+    if kind == "USER":  # the columns since Snowflake's 2025_01 bundle (release note 1803): a role is USAGE on ROLE
         rows = [
-            (t, role, "USER", name, GRANTOR)
+            (t, "USAGE", "ROLE", role, role, "USER", name, "false", GRANTOR)
             for (role, k, who), t in catalog.role_grants.items()
             if k == "USER" and who == name
         ]
-        return Answer(ROLE_GRANT_COLUMNS, sorted(rows, key=lambda r: r[1]))
+        return Answer(USER_GRANT_COLUMNS, sorted(rows, key=lambda r: r[3]))
     rows = [
         (g.created_on, g.privilege, g.granted_on, g.name, "ROLE", name, str(g.grant_option).lower(), GRANTOR)
         for g in catalog.grants.values()

@@ -23,9 +23,9 @@
   server's CloudWatch Logs: one JSON event per change in group ``/local-mode/training-jobs``,
   stream ``<job>`` (``{"status", "secondary_status", "failure_reason"}``) -- a stand-in channel,
   not a SageMaker one.
-- ``ListTrainingJobs`` filters, sorts (``SortBy``/``SortOrder``) and then pages, as SageMaker does; moto
-  ignores the sort and pages before filtering. ``ListModels`` honours ``NameContains`` and pages; moto
-  answers every model at once.
+- ``ListTrainingJobs`` sorts (``SortBy``/``SortOrder``), pages, and filters each page by ``StatusEquals``, as
+  SageMaker documents; moto ignores the sort and pages before filtering by name. ``ListModels`` honours
+  ``NameContains`` and pages; moto answers every model at once.
 - Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
   best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
@@ -116,36 +116,44 @@ def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_jo
     return _describe_training_job(self, training_job_name)
 
 
+LIST_PAGE = 10  # a page when MaxResults is not given (SageMaker documents no default: clients follow NextToken)
+_SORT_KEYS = {"CreationTime": "CreationTime", "Name": "TrainingJobName", "Status": "TrainingJobStatus"}
+
+
+def _page(response: SageMakerResponse, items: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """``items`` from the request's ``NextToken`` on, at most ``MaxResults``, with the next token if any are left."""
+    start = int(response._get_param("NextToken") or 0)
+    end = start + (response._get_int_param("MaxResults") or LIST_PAGE)
+    page: dict[str, Any] = {key: items[start:end]}
+    if end < len(items):
+        page["NextToken"] = str(end)
+    return page
+
+
 def _list_models_as_sagemaker_does(self: SageMakerResponse) -> ActionResult:
     """ListModels filtered by ``NameContains`` and paged by ``MaxResults``/``NextToken``; moto 5.2.5 answers every
     model in one page (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListModels.html)."""
     contains = self._get_param("NameContains") or ""
     models = [m.response_object for m in self.sagemaker_backend.list_models() if contains in m.model_name]
-    start = int(self._get_param("NextToken") or 0)
-    end = start + (self._get_int_param("MaxResults") or LIST_PAGE)
-    page: dict[str, Any] = {"Models": models[start:end]}
-    if end < len(models):
-        page["NextToken"] = str(end)
-    return ActionResult(page)
+    return ActionResult(_page(self, models, "Models"))
 
 
 def _list_training_jobs_as_they_are(self: SageMakerModelBackend, **kwargs: Any) -> Any:
-    """Every matching job, as it stands: :func:`_list_training_jobs_as_sagemaker_does` sorts and pages them."""
+    """Every job matching all but ``StatusEquals``, as it stands: :func:`_list_training_jobs_as_sagemaker_does`
+    sorts, pages, and then filters the page by status."""
     for job in self.training_jobs.values():
         _refresh(self, job)
-    return _list_training_jobs(self, **{**kwargs, "next_token": None, "max_results": None})
-
-
-LIST_PAGE = 10  # ListTrainingJobs' and ListModels' MaxResults when none is given
-_SORT_KEYS = {"CreationTime": "CreationTime", "Name": "TrainingJobName", "Status": "TrainingJobStatus"}
+    return _list_training_jobs(self, **{**kwargs, "next_token": None, "max_results": None, "status_equals": None})
 
 
 def _list_training_jobs_as_sagemaker_does(self: SageMakerResponse) -> ActionResult:
-    """ListTrainingJobs filtered, then sorted by ``SortBy``/``SortOrder``, then paged by ``MaxResults``/``NextToken``.
-
-    moto 5.2.5 ignores the sort (its answer is in creation order) and pages before it filters, so a page can
-    miss matching jobs; SageMaker sorts (default CreationTime, Ascending) and pages what matched
-    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html).
+    """ListTrainingJobs as SageMaker documents it (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_ListTrainingJobs.html): sorted by ``SortBy``/``SortOrder`` (default ``CreationTime``, ``Ascending``), paged by
+    ``MaxResults``/``NextToken``, and -- "When StatusEquals and MaxResults are set at the same time, the MaxResults
+    number of training jobs are first retrieved ignoring the StatusEquals parameter and then they are filtered by
+    the StatusEquals parameter" -- filtered by status within the page, so a page may hold fewer matches than
+    ``MaxResults``, even none, while ``NextToken`` says more follow. moto 5.2.5 ignores the sort and pages
+    before filtering by name.
     """
     answer = _list_training_jobs_action(self).result
     assert isinstance(answer, dict)
@@ -155,11 +163,10 @@ def _list_training_jobs_as_sagemaker_does(self: SageMakerResponse) -> ActionResu
         key=lambda job: (job[key], job["TrainingJobName"]),
         reverse=self._get_param("SortOrder", "Ascending") == "Descending",
     )
-    start = int(self._get_param("NextToken") or 0)
-    end = start + (self._get_int_param("MaxResults") or LIST_PAGE)
-    page: dict[str, Any] = {"TrainingJobSummaries": summaries[start:end]}
-    if end < len(summaries):
-        page["NextToken"] = str(end)
+    page = _page(self, summaries, "TrainingJobSummaries")
+    status = self._get_param("StatusEquals")
+    if status:
+        page["TrainingJobSummaries"] = [j for j in page["TrainingJobSummaries"] if j["TrainingJobStatus"] == status]
     return ActionResult(page)
 
 
@@ -446,7 +453,11 @@ def _get_job_run_as_it_is(self: EMRServerlessBackend, application_id: str, job_r
 
 
 def _cancel_job_run(self: EMRServerlessBackend, application_id: str, job_run_id: str) -> tuple[str, str]:
-    """CANCELLING, then CANCELLED ``STOP_DELAY_S`` later; a run that has ended is refused."""
+    """CANCELLING, then CANCELLED ``STOP_DELAY_S`` later (JobRun's states: API_JobRun.html).
+
+    A run that has ended is refused with a ValidationException, one of CancelJobRun's documented errors; which
+    error EMR Serverless gives there is not documented, and the pipeline never asks (it reads the state first).
+    """
     run = _get_job_run_as_it_is(self, application_id, job_run_id)
     if run.state in JOB_RUN_ENDED:
         raise EMRValidationException(f"Job run {job_run_id} is in terminal state {run.state} and cannot be cancelled")

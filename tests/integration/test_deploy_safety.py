@@ -338,3 +338,19 @@ def test_the_sweep_handler_reads_its_settings_and_counts_what_it_swept(lambda_en
         sweep_handler.SweepFailedError, match="ENDPOINT_IDLE_HOURS must be a whole number from 1 to 720"
     ):
         sweep_handler.handler({}, None)
+
+
+def test_the_stand_in_filters_a_list_page_by_status_after_paging_as_sagemaker_documents(lambda_env, aws_client) -> None:
+    """API_ListTrainingJobs: with StatusEquals and MaxResults, MaxResults jobs are retrieved ignoring the status,
+    then filtered -- a page can hold fewer matches, and 'latest' must follow NextToken past it."""
+    name = table()
+    completed = trained(aws_client, name)
+    for _ in range(3):  # newer jobs in another state fill the first page
+        trained(aws_client, table(), status="Failed")
+    sagemaker = aws_client("sagemaker")
+    page = sagemaker.list_training_jobs(
+        NameContains=f"{PREFIX}-train-", StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending",
+        MaxResults=3,
+    )  # fmt: skip
+    assert page["TrainingJobSummaries"] == [] and page["NextToken"]
+    assert deploy("pastpage", f"latest:{name}")["source"] == completed

@@ -47,7 +47,9 @@ def test_users_roles_and_role_grants_show_as_snowflake_shows_them() -> None:
     run("GRANT ROLE ANALYST TO ROLE TRAINER", exists, catalog)
     [user] = run("SHOW USERS", exists, catalog).rows
     assert user == ("SVC", "SERVICE", "TRAINER", "true")  # the key is kept as set, never shown
-    assert [row[1:4] for row in run("SHOW GRANTS TO USER SVC", exists, catalog).rows] == [("TRAINER", "USER", "SVC")]
+    to_user = run("SHOW GRANTS TO USER SVC", exists, catalog)
+    assert [dict(zip(to_user.columns, row, strict=True))["role"] for row in to_user.rows] == ["TRAINER"]
+    assert [row[5:7] for row in to_user.rows] == [("USER", "SVC")]  # granted_to, grantee_name
     assert [row[1:4] for row in run("SHOW GRANTS TO ROLE TRAINER", exists, catalog).rows] == [
         ("USAGE", "ROLE", "ANALYST")
     ]
