@@ -36,7 +36,7 @@ its key statement without those conditions, which EventBridge's KMS requests do 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -96,7 +96,7 @@ class Monitoring(Construct):
         endpoint_widgets = [
             self._endpoint_alarms(model, latency_p99_ms=latency_p99_ms, serverless=serverless) for model in models
         ]
-        self._dashboard(prefix, self._counter, endpoint_widgets, lambda_widgets)
+        self._dashboard(endpoint_widgets, lambda_widgets)
 
     def _alarm(self, construct: str, description: str, metric: cloudwatch.IMetric, threshold: float) -> None:
         """An alarm named ``<prefix>-<construct>`` at ``threshold`` or above in one period, to the topic."""
@@ -240,13 +240,9 @@ class Monitoring(Construct):
         )
         key.grant(iam.ServicePrincipal("events.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
 
-    def _dashboard(
-        self,
-        prefix: str,
-        counter: Callable[[str, str], cloudwatch.Metric],
-        endpoint_widgets: list[cloudwatch.IWidget],
-        lambda_widgets: list[cloudwatch.IWidget],
-    ) -> None:
+    def _dashboard(self, endpoint_widgets: list[cloudwatch.IWidget], lambda_widgets: list[cloudwatch.IWidget]) -> None:
+        """The alarms' states, the Lambdas' counters, then each watched endpoint's and each Lambda's graph."""
+        prefix, counter = self.prefix, self._counter
         labels = [function.label for function in CATALOGUE]
         self.dashboard = cloudwatch.Dashboard(
             self,

@@ -327,10 +327,13 @@ def test_the_sweep_takes_down_idle_endpoints_only_and_status_says_when_and_why(l
     assert young[f"{PREFIX}-swept-busy"] == "kept: younger than the window"
 
 
-def test_the_sweep_handler_reads_its_settings_and_counts_what_it_swept(lambda_env, monkeypatch, capsys) -> None:
+def test_the_sweep_handler_reads_its_settings_and_counts_what_it_swept(
+    lambda_env, aws_client, monkeypatch, capsys
+) -> None:
+    deploy("sweep-young", trained(aws_client, table()))  # an endpoint of its own, whatever else ran first
     monkeypatch.setenv("ENDPOINT_IDLE_HOURS", "720")  # every endpoint of this session is younger than 30 days
     answer = sweep_handler.handler({}, None)
-    assert answer["swept"] == [] and answer["idle_hours"] == 720 and answer["kept"]
+    assert answer["swept"] == [] and answer["idle_hours"] == 720 and f"{PREFIX}-sweep-young" in answer["kept"]
     printed = capsys.readouterr().out
     assert '"EndpointsSwept":[0.0]' in printed and "kept: younger than the window" in printed
     monkeypatch.setenv("ENDPOINT_IDLE_HOURS", "0")
