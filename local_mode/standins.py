@@ -18,6 +18,8 @@ from typing import Any, Self
 import snowflake.connector
 from snowflake.connector import SnowflakeConnection
 
+from pipeline_shared import settings
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -119,7 +121,9 @@ def fakesnow_server(
 
 def standin_address(server: Server) -> dict[str, str]:
     """The training hyperparameters that send a job to ``server`` (plain HTTP on loopback) instead of Snowflake."""
-    return {"snowflake_host": server.host, "snowflake_port": str(server.port), "snowflake_protocol": "http"}
+    address = {settings.STANDIN_HOST: server.host, settings.STANDIN_PORT: server.port}
+    address[settings.STANDIN_PROTOCOL] = "http"
+    return {str(setting.hyperparameter): setting.text(value) for setting, value in address.items()}
 
 
 def fakesnow_connection(

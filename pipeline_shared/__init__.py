@@ -1,11 +1,12 @@
 """What every runtime of the pipeline shares: the training image, the Lambdas, the CDK app, local mode.
 
-``identifiers`` (safe Snowflake names), ``credentials`` (Snowflake secrets), ``resources``
-(SageMaker names, tags and the prefix rule), ``ownership`` (whether an object carries
-the pipeline's tag), ``training_options`` (the options a training job
-takes, with types, ranges and defaults), ``catalogue`` (the external functions), ``logs``
-(JSON log lines), ``aws_errors`` (botocore errors read one way) and ``bulk_load`` (stage, PUT,
-COPY and swap in one transaction). Each Lambda asset and the image carry a copy of this package.
+``settings`` (every deployment setting, declared once), ``identifiers`` (safe Snowflake
+names), ``credentials`` (Snowflake secrets), ``resources`` (SageMaker names, tags and the prefix
+rule), ``ownership`` (whether an object carries the pipeline's tag), ``training_options`` (the
+options a training job takes, with types, ranges and defaults), ``catalogue`` (the external
+functions), ``logs`` (JSON log lines), ``aws_errors`` (botocore errors read one way) and
+``bulk_load`` (stage, PUT, COPY and swap in one transaction). Each Lambda asset and the image
+carry a copy of this package.
 """
 
 

@@ -30,8 +30,6 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 PASSWORD_ENV = "SNOWFLAKE_PASSWORD"  # noqa: S105 -- the variable's name, not a password
 STANDIN_ENV = "RECOMMENDER_LOCAL_STANDIN"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-KEY_PAIR, WORKLOAD_IDENTITY = "keypair", "wif"
-AUTH_METHODS = (KEY_PAIR, WORKLOAD_IDENTITY)
 
 
 class CredentialsError(RuntimeError):

@@ -11,22 +11,16 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pipeline_shared import InputError
-from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
-from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, plain_identifier
-from pipeline_shared.resources import (
-    DEFAULT_INSTANCE_TYPE,
-    INSTANCE_TYPE_PATTERN,
-    LOG_RETENTION_DAYS,
-    MAX_PREFIX,
-    is_resource_prefix,
-    max_model_name,
-    model_name,
-)
+from pipeline_shared import InputError, settings
+from pipeline_shared.identifiers import SECRET_ARN, plain_identifier
+from pipeline_shared.resources import max_model_name, model_name
+from pipeline_shared.settings import KEY_PAIR, WORKLOAD_IDENTITY, Setting, SettingError
+
+T = TypeVar("T")
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"  # the project's, beside app.py
 
@@ -39,64 +33,66 @@ class ConfigError(ValueError):
     """Configuration that cannot be deployed; the message names the key and an example."""
 
 
+# Each field declared with ``settings.X.field()`` is read from cdk.json by that declaration (key, default, rule)
+# and, where the declaration names a variable, set on the external-function Lambdas (``lambda_environment``).
+
+
 @dataclass(frozen=True)
 class SnowflakeConfig:
-    account: str
-    user: str
-    role: str
-    warehouse: str
-    database: str
-    schema: str
-    secret_name: str | None  # the DDL user's key (the Snowflake custom resource only)
-    secret_arn: str | None
-    training_user: str  # the training jobs' own user, role and key
-    training_role: str
-    training_secret_name: str | None
-    training_secret_arn: str | None
+    account: str = settings.SNOWFLAKE_ACCOUNT.field()
+    user: str = ""
+    role: str = ""
+    warehouse: str = settings.WAREHOUSE.field()
+    database: str = settings.DATABASE.field()
+    schema: str = settings.SCHEMA.field()
+    secret_name: str | None = None  # the DDL user's key (the Snowflake custom resource only)
+    secret_arn: str | None = None
+    training_user: str = settings.TRAINING_USER.field()  # the training jobs' own user, role and key
+    training_role: str = settings.TRAINING_ROLE.field()
+    training_secret_name: str | None = None
+    training_secret_arn: str | None = None
     grant_roles: tuple[str, ...] = ()
     integration_name: str = ""
     retain_integration: bool = False
     detach: bool = False  # leave Snowflake alone on deploy and destroy (the way out when it refuses us)
-    auth: str = KEY_PAIR  # or WORKLOAD_IDENTITY: both identities sign in as their AWS roles, no secrets
+    auth: str = settings.AUTH.field()  # or WORKLOAD_IDENTITY: both identities sign in as their AWS roles
     secret_kms_key_arn: str | None = None  # the customer-managed key both secrets are encrypted with, if any
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    instance_type: str = DEFAULT_INSTANCE_TYPE
-    volume_gb: int = 30
-    max_runtime_seconds: int = 3600
-    max_jobs_per_batch: int = 3  # rows of one train_and_get_recommendations batch (each starts a job)
-    # Reserved concurrency of the train function, opt-in: Lambda keeps 100 of the account's concurrency
-    # unreserved and new accounts have less, so a reservation can fail the first deploy.
-    concurrent_starts: int | None = None
+    instance_type: str = settings.TRAINING_INSTANCE_TYPE.field()
+    volume_gb: int = settings.TRAINING_VOLUME_GB.field()
+    max_runtime_seconds: int = settings.TRAINING_MAX_RUNTIME.field()
+    max_jobs_per_batch: int = settings.MAX_JOBS_PER_BATCH.field()
+    concurrent_starts: int | None = settings.CONCURRENT_STARTS.field()
 
 
 @dataclass(frozen=True)
 class EndpointConfig:
-    type: str = "realtime"
-    instance_type: str = DEFAULT_INSTANCE_TYPE
-    instance_count: int = 1
-    serverless_memory_mb: int = 2048
-    serverless_max_concurrency: int = 5
+    type: str = settings.ENDPOINT_TYPE.field()
+    instance_type: str = settings.ENDPOINT_INSTANCE_TYPE.field()
+    instance_count: int = settings.ENDPOINT_INSTANCE_COUNT.field()
+    serverless_memory_mb: int = settings.SERVERLESS_MEMORY.field()
+    serverless_max_concurrency: int = settings.SERVERLESS_CONCURRENCY.field()
 
 
 @dataclass(frozen=True)
 class SparkConfig:
     """``engine=spark``: ALS on an EMR Serverless application (off by default; docs/scaling.md)."""
 
-    enabled: bool = False
-    release_label: str = "emr-7.9.0"  # Spark 3.5.5, which the Snowflake Spark connector supports
-    connector_packages: str = "net.snowflake:spark-snowflake_2.12:3.1.1"
-    max_runtime_minutes: int = 120
-    max_vcpu: int = 64  # the application's ceiling across all its job runs
-    max_memory_gb: int = 256
+    enabled: bool = settings.SPARK_ENABLED.field()
+    release_label: str = settings.SPARK_RELEASE.field()
+    connector_packages: str = settings.SPARK_PACKAGES.field()
+    max_runtime_minutes: int = settings.SPARK_MAX_RUNTIME_MINUTES.field()
+    max_vcpu: int = settings.SPARK_MAX_VCPU.field()
+    max_memory_gb: int = settings.SPARK_MAX_MEMORY_GB.field()
 
 
 @dataclass(frozen=True)
 class ApiConfig:
-    throttle_rate_limit: int = 50
-    throttle_burst_limit: int = 100
+    throttle_rate_limit: int = settings.THROTTLE_RATE.field()
+    throttle_burst_limit: int = settings.THROTTLE_BURST.field()
 
 
 @dataclass(frozen=True)
@@ -105,7 +101,7 @@ class AlarmsConfig:
 
     email: str | None = None  # None: the topic has no subscription (subscribe to it yourself)
     models: tuple[str, ...] = ()  # model names whose endpoints get 5xx, ModelError and p99 latency alarms
-    latency_p99_ms: int = 1000
+    latency_p99_ms: int = settings.LATENCY_P99_MS.field()
 
 
 @dataclass(frozen=True)
@@ -115,18 +111,17 @@ class PipelineConfig:
     name: str
     account: str | None
     region: str | None
-    resource_prefix: str
-    snowflake: SnowflakeConfig
+    resource_prefix: str = settings.RESOURCE_PREFIX.field()
+    snowflake: SnowflakeConfig = field(default_factory=SnowflakeConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
-    log_retention_days: int = 30
+    log_retention_days: int = settings.LOG_RETENTION.field()
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
     # False for a shared account whose API Gateway CloudWatch role is someone else's: no account stack for it.
-    manage_api_gateway_account_role: bool = True
+    manage_api_gateway_account_role: bool = settings.MANAGE_API_GATEWAY_ACCOUNT_ROLE.field()
     spark: SparkConfig = field(default_factory=SparkConfig)
-    # Hours without invocations after which the hourly sweep takes an endpoint down (None: no sweep).
-    endpoint_idle_hours: int | None = None
+    endpoint_idle_hours: int | None = settings.ENDPOINT_IDLE_HOURS.field()  # None: no sweep
 
     @property
     def stack_name(self) -> str:
@@ -145,33 +140,17 @@ class PipelineConfig:
 
         Where to connect to Snowflake and the secret's ARN -- never a credential.
         """
-        sf = self.snowflake
-        values = {
-            "RESOURCE_PREFIX": self.resource_prefix,
-            "TRAINING_IMAGE_URI": image_uri,
-            "SAGEMAKER_ROLE_ARN": sagemaker_role_arn,  # training jobs
-            "SAGEMAKER_HOSTING_ROLE_ARN": hosting_role_arn,  # models behind endpoints
-            "ARTIFACT_BUCKET": bucket,
-            "SNOWFLAKE_ACCOUNT": sf.account,
-            "SNOWFLAKE_USER": sf.training_user,
-            "SNOWFLAKE_ROLE": sf.training_role,
-            "SNOWFLAKE_WAREHOUSE": sf.warehouse,
-            "SNOWFLAKE_DATABASE": sf.database,
-            "SNOWFLAKE_SCHEMA": sf.schema,
-            "SNOWFLAKE_SECRET_ARN": secret_arn,
-            "SNOWFLAKE_AUTH": sf.auth if sf.auth != KEY_PAIR else None,
-            "TRAINING_INSTANCE_TYPE": self.training.instance_type,
-            "TRAINING_VOLUME_GB": str(self.training.volume_gb),
-            "TRAINING_MAX_RUNTIME_S": str(self.training.max_runtime_seconds),
-            "TRAINING_MAX_JOBS_PER_BATCH": str(self.training.max_jobs_per_batch),
-            "ENDPOINT_TYPE": self.endpoint.type,
-            "ENDPOINT_INSTANCE_TYPE": self.endpoint.instance_type,
-            "ENDPOINT_INSTANCE_COUNT": str(self.endpoint.instance_count),
-            "SERVERLESS_MEMORY_MB": str(self.endpoint.serverless_memory_mb),
-            "SERVERLESS_MAX_CONCURRENCY": str(self.endpoint.serverless_max_concurrency),
-            "LOG_RETENTION_DAYS": str(self.log_retention_days),  # for SageMaker's own log groups
+        supplied = {
+            settings.IMAGE_URI: image_uri,
+            settings.TRAINING_ROLE_ARN: sagemaker_role_arn,  # training jobs
+            settings.HOSTING_ROLE_ARN: hosting_role_arn,  # models behind endpoints
+            settings.ARTIFACT_BUCKET: bucket,
+            settings.SECRET_ARN: secret_arn,
         }
-        return {key: value for key, value in values.items() if value}
+        sections = (self, self.snowflake, self.training, self.endpoint)
+        # ENDPOINT_IDLE_HOURS is the sweep's alone (stacks.idle_endpoint_sweep).
+        values = settings.environment(*sections, leave_out=(settings.ENDPOINT_IDLE_HOURS,))
+        return {**values, **settings.variables(supplied)}
 
 
 class _Reader:
@@ -218,6 +197,32 @@ class _Reader:
         for child in self.children:
             child.check_known()
 
+    def setting(self, setting: Setting, *, required: bool = False) -> Any:
+        """The value of a declared setting (``pipeline_shared.settings``) held by this mapping, or its default.
+
+        cdk.json holds each value as its JSON type: ``"30"`` is not a number there, nor ``"true"`` a flag.
+        A null reads as absent for text and for settings without a default.
+        """
+        name = (setting.key or "").rsplit(".", 1)[-1]
+        value = self.get(name)
+        json_type = setting.rule.json_type
+        absent = value is None and (json_type is str or setting.default is None or not self.has(name))
+        if absent or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise ConfigError(f'cdk.json: context {self.key(name)} is missing: set it, e.g. "{setting.example}".')
+            return setting.default
+        if not isinstance(value, json_type) or (json_type is int and isinstance(value, bool)):
+            raise ConfigError(f"cdk.json: context {self.key(name)} {setting.rule.refusal()}.")
+        try:
+            return setting.parse(value)
+        except SettingError as exc:
+            raise ConfigError(f"cdk.json: context {self.key(name)} {exc}.") from None
+
+    def section(self, cls: type[T]) -> T:
+        """The dataclass ``cls`` with each of its declared settings read from this mapping."""
+        declared = {f.name: f.metadata["setting"] for f in fields(cls) if "setting" in f.metadata}  # type: ignore[arg-type]
+        return cls(**{name: self.setting(setting) for name, setting in declared.items()})
+
     def text(self, name: str, example: str, *, required: bool = True, pattern: str | None = None) -> str | None:
         value = self.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -239,31 +244,12 @@ class _Reader:
             )
         return identifier
 
-    def number(self, name: str, default: int, low: int, high: int) -> int:
-        value = self.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"cdk.json: context {self.key(name)} must be a whole number from {low} to {high}.")
-        return value
-
-    def optional_number(self, name: str, low: int, high: int) -> int | None:
-        """A whole number from ``low`` to ``high``, or None where the key is absent (or null)."""
-        return None if self.get(name) is None else self.number(name, low, low, high)
-
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.get(name, default)
-        if not isinstance(value, bool):
-            raise ConfigError(f"cdk.json: context {self.key(name)} must be true or false.")
-        return value
-
     def identifiers(self, name: str, example: str) -> tuple[str, ...]:
         values = self.get(name, [])
         if not isinstance(values, list):
             raise ConfigError(f'cdk.json: context {self.key(name)} must be a list, e.g. ["{example}"].')
         reader = _Reader({str(i): v for i, v in enumerate(values)}, self.key(name))
         return tuple(reader.identifier(str(i), example) or "" for i in range(len(values)))
-
-
-_INSTANCE = INSTANCE_TYPE_PATTERN.pattern
 
 
 def load_environments(context: Mapping[str, Any] | None) -> list[PipelineConfig]:
@@ -314,14 +300,11 @@ def _check_isolation(configs: list[PipelineConfig]) -> None:
 def _environment(name: str, env: _Reader) -> PipelineConfig:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", name):
         raise ConfigError(f'cdk.json: environment name "{name}" must be letters, digits and hyphens, e.g. "dev".')
-    prefix = env.text("resourcePrefix", "movielens-dev", required=False) or f"movielens-{name.lower()}"
-    if not is_resource_prefix(prefix):
-        raise ConfigError(
-            f"cdk.json: context {env.key('resourcePrefix')} must be lower-case letters, digits and hyphens, "
-            f'at most {MAX_PREFIX} characters, e.g. "movielens-dev".'
-        )
+    prefix = env.setting(settings.RESOURCE_PREFIX)
+    if prefix is None:  # the default, checked as if given: a long environment name makes it too long
+        prefix = _Reader({"resourcePrefix": f"movielens-{name.lower()}"}, env.path).setting(settings.RESOURCE_PREFIX)
     sf = env.child("snowflake")
-    auth = sf.text("auth", KEY_PAIR, required=False, pattern="|".join(AUTH_METHODS)) or KEY_PAIR
+    auth = sf.setting(settings.AUTH)
     if auth == WORKLOAD_IDENTITY:
         keys = ("secretName", "secretArn", "trainingSecretName", "trainingSecretArn", "secretKmsKeyArn")
         present = [k for k in keys if sf.has(k)]
@@ -341,14 +324,14 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
             f"cdk.json: context {sf.key('trainingSecretName')} names the same secret as {sf.key('secretName')}: "
             "training jobs get their own Snowflake user and key, so that they never hold the DDL user's."
         )
-    user = sf.identifier("user", "RECOMMENDER_ADMIN") or ""
-    training_user = sf.identifier("trainingUser", "RECOMMENDER_TRAINER") or ""
+    user = sf.setting(settings.ADMIN_USER, required=True)
+    training_user = sf.setting(settings.TRAINING_USER, required=True)
     if training_user == user:
         raise ConfigError(
             f"cdk.json: context {sf.key('trainingUser')} must be another Snowflake user than {sf.key('user')} "
             '(the DDL user): create one for training jobs, e.g. "RECOMMENDER_TRAINER" (see README, Snowflake roles).'
         )
-    training_role = sf.identifier("trainingRole", "RECOMMENDER_TRAINER") or ""
+    training_role = sf.setting(settings.TRAINING_ROLE, required=True)
     if training_role in PRIVILEGED_ROLES:
         raise ConfigError(
             f"cdk.json: context {sf.key('trainingRole')} must be a role that may only read the input tables and "
@@ -357,12 +340,12 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         )
     default_integration = prefix.upper().replace("-", "_") + "_API"
     snowflake = SnowflakeConfig(
-        account=sf.text("account", "myorg-myaccount", pattern=SNOWFLAKE_ACCOUNT.pattern) or "",
+        account=sf.setting(settings.SNOWFLAKE_ACCOUNT, required=True),
         user=user,
-        role=sf.identifier("role", "RECOMMENDER_DEPLOYER") or "",
-        warehouse=sf.identifier("warehouse", "COMPUTE_WH") or "",
-        database=sf.identifier("database", "MOVIELENS") or "",
-        schema=sf.identifier("schema", "PUBLIC", required=False) or "PUBLIC",
+        role=sf.setting(settings.ADMIN_ROLE, required=True),
+        warehouse=sf.setting(settings.WAREHOUSE, required=True),
+        database=sf.setting(settings.DATABASE, required=True),
+        schema=sf.setting(settings.SCHEMA),
         secret_name=secret_name,
         secret_arn=secret_arn,
         training_user=training_user,
@@ -370,48 +353,26 @@ def _environment(name: str, env: _Reader) -> PipelineConfig:
         training_secret_name=training_secret_name,
         training_secret_arn=training_secret_arn,
         grant_roles=sf.identifiers("grantRoles", "ANALYST"),
-        integration_name=sf.identifier("integrationName", default_integration, required=False) or default_integration,
-        retain_integration=sf.flag("retainIntegration", False),
-        detach=sf.flag("detach", False),
+        integration_name=sf.setting(settings.INTEGRATION_NAME) or default_integration,
+        retain_integration=sf.setting(settings.RETAIN_INTEGRATION),
+        detach=sf.setting(settings.DETACH),
         auth=auth,
         secret_kms_key_arn=_kms_key_arn(sf),
     )
-    training, endpoint, api = env.child("training"), env.child("endpoint"), env.child("api")
-    endpoint_type = endpoint.text("type", "realtime", required=False, pattern="realtime|serverless") or "realtime"
-    memory = endpoint.number("serverlessMemoryMb", 2048, 1024, 6144)
-    if memory % 1024:
-        raise ConfigError(f"cdk.json: context {endpoint.key('serverlessMemoryMb')} must be a multiple of 1024.")
     return PipelineConfig(
         name=name,
         account=env.text("account", "123456789012", required=False, pattern=r"\d{12}"),
         region=_region(env),
         resource_prefix=prefix,
         snowflake=snowflake,
-        training=TrainingConfig(
-            instance_type=training.text("instanceType", DEFAULT_INSTANCE_TYPE, required=False, pattern=_INSTANCE)
-            or DEFAULT_INSTANCE_TYPE,
-            volume_gb=training.number("volumeGb", 30, 1, 16384),
-            max_runtime_seconds=training.number("maxRuntimeSeconds", 3600, 60, 28 * 24 * 3600),
-            max_jobs_per_batch=training.number("maxJobsPerBatch", 3, 1, 10),
-            concurrent_starts=training.optional_number("concurrentStarts", 1, 50),
-        ),
-        endpoint=EndpointConfig(
-            type=endpoint_type,
-            instance_type=endpoint.text("instanceType", DEFAULT_INSTANCE_TYPE, required=False, pattern=_INSTANCE)
-            or DEFAULT_INSTANCE_TYPE,
-            instance_count=endpoint.number("instanceCount", 1, 1, 100),
-            serverless_memory_mb=memory,
-            serverless_max_concurrency=endpoint.number("serverlessMaxConcurrency", 5, 1, 200),
-        ),
+        training=env.child("training").section(TrainingConfig),
+        endpoint=env.child("endpoint").section(EndpointConfig),
         spark=_spark(env.child("spark"), auth),
-        api=ApiConfig(
-            throttle_rate_limit=api.number("throttleRateLimit", 50, 1, 10000),
-            throttle_burst_limit=api.number("throttleBurstLimit", 100, 1, 5000),
-        ),
-        log_retention_days=_retention_days(env),
+        api=env.child("api").section(ApiConfig),
+        log_retention_days=env.setting(settings.LOG_RETENTION),
         alarms=_alarms(env.child("alarms"), prefix),
-        manage_api_gateway_account_role=env.flag("manageApiGatewayAccountRole", True),
-        endpoint_idle_hours=env.optional_number("endpointIdleHours", 1, 720),
+        manage_api_gateway_account_role=env.setting(settings.MANAGE_API_GATEWAY_ACCOUNT_ROLE),
+        endpoint_idle_hours=env.setting(settings.ENDPOINT_IDLE_HOURS),
     )
 
 
@@ -438,11 +399,11 @@ def _alarms(alarms: _Reader, prefix: str) -> AlarmsConfig:
             ) from None
     if len(set(names)) != len(names):
         raise ConfigError(f"cdk.json: context {alarms.key('models')} names a model twice: list each once.")
-    return AlarmsConfig(email=email, models=tuple(names), latency_p99_ms=alarms.number("latencyP99Ms", 1000, 1, 60000))
+    return AlarmsConfig(email=email, models=tuple(names), latency_p99_ms=alarms.setting(settings.LATENCY_P99_MS))
 
 
 def _region(env: _Reader) -> str | None:
-    region = env.text("region", "us-east-1", required=False, pattern=r"[a-z]{2}(-[a-z]+)+-\d")
+    region = env.setting(settings.AWS_REGION)
     if region and region.startswith("cn-"):
         raise ConfigError(
             f"cdk.json: context {env.key('region')} is an AWS China region, where Snowflake offers no API "
@@ -493,40 +454,13 @@ def _secret(sf: _Reader, name_key: str, arn_key: str, example: str) -> tuple[str
 
 
 def _spark(spark: _Reader, auth: str) -> SparkConfig:
-    enabled = spark.flag("enabled", False)
-    if enabled and auth == WORKLOAD_IDENTITY:
+    config = spark.section(SparkConfig)
+    if config.enabled and auth == WORKLOAD_IDENTITY:
         raise ConfigError(
             f'cdk.json: context {spark.key("enabled")} needs snowflake.auth "keypair": the Snowflake Spark '
             "connector signs in with the training user's key, not with workload identity."
         )
-    defaults = SparkConfig()
-    return SparkConfig(
-        enabled=enabled,
-        release_label=spark.text("releaseLabel", defaults.release_label, required=False, pattern=r"emr-\d+\.\d+\.\d+")
-        or defaults.release_label,
-        connector_packages=spark.text(
-            "connectorPackages",
-            defaults.connector_packages,
-            required=False,
-            pattern=r"[\w.-]+:[\w.-]+:[\w.-]+(,[\w.-]+:[\w.-]+:[\w.-]+)*",
-        )
-        or defaults.connector_packages,
-        max_runtime_minutes=spark.number("maxRuntimeMinutes", defaults.max_runtime_minutes, 5, 7 * 24 * 60),
-        max_vcpu=spark.number("maxVcpu", defaults.max_vcpu, 4, 4000),
-        max_memory_gb=spark.number("maxMemoryGb", defaults.max_memory_gb, 16, 16000),
-    )
-
-
-RETENTION_DAYS = LOG_RETENTION_DAYS
-
-
-def _retention_days(env: _Reader) -> int:
-    days = env.number("logRetentionDays", 30, 1, max(RETENTION_DAYS))
-    if days not in RETENTION_DAYS:
-        raise ConfigError(
-            f"cdk.json: context {env.key('logRetentionDays')} must be one of {', '.join(map(str, RETENTION_DAYS))}."
-        )
-    return days
+    return config
 
 
 def load_environment(name: str, cdk_json: Path = CDK_JSON) -> PipelineConfig:

@@ -18,6 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from external_functions.deployment_records import FOLDER
+from pipeline_shared import settings
 from stacks.nag import acknowledge_wildcards
 from stacks.python_function import PythonFunction
 
@@ -44,11 +45,13 @@ class IdleEndpointSweep(Construct):
             description=f"Takes down {prefix}'s endpoints with no invocations for {idle_hours} h",
             log_retention=log_retention,
             timeout=Duration.minutes(5),
-            environment={
-                "RESOURCE_PREFIX": prefix,
-                "ARTIFACT_BUCKET": bucket.bucket_name,
-                "ENDPOINT_IDLE_HOURS": str(idle_hours),
-            },
+            environment=settings.variables(
+                {
+                    settings.RESOURCE_PREFIX: prefix,
+                    settings.ARTIFACT_BUCKET: bucket.bucket_name,
+                    settings.ENDPOINT_IDLE_HOURS: idle_hours,
+                }
+            ),
             tracing=True,
         )
         self.rule = events.Rule(

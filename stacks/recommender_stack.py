@@ -17,7 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE
-from pipeline_shared.credentials import KEY_PAIR
+from pipeline_shared.settings import KEY_PAIR
 from stacks.config import PipelineConfig, SnowflakeConfig
 from stacks.container_image import ContainerImage
 from stacks.external_function_api import ExternalFunctionApi

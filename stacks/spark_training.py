@@ -28,6 +28,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from pipeline_shared import settings
 from pipeline_shared.resources import PIPELINE_TAG
 from stacks.config import SparkConfig
 from stacks.nag import acknowledge_wildcards
@@ -98,13 +99,12 @@ class SparkTraining(Construct):
 
     def let_start(self, function: lambda_.Function) -> None:
         """Give ``function`` (the train Lambda) what ``engine=spark`` needs: settings, StartJobRun, PassRole."""
-        for name, value in {
-            "SPARK_APPLICATION_ID": self.application.attr_application_id,
-            "SPARK_JOB_ROLE_ARN": self.role.role_arn,
-            "SPARK_ENTRY_POINT": self.script.s3_object_url,
-            "SPARK_CONNECTOR_PACKAGES": self.config.connector_packages,
-            "SPARK_MAX_RUNTIME_MINUTES": str(self.config.max_runtime_minutes),
-        }.items():
+        supplied = {
+            settings.SPARK_APPLICATION_ID: self.application.attr_application_id,
+            settings.SPARK_JOB_ROLE_ARN: self.role.role_arn,
+            settings.SPARK_ENTRY_POINT: self.script.s3_object_url,
+        }
+        for name, value in {**settings.environment(self.config), **settings.variables(supplied)}.items():
             function.add_environment(name, value)
         application = self.application.attr_arn
         function.add_to_role_policy(

@@ -26,7 +26,7 @@ from external_functions.protocol import (
 )
 from external_functions.settings import Environment, HostingSettings, MisconfiguredError, TrainingSettings
 from external_functions.spark import SparkSettings
-from pipeline_shared import InputError, resources
+from pipeline_shared import InputError, resources, settings
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.logs import count, log
 
@@ -84,7 +84,7 @@ def _count(function: str, outcome: str, rows: int) -> None:
 def _records(env: Environment) -> status.Undeployed:
     """A model's undeployment record; the bucket is read only when a model has no endpoint."""
     return lambda model: deployment_records.last_undeployed(
-        aws.s3(), env.required("ARTIFACT_BUCKET"), env.prefix(), model
+        aws.s3(), env.required(settings.ARTIFACT_BUCKET), env.prefix(), model
     )
 
 
@@ -135,7 +135,7 @@ def undeploy_handler(event: dict[str, Any], context: Any) -> dict:
 
 
 def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str, Any]]:
-    prefix, bucket, function = env.prefix(), env.required("ARTIFACT_BUCKET"), BY_PATH["undeploy"].label
+    prefix, bucket, function = env.prefix(), env.required(settings.ARTIFACT_BUCKET), BY_PATH["undeploy"].label
     models = [(row.number, resources.model_name(row.args[0], prefix, row=row.number)) for row in batch.rows]
     sagemaker, s3 = aws.Budgeted(aws.sagemaker(), deadline, function), aws.Budgeted(aws.s3(), deadline, function)
     answers = []

@@ -9,15 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from external_functions.protocol import ExternalFunctionError
-from pipeline_shared.resources import (
-    DEFAULT_INSTANCE_TYPE,
-    LOG_RETENTION_DAYS,
-    MAX_PREFIX,
-    is_instance_type,
-    is_resource_prefix,
-)
+from pipeline_shared import settings
+from pipeline_shared.settings import Setting, SettingError
 
 
 class MisconfiguredError(ExternalFunctionError):
@@ -28,7 +24,7 @@ class MisconfiguredError(ExternalFunctionError):
 
 @dataclass(frozen=True)
 class Environment:
-    """Typed access to environment variables with clear errors."""
+    """The declared settings (``pipeline_shared.settings``) read from environment variables, with clear errors."""
 
     values: Mapping[str, str]
     function: str
@@ -37,43 +33,34 @@ class Environment:
     def current(cls, function: str) -> Environment:
         return cls(dict(os.environ), function)
 
-    def required(self, name: str) -> str:
-        value = self.values.get(name, "").strip()
-        if not value:
-            raise MisconfiguredError(
-                f"The {self.function} function is misconfigured: environment variable {name} is missing; "
-                "redeploy the stack."
-            )
-        return value
-
-    def optional(self, name: str, default: str | None = None) -> str | None:
-        value = self.values.get(name, "").strip()
-        return value or default
-
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
-        raw = self.optional(name)
-        if raw is None:
-            return default
+    def get(self, setting: Setting, *, required: bool = False) -> Any:
+        """The setting's value from its variable, else its default (None when it has none and is not required)."""
+        name = setting.variable or ""
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            if required and setting.default is None:
+                raise MisconfiguredError(
+                    f"The {self.function} function is misconfigured: environment variable {name} is missing; "
+                    "redeploy the stack."
+                )
+            return setting.default
         try:
-            value = int(raw)
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
+            return setting.parse(raw)
+        except SettingError as exc:
             raise MisconfiguredError(
-                f"The {self.function} function is misconfigured: {name} must be a whole number "
-                f"from {low} to {high}; redeploy the stack."
-            )
-        return value
+                f"The {self.function} function is misconfigured: {name} {exc}; redeploy the stack."
+            ) from None
+
+    def given(self, setting: Setting) -> bool:
+        """True where the setting's variable is set (not blank)."""
+        return bool(self.values.get(setting.variable or "", "").strip())
+
+    def required(self, setting: Setting) -> Any:
+        return self.get(setting, required=True)
 
     def prefix(self) -> str:
         """The resource-name prefix shared by every SageMaker object of this pipeline."""
-        prefix = self.required("RESOURCE_PREFIX")
-        if not is_resource_prefix(prefix):
-            raise MisconfiguredError(
-                f"The {self.function} function is misconfigured: RESOURCE_PREFIX must be lower-case "
-                f"letters, digits and hyphens, at most {MAX_PREFIX} characters; redeploy the stack."
-            )
-        return prefix
+        return str(self.required(settings.RESOURCE_PREFIX))
 
 
 @dataclass(frozen=True)
@@ -91,31 +78,24 @@ class TrainingSettings:
 
     @classmethod
     def from_env(cls, env: Environment) -> TrainingSettings:
-        snowflake = {
-            "snowflake_account": env.required("SNOWFLAKE_ACCOUNT"),
-            "snowflake_user": env.required("SNOWFLAKE_USER"),
-        }
         # No host, port or protocol: the job reaches Snowflake by account identifier -- PrivateLink too,
         # as ``<account>.privatelink`` (https://docs.snowflake.com/en/user-guide/admin-security-privatelink;
         # the connector builds ``<account>.snowflakecomputing.com`` from it) -- so nothing a Lambda forwards
         # points a job at another server. Local mode's SageMaker stand-in adds the stand-in's address itself.
-        for key in ("ROLE", "WAREHOUSE", "DATABASE", "SCHEMA", "SECRET_ARN", "AUTH"):
-            value = env.optional(f"SNOWFLAKE_{key}")
-            if value:
-                snowflake[f"snowflake_{key.lower()}"] = value
-        region = env.optional("AWS_REGION")
-        if region:
-            snowflake["aws_region"] = region
+        snowflake = {}  # what the stack set (absent: the image's default), the account and user always
+        for setting in settings.JOB_CONNECTION:
+            if setting in (settings.SNOWFLAKE_ACCOUNT, settings.TRAINING_USER) or env.given(setting):
+                snowflake[str(setting.hyperparameter)] = setting.text(env.required(setting))
         return cls(
             prefix=env.prefix(),
-            image_uri=env.required("TRAINING_IMAGE_URI"),
-            role_arn=env.required("SAGEMAKER_ROLE_ARN"),
-            bucket=env.required("ARTIFACT_BUCKET"),
-            instance_type=_instance_type(env, "TRAINING_INSTANCE_TYPE"),
-            volume_gb=env.integer("TRAINING_VOLUME_GB", 30, 1, 16384),
-            max_runtime_s=env.integer("TRAINING_MAX_RUNTIME_S", 3600, 60, 28 * 24 * 3600),
-            max_jobs_per_batch=env.integer("TRAINING_MAX_JOBS_PER_BATCH", 3, 1, 10),
-            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, max(LOG_RETENTION_DAYS)),
+            image_uri=env.required(settings.IMAGE_URI),
+            role_arn=env.required(settings.TRAINING_ROLE_ARN),
+            bucket=env.required(settings.ARTIFACT_BUCKET),
+            instance_type=env.get(settings.TRAINING_INSTANCE_TYPE),
+            volume_gb=env.get(settings.TRAINING_VOLUME_GB),
+            max_runtime_s=env.get(settings.TRAINING_MAX_RUNTIME),
+            max_jobs_per_batch=env.get(settings.MAX_JOBS_PER_BATCH),
+            log_retention_days=env.get(settings.LOG_RETENTION),
             snowflake=snowflake,
         )
 
@@ -135,42 +115,20 @@ class HostingSettings:
 
     @classmethod
     def from_env(cls, env: Environment) -> HostingSettings:
-        kind = (env.optional("ENDPOINT_TYPE", "realtime") or "realtime").lower()
-        if kind not in ("realtime", "serverless"):
-            raise MisconfiguredError(
-                f"The {env.function} function is misconfigured: ENDPOINT_TYPE must be 'realtime' or "
-                "'serverless'; redeploy the stack."
-            )
-        memory = env.integer("SERVERLESS_MEMORY_MB", 2048, 1024, 6144)
-        if memory % 1024:
-            raise MisconfiguredError(
-                f"The {env.function} function is misconfigured: SERVERLESS_MEMORY_MB must be a "
-                "multiple of 1024; redeploy the stack."
-            )
         return cls(
             prefix=env.prefix(),
-            image_uri=env.required("TRAINING_IMAGE_URI"),
-            role_arn=env.required("SAGEMAKER_HOSTING_ROLE_ARN"),
-            bucket=env.required("ARTIFACT_BUCKET"),
-            serverless=kind == "serverless",
-            instance_type=_instance_type(env, "ENDPOINT_INSTANCE_TYPE"),
-            instance_count=env.integer("ENDPOINT_INSTANCE_COUNT", 1, 1, 100),
-            memory_mb=memory,
-            max_concurrency=env.integer("SERVERLESS_MAX_CONCURRENCY", 5, 1, 200),
-            log_retention_days=env.integer("LOG_RETENTION_DAYS", 30, 1, max(LOG_RETENTION_DAYS)),
+            image_uri=env.required(settings.IMAGE_URI),
+            role_arn=env.required(settings.HOSTING_ROLE_ARN),
+            bucket=env.required(settings.ARTIFACT_BUCKET),
+            serverless=env.get(settings.ENDPOINT_TYPE) == "serverless",
+            instance_type=env.get(settings.ENDPOINT_INSTANCE_TYPE),
+            instance_count=env.get(settings.ENDPOINT_INSTANCE_COUNT),
+            memory_mb=env.get(settings.SERVERLESS_MEMORY),
+            max_concurrency=env.get(settings.SERVERLESS_CONCURRENCY),
+            log_retention_days=env.get(settings.LOG_RETENTION),
         )
 
 
 def models_uri(bucket: str, prefix: str) -> str:
     """``s3://<bucket>/<prefix>/models/``: where training jobs write models, and all the hosting role may read."""
     return f"s3://{bucket}/{prefix}/models/"
-
-
-def _instance_type(env: Environment, name: str) -> str:
-    value = env.optional(name, DEFAULT_INSTANCE_TYPE) or DEFAULT_INSTANCE_TYPE
-    if not is_instance_type(value):
-        raise MisconfiguredError(
-            f"The {env.function} function is misconfigured: {name} must be a SageMaker instance "
-            f"type such as {DEFAULT_INSTANCE_TYPE} (T2 types are rejected by SageMaker); redeploy the stack."
-        )
-    return value

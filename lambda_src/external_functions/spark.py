@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from external_functions.aws import AWS_ERRORS, upstream_error
-from external_functions.settings import Environment, MisconfiguredError, TrainingSettings
-from pipeline_shared import InputError, resources
+from external_functions.settings import Environment, TrainingSettings
+from pipeline_shared import InputError, resources, settings
 from pipeline_shared.aws_errors import is_not_found
 from pipeline_shared.training_options import BY_NAME, SPARK_DEFAULTS, as_hyperparameter
 
@@ -56,21 +56,15 @@ class SparkSettings:
     @classmethod
     def from_env(cls, env: Environment) -> SparkSettings | None:
         """None where the stack has no Spark application (cdk.json ``spark.enabled`` false)."""
-        application = env.optional("SPARK_APPLICATION_ID")
+        application = env.get(settings.SPARK_APPLICATION_ID)
         if application is None:
             return None
-        entry_point = env.required("SPARK_ENTRY_POINT")
-        if not entry_point.startswith("s3://"):
-            raise MisconfiguredError(
-                f"The {env.function} function is misconfigured: SPARK_ENTRY_POINT must be an s3:// URI; "
-                "redeploy the stack."
-            )
         return cls(
             application_id=application,
-            role_arn=env.required("SPARK_JOB_ROLE_ARN"),
-            entry_point=entry_point,
-            packages=env.required("SPARK_CONNECTOR_PACKAGES"),
-            max_runtime_minutes=env.integer("SPARK_MAX_RUNTIME_MINUTES", 120, 5, 7 * 24 * 60),
+            role_arn=env.required(settings.SPARK_JOB_ROLE_ARN),
+            entry_point=env.required(settings.SPARK_ENTRY_POINT),
+            packages=env.required(settings.SPARK_PACKAGES),
+            max_runtime_minutes=env.get(settings.SPARK_MAX_RUNTIME_MINUTES),
         )
 
 

@@ -1,6 +1,7 @@
 """Scheduled entry point of the idle-endpoint sweep (an EventBridge rule, hourly).
 
-Environment: ``RESOURCE_PREFIX``, ``ARTIFACT_BUCKET`` and ``ENDPOINT_IDLE_HOURS`` (cdk.json ``endpointIdleHours``).
+Environment: ``RESOURCE_PREFIX``, ``ARTIFACT_BUCKET`` and ``ENDPOINT_IDLE_HOURS`` (cdk.json ``endpointIdleHours``),
+read by their declarations in ``pipeline_shared.settings``; a missing or malformed one fails the run naming it.
 Each endpoint's verdict is logged; the sweep publishes ``EndpointsSwept`` (and ``SweepFailures``) in the
 pipeline's metrics namespace, dimension ``service`` = ``idle-endpoint-sweep``. An endpoint that could not be
 judged or deleted is logged and counted, and the others are still swept; the run then fails, so the
@@ -9,18 +10,17 @@ Lambda's error alarm fires.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 from external_functions import aws
 from external_functions.protocol import ExternalFunctionError
+from external_functions.settings import Environment
 from idle_endpoints.sweep import Verdict, sweep
+from pipeline_shared import settings
 from pipeline_shared.logs import count, log
-from pipeline_shared.resources import is_resource_prefix
 
 SERVICE = "idle-endpoint-sweep"
-MAX_IDLE_HOURS = 720  # 30 days
 
 
 class SweepFailedError(RuntimeError):
@@ -53,13 +53,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _settings() -> tuple[str, str, int]:
-    prefix = os.environ.get("RESOURCE_PREFIX", "")
-    bucket = os.environ.get("ARTIFACT_BUCKET", "")
-    hours = os.environ.get("ENDPOINT_IDLE_HOURS", "")
-    if not is_resource_prefix(prefix) or not bucket:
-        raise SweepFailedError("RESOURCE_PREFIX and ARTIFACT_BUCKET must be set: redeploy the stack.")
-    if not hours.isdigit() or not 1 <= int(hours) <= MAX_IDLE_HOURS:
-        raise SweepFailedError(
-            f"ENDPOINT_IDLE_HOURS must be a whole number from 1 to {MAX_IDLE_HOURS}: redeploy the stack."
-        )
-    return prefix, bucket, int(hours)
+    env = Environment.current(SERVICE)
+    return env.prefix(), env.required(settings.ARTIFACT_BUCKET), env.required(settings.ENDPOINT_IDLE_HOURS)

@@ -14,12 +14,12 @@ from snowflake.connector.cursor import SnowflakeCursor
 from snowflake.connector.errors import Error as SnowflakeError
 
 from pipeline_shared.credentials import (
-    WORKLOAD_IDENTITY,
     CredentialsError,
     fetch_credentials,
     password_secret_allowed,
     workload_identity,
 )
+from pipeline_shared.settings import WORKLOAD_IDENTITY
 from snowflake_integration.lifecycle import SetupFailedError, one_line
 from snowflake_integration.properties import ConnectionProperties
 

@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from pipeline_shared.identifiers import SECRET_ARN, SNOWFLAKE_ACCOUNT, SNOWFLAKE_HOST
+from pipeline_shared.settings import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
 from snowflake_integration.statements import (
     Integration,
     InvalidPropertyError,

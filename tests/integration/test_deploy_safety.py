@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from external_functions import aws, handlers
+from external_functions.settings import MisconfiguredError
 from idle_endpoints import handler as sweep_handler
 from idle_endpoints.sweep import sweep
 from local_mode.sagemaker import report_endpoint
@@ -337,9 +338,7 @@ def test_the_sweep_handler_reads_its_settings_and_counts_what_it_swept(
     printed = capsys.readouterr().out
     assert '"EndpointsSwept":[0.0]' in printed and "kept: younger than the window" in printed
     monkeypatch.setenv("ENDPOINT_IDLE_HOURS", "0")
-    with pytest.raises(
-        sweep_handler.SweepFailedError, match="ENDPOINT_IDLE_HOURS must be a whole number from 1 to 720"
-    ):
+    with pytest.raises(MisconfiguredError, match="ENDPOINT_IDLE_HOURS must be a whole number from 1 to 720"):
         sweep_handler.handler({}, None)
 
 

@@ -160,3 +160,41 @@ def test_source_digest_follows_every_package(tmp_path: Path):
     (shared / "__pycache__").mkdir()
     (shared / "__pycache__" / "rules.cpython-311.pyc").write_bytes(b"cache")
     assert before != after == source_digest([own, shared])
+
+
+# What the python3.13 Lambda runtime provides besides the standard library (AWS SDK for Python and its dependencies).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+@pytest.mark.parametrize(
+    ("packages", "handler"),
+    [
+        (("external_functions", "pipeline_shared"), "external_functions.handlers"),
+        (("idle_endpoints", "external_functions", "pipeline_shared"), "idle_endpoints.handler"),
+        (("sagemaker_cleanup", "pipeline_shared"), "sagemaker_cleanup.handler"),
+    ],
+    ids=["external-functions", "idle-endpoint-sweep", "sagemaker-cleanup"],
+)
+def test_a_pure_python_asset_imports_its_handler_with_only_what_the_lambda_runtime_has(
+    packages: tuple[str, ...], handler: str, tmp_path: Path
+) -> None:
+    """A module the asset does not carry (cryptography, the Snowflake connector) fails here, not in AWS."""
+    import subprocess
+    import sys
+
+    import boto3
+
+    asset = tmp_path / "asset"
+    asset.mkdir()
+    assert bundled(asset, *packages) is True
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    site = Path(boto3.__file__).parents[1]
+    for name in RUNTIME_PACKAGES:
+        source = site / name if (site / name).is_dir() else site / f"{name}.py"
+        (runtime / source.name).symlink_to(source)
+    code = f"import sys; sys.path[:0] = [{str(asset)!r}, {str(runtime)!r}]; import {handler}"
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -9,21 +9,15 @@ Secrets Manager secret that holds them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pipeline_shared import settings
 from pipeline_shared.bulk_load import WRITE_ROWS_PER_S, WriteTimeout
-from pipeline_shared.credentials import AUTH_METHODS, KEY_PAIR, WORKLOAD_IDENTITY
-from pipeline_shared.identifiers import (
-    SECRET_ARN,
-    SNOWFLAKE_ACCOUNT,
-    SNOWFLAKE_HOST,
-    InvalidIdentifierError,
-    TableName,
-)
+from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+from pipeline_shared.settings import KEY_PAIR, WORKLOAD_IDENTITY, Setting, SettingError
 from pipeline_shared.training_options import (
     ALGORITHMS,
     GRADED_EASE_OPTIONS,
@@ -35,10 +29,6 @@ from pipeline_shared.training_options import (
 )
 
 T = TypeVar("T")
-
-
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
-_OBJECT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
 
 
 class HyperparameterError(ValueError):
@@ -61,8 +51,10 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     aws_region: str | None = None
-    lock_timeout: int = 150  # seconds the swap's DELETE waits for another transaction's lock; below its limit
-    timeout: int = 180  # seconds before a Snowflake that stopped answering fails the job; each other statement's limit
+    # seconds the swap's DELETE waits for another transaction's lock; below its limit
+    lock_timeout: int = settings.LOCK_TIMEOUT.default
+    # seconds before a Snowflake that stopped answering fails the job; each other statement's limit
+    timeout: int = settings.STATEMENT_TIMEOUT.default
     write_timeout: int | None = None  # each write statement's limit; None: ``timeout`` + 1 s per 1,000 rows written
 
     @property
@@ -184,19 +176,6 @@ class JobConfig:
         }
 
 
-def _integer(low: int, high: int) -> Callable[[str, str], int]:
-    def parse(key: str, raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            value = low - 1
-        if not low <= value <= high:
-            raise HyperparameterError(f"Hyperparameter '{key}' must be a whole number from {low} to {high}.")
-        return value
-
-    return parse
-
-
 def _option(key: str, raw: str) -> int | float | str:
     """A training option, by the rule the train Lambda checked it with before starting the job."""
     option = next(o for o in OPTIONS if o.name == key)
@@ -206,12 +185,14 @@ def _option(key: str, raw: str) -> int | float | str:
         raise HyperparameterError(f"Hyperparameter '{key}' {exc}, got {raw.strip()[:40]!r}.") from None
 
 
-def _matching(pattern: re.Pattern[str], example: str) -> Callable[[str, str], str]:
-    def parse(key: str, raw: str) -> str:
-        value = raw.strip()
-        if not pattern.fullmatch(value):
-            raise HyperparameterError(f"Hyperparameter '{key}' is malformed: expected something like {example}.")
-        return value
+def _setting(setting: Setting) -> Callable[[str, str], Any]:
+    """A connection hyperparameter, by the rule the stack and the Lambdas read the same setting with."""
+
+    def parse(key: str, raw: str) -> Any:
+        try:
+            return setting.parse(raw)
+        except SettingError as exc:
+            raise HyperparameterError(f"Hyperparameter '{key}' {exc}.") from None
 
     return parse
 
@@ -223,40 +204,10 @@ def _table(key: str, raw: str) -> TableName:
         raise HyperparameterError(str(exc)) from None
 
 
-def _auth(key: str, raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in AUTH_METHODS:
-        raise HyperparameterError(f"Hyperparameter '{key}' must be {' or '.join(repr(m) for m in AUTH_METHODS)}.")
-    return value
-
-
-def _protocol(key: str, raw: str) -> str:
-    value = raw.strip().lower()
-    if value not in ("http", "https"):
-        raise HyperparameterError(f"Hyperparameter '{key}' must be 'https' (or 'http' for a local stand-in).")
-    return value
-
-
 _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "input_table": _table,
     "output_table": _table,
-    "snowflake_account": _matching(SNOWFLAKE_ACCOUNT, "'myorg-myaccount'"),
-    "snowflake_user": _matching(_OBJECT, "'SAGEMAKER_SVC'"),
-    "snowflake_role": _matching(_OBJECT, "'RECOMMENDER_ROLE'"),
-    "snowflake_warehouse": _matching(_OBJECT, "'COMPUTE_WH'"),
-    "snowflake_database": _matching(_OBJECT, "'MOVIELENS'"),
-    "snowflake_schema": _matching(_OBJECT, "'PUBLIC'"),
-    "snowflake_secret_arn": _matching(
-        SECRET_ARN, "'arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake-key'"
-    ),
-    "snowflake_host": _matching(SNOWFLAKE_HOST, "'myorg-myaccount.privatelink.snowflakecomputing.com'"),
-    "snowflake_port": _integer(1, 65535),
-    "snowflake_protocol": _protocol,
-    "snowflake_auth": _auth,
-    "snowflake_lock_timeout": _integer(0, 43_200),
-    "snowflake_timeout": _integer(5, 3600),
-    "snowflake_write_timeout": _integer(5, 172_800),  # Snowflake's default STATEMENT_TIMEOUT_IN_SECONDS
-    "aws_region": _matching(_REGION, "'us-east-1'"),
+    **{name: _setting(setting) for name, setting in settings.HYPERPARAMETERS.items()},
     **{option.name: _option for option in OPTIONS if option.name != "engine"},  # the engine is the Lambda's choice
 }
 _REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")

@@ -31,12 +31,12 @@ import numpy as np
 
 from pipeline_shared import first_line
 from pipeline_shared.credentials import (
-    WORKLOAD_IDENTITY,
     CredentialsError,
     fetch_credentials,
     password_secret_allowed,
     workload_identity,
 )
+from pipeline_shared.settings import WORKLOAD_IDENTITY
 from recommender import __version__, ranking
 from recommender.config import HyperparameterError, JobConfig, load_hyperparameters
 from recommender.ease import RankerError

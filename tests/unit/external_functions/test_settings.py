@@ -9,6 +9,7 @@ from external_functions.settings import (
     MisconfiguredError,
     TrainingSettings,
 )
+from pipeline_shared import settings as contract
 from pipeline_shared.resources import MAX_PREFIX
 from tests.support.lambda_env import TRAINING_ENV
 
@@ -54,12 +55,12 @@ def misconfigured(build, *, naming):
 @pytest.mark.parametrize("values", [{}, {"RESOURCE_PREFIX": ""}, {"RESOURCE_PREFIX": "   "}, {"OTHER": "x"}])
 def test_required_variable_missing(values):
     misconfigured(
-        lambda: Environment(values=values, function="f").required("RESOURCE_PREFIX"), naming="RESOURCE_PREFIX"
+        lambda: Environment(values=values, function="f").required(contract.RESOURCE_PREFIX), naming="RESOURCE_PREFIX"
     )
 
 
 def test_required_variable_is_stripped():
-    assert env(ARTIFACT_BUCKET="  bucket \n").required("ARTIFACT_BUCKET") == "bucket"
+    assert env(ARTIFACT_BUCKET="  bucket \n").required(contract.ARTIFACT_BUCKET) == "bucket"
 
 
 def test_current_reads_the_process_environment(monkeypatch):
@@ -258,3 +259,50 @@ def test_serverless_memory_accepted(value):
 )
 def test_hosting_integer_out_of_range(name, value):
     misconfigured(lambda: hosting(**{name: value}), naming=name)
+
+
+# --- one contract: what the stack emits, the Lambdas and the training image read back alike -----------------
+
+
+def test_every_declared_variable_the_stack_emits_reads_back_to_the_value_cdk_json_gave():
+    from stacks.config import load_environment
+
+    config = load_environment("prod")
+    emitted = config.lambda_environment(
+        image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/recommender:1",
+        sagemaker_role_arn="arn:aws:iam::123456789012:role/train",
+        hosting_role_arn="arn:aws:iam::123456789012:role/host",
+        bucket="prod-artifacts",
+        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:snowflake/trainer-AbCdEf",
+    )
+    environment = Environment(emitted, "f")
+    sections = {"": config, "snowflake": config.snowflake, "training": config.training, "endpoint": config.endpoint}
+    checked = 0
+    for section in sections.values():
+        for field in section.__dataclass_fields__.values():
+            setting = field.metadata.get("setting")
+            if setting is None or setting.variable is None or setting is contract.ENDPOINT_IDLE_HOURS:
+                continue
+            assert environment.get(setting) == getattr(section, field.name), setting.variable
+            checked += 1
+    assert checked >= 15
+
+
+def test_the_hyperparameters_a_lambda_gives_a_job_are_the_ones_the_image_parses_by_the_same_rules():
+    from recommender.config import KNOWN_HYPERPARAMETERS, parse_hyperparameters
+
+    assert set(contract.HYPERPARAMETERS) <= KNOWN_HYPERPARAMETERS
+    training = TrainingSettings.from_env(env(**TRAINING_ENV, **OPTIONAL_SNOWFLAKE, SNOWFLAKE_AUTH="wif"))
+    config = parse_hyperparameters({"input_table": "DB.S.R", "output_table": "DB.S.RECS", **training.snowflake})
+    assert (config.snowflake.account, config.snowflake.auth, config.snowflake.aws_region) == (
+        "myorg-myaccount",
+        "wif",
+        "eu-west-1",
+    )
+    # a value a Lambda refuses, the image refuses too, by the same sentence
+    error = misconfigured(lambda: TrainingSettings.from_env(env(**TRAINING_ENV, SNOWFLAKE_ROLE="A B")), naming="ROLE")
+    assert 'must be a plain Snowflake identifier, e.g. "RECOMMENDER_TRAINER"' in error.message
+    with pytest.raises(ValueError, match=r"snowflake_role' must be a plain Snowflake identifier, e.g. \"RECOMMENDER_"):
+        parse_hyperparameters(
+            {"input_table": "D.S.R", "output_table": "D.S.O", **training.snowflake, "snowflake_role": "A B"}
+        )

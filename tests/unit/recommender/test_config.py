@@ -33,7 +33,7 @@ def test_minimal_config_uses_defaults():
     assert isinstance(config, JobConfig)
     assert config.input_table == TableName(("MOVIELENS", "PUBLIC", "RATINGS"))
     assert config.output_table.sql == "MOVIELENS.PUBLIC.RECOMMENDATIONS"
-    assert config.snowflake == SnowflakeSettings(account="myorg-myaccount", user="sagemaker_svc")
+    assert config.snowflake == SnowflakeSettings(account="myorg-myaccount", user="SAGEMAKER_SVC")
     assert config.model == ModelParams()
     assert config.top_k == 10
     assert config.validation_fraction == 0.2
@@ -82,7 +82,7 @@ def test_all_keys_as_strings_parse_to_typed_values():
     config = parse_hyperparameters(raw)
     assert config.snowflake == SnowflakeSettings(
         account="myorg-myaccount",
-        user="sagemaker_svc",
+        user="SAGEMAKER_SVC",  # as Snowflake resolves an unquoted name
         role="RECOMMENDER_ROLE",
         warehouse="COMPUTE_WH",
         database="MOVIELENS",

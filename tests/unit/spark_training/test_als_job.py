@@ -69,3 +69,34 @@ def test_replace_statements_delete_and_insert_in_one_transaction():
     assert statements[1:3] == ["BEGIN", "DELETE FROM DB.S.RECS"] and statements[4] == "COMMIT"
     with pytest.raises(als_job.JobError):
         als_job.replace_statements("DB.S.RECS; DROP TABLE X", "DB.S.STAGE")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "RATINGS",
+        "db.s.ratings",
+        "_A$1.B.C",
+        "A" * 255,
+        "A" * 256,
+        "1DB.S.T",
+        "$A",
+        "A.B.C.D",
+        'DB."S".T',
+        "DB.S.T;DROP",
+        "DB..T",
+        "DB.S.T ",
+        "DB S.T",
+        "",
+    ],
+)
+def test_the_uploaded_job_copies_the_table_name_rule_exactly(name: str) -> None:
+    """The job is one uploaded file, so it keeps its own copy of pipeline_shared.identifiers' rule: the same one."""
+    from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+
+    try:
+        TableName.parse(name)
+        shared = True
+    except InvalidIdentifierError:
+        shared = False
+    assert bool(als_job._TABLE.fullmatch(name)) is (shared and name == name.strip())
