@@ -17,7 +17,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := npx --no-install cdk --no-notices
 
 .DEFAULT_GOAL := help
-.PHONY: help install snowflake-bootstrap local test test-fast test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving bench-write-back synth snapshot diff deploy destroy clean
+.PHONY: help install snowflake-bootstrap local test test-fast typecheck test-image review lint format bench bench-ranking bench-scale bench-topk bench-training bench-serving bench-write-back synth snapshot diff deploy destroy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,10 +65,14 @@ test-image: $(STAMP) $(OPERATOR_STAMP) ## build the training image with Docker a
 local: $(STAMP) ## run the whole pipeline end to end on local stand-ins (DATA=path/to/ml-latest-small.zip to choose data)
 	$(BIN)/recommender-local $(if $(DATA),--data $(DATA))
 
-test: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## lint, then run the whole test suite (unit + integration on local stand-ins)
+test: $(STAMP) $(NODE_STAMP) $(WHEELS) $(CHECKOV_STAMP) $(OPERATOR_STAMP) ## lint and type-check, then run the whole test suite (unit + integration on local stand-ins)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
+
+typecheck: $(STAMP) ## mypy over the product code (pyproject's [tool.mypy] files), boto3 clients typed
+	$(BIN)/mypy
 
 test-fast: $(STAMP) ## unit tests only (no stand-ins, no subprocesses): well under a minute
 	$(BIN)/pytest -q tests/unit
@@ -121,4 +125,4 @@ bench-write-back: $(STAMP) ## the write-back of 162,541 users' top-10: each writ
 	$(BIN)/python -m bench.write_back
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .venv-checkov .venv-operator node_modules .wheelhouse .pytest_cache .ruff_cache cdk.out *.egg-info
+	rm -rf $(VENV) .venv-checkov .venv-operator node_modules .wheelhouse .pytest_cache .ruff_cache .mypy_cache cdk.out *.egg-info

@@ -252,12 +252,12 @@ def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> Answ
     kind, name = match["kind"].upper(), identifier(match["name"])
     _grantee(catalog, kind, name)
     if kind == "USER":  # the columns since Snowflake's 2025_01 bundle (release note 1803): a role is USAGE on ROLE
-        rows = [
+        roles = [
             (t, "USAGE", "ROLE", role, role, "USER", name, "false", GRANTOR)
             for (role, k, who), t in catalog.role_grants.items()
             if k == "USER" and who == name
         ]
-        return Answer(USER_GRANT_COLUMNS, sorted(rows, key=lambda r: r[3]))
+        return Answer(USER_GRANT_COLUMNS, sorted(roles, key=lambda r: r[3]))
     rows = [
         (g.created_on, g.privilege, g.granted_on, g.name, "ROLE", name, str(g.grant_option).lower(), GRANTOR)
         for g in catalog.grants.values()
@@ -362,4 +362,4 @@ def install() -> None:
 
         return execute(self, as_select(run(command, exists)))
 
-    FakeSnowflakeCursor.execute = execute_with_access_control  # type: ignore[method-assign]
+    FakeSnowflakeCursor.execute = execute_with_access_control

@@ -467,28 +467,28 @@ def _cancel_job_run(self: EMRServerlessBackend, application_id: str, job_run_id:
     return application_id, job_run_id
 
 
-EMRServerlessBackend.start_job_run = _start_job_run_once_per_token  # type: ignore[method-assign]
-JobRun.__init__ = _job_run_as_started  # type: ignore[method-assign]
-EMRServerlessBackend.get_job_run = _get_job_run_as_it_is  # type: ignore[method-assign]
-EMRServerlessBackend.cancel_job_run = _cancel_job_run  # type: ignore[method-assign]
-SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
-SageMakerModelBackend.describe_endpoint = _describe_endpoint_as_reported  # type: ignore[method-assign]
-SageMakerModelBackend.list_endpoints = _list_endpoints_as_reported  # type: ignore[method-assign]
-SageMakerModelBackend.create_endpoint_config = _remember_config  # type: ignore[method-assign]
-SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible  # type: ignore[method-assign]
-SageMakerResponse.update_endpoint = _update_endpoint_action  # type: ignore[attr-defined]
-FakeTrainingJob.__init__ = _training_job_as_given  # type: ignore[method-assign]
-SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics  # type: ignore[method-assign]
-SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are  # type: ignore[method-assign]
-SageMakerResponse.list_training_jobs = _list_training_jobs_as_sagemaker_does  # type: ignore[method-assign]
-SageMakerResponse.list_models = _list_models_as_sagemaker_does  # type: ignore[method-assign]
-SageMakerModelBackend.stop_training_job = _stop_training_job  # type: ignore[attr-defined]
-SageMakerResponse.stop_training_job = _stop_training_job_action  # type: ignore[attr-defined]
-HyperParameterTuningJob.__init__ = _tuning_job_as_started  # type: ignore[method-assign]
-SageMakerModelBackend.stop_hyper_parameter_tuning_job = _stop_tuning_job  # type: ignore[attr-defined]
-SageMakerResponse.stop_hyper_parameter_tuning_job = _stop_tuning_job_action  # type: ignore[attr-defined]
-SageMakerModelBackend.describe_hyper_parameter_tuning_job = _describe_tuning_job_as_it_is  # type: ignore[method-assign]
-SageMakerModelBackend.list_hyper_parameter_tuning_jobs = _list_tuning_jobs_as_they_are  # type: ignore[method-assign]
+EMRServerlessBackend.start_job_run = _start_job_run_once_per_token
+JobRun.__init__ = _job_run_as_started
+EMRServerlessBackend.get_job_run = _get_job_run_as_it_is
+EMRServerlessBackend.cancel_job_run = _cancel_job_run
+SageMakerModelBackend.update_endpoint = _update_endpoint
+SageMakerModelBackend.describe_endpoint = _describe_endpoint_as_reported
+SageMakerModelBackend.list_endpoints = _list_endpoints_as_reported
+SageMakerModelBackend.create_endpoint_config = _remember_config
+SageMakerModelBackend.create_endpoint = _create_endpoint_when_visible
+SageMakerResponse.update_endpoint = _update_endpoint_action
+FakeTrainingJob.__init__ = _training_job_as_given
+SageMakerModelBackend.describe_training_job = _describe_training_job_with_metrics
+SageMakerModelBackend.list_training_jobs = _list_training_jobs_as_they_are
+SageMakerResponse.list_training_jobs = _list_training_jobs_as_sagemaker_does
+SageMakerResponse.list_models = _list_models_as_sagemaker_does
+SageMakerModelBackend.stop_training_job = _stop_training_job
+SageMakerResponse.stop_training_job = _stop_training_job_action
+HyperParameterTuningJob.__init__ = _tuning_job_as_started
+SageMakerModelBackend.stop_hyper_parameter_tuning_job = _stop_tuning_job
+SageMakerResponse.stop_hyper_parameter_tuning_job = _stop_tuning_job_action
+SageMakerModelBackend.describe_hyper_parameter_tuning_job = _describe_tuning_job_as_it_is
+SageMakerModelBackend.list_hyper_parameter_tuning_jobs = _list_tuning_jobs_as_they_are
 
 if __name__ == "__main__":
     main()

@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 from snowflake.connector import SnowflakeConnection
+from snowflake.connector.cursor import SnowflakeCursor
 
 from external_functions.aws import reset_clients
 from local_mode.gateway import LocalApiGateway, SnowflakeCaller
@@ -170,7 +171,7 @@ class LocalPipeline:
             "AWS_REGION": REGION,
         }
         os.environ.update(aws)
-        clients = {name: boto3.client(name) for name in ("sagemaker", "s3", "secretsmanager")}
+        clients: dict[str, Any] = {name: boto3.client(name) for name in ("sagemaker", "s3", "secretsmanager")}
         bucket = f"{self.config.resource_prefix}-artifacts"
         clients["s3"].create_bucket(Bucket=bucket)
         secret = clients["secretsmanager"].create_secret(
@@ -227,7 +228,7 @@ class LocalPipeline:
         movies = self.names.table("MOVIES")
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT COUNT(*), MIN(MODEL_VERSION) FROM {recs_table}")
-            count, version = cursor.fetchone()
+            count, version = _one_row(cursor)
             self.emit(f"      {count} users have a top-10 (model {version})")
             cursor.execute(
                 f"SELECT r.USERID, f.index + 1 AS RANK, m.TITLE, r.PREDICTED_RATINGS[f.index]::FLOAT "
@@ -295,7 +296,7 @@ class LocalPipeline:
                 f"(SELECT MOVIEID FROM {ratings_table} WHERE USERID = %s) ORDER BY MOVIEID LIMIT 5",
                 (user, user),
             )
-            added = cursor.fetchone()[0]
+            added = _one_row(cursor)[0]
         self.emit(f"      user {user} rated {added} more movies (the stream on RATINGS now has data)")
         self.emit(
             "      task RETRAIN_RECOMMENDER: INSERT INTO RETRAINING_RUNS SELECT ..., train_and_get_recommendations(...)"
@@ -349,3 +350,11 @@ def describe_metrics(metrics: dict[str, float]) -> list[str]:
             f"rating error on held-out ratings: RMSE {metrics[RMSE]:.4f}, MAE {metrics.get('validation:mae', 0):.4f}"
         )
     return lines or ["no metrics reported"]
+
+
+def _one_row(cursor: SnowflakeCursor) -> tuple[Any, ...]:
+    """The row of an aggregate or DML statement (Snowflake answers both with exactly one)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError(f"Snowflake answered {cursor.query} with no row.")
+    return tuple(row)

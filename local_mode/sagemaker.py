@@ -45,11 +45,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import boto3
 from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:  # boto3-stubs, in .venv for the type check only
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 from local_mode.standins import (
     LOOPBACK,
@@ -275,7 +278,7 @@ class LocalSageMaker:
         tags = self.sagemaker.list_tags(ResourceArn=tuning["HyperParameterTuningJobArn"]).get("Tags", [])
         draw = random.Random(name)  # noqa: S311 -- sampling hyperparameters, not secrets
         report(self.logs, name, {"status": "InProgress"})
-        results = []
+        results: list[tuple[str, dict, dict, float | None]] = []
         for number in range(1, config["ResourceLimits"]["MaxNumberOfTrainingJobs"] + 1):
             now = self.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
             if now["HyperParameterTuningJobStatus"] == "Stopping":
@@ -334,7 +337,7 @@ class LocalSageMaker:
         now = int(time.time() * 1000)
         stream = f"{job_name}/algo-1-{now // 1000}"
         logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=stream)
-        events = [{"timestamp": now, "message": line} for line in lines if line.strip()]
+        events: list[InputLogEventTypeDef] = [{"timestamp": now, "message": line} for line in lines if line.strip()]
         for start in range(0, len(events), 1000):
             logs.put_log_events(
                 logGroupName=TRAINING_LOG_GROUP, logStreamName=stream, logEvents=events[start : start + 1000]
@@ -434,8 +437,8 @@ def _report_tuning(
     stopped: bool,
 ) -> str | None:
     """Report how a tuning job ended -- with the best training job so far, as SageMaker keeps it even when stopped."""
-    scored = [r for r in results if r[3] is not None]
-    best = (max if objective["Type"] == "Maximize" else min)(scored, key=lambda r: r[3]) if scored else None
+    scored = [(r[3], r) for r in results if r[3] is not None]
+    best = (max if objective["Type"] == "Maximize" else min)(scored, key=lambda s: s[0])[1] if scored else None
     document: dict[str, Any] = {
         "status": "Stopped" if stopped else "Completed" if best else "Failed",
         "failure_reason": None if best or stopped else "No training job reported the objective metric.",

@@ -136,7 +136,7 @@ def session_of(connection: FakeSnowflakeConnection) -> _Session:
     session = getattr(connection, "_standin_session", None)
     if session is None:
         session = _Session()
-        connection._standin_session = session  # type: ignore[attr-defined]
+        connection._standin_session = session
     return session
 
 
@@ -202,4 +202,4 @@ class Sessions(dict[str, FakeSnowflakeConnection]):
 
 def install() -> None:
     """Patch fakesnow's cursor so UPDATE, DELETE and MERGE take table locks and DDL runs one statement at a time."""
-    FakeSnowflakeCursor.execute = _execute_with_locks  # type: ignore[method-assign]
+    FakeSnowflakeCursor.execute = _execute_with_locks

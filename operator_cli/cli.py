@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from functools import cache, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -44,6 +44,10 @@ from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, first_line, logs, resources
 from pipeline_shared.training_options import METRIC_NAMES, NDCG_AT_10
 from stacks.config import CDK_JSON
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 DESCRIPTION = """The pipeline's SQL functions from a terminal, on a deployed environment (--env).
 
@@ -81,10 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
         result = args.run(args, stack)
     except (InputError, ExternalFunctionError) as exc:
-        retry = isinstance(exc, RetryableError)
-        message = (
-            exc.told("retry later") if retry else exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
-        )
+        if isinstance(exc, RetryableError):
+            message, retry = exc.told("retry later"), True
+        else:
+            message, retry = exc.message if isinstance(exc, ExternalFunctionError) else str(exc), False
         print(f"recommender {args.verb}: {message}", file=sys.stderr)
         return 1 if retry else 2
     except (NoRegionError, NoCredentialsError) as exc:
@@ -295,7 +299,7 @@ def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
     return recent_jobs(stack.prefix, _sagemaker())
 
 
-def recent_jobs(prefix: str, sagemaker: Any, limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
+def recent_jobs(prefix: str, sagemaker: SageMakerClient, limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
     """The pipeline's newest training jobs, each as ``pipeline_status`` describes it."""
     start = resources.training_job_prefix(prefix)
     summaries = sagemaker.list_training_jobs(

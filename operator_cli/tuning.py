@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 
@@ -28,6 +28,10 @@ from external_functions.training import METRICS, TrainingRequest, training_job_r
 from operator_cli import sdk
 from pipeline_shared import InputError, resources
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS, NDCG_AT_10, RMSE
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 OBJECTIVES = {NDCG_AT_10: "Maximize", RMSE: "Minimize"}
 MAX_NAME = 32  # SageMaker's limit for tuning job names
@@ -149,7 +153,7 @@ def is_tuning_job(name: str, prefix: str) -> bool:
     return name.startswith(resources.tuning_job_prefix(prefix))
 
 
-def describe(name: str, sagemaker: Any) -> dict[str, Any]:
+def describe(name: str, sagemaker: SageMakerClient) -> dict[str, Any]:
     """The tuning job ``name`` as ``recommender status`` shows it; InputError if there is none."""
     job = describe_or_none(
         sagemaker.describe_hyper_parameter_tuning_job, f"tuning job {name}", HyperParameterTuningJobName=name
@@ -184,7 +188,7 @@ def tuning_job_status(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def follow(name: str, sagemaker: Any, *, poll: int, out: TextIO = sys.stdout) -> dict[str, Any]:
+def follow(name: str, sagemaker: SageMakerClient, *, poll: int, out: TextIO = sys.stdout) -> dict[str, Any]:
     """Print one line each time the tuning job's status, counts or best job change, until it ends; its status.
 
     A tuning job has no log stream of its own: each of its training jobs has one (``recommender logs <job>``).

@@ -14,8 +14,11 @@ class InputError(ValueError):
     """Input a caller must fix (a name, an option, a model reference); the message is one sentence."""
 
 
-def first_line(exc: BaseException) -> str:
-    """An exception's message as one short line for a one-sentence error (a connector's ``raw_msg`` when it has one)."""
+def first_line(exc: BaseException | str) -> str:
+    """An exception's message (or a text) as one short line for a one-sentence error.
+
+    A connector error's ``raw_msg`` is used when it has one.
+    """
     lines = (getattr(exc, "raw_msg", None) or str(exc)).strip().splitlines()
     text = [line.strip() for line in lines if line.strip()]
     if len(text) > 1 and text[0].endswith(":"):  # "SQL compilation error:" says what kind; the next line says what

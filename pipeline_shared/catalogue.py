@@ -109,7 +109,7 @@ class ExternalFunction:
 _DESCRIBE_JOB = Permission(("sagemaker:DescribeTrainingJob",), ("training-job",))
 # invoke and recommend check an endpoint's pipeline tag before calling it
 _INVOKE = Permission(("sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint", "sagemaker:ListTags"), ("endpoint",))
-_HOSTED = ("model", "endpoint-config", "endpoint")
+_HOSTED: tuple[ResourceKind, ...] = ("model", "endpoint-config", "endpoint")
 _LOG_RETENTION_TRAINING = Permission(("logs:CreateLogGroup", "logs:PutRetentionPolicy"), ("training-logs",))
 _LOG_RETENTION_ENDPOINTS = Permission(("logs:CreateLogGroup", "logs:PutRetentionPolicy"), ("endpoint-logs",))
 

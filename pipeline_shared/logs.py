@@ -29,7 +29,7 @@ _metrics = True
 class _CurrentStream(logging.StreamHandler):
     """Writes to where :func:`send_to` points, else to the stdout of the moment (pytest swaps it per test)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return _stream or sys.stdout
 
@@ -47,7 +47,7 @@ _LOGGER = Logger(
     json_default=str,
 )
 _LOGGER.remove_keys(["service"])
-_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+_LEVELS = {"DEBUG": _LOGGER.debug, "INFO": _LOGGER.info, "WARNING": _LOGGER.warning, "ERROR": _LOGGER.error}
 
 
 def send_to(stream: TextIO | None, *, metrics: bool = True) -> None:
@@ -62,7 +62,7 @@ def send_to(stream: TextIO | None, *, metrics: bool = True) -> None:
 
 def log(level: str, message: str, **fields: Any) -> None:
     """One JSON line: ``level`` (DEBUG, INFO, WARNING or ERROR), ``message`` and ``fields`` at the top level."""
-    _LOGGER.log(_LEVELS[level], message, extra=fields)
+    _LEVELS[level](message, extra=fields)
 
 
 def count(prefix: str, service: str, **counters: int) -> None:

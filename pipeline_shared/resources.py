@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TypedDict, TypeGuard
 
 from pipeline_shared import InputError
 
@@ -41,12 +42,12 @@ def metrics_namespace(prefix: str) -> str:
     return f"Recommender/{prefix}"
 
 
-def is_resource_prefix(value: object) -> bool:
+def is_resource_prefix(value: object) -> TypeGuard[str]:
     """True for a usable resource prefix (see the module docstring)."""
     return isinstance(value, str) and len(value) <= MAX_PREFIX and bool(PREFIX_PATTERN.fullmatch(value))
 
 
-def is_instance_type(value: object) -> bool:
+def is_instance_type(value: object) -> TypeGuard[str]:
     """True for a SageMaker instance type SageMaker accepts, such as ``ml.m5.large`` (never T2)."""
     return isinstance(value, str) and bool(INSTANCE_TYPE_PATTERN.fullmatch(value))
 
@@ -107,6 +108,13 @@ def is_pipeline_name(name: str, prefix: str) -> bool:
     return name.startswith(f"{prefix}-")
 
 
-def tags(prefix: str, **extra: str) -> list[dict[str, str]]:
+class Tag(TypedDict):
+    """One AWS tag, as every tagging API takes it."""
+
+    Key: str
+    Value: str
+
+
+def tags(prefix: str, **extra: str) -> list[Tag]:
     """The tags that let teardown find everything a pipeline created at run time."""
-    return [{"Key": PIPELINE_TAG, "Value": prefix}, *({"Key": k, "Value": v} for k, v in extra.items())]
+    return [Tag(Key=PIPELINE_TAG, Value=prefix), *(Tag(Key=k, Value=v) for k, v in extra.items())]

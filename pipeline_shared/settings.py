@@ -17,9 +17,12 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline_shared import identifiers
+
+if TYPE_CHECKING:  # typeshed's protocol of every dataclass instance
+    from _typeshed import DataclassInstance
 from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import (
     DEFAULT_INSTANCE_TYPE,
@@ -183,14 +186,14 @@ class Setting:
         return dataclasses.field(default=self.default, metadata={"setting": self})
 
 
-def environment(*sections: object, leave_out: Iterable[Setting] = ()) -> dict[str, str]:
+def environment(*sections: DataclassInstance, leave_out: Iterable[Setting] = ()) -> dict[str, str]:
     """The Lambda variables of the dataclass ``sections``' fields declared with :meth:`Setting.field`.
 
     A field whose value is None (or its default, for ``emit_default=False``) sets no variable.
     """
     values: dict[str, str] = {}
     for section in sections:
-        for field in dataclasses.fields(section):  # type: ignore[arg-type]
+        for field in dataclasses.fields(section):
             setting = field.metadata.get("setting")
             value = getattr(section, field.name)
             if setting is None or setting.variable is None or value is None or setting in leave_out:

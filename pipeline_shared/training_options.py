@@ -211,7 +211,7 @@ def check_together(values: dict[str, Value]) -> None:
     """Rules between options (``values``: parsed; missing ones take their defaults); raises :class:`OptionError`."""
     low = values.get("rating_min", default("rating_min"))
     high = values.get("rating_max", default("rating_max"))
-    if not float(low) < float(high):  # type: ignore[arg-type]
+    if not float(low) < float(high):
         raise OptionError(f"'rating_min' ({low}) must be below 'rating_max' ({high})")
     if values.get("engine") == "spark":
         foreign = [name for name in values if name not in SPARK_OPTIONS]

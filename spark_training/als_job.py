@@ -175,7 +175,7 @@ def top_k(model: ALSModel, ratings: DataFrame, settings: AlsSettings) -> DataFra
     """
     k = settings.top_k
     rated = ratings.groupBy("USERID").agg(F.count("*").alias("RATED")).cache()
-    heaviest = rated.agg(F.max("RATED")).first()[0] or 0
+    heaviest = (rated.agg(F.max("RATED")).first() or [0])[0] or 0  # one row, even over no users
     bands = [(rated.where(F.col("RATED") <= LIGHT_RATER), k + min(heaviest, LIGHT_RATER))]
     if heaviest > LIGHT_RATER:
         bands.append((rated.where(F.col("RATED") > LIGHT_RATER), k + heaviest))

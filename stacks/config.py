@@ -13,14 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline_shared import InputError, settings
 from pipeline_shared.identifiers import SECRET_ARN, plain_identifier
 from pipeline_shared.resources import max_model_name, model_name
 from pipeline_shared.settings import KEY_PAIR, WORKLOAD_IDENTITY, Setting, SettingError
 
-T = TypeVar("T")
+if TYPE_CHECKING:  # typeshed's protocol of every dataclass instance
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"  # the project's, beside app.py
 
@@ -220,7 +223,7 @@ class _Reader:
 
     def section(self, cls: type[T]) -> T:
         """The dataclass ``cls`` with each of its declared settings read from this mapping."""
-        declared = {f.name: f.metadata["setting"] for f in fields(cls) if "setting" in f.metadata}  # type: ignore[arg-type]
+        declared = {f.name: f.metadata["setting"] for f in fields(cls) if "setting" in f.metadata}
         return cls(**{name: self.setting(setting) for name, setting in declared.items()})
 
     def text(self, name: str, example: str, *, required: bool = True, pattern: str | None = None) -> str | None:

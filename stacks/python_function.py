@@ -14,6 +14,7 @@ import importlib.util
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, Duration, ILocalBundling, RemovalPolicy
@@ -94,7 +95,8 @@ def package_code(
         bundling=BundlingOptions(
             image=runtime.bundling_image,
             command=["bash", "-c", "echo 'this asset is bundled locally (stacks/python_function.py)' >&2; exit 1"],
-            local=PackageBundling(folders, version, architecture.name),
+            # jsii.implements makes it an ILocalBundling for CDK, which passes the options positionally (see above).
+            local=cast(ILocalBundling, PackageBundling(folders, version, architecture.name)),
         ),
     )
 

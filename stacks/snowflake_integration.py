@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
@@ -93,7 +94,7 @@ class SnowflakeIntegration(Construct):
                 "IamPropagationSeconds": str(iam_propagation_seconds),
                 # CloudFormation would reset the trust policy if the role's template trust ever
                 # changed; the digest makes that change re-run this resource, which rewrites it.
-                "ApiRoleTrustDigest": _digest(Stack.of(self).resolve(api.snowflake_role.assume_role_policy.to_json())),
+                "ApiRoleTrustDigest": _digest(Stack.of(self).resolve(_trust_policy(api.snowflake_role))),
             },
         )
         acknowledge(
@@ -128,3 +129,10 @@ class SnowflakeIntegration(Construct):
 
 def _digest(document: object) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _trust_policy(role: iam.Role) -> Any:
+    """The role's trust policy as CloudFormation JSON (every role CDK makes has one)."""
+    if role.assume_role_policy is None:
+        raise ValueError(f"{role.node.path} has no trust policy: build it with assumed_by.")
+    return role.assume_role_policy.to_json()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -15,7 +17,7 @@ class ArtifactStorage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, prefix: str) -> None:
         super().__init__(scope, construct_id)
         self.prefix = prefix
-        common = {
+        common: dict[str, Any] = {
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,

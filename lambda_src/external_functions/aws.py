@@ -16,9 +16,9 @@ text names ARNs, account ids and role names, which SQL callers must never see.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config
@@ -28,6 +28,18 @@ from external_functions.protocol import BadRequestError, ExternalFunctionError, 
 from pipeline_shared.aws_errors import THROTTLED, error_code, http_status, is_not_found, log_error, reference
 from pipeline_shared.logs import log
 from pipeline_shared.ownership import pipeline_owns
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_emr_serverless import EMRServerlessClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import (
+        SageMakerClient,  # boto3-stubs: the type check knows every call's parameters and answer (not in the Lambdas)
+    )
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+Client = TypeVar("Client")
 
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 4  # SageMaker's and CloudWatch Logs' control-plane calls answer in well under a second
@@ -41,31 +53,31 @@ _BOUNDED = Config(
 
 
 @cache
-def sagemaker() -> Any:
+def sagemaker() -> SageMakerClient:
     """The SageMaker client; each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("sagemaker", config=_BOUNDED)
 
 
 @cache
-def emr_serverless() -> Any:
+def emr_serverless() -> EMRServerlessClient:
     """The EMR Serverless client (``engine=spark``); each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("emr-serverless", config=_BOUNDED)
 
 
 @cache
-def s3() -> Any:
+def s3() -> S3Client:
     """The S3 client (the pipeline's bucket: deployment records); each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("s3", config=_BOUNDED)
 
 
 @cache
-def cloudwatch() -> Any:
+def cloudwatch() -> CloudWatchClient:
     """The CloudWatch client (endpoint metrics, for the idle-endpoint sweep); bounded like the others."""
     return boto3.client("cloudwatch", config=_BOUNDED)
 
 
 @cache
-def logs() -> Any:
+def logs() -> CloudWatchLogsClient:
     """The CloudWatch Logs client; each call ends within :data:`CALL_BOUND_S`."""
     return boto3.client("logs", config=_BOUNDED)
 
@@ -92,6 +104,11 @@ class Budgeted:
 
         return call
 
+    @staticmethod
+    def around(client: Client, deadline: float | None, function: str) -> Client:
+        """``client`` budgeted, typed as the client it wraps (every call goes through :meth:`__getattr__`)."""
+        return cast(Client, Budgeted(client, deadline, function))
+
     def check(self, operation: str) -> None:
         if self._deadline is not None and time.monotonic() + CALL_BOUND_S > self._deadline:
             raise UnavailableError(
@@ -104,7 +121,7 @@ MAX_READ_TIMEOUT_S = 20
 
 
 @cache
-def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> Any:
+def sagemaker_runtime(read_timeout: int = MAX_READ_TIMEOUT_S) -> SageMakerRuntimeClient:
     """A runtime client whose one attempt waits at most ``read_timeout`` s for an answer.
 
     API Gateway gives the whole call 29 s: scoring asks for a client whose timeout fits what is
@@ -129,7 +146,7 @@ def reset_clients() -> None:
 _OURS: set[tuple[str, str]] = set()  # (prefix, endpoint) already seen tagged, for this container's life
 
 
-def tagged_as_ours(sagemaker: Any, arn: str, prefix: str, what: str) -> bool:
+def tagged_as_ours(sagemaker: SageMakerClient, arn: str, prefix: str, what: str) -> bool:
     """True when the object carries ``recommender:pipeline=<prefix>``: another pipeline's is never touched."""
     try:
         return pipeline_owns(sagemaker, arn, prefix)
@@ -150,17 +167,17 @@ def endpoint_is_ours(endpoint: str, prefix: str) -> bool | None:
     return ours
 
 
-def describe_or_none(describe: Callable[..., dict[str, Any]], what: str, **name: str) -> dict[str, Any] | None:
+def describe_or_none(describe: Callable[..., Mapping[str, Any]], what: str, **name: str) -> dict[str, Any] | None:
     """``describe(**name)``'s answer, or None when the object does not exist; ``what`` names it in errors."""
     try:
-        return describe(**name)
+        return dict(describe(**name))
     except AWS_ERRORS as exc:
         if isinstance(exc, ClientError) and is_not_found(exc):
             return None
         raise upstream_error(exc, f"looking up {what}") from None
 
 
-def pages(call: Callable[..., dict[str, Any]], key: str, doing: str, **request: Any) -> Iterator[dict[str, Any]]:
+def pages(call: Callable[..., Mapping[str, Any]], key: str, doing: str, **request: Any) -> Iterator[dict[str, Any]]:
     """Every item under ``key`` of a paged list call, following ``NextToken``; one call a page, so a budgeted
     client checks its budget before each. ``doing`` names the listing in errors."""
     token: str | None = None

@@ -54,7 +54,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -67,6 +67,13 @@ from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_message, is_not_found, redact
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.literals import ProductionVariantInstanceTypeType
+    from mypy_boto3_sagemaker.type_defs import ProductionVariantTypeDef
+
 
 FUNCTION = BY_PATH["deploy"].label
 VARIANT = resources.ENDPOINT_VARIANT
@@ -131,21 +138,21 @@ def _min_ndcg_gain(options: Any, row: int) -> float | None:
 
 
 def deploy(
-    batch: Batch, settings: HostingSettings, sagemaker: Any, deadline: float | None = None
+    batch: Batch, settings: HostingSettings, sagemaker: SageMakerClient, deadline: float | None = None
 ) -> list[dict[str, Any]]:
     """Deploy one model per row, within ``deadline`` (``time.monotonic()``; None: no budget).
 
     Every row is validated before anything is created.
     """
     deployments = [parse_row(row, settings.prefix) for row in batch.rows]
-    sagemaker, logs = Budgeted(sagemaker, deadline, FUNCTION), Budgeted(aws.logs(), deadline, FUNCTION)
+    sagemaker, logs = Budgeted.around(sagemaker, deadline, FUNCTION), Budgeted.around(aws.logs(), deadline, FUNCTION)
     return [_deploy_one(d, settings, sagemaker, logs, deadline) for d in deployments]
 
 
 def resolve(
     reference: str,
     settings: HostingSettings,
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     *,
     row: int,
     model: str = "",
@@ -164,6 +171,7 @@ def resolve(
                 "SageMaker hosting role may read): copy the model there or deploy its training job by name."
             )
         return ModelSource(reference, reference)
+    job: dict[str, Any] | None
     if reference.lower() == LATEST or reference.lower().startswith(f"{LATEST}:"):
         job = _latest(reference, settings, sagemaker, row=row, model=model, served=served)
         return _source(job)  # listed Completed and checked for this pipeline's tag already
@@ -201,7 +209,7 @@ def _source(job: dict[str, Any]) -> ModelSource:
 def _latest(
     reference: str,
     settings: HostingSettings,
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     *,
     row: int,
     model: str,
@@ -240,7 +248,7 @@ def _latest(
     )
 
 
-def best_training_job(tuning_job: str, sagemaker: Any, *, row: int) -> dict[str, Any]:
+def best_training_job(tuning_job: str, sagemaker: SageMakerClient, *, row: int) -> dict[str, Any]:
     """The training job a tuning job found best (DescribeHyperParameterTuningJob's BestTrainingJob)."""
     tuning = describe_or_none(
         sagemaker.describe_hyper_parameter_tuning_job,
@@ -262,7 +270,11 @@ def best_training_job(tuning_job: str, sagemaker: Any, *, row: int) -> dict[str,
 
 
 def _deploy_one(
-    deployment: Deployment, settings: HostingSettings, sagemaker: Any, logs: Any, deadline: float | None
+    deployment: Deployment,
+    settings: HostingSettings,
+    sagemaker: SageMakerClient,
+    logs: CloudWatchLogsClient,
+    deadline: float | None,
 ) -> dict[str, Any]:
     row = deployment.row.number
     endpoint = resources.endpoint_name(settings.prefix, deployment.model)
@@ -317,7 +329,7 @@ def _version(model: str, model_data: str, settings: HostingSettings) -> str:
     return resources.versioned_name(settings.prefix, model, token)
 
 
-def _our_endpoint(sagemaker: Any, endpoint: str, prefix: str, *, row: int) -> dict[str, Any] | None:
+def _our_endpoint(sagemaker: SageMakerClient, endpoint: str, prefix: str, *, row: int) -> dict[str, Any] | None:
     """DescribeEndpoint's answer (None: no such endpoint); another pipeline's endpoint is refused."""
     current = describe_endpoint(sagemaker, endpoint)
     if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], prefix, endpoint):
@@ -342,7 +354,7 @@ def quality_refusal(
     if served is None:
         return None  # nothing served yet: any model with a figure may go live
     baseline = pipeline_jobs.metric(served.job) if served.job is not None else None
-    if baseline is None:
+    if baseline is None or served.job is None:
         return (
             f"Refused by the quality guard: {endpoint} serves a model without a recorded validation NDCG@10 "
             f"({served.model_data or 'unknown'}), so {what} (NDCG@10 {candidate:.4f}) cannot be compared; deploy it "
@@ -358,12 +370,12 @@ def quality_refusal(
 
 
 def _switch(
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     endpoint: str,
     version: str,
     current: dict[str, Any] | None,
     settings: HostingSettings,
-    tags: list[dict[str, str]],
+    tags: list[resources.Tag],
     deadline: float | None,
     *,
     model: str,
@@ -464,12 +476,14 @@ def when_config_visible(
             sleep(wait)
 
 
-def _is_serverless(sagemaker: Any, config: str) -> bool | None:
+def _is_serverless(sagemaker: SageMakerClient, config: str) -> bool | None:
     found = describe_or_none(sagemaker.describe_endpoint_config, f"endpoint config {config}", EndpointConfigName=config)
     return None if found is None else any(v.get("ServerlessConfig") for v in found.get("ProductionVariants", []))
 
 
-def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
+def _ensure_model(
+    name: str, model_data: str, settings: HostingSettings, sagemaker: SageMakerClient, tags: list[resources.Tag]
+) -> None:
     if describe_or_none(sagemaker.describe_model, f"model {name}", ModelName=name) is not None:
         return
     try:
@@ -483,26 +497,27 @@ def _ensure_model(name: str, model_data: str, settings: HostingSettings, sagemak
         raise upstream_error(exc, f"creating model {name}") from None
 
 
-def _ensure_endpoint_config(name: str, settings: HostingSettings, sagemaker: Any, tags: list) -> None:
+def _ensure_endpoint_config(
+    name: str, settings: HostingSettings, sagemaker: SageMakerClient, tags: list[resources.Tag]
+) -> None:
     if describe_or_none(sagemaker.describe_endpoint_config, f"endpoint config {name}", EndpointConfigName=name):
         return
-    variant: dict[str, Any] = {"VariantName": VARIANT, "ModelName": name}
+    variant: ProductionVariantTypeDef = {"VariantName": VARIANT, "ModelName": name}
     if settings.serverless:
         variant["ServerlessConfig"] = {
             "MemorySizeInMB": settings.memory_mb,
             "MaxConcurrency": settings.max_concurrency,
         }
     else:
-        variant.update(
-            InstanceType=settings.instance_type,
-            InitialInstanceCount=settings.instance_count,
-            InitialVariantWeight=1.0,
-        )
+        # checked by the instance-type rule (pipeline_shared.settings); a type newer than the stubs still passes
+        variant["InstanceType"] = cast("ProductionVariantInstanceTypeType", settings.instance_type)
+        variant["InitialInstanceCount"] = settings.instance_count
+        variant["InitialVariantWeight"] = 1.0
     try:
         sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=tags)
     except AWS_ERRORS as exc:
         raise upstream_error(exc, f"creating endpoint config {name}") from None
 
 
-def describe_endpoint(sagemaker: Any, endpoint: str) -> dict[str, Any] | None:
+def describe_endpoint(sagemaker: SageMakerClient, endpoint: str) -> dict[str, Any] | None:
     return describe_or_none(sagemaker.describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint)

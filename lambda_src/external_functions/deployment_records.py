@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from external_functions.aws import AWS_ERRORS, upstream_error
 from pipeline_shared.aws_errors import error_code
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_s3 import S3Client
+
 
 FOLDER = "deployments"
 
@@ -29,7 +33,7 @@ def key(prefix: str, model: str) -> str:
 
 
 def record_undeployed(
-    s3: Any, bucket: str, prefix: str, model: str, *, endpoint: str, reason: str, at: datetime | None = None
+    s3: S3Client, bucket: str, prefix: str, model: str, *, endpoint: str, reason: str, at: datetime | None = None
 ) -> dict[str, Any]:
     """Write (replace) the model's record; returns it."""
     record = {
@@ -47,7 +51,7 @@ def record_undeployed(
     return record
 
 
-def last_undeployed(s3: Any, bucket: str, prefix: str, model: str) -> dict[str, Any] | None:
+def last_undeployed(s3: S3Client, bucket: str, prefix: str, model: str) -> dict[str, Any] | None:
     """The model's record, or None when it was never undeployed."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key(prefix, model))["Body"].read()

@@ -55,18 +55,17 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         outcome = resources.ROWS
         return answer
     except InputError as exc:  # a shared rule (name, option) refused the caller's input
-        error = BadRequestError(str(exc))
-        log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
+        refusal = BadRequestError(str(exc))
+        log("WARNING", refusal.message, status=refusal.status, duration_ms=_since(started), **fields)
         outcome = resources.REFUSED_BATCHES
-        return failed(error)
+        return failed(refusal)
     except ExternalFunctionError as error:
         log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
         outcome = resources.REFUSED_BATCHES if error.status < 500 else resources.FAILED_BATCHES
         return failed(error)
     except Exception as exc:  # an answer Snowflake can show, never a stack trace
         log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc(), **fields)
-        error = FailedError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}.")
-        return failed(error)
+        return failed(FailedError(f"{function} failed unexpectedly; see the Lambda's log for request {request_id}."))
     finally:
         _count(function, outcome, fields.get("rows", 0))
 
@@ -137,7 +136,8 @@ def undeploy_handler(event: dict[str, Any], context: Any) -> dict:
 def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str, Any]]:
     prefix, bucket, function = env.prefix(), env.required(settings.ARTIFACT_BUCKET), BY_PATH["undeploy"].label
     models = [(row.number, resources.model_name(row.args[0], prefix, row=row.number)) for row in batch.rows]
-    sagemaker, s3 = aws.Budgeted(aws.sagemaker(), deadline, function), aws.Budgeted(aws.s3(), deadline, function)
+    sagemaker = aws.Budgeted.around(aws.sagemaker(), deadline, function)
+    s3 = aws.Budgeted.around(aws.s3(), deadline, function)
     answers = []
     for number, model in models:
         try:

@@ -16,13 +16,17 @@ stack grants both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline_shared.aws_errors import error_code, request_id
 from pipeline_shared.logs import log
 from pipeline_shared.resources import TRAINING_LOG_GROUP
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_logs import CloudWatchLogsClient
+
 
 _REPORTED: set[tuple[str, str, str]] = set()  # (log group, action, error) already logged by this container
 
@@ -31,20 +35,20 @@ def endpoint_log_group(endpoint: str) -> str:
     return f"/aws/sagemaker/Endpoints/{endpoint}"
 
 
-def keep_endpoint_logs(logs: Any, endpoint: str, days: int) -> None:
+def keep_endpoint_logs(logs: CloudWatchLogsClient, endpoint: str, days: int) -> None:
     """Create the endpoint's log group if needed and give it ``days`` of retention."""
     group = endpoint_log_group(endpoint)
     if _create(logs, group) is not None:
         _retain(logs, group, days)
 
 
-def keep_training_logs(logs: Any, days: int) -> None:
+def keep_training_logs(logs: CloudWatchLogsClient, days: int) -> None:
     """Give the shared training log group ``days`` of retention if this call creates it."""
     if _create(logs, TRAINING_LOG_GROUP):
         _retain(logs, TRAINING_LOG_GROUP, days)
 
 
-def _create(logs: Any, group: str) -> bool | None:
+def _create(logs: CloudWatchLogsClient, group: str) -> bool | None:
     """True: created now; False: it existed; None: refused (logged)."""
     try:
         logs.create_log_group(logGroupName=group)
@@ -58,7 +62,7 @@ def _create(logs: Any, group: str) -> bool | None:
     return None
 
 
-def _retain(logs: Any, group: str, days: int) -> None:
+def _retain(logs: CloudWatchLogsClient, group: str, days: int) -> None:
     try:
         logs.put_retention_policy(logGroupName=group, retentionInDays=days)
     except (ClientError, BotoCoreError) as exc:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from external_functions.aws import AWS_ERRORS, describe_or_none, pages, tagged_as_ours, upstream_error
 from external_functions.settings import models_uri
@@ -27,12 +27,16 @@ from pipeline_shared import InputError, resources
 from pipeline_shared.sagemaker_kinds import TRAINING_JOBS, TUNING_JOBS
 from pipeline_shared.training_options import NDCG_AT_10
 
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
+
 NDCG = NDCG_AT_10  # the figure the quality guard compares
 MAX_SCANNED = 50  # Completed jobs described, newest first, when looking for the newest one of a table
 PAGE = 100  # ListTrainingJobs' largest page
 
 
-def describe(sagemaker: Any, job: str) -> dict[str, Any] | None:
+def describe(sagemaker: SageMakerClient, job: str) -> dict[str, Any] | None:
     """DescribeTrainingJob's answer, or None when there is no such job."""
     return describe_or_none(sagemaker.describe_training_job, f"training job {job}", TrainingJobName=job)
 
@@ -50,7 +54,7 @@ def metric(job: dict[str, Any], name: str = NDCG) -> float | None:
     return None
 
 
-def completed_newest_first(sagemaker: Any, prefix: str) -> Iterator[dict[str, Any]]:
+def completed_newest_first(sagemaker: SageMakerClient, prefix: str) -> Iterator[dict[str, Any]]:
     """Summaries of the Completed training jobs named like this pipeline's, newest first (tags not yet checked)."""
     start = resources.training_job_prefix(prefix)
     summaries = pages(
@@ -70,7 +74,7 @@ class Search:
     exhausted: bool  # every Completed job was read (False: stopped after MAX_SCANNED)
 
 
-def newest_completed(sagemaker: Any, prefix: str, *, table: str | None = None) -> Search:
+def newest_completed(sagemaker: SageMakerClient, prefix: str, *, table: str | None = None) -> Search:
     """The newest Completed training job of this pipeline, or the newest that wrote ``table`` (Snowflake's form).
 
     Reads at most :data:`MAX_SCANNED` jobs' descriptions: a batch has API Gateway's 29 s.
@@ -97,7 +101,7 @@ class Served:
     job: dict[str, Any] | None  # the Completed training job of this pipeline that wrote it, when one did
 
 
-def served(sagemaker: Any, endpoint: dict[str, Any], *, bucket: str, prefix: str) -> Served:
+def served(sagemaker: SageMakerClient, endpoint: dict[str, Any], *, bucket: str, prefix: str) -> Served:
     """What ``endpoint`` (DescribeEndpoint's answer) serves, and which of this pipeline's jobs trained it."""
     config = describe_or_none(
         sagemaker.describe_endpoint_config,
@@ -113,7 +117,7 @@ def served(sagemaker: Any, endpoint: dict[str, Any], *, bucket: str, prefix: str
     return Served(model_data, _job_of(sagemaker, model_data, bucket=bucket, prefix=prefix))
 
 
-def _job_of(sagemaker: Any, model_data: str | None, *, bucket: str, prefix: str) -> dict[str, Any] | None:
+def _job_of(sagemaker: SageMakerClient, model_data: str | None, *, bucket: str, prefix: str) -> dict[str, Any] | None:
     where = models_uri(bucket, prefix)
     if not model_data or not model_data.startswith(where):
         return None
@@ -129,7 +133,7 @@ def _job_of(sagemaker: Any, model_data: str | None, *, bucket: str, prefix: str)
     return job
 
 
-def stop(sagemaker: Any, prefix: str, name: str) -> dict[str, Any]:
+def stop(sagemaker: SageMakerClient, prefix: str, name: str) -> dict[str, Any]:
     """Stop a running training or tuning job of this pipeline (a tuning job stops the training jobs it started).
 
     Raises :class:`InputError` for a name that is not this pipeline's job, a job of another pipeline, or one

@@ -154,7 +154,7 @@ def _invoke(
             raise BadRequestError(_not_deployed(row, model)) from None
         if code == "ModelError":
             log_error(exc, f"invoking model '{model}'")
-            original = int(exc.response.get("OriginalStatusCode") or 500)
+            original = int(str(exc.response.get("OriginalStatusCode") or 500))  # InvokeEndpoint's ModelError
             where = f"see the log group {endpoint_log_group(endpoint)}"
             if 400 <= original < 500:
                 raise BadRequestError(

@@ -11,9 +11,9 @@ redacted (``aws_errors.redact``); the operator CLI, run with AWS credentials, ge
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -24,11 +24,15 @@ from external_functions.protocol import BadRequestError, Batch
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import is_not_found, redact
 
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
+
 Undeployed = Callable[[str], dict[str, Any] | None]  # a model's undeployment record (deployment_records), or None
 
 
 def statuses(
-    batch: Batch, prefix: str, sagemaker: Any, *, undeployed: Undeployed = lambda model: None
+    batch: Batch, prefix: str, sagemaker: SageMakerClient, *, undeployed: Undeployed = lambda model: None
 ) -> list[dict[str, Any] | None]:
     """One status OBJECT per row (None for a NULL name), as SQL callers may see it."""
     results: list[dict[str, Any] | None] = []
@@ -47,7 +51,7 @@ def statuses(
 
 
 def describe(
-    name: str, prefix: str, sagemaker: Any, *, row: int, undeployed: Undeployed = lambda model: None
+    name: str, prefix: str, sagemaker: SageMakerClient, *, row: int, undeployed: Undeployed = lambda model: None
 ) -> dict[str, Any]:
     """A training job, endpoint or model of this pipeline; a model taken down says when and why (``undeployed``)."""
     if name.startswith(resources.training_job_prefix(prefix)):
@@ -84,7 +88,7 @@ def not_deployed(model: str, record: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def training_job_status(job: dict[str, Any]) -> dict[str, Any]:
+def training_job_status(job: Mapping[str, Any]) -> dict[str, Any]:
     hyperparameters = job.get("HyperParameters", {})
     return _clean(
         {
@@ -105,8 +109,8 @@ def training_job_status(job: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def endpoint_status(endpoint: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
-    config_name = endpoint.get("EndpointConfigName")
+def endpoint_status(endpoint: dict[str, Any], sagemaker: SageMakerClient) -> dict[str, Any]:
+    config_name = str(endpoint.get("EndpointConfigName"))  # DescribeEndpoint always names it
     model_data = None
     try:
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)

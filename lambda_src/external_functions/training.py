@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -41,6 +41,10 @@ from pipeline_shared.training_options import (
     check_together,
     parse_option,
 )
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 FUNCTION = BY_PATH["train"].label
 RECORDED = ("algorithm", "ranking")  # the rating model and the ranker: always in a job's hyperparameters
@@ -99,7 +103,7 @@ def _options(value: Any, row: int) -> dict[str, str]:
 def start(
     batch: Batch,
     settings: TrainingSettings,
-    sagemaker: Any,
+    sagemaker: SageMakerClient,
     spark_settings: SparkSettings | None = None,
     emr_serverless: Callable[[], Any] = aws.emr_serverless,
 ) -> list[dict[str, Any]]:
@@ -151,7 +155,7 @@ def start(
     return answers
 
 
-def running_jobs_by_table(sagemaker: Any, prefix: str) -> dict[str, dict[str, Any]]:
+def running_jobs_by_table(sagemaker: SageMakerClient, prefix: str) -> dict[str, dict[str, Any]]:
     """This pipeline's InProgress training jobs by the output table they write (the newest for each table)."""
     found: dict[str, dict[str, Any]] = {}
     try:
@@ -203,7 +207,9 @@ def training_job_request(job: str, request: TrainingRequest, settings: TrainingS
     }
 
 
-def _start_one(job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: Any) -> dict[str, Any]:
+def _start_one(
+    job: str, request: TrainingRequest, settings: TrainingSettings, sagemaker: SageMakerClient
+) -> dict[str, Any]:
     try:
         response = sagemaker.create_training_job(**training_job_request(job, request, settings))
     except AWS_ERRORS as exc:

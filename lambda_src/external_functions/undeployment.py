@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,10 @@ from pipeline_shared import InputError, resources
 from pipeline_shared.aws_errors import is_not_found
 from pipeline_shared.ownership import owned, tags_of
 from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, MODELS, Kind
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,9 @@ class Undeployed:
         }
 
 
-def undeploy(model: str, *, prefix: str, bucket: str, sagemaker: Any, s3: Any, reason: str) -> Undeployed:
+def undeploy(
+    model: str, *, prefix: str, bucket: str, sagemaker: SageMakerClient, s3: S3Client, reason: str
+) -> Undeployed:
     """Delete ``model``'s endpoint, endpoint configs and models (``model`` already validated, lower-case).
 
     Raises :class:`InputError` -- nothing deleted -- for an object without this pipeline's tag or a busy endpoint.
@@ -90,7 +96,7 @@ def undeploy(model: str, *, prefix: str, bucket: str, sagemaker: Any, s3: Any, r
     )
 
 
-def _check_endpoint(sagemaker: Any, endpoint: dict[str, Any], prefix: str, model: str) -> None:
+def _check_endpoint(sagemaker: SageMakerClient, endpoint: dict[str, Any], prefix: str, model: str) -> None:
     """Refuse another pipeline's endpoint, config or model, and an endpoint SageMaker is busy with."""
     name = endpoint["EndpointName"]
     if not _has_tags(sagemaker, endpoint["EndpointArn"], prefix):
@@ -103,7 +109,7 @@ def _check_endpoint(sagemaker: Any, endpoint: dict[str, Any], prefix: str, model
             f"Endpoint {name} is {endpoint['EndpointStatus']} and SageMaker cannot delete it yet: call "
             f"undeploy_model('{model}') again once pipeline_status('{model}') says InService."
         )
-    config_name = endpoint.get("EndpointConfigName")
+    config_name = str(endpoint.get("EndpointConfigName"))  # DescribeEndpoint always names it
     config = describe_or_none(
         sagemaker.describe_endpoint_config, f"endpoint config {config_name}", EndpointConfigName=config_name
     )
@@ -125,7 +131,7 @@ def _check_endpoint(sagemaker: Any, endpoint: dict[str, Any], prefix: str, model
             )
 
 
-def _versions(sagemaker: Any, kind: Kind, prefix: str, model: str) -> Iterator[tuple[str, str]]:
+def _versions(sagemaker: SageMakerClient, kind: Kind, prefix: str, model: str) -> Iterator[tuple[str, str]]:
     """(name, ARN) of the model's configs or models: ``<prefix>-<model>-<12 hex>``, tagged with pipeline and model."""
     start = f"{resources.endpoint_name(prefix, model)}-"
     pattern = re.compile(rf"{re.escape(start)}[0-9a-f]{{{resources.VERSION_DIGITS}}}")
@@ -139,7 +145,7 @@ def _versions(sagemaker: Any, kind: Kind, prefix: str, model: str) -> Iterator[t
             yield name, arn
 
 
-def _has_tags(sagemaker: Any, arn: str, prefix: str, *, model: str | None = None) -> bool:
+def _has_tags(sagemaker: SageMakerClient, arn: str, prefix: str, *, model: str | None = None) -> bool:
     """True when the object is tagged with this pipeline (and, if given, with ``model``); False if gone."""
     try:
         return owned(tags_of(sagemaker, arn), prefix, model=model)
@@ -147,7 +153,7 @@ def _has_tags(sagemaker: Any, arn: str, prefix: str, *, model: str | None = None
         raise upstream_error(exc, f"reading the tags of {arn.rsplit('/', 1)[-1]}") from None
 
 
-def _delete(sagemaker: Any, operation: str, what: str, **name: str) -> None:
+def _delete(sagemaker: SageMakerClient, operation: str, what: str, **name: str) -> None:
     """Delete one object; one already gone counts as deleted."""
     try:
         getattr(sagemaker, operation)(**name)

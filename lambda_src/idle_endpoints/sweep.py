@@ -15,13 +15,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream_error
 from external_functions.protocol import ExternalFunctionError
 from external_functions.undeployment import undeploy
 from pipeline_shared import InputError, resources
 from pipeline_shared.ownership import owned, tags_of
+
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 HOUR_S = 3600  # GetMetricStatistics period: hourly sums, kept by CloudWatch for 455 days
 
@@ -40,7 +46,14 @@ def reason(idle_hours: int) -> str:
 
 
 def sweep(
-    *, sagemaker: Any, cloudwatch: Any, s3: Any, prefix: str, bucket: str, idle_hours: int, now: datetime
+    *,
+    sagemaker: SageMakerClient,
+    cloudwatch: CloudWatchClient,
+    s3: S3Client,
+    prefix: str,
+    bucket: str,
+    idle_hours: int,
+    now: datetime,
 ) -> list[Verdict]:
     """Judge every endpoint of this pipeline and undeploy the idle ones; ``now`` is the window's end (UTC)."""
     start = now - timedelta(hours=idle_hours)
@@ -59,7 +72,12 @@ def sweep(
 
 
 def _judge(
-    summary: dict[str, Any], model: str, sagemaker: Any, cloudwatch: Any, start: datetime, now: datetime
+    summary: dict[str, Any],
+    model: str,
+    sagemaker: SageMakerClient,
+    cloudwatch: CloudWatchClient,
+    start: datetime,
+    now: datetime,
 ) -> Verdict:
     name = summary["EndpointName"]
     if summary["CreationTime"] > start:
@@ -70,7 +88,7 @@ def _judge(
     return Verdict(name, model, total, "kept: invoked" if total > 0 else "swept")
 
 
-def _endpoints(sagemaker: Any, prefix: str) -> Iterator[tuple[dict[str, Any], str]]:
+def _endpoints(sagemaker: SageMakerClient, prefix: str) -> Iterator[tuple[dict[str, Any], str]]:
     """(summary, model name) of the endpoints named ``<prefix>-...`` and tagged with ``prefix``; one ListTags each.
 
     The model name is the one deploy_model was given: the endpoint's ``recommender:model`` tag, else its name's tail.
@@ -89,7 +107,9 @@ def _endpoints(sagemaker: Any, prefix: str) -> Iterator[tuple[dict[str, Any], st
             yield summary, (tags or {}).get(resources.MODEL_TAG) or name.removeprefix(start)
 
 
-def _invocations(sagemaker: Any, cloudwatch: Any, endpoint: str, start: datetime, end: datetime) -> float:
+def _invocations(
+    sagemaker: SageMakerClient, cloudwatch: CloudWatchClient, endpoint: str, start: datetime, end: datetime
+) -> float:
     """The endpoint's invocations over [start, end), every production variant summed."""
     described = describe_or_none(sagemaker.describe_endpoint, f"endpoint {endpoint}", EndpointName=endpoint) or {}
     variants = [v["VariantName"] for v in described.get("ProductionVariants", [])] or [resources.ENDPOINT_VARIANT]

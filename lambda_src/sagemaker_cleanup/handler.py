@@ -67,7 +67,7 @@ def _parse(event: dict[str, Any]) -> tuple[str, str]:
             f"ResourceProperties.ResourcePrefix must be the pipeline's RESOURCE_PREFIX (lower-case letters, "
             f"digits and single hyphens, at most {MAX_PREFIX} characters), got {prefix!r}: fix the stack."
         )
-    return request, prefix
+    return str(request), prefix
 
 
 def _log(message: str, context: Any, **fields: Any) -> None:

@@ -17,7 +17,7 @@ jobs they started) are stopped the same way (:func:`stop_training_jobs`, then
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -26,12 +26,15 @@ from pipeline_shared.ownership import pipeline_owns
 from pipeline_shared.resources import ENDPOINT_BUSY, is_pipeline_name
 from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, ENDPOINTS, JOBS, MODELS, JobKind, Kind
 
+if TYPE_CHECKING:  # boto3-stubs (the type check only)
+    from mypy_boto3_sagemaker import SageMakerClient
+
 
 class TeardownError(RuntimeError):
     """SageMaker refused a deletion that waiting will not fix (permissions, say)."""
 
 
-def start(sagemaker: Any, prefix: str) -> list[str]:
+def start(sagemaker: SageMakerClient, prefix: str) -> list[str]:
     """Ask SageMaker to delete every endpoint of the pipeline; returns their names."""
     endpoints = list(pipeline_objects(sagemaker, ENDPOINTS, prefix))
     for endpoint in endpoints:
@@ -39,7 +42,7 @@ def start(sagemaker: Any, prefix: str) -> list[str]:
     return [e[ENDPOINTS.name_key] for e in endpoints]
 
 
-def finish(sagemaker: Any, prefix: str) -> bool:
+def finish(sagemaker: SageMakerClient, prefix: str) -> bool:
     """One poll: True once no endpoint, endpoint config or model of the pipeline is left.
 
     While endpoints remain (still deleting, or created or busy since :func:`start`) their
@@ -60,7 +63,7 @@ def finish(sagemaker: Any, prefix: str) -> bool:
     )
 
 
-def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
+def stop_training_jobs(sagemaker: SageMakerClient, prefix: str) -> list[str]:
     """Ask SageMaker to stop every running training and tuning job of the pipeline; returns their names."""
     running = []
     for kind in JOBS:
@@ -77,7 +80,7 @@ def stop_training_jobs(sagemaker: Any, prefix: str) -> list[str]:
     return running
 
 
-def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
+def training_jobs_stopped(sagemaker: SageMakerClient, prefix: str) -> bool:
     """One poll: True once no training or tuning job of the pipeline is running or stopping."""
     states = [job[kind.status_key] for kind in JOBS for job in _unfinished(sagemaker, kind, prefix)]
     if "InProgress" in states:
@@ -85,9 +88,14 @@ def training_jobs_stopped(sagemaker: Any, prefix: str) -> bool:
     return not states
 
 
-def _unfinished(sagemaker: Any, kind: JobKind, prefix: str) -> Iterator[dict[str, Any]]:
+def _paginator(sagemaker: SageMakerClient, operation: str) -> Any:
+    """The paginator of a list operation the kinds table names (its pages are read by the table's keys, untyped)."""
+    return cast(Any, sagemaker).get_paginator(operation)
+
+
+def _unfinished(sagemaker: SageMakerClient, kind: JobKind, prefix: str) -> Iterator[dict[str, Any]]:
     start_of_name = kind.start_of_name(prefix)
-    for page in sagemaker.get_paginator(kind.list_operation).paginate(NameContains=start_of_name):
+    for page in _paginator(sagemaker, kind.list_operation).paginate(NameContains=start_of_name):
         for job in page[kind.list_key]:
             ours = job[kind.name_key].startswith(start_of_name)
             unfinished = job[kind.status_key] in ("InProgress", "Stopping")
@@ -95,24 +103,24 @@ def _unfinished(sagemaker: Any, kind: JobKind, prefix: str) -> Iterator[dict[str
                 yield job
 
 
-def pipeline_objects(sagemaker: Any, kind: Kind, prefix: str) -> Iterator[dict[str, Any]]:
+def pipeline_objects(sagemaker: SageMakerClient, kind: Kind, prefix: str) -> Iterator[dict[str, Any]]:
     """List summaries of the objects of one kind named ``<prefix>-...`` and tagged with ``prefix``."""
     start_of_name = f"{prefix}-"
     # NameContains also matches "x<prefix>-..."; the tag check tells "<prefix>-a" pipelines apart
-    for page in sagemaker.get_paginator(kind.list_operation).paginate(NameContains=start_of_name):
+    for page in _paginator(sagemaker, kind.list_operation).paginate(NameContains=start_of_name):
         for summary in page[kind.list_key]:
             if is_pipeline_name(summary[kind.name_key], prefix) and _tagged(sagemaker, summary[kind.arn_key], prefix):
                 yield summary
 
 
-def _tagged(sagemaker: Any, arn: str, prefix: str) -> bool:
+def _tagged(sagemaker: SageMakerClient, arn: str, prefix: str) -> bool:
     try:
         return pipeline_owns(sagemaker, arn, prefix)
     except ClientError as exc:
         raise _refused(exc, f"reading the tags of {arn}") from None
 
 
-def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
+def _delete_endpoint(sagemaker: SageMakerClient, summary: dict[str, Any]) -> None:
     name, status = summary["EndpointName"], summary.get("EndpointStatus", "")
     if status == "Deleting":
         return
@@ -126,7 +134,7 @@ def _delete_endpoint(sagemaker: Any, summary: dict[str, Any]) -> None:
         raise _refused(exc, f"deleting endpoint {name}") from None
 
 
-def _delete(sagemaker: Any, kind: Kind, name: str) -> None:
+def _delete(sagemaker: SageMakerClient, kind: Kind, name: str) -> None:
     try:
         getattr(sagemaker, kind.delete_operation)(**{kind.name_key: name})
     except ClientError as exc:

@@ -434,7 +434,9 @@ def _split_arguments(text: str) -> list[str]:
     """``"A" VARCHAR(16777216), "B" NUMBER(38,0)`` into its arguments (commas in types or names kept)."""
     if not text.strip():
         return []
-    parts, depth, quoted, current = [], 0, False, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quoted = 0, False
     for character in text:
         if character == '"':
             quoted = not quoted

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipeline_shared import settings
 from pipeline_shared.bulk_load import WRITE_ROWS_PER_S, WriteTimeout
@@ -28,7 +28,10 @@ from pipeline_shared.training_options import (
     default,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:  # typeshed's protocol of every dataclass instance
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class HyperparameterError(ValueError):
@@ -235,7 +238,7 @@ def parse_hyperparameters(raw: Mapping[str, object]) -> JobConfig:
         values[key] = parser(key, str(value))
 
     def take(prefix: str, cls: type[T]) -> T:
-        names = cls.__dataclass_fields__  # type: ignore[attr-defined]
+        names = cls.__dataclass_fields__
         return cls(**{n: values[prefix + n] for n in names if prefix + n in values})
 
     snowflake = take("snowflake_", SnowflakeSettings)

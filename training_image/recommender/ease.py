@@ -124,14 +124,14 @@ class ItemRanker:
             raise ValueError("k must be at least 1")
         users = np.asarray(users, dtype=np.int64)
         if self.history_weights is None:
-            rank = _rank_users_parallel if parallel else _rank_users
-            positions, scores = rank(
+            plain = _rank_users_parallel if parallel else _rank_users
+            positions, scores = plain(
                 rated.indptr, rated.indices, self._positions, self.weights, self.popularity, users, k
             )
         else:
-            rank = _rank_graded_parallel if parallel else _rank_graded
+            rank_graded = _rank_graded_parallel if parallel else _rank_graded
             graded = (self.history_weights, *self._liked_arrays)
-            positions, scores = rank(
+            positions, scores = rank_graded(
                 rated.indptr, rated.indices, self._positions, self.weights, self.popularity, graded, users, k
             )
         items = np.where(positions >= 0, self.items[np.maximum(positions, 0)], -1).astype(np.int64)
@@ -182,8 +182,8 @@ def fit_graded_ease(
     weights = _ease(_gram(rated, history, len(covered)), regularization)
     owners = np.repeat(np.arange(rated.n_users, dtype=np.int32), np.diff(rated.indptr))
     kept = history >= 0
-    means = np.bincount(owners[kept], weights=values[kept], minlength=rated.n_users)
-    means /= np.maximum(np.bincount(owners[kept], minlength=rated.n_users), 1)
+    sums = np.bincount(owners[kept], weights=values[kept], minlength=rated.n_users)
+    means = sums / np.maximum(np.bincount(owners[kept], minlength=rated.n_users), 1)
     del kept
     history_weights = (1.0 + rating_weight * (values - means[owners])).astype(np.float32)
     del owners, means

@@ -72,13 +72,9 @@ class Rated(Protocol):
 
 def fit_ranker(index: Rated, ratings: Ratings, ranking: RankingParams, *, rating_max: float) -> ItemRanker:
     """The ``ease`` or ``graded_ease`` ranker over ``index``'s rated lists (``ratings``, scale up to ``rating_max``)."""
-    coverage = {
-        "regularization": ranking.regularization,
-        "min_ratings": ranking.min_ratings,
-        "max_movies": ranking.max_movies,
-    }
+    coverage = {"min_ratings": ranking.min_ratings, "max_movies": ranking.max_movies}
     if ranking.method == "ease":
-        return fit_ease(index.rated, index.n_items, **coverage)
+        return fit_ease(index.rated, index.n_items, regularization=ranking.regularization, **coverage)
     values = ratings_of_rated(
         index.rated, index.user_rows(ratings.users), index.item_rows(ratings.items), ratings.values
     )
@@ -86,6 +82,7 @@ def fit_ranker(index: Rated, ratings: Ratings, ranking: RankingParams, *, rating
         index.rated,
         values,
         index.n_items,
+        regularization=ranking.regularization,
         **coverage,
         rating_weight=ranking.rating_weight,
         liked_weight=ranking.liked_weight,

@@ -295,7 +295,7 @@ class FactorModel:
             **metadata,
         }
         with _aside(directory / ARRAYS_FILE) as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)  # arrays only (load refuses pickles too)
         with _aside(directory / METADATA_FILE) as handle:
             handle.write(json.dumps(document, indent=2, sort_keys=True).encode())
 

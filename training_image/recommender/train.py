@@ -297,7 +297,7 @@ def connector_lines(record: logging.LogRecord) -> bool:
 
 def connector_thread_errors(args: threading.ExceptHookArgs) -> None:
     """The connector's own threads (its cancel timer, say) fail on a lost Snowflake too: one line, no traceback."""
-    if args.exc_type.__module__.startswith("snowflake.connector"):
+    if args.exc_type.__module__.startswith("snowflake.connector") and args.exc_value is not None:
         log.error("Snowflake connector (%s): %s", getattr(args.thread, "name", "thread"), first_line(args.exc_value))
     else:
         threading.__excepthook__(args)
