@@ -38,7 +38,7 @@ from external_functions import (
     training,
     undeployment,
 )
-from external_functions.protocol import Batch, ExternalFunctionError, RetryableError, Row
+from external_functions.protocol import ExternalFunctionError, RetryableError
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, first_line, logs, resources
@@ -69,7 +69,6 @@ exit status: 0 done (status of a failed job included); 2 the input or the enviro
 1 AWS failed or throttled (retry later), the job followed by logs / train --wait ended Failed or Stopped,
 or deploy's quality guard (--min-ndcg-gain) refused the model
 """
-BATCH_ID = "sf-external-function-query-batch-id"
 INVOKE_BUDGET_S = 60
 RECENT_JOBS = 10
 
@@ -229,14 +228,10 @@ def _poll_seconds(text: str) -> int:
     return seconds
 
 
-def _batch(*args: Any) -> Batch:
-    """One row, as Snowflake would send it, with a batch id of its own (a new job per call)."""
-    return Batch(rows=(Row(0, tuple(args)),), headers={BATCH_ID: f"cli-{uuid.uuid4()}"})
-
-
 def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = dict(_option(text) for text in args.option)
-    [job] = training.start(_batch(args.input, args.output, options or None), stack.training(), _sagemaker())
+    request = training.parse_request(0, args.input, args.output, options or None)
+    [job] = training.start([request], stack.training(), _sagemaker(), retry_key=None)  # a new job per call
     if args.wait:
         _show_job(job)
         print()
@@ -246,7 +241,7 @@ def _train(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
 
 def _tune(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = dict(_option(text) for text in args.option)
-    request = training.parse_row(Row(0, (args.input, args.output, options or None)))
+    request = training.parse_request(0, args.input, args.output, options or None)
     name = tuning.tuning_job_name(stack.prefix, uuid.uuid4().hex)
     return tuning.tune(
         request,
@@ -311,7 +306,9 @@ def recent_jobs(prefix: str, sagemaker: SageMakerClient, limit: int = RECENT_JOB
 
 def _deploy(args: argparse.Namespace, stack: DeployedStack) -> dict[str, Any]:
     options = None if args.min_ndcg_gain is None else {deployment.GUARD_OPTION: args.min_ndcg_gain}
-    [deployed] = deployment.deploy(_batch(args.model, args.ref, options), stack.hosting(), _sagemaker())
+    hosting = stack.hosting()
+    request = deployment.parse_request(0, hosting.prefix, args.model, args.ref, options)
+    [deployed] = deployment.deploy([request], hosting, _sagemaker())
     return deployed
 
 
@@ -349,12 +346,14 @@ def _scoring(stack: DeployedStack) -> tuple[str, Any, float, Any]:
 
 
 def _invoke(args: argparse.Namespace, stack: DeployedStack) -> float | None:
-    [rating] = scoring.invoke(_batch(args.model, args.user, args.movie), *_scoring(stack))
+    request = scoring.rating_request(0, stack.prefix, args.model, args.user, args.movie)
+    [rating] = scoring.invoke([request], *_scoring(stack))
     return rating
 
 
 def _recommend(args: argparse.Namespace, stack: DeployedStack) -> list[int] | None:
-    [movies] = scoring.recommend(_batch(args.model, args.user, args.k), *_scoring(stack))
+    request = scoring.top_k_request(0, stack.prefix, args.model, args.user, args.k)
+    [movies] = scoring.recommend([request], *_scoring(stack))
     return movies
 
 

@@ -65,9 +65,7 @@ class RecommenderStack(Stack):
             description=f"Movie recommender between Snowflake and SageMaker ({config.name})",
         )
         retention = RETENTION[config.log_retention_days]
-        sf = config.snowflake
-        admin_secret, training_secret = self._secrets(sf)
-
+        admin_secret, training_secret = self._secrets(config.snowflake)
         storage = ArtifactStorage(self, "Storage", prefix=config.resource_prefix)
         image = ContainerImage(
             self,
@@ -75,94 +73,30 @@ class RecommenderStack(Stack):
             context=ROOT,
             dockerfile="training_image/Dockerfile",
         )
-        sagemaker_role = SageMakerTrainingRole(
-            self,
-            "SageMakerRole",
-            image=image,
-            bucket=storage.bucket,
-            bucket_prefix=f"{config.resource_prefix}/",
-            resource_prefix=config.resource_prefix,
-            secret=training_secret,
-        )
-        hosting_role = SageMakerHostingRole(
-            self,
-            "SageMakerHostingRole",
-            image=image,
-            bucket=storage.bucket,
-            models_prefix=storage.models_prefix,
-            resource_prefix=config.resource_prefix,
-        )
-        api = ExternalFunctionApi(
-            self,
-            "ExternalFunctions",
-            training_role=sagemaker_role.role,
-            hosting_role=hosting_role.role,
-            environment=config.lambda_environment(
-                image_uri=image.image_uri,
-                sagemaker_role_arn=sagemaker_role.role.role_arn,
-                hosting_role_arn=hosting_role.role.role_arn,
-                bucket=storage.bucket.bucket_name,
-                secret_arn=training_secret.secret_arn if training_secret else None,
-            ),
-            log_retention=retention,
-            throttle_rate_limit=config.api.throttle_rate_limit,
-            throttle_burst_limit=config.api.throttle_burst_limit,
-            training_instance_type=config.training.instance_type,
-            endpoint_instance_type=config.endpoint.instance_type,
-            train_concurrency=config.training.concurrent_starts,
-        )
+        training_role, hosting_role = self._sagemaker_roles(config, image, storage, training_secret)
+        api = self._api(config, image, storage, training_role, hosting_role, training_secret, retention)
         integration = SnowflakeIntegration(
             self,
             "Snowflake",
             api=api,
-            snowflake=sf,
+            snowflake=config.snowflake,
             secret=admin_secret,
             functions=CATALOGUE,
             log_retention=retention,
         )
         if config.spark.enabled and training_secret is not None:  # engine=spark (config refuses it without a key)
             self._spark(config, storage, training_secret, api)
-        cleanup = SageMakerCleanup(
-            self,
-            "SageMakerCleanup",
-            prefix=config.resource_prefix,
-            log_retention=retention,
-        )
-        sweep = None
-        if config.endpoint_idle_hours is not None:
-            sweep = IdleEndpointSweep(
-                self,
-                "IdleEndpointSweep",
-                prefix=config.resource_prefix,
-                bucket=storage.bucket,
-                idle_hours=config.endpoint_idle_hours,
-                log_retention=retention,
-            )
-        functions = {
-            **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
-            "snowflake-integration": integration.handler,
-            **cleanup.functions,
-            **({"idle-endpoint-sweep": sweep.function} if sweep else {}),
-        }
-        monitoring = Monitoring(
-            self,
-            "Monitoring",
-            prefix=config.resource_prefix,
-            functions=functions,
-            email=config.alarms.email,
-            models=config.alarms.models,
-            latency_p99_ms=config.alarms.latency_p99_ms,
-            serverless=config.endpoint.type == "serverless",
-        )
+        cleanup = SageMakerCleanup(self, "SageMakerCleanup", prefix=config.resource_prefix, log_retention=retention)
+        sweep = self._idle_sweep(config, storage, retention)
+        monitoring = self._monitoring(config, api, integration, cleanup, sweep)
         # Teardown order: Snowflake functions, then the API (no new endpoints from SQL), then the
         # run-time training jobs and endpoints, then the SageMaker role they run as and the bucket.
         api.node.add_dependency(cleanup)
-        cleanup.node.add_dependency(sagemaker_role, hosting_role, storage)  # jobs stop before the bucket empties
-
+        cleanup.node.add_dependency(training_role, hosting_role, storage)  # jobs stop before the bucket empties
         outputs = {
             "ApiUrl": api.url,
             "SnowflakeRoleArn": api.snowflake_role.role_arn,
-            "SageMakerRoleArn": sagemaker_role.role.role_arn,
+            "SageMakerRoleArn": training_role.role.role_arn,
             "SageMakerHostingRoleArn": hosting_role.role.role_arn,
             "ArtifactBucket": storage.bucket.bucket_name,
             "TrainingImageUri": image.image_uri,
@@ -177,6 +111,105 @@ class RecommenderStack(Stack):
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)
         self._acknowledge_checkov()
+
+    def _sagemaker_roles(
+        self,
+        config: PipelineConfig,
+        image: ContainerImage,
+        storage: ArtifactStorage,
+        training_secret: secretsmanager.ISecret | None,
+    ) -> tuple[SageMakerTrainingRole, SageMakerHostingRole]:
+        """The role training jobs run as, and the role the models behind endpoints run as."""
+        training = SageMakerTrainingRole(
+            self,
+            "SageMakerRole",
+            image=image,
+            bucket=storage.bucket,
+            bucket_prefix=f"{config.resource_prefix}/",
+            resource_prefix=config.resource_prefix,
+            secret=training_secret,
+        )
+        hosting = SageMakerHostingRole(
+            self,
+            "SageMakerHostingRole",
+            image=image,
+            bucket=storage.bucket,
+            models_prefix=storage.models_prefix,
+            resource_prefix=config.resource_prefix,
+        )
+        return training, hosting
+
+    def _api(
+        self,
+        config: PipelineConfig,
+        image: ContainerImage,
+        storage: ArtifactStorage,
+        training_role: SageMakerTrainingRole,
+        hosting_role: SageMakerHostingRole,
+        training_secret: secretsmanager.ISecret | None,
+        retention: logs.RetentionDays,
+    ) -> ExternalFunctionApi:
+        """The API Gateway and the Lambdas Snowflake calls, given the environment the settings contract emits."""
+        return ExternalFunctionApi(
+            self,
+            "ExternalFunctions",
+            training_role=training_role.role,
+            hosting_role=hosting_role.role,
+            environment=config.lambda_environment(
+                image_uri=image.image_uri,
+                sagemaker_role_arn=training_role.role.role_arn,
+                hosting_role_arn=hosting_role.role.role_arn,
+                bucket=storage.bucket.bucket_name,
+                secret_arn=training_secret.secret_arn if training_secret else None,
+            ),
+            log_retention=retention,
+            throttle_rate_limit=config.api.throttle_rate_limit,
+            throttle_burst_limit=config.api.throttle_burst_limit,
+            training_instance_type=config.training.instance_type,
+            endpoint_instance_type=config.endpoint.instance_type,
+            train_concurrency=config.training.concurrent_starts,
+        )
+
+    def _idle_sweep(
+        self, config: PipelineConfig, storage: ArtifactStorage, retention: logs.RetentionDays
+    ) -> IdleEndpointSweep | None:
+        """The hourly sweep of idle endpoints, where cdk.json sets endpointIdleHours."""
+        if config.endpoint_idle_hours is None:
+            return None
+        return IdleEndpointSweep(
+            self,
+            "IdleEndpointSweep",
+            prefix=config.resource_prefix,
+            bucket=storage.bucket,
+            idle_hours=config.endpoint_idle_hours,
+            log_retention=retention,
+        )
+
+    def _monitoring(
+        self,
+        config: PipelineConfig,
+        api: ExternalFunctionApi,
+        integration: SnowflakeIntegration,
+        cleanup: SageMakerCleanup,
+        sweep: IdleEndpointSweep | None,
+    ) -> Monitoring:
+        """Alarms and the dashboard over every function of the stack and the alarmed models' endpoints."""
+        functions = {
+            **{function.label.replace("_", "-"): api.functions[function.path] for function in CATALOGUE},
+            "snowflake-integration": integration.handler,
+            **cleanup.functions,
+            **({"idle-endpoint-sweep": sweep.function} if sweep else {}),
+        }
+        return Monitoring(
+            self,
+            "Monitoring",
+            prefix=config.resource_prefix,
+            functions=functions,
+            email=config.alarms.email,
+            models=config.alarms.models,
+            latency_p99_ms=config.alarms.latency_p99_ms,
+            serverless=config.endpoint.type == "serverless",
+        )
 
     def _secrets(self, sf: SnowflakeConfig) -> tuple[secretsmanager.ISecret | None, secretsmanager.ISecret | None]:
         """The DDL user's and the training user's secrets (None, None with workload identity: no secret at all).

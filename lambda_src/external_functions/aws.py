@@ -192,21 +192,21 @@ def pages(call: Callable[..., Mapping[str, Any]], key: str, doing: str, **reques
             return
 
 
-def upstream_error(exc: Exception, doing: str) -> ExternalFunctionError:
-    """Translate an AWS failure into the answer Snowflake should get (retry or not); the error is logged whole."""
+def upstream_error(exc: Exception, doing: str, *, service: str = "SageMaker") -> ExternalFunctionError:
+    """Translate a failure of AWS ``service`` into the answer Snowflake should get (retry or not); logged whole."""
     if isinstance(exc, ClientError):
         log_error(exc, doing)
         code, status, ref = error_code(exc), http_status(exc), reference(exc)
         if code in THROTTLED or status == 429:
-            return ThrottledError(f"SageMaker is throttling requests while {doing} ({ref})")
+            return ThrottledError(f"{service} is throttling requests while {doing} ({ref})")
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
-            return UnavailableError(f"SageMaker failed transiently while {doing} ({ref})")
+            return UnavailableError(f"{service} failed transiently while {doing} ({ref})")
         if code in {"AccessDenied", "AccessDeniedException"}:
             return BadRequestError(
                 f"The pipeline is not allowed to act while {doing} ({ref}): check the stack's IAM policies."
             )
-        return BadRequestError(f"SageMaker refused {doing} ({ref}); the function's log has SageMaker's whole answer.")
+        return BadRequestError(f"{service} refused {doing} ({ref}); the function's log has {service}'s whole answer.")
     if isinstance(exc, BotoCoreError):
         log("WARNING", f"AWS could not be reached while {doing}", error=type(exc).__name__, detail=str(exc))
-        return UnavailableError(f"SageMaker could not be reached while {doing}")
+        return UnavailableError(f"{service} could not be reached while {doing}")
     raise exc

@@ -51,7 +51,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -61,7 +61,7 @@ from botocore.exceptions import ClientError
 from external_functions import aws, log_retention, pipeline_jobs
 from external_functions.aws import AWS_ERRORS, Budgeted, describe_or_none, tagged_as_ours, upstream_error
 from external_functions.pipeline_jobs import describe as describe_training_job
-from external_functions.protocol import BadRequestError, Batch, Row, UnavailableError
+from external_functions.protocol import BadRequestError, UnavailableError
 from external_functions.settings import HostingSettings, models_uri
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_message, is_not_found, redact
@@ -81,7 +81,9 @@ VARIANT = resources.ENDPOINT_VARIANT
 
 @dataclass(frozen=True)
 class Deployment:
-    row: Row
+    """One model to put live; ``row`` numbers it in errors (the SQL row, or 0 for the CLI's one request)."""
+
+    row: int
     model: str
     reference: str
     min_ndcg_gain: float | None = None  # the quality guard (None: off)
@@ -100,16 +102,15 @@ MAX_GAIN = 1.0  # NDCG@10 lies in [0, 1]
 FIGURE_NOISE = 1e-9  # 0.305 >= 0.3 + 0.005 holds, whatever binary floats make of the sum
 
 
-def parse_row(row: Row, prefix: str) -> Deployment:
-    model = resources.model_name(row.args[0], prefix, row=row.number)
-    reference = row.args[1]
+def parse_request(row: int, prefix: str, model: Any, reference: Any, options: Any = None) -> Deployment:
+    """Validate one call's arguments: the model name, the model reference and the options."""
+    name = resources.model_name(model, prefix, row=row)
     if not isinstance(reference, str) or not reference.strip():
         raise BadRequestError(
-            f"Row {row.number}: model_ref must be 'latest', 'latest:DB.SCHEMA.TABLE', a training or tuning job name "
+            f"Row {row}: model_ref must be 'latest', 'latest:DB.SCHEMA.TABLE', a training or tuning job name "
             "or an s3:// model.tar.gz URI."
         )
-    options = row.args[2] if len(row.args) > 2 else None
-    return Deployment(row, model, reference.strip(), _min_ndcg_gain(options, row.number))
+    return Deployment(row, name, reference.strip(), _min_ndcg_gain(options, row))
 
 
 def _min_ndcg_gain(options: Any, row: int) -> float | None:
@@ -138,13 +139,15 @@ def _min_ndcg_gain(options: Any, row: int) -> float | None:
 
 
 def deploy(
-    batch: Batch, settings: HostingSettings, sagemaker: SageMakerClient, deadline: float | None = None
+    deployments: Sequence[Deployment],
+    settings: HostingSettings,
+    sagemaker: SageMakerClient,
+    deadline: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Deploy one model per row, within ``deadline`` (``time.monotonic()``; None: no budget).
+    """Deploy each model in turn, within ``deadline`` (``time.monotonic()``; None: no budget).
 
-    Every row is validated before anything is created.
+    The requests are validated (:func:`parse_request`) before anything is created.
     """
-    deployments = [parse_row(row, settings.prefix) for row in batch.rows]
     sagemaker, logs = Budgeted.around(sagemaker, deadline, FUNCTION), Budgeted.around(aws.logs(), deadline, FUNCTION)
     return [_deploy_one(d, settings, sagemaker, logs, deadline) for d in deployments]
 
@@ -276,7 +279,7 @@ def _deploy_one(
     logs: CloudWatchLogsClient,
     deadline: float | None,
 ) -> dict[str, Any]:
-    row = deployment.row.number
+    row = deployment.row
     endpoint = resources.endpoint_name(settings.prefix, deployment.model)
     current = _our_endpoint(sagemaker, endpoint, settings.prefix, row=row)
     plain_latest = deployment.reference.lower() == LATEST

@@ -47,7 +47,7 @@ def record_undeployed(
             Bucket=bucket, Key=key(prefix, model), Body=json.dumps(record).encode(), ContentType="application/json"
         )
     except AWS_ERRORS as exc:
-        raise upstream_error(exc, f"recording that model {model} was undeployed") from None
+        raise upstream_error(exc, f"recording that model {model} was undeployed", service="S3") from None
     return record
 
 
@@ -58,7 +58,7 @@ def last_undeployed(s3: S3Client, bucket: str, prefix: str, model: str) -> dict[
     except AWS_ERRORS as exc:
         if isinstance(exc, ClientError) and error_code(exc) in ("NoSuchKey", "404"):
             return None
-        raise upstream_error(exc, f"reading what became of model {model}") from None
+        raise upstream_error(exc, f"reading what became of model {model}", service="S3") from None
     try:
         record = json.loads(body)
     except ValueError:

@@ -110,22 +110,26 @@ def _since(started: float) -> int:
 
 def train_handler(event: dict[str, Any], context: Any) -> dict:
     """``train_and_get_recommendations(input_table, output_table[, options])`` -> job OBJECT."""
-    return _serve(
-        event, context, path="train",
-        work=lambda batch, env: training.start(
-            batch, TrainingSettings.from_env(env), aws.sagemaker(), SparkSettings.from_env(env)
-        ),
-    )  # fmt: skip
+    return _serve(event, context, path="train", work=_train)
+
+
+def _train(batch: Batch, env: Environment) -> list[dict[str, Any]]:
+    if not batch.batch_id:  # what makes a retried batch find the jobs it started
+        raise BadRequestError(f"{BY_PATH['train'].label} needs Snowflake's sf-external-function-query-batch-id header.")
+    requests = [training.parse_request(row.number, *row.args) for row in batch.rows]
+    training_settings, spark_settings = TrainingSettings.from_env(env), SparkSettings.from_env(env)
+    return training.start(requests, training_settings, aws.sagemaker(), spark_settings, retry_key=batch.batch_id)
 
 
 def deploy_handler(event: dict[str, Any], context: Any) -> dict:
     """``deploy_model(model_name, model_ref)`` -> deployment OBJECT."""
-    return _serve(
-        event, context, path="deploy",
-        work=lambda batch, env: deployment.deploy(
-            batch, HostingSettings.from_env(env), aws.sagemaker(), answer_by(context)
-        ),
-    )  # fmt: skip
+
+    def work(batch: Batch, env: Environment) -> list[dict[str, Any]]:
+        hosting = HostingSettings.from_env(env)
+        requests = [deployment.parse_request(row.number, hosting.prefix, *row.args) for row in batch.rows]
+        return deployment.deploy(requests, hosting, aws.sagemaker(), answer_by(context))
+
+    return _serve(event, context, path="deploy", work=work)
 
 
 def undeploy_handler(event: dict[str, Any], context: Any) -> dict:
@@ -152,27 +156,31 @@ def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str,
 
 def invoke_handler(event: dict[str, Any], context: Any) -> dict:
     """``invoke_model(model_name, user_id, movie_id)`` -> predicted rating FLOAT."""
-    return _serve(
-        event, context, path="invoke",
-        work=lambda batch, env: scoring.invoke(
-            batch, env.prefix(), aws.sagemaker_runtime, answer_by(context), _ownership(env.prefix())
-        ),
-    )  # fmt: skip
+
+    def work(batch: Batch, env: Environment) -> list[float | None]:
+        prefix = env.prefix()
+        requests = [scoring.rating_request(row.number, prefix, *row.args) for row in batch.rows]
+        return scoring.invoke(requests, prefix, aws.sagemaker_runtime, answer_by(context), _ownership(prefix))
+
+    return _serve(event, context, path="invoke", work=work)
 
 
 def recommend_handler(event: dict[str, Any], context: Any) -> dict:
     """``recommend(model_name, user_id, k)`` -> ARRAY of movie ids, best first."""
-    return _serve(
-        event, context, path="recommend",
-        work=lambda batch, env: scoring.recommend(
-            batch, env.prefix(), aws.sagemaker_runtime, answer_by(context), _ownership(env.prefix())
-        ),
-    )  # fmt: skip
+
+    def work(batch: Batch, env: Environment) -> list[list[int] | None]:
+        prefix = env.prefix()
+        requests = [scoring.top_k_request(row.number, prefix, *row.args) for row in batch.rows]
+        return scoring.recommend(requests, prefix, aws.sagemaker_runtime, answer_by(context), _ownership(prefix))
+
+    return _serve(event, context, path="recommend", work=work)
 
 
 def status_handler(event: dict[str, Any], context: Any) -> dict:
     """``pipeline_status(name)`` -> OBJECT describing a training job or endpoint."""
-    return _serve(
-        event, context, path="status",
-        work=lambda batch, env: status.statuses(batch, env.prefix(), aws.sagemaker(), undeployed=_records(env)),
-    )  # fmt: skip
+
+    def work(batch: Batch, env: Environment) -> list[dict[str, Any] | None]:
+        names = [(row.number, status.name_request(row.number, *row.args)) for row in batch.rows]
+        return status.statuses(names, env.prefix(), aws.sagemaker(), undeployed=_records(env))
+
+    return _serve(event, context, path="status", work=work)

@@ -17,13 +17,14 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.aws import MAX_READ_TIMEOUT_S, upstream_error
 from external_functions.log_retention import endpoint_log_group
-from external_functions.protocol import BadRequestError, Batch, FailedError, UnavailableError
+from external_functions.protocol import BadRequestError, FailedError, UnavailableError
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code, error_message, log_error, reference
 
@@ -31,6 +32,7 @@ PAYLOAD_LIMIT = 4 * 1024 * 1024  # serverless endpoints accept 4 MB, real-time 6
 MAX_K = 100
 RECOMMEND_CELLS = 200_000  # users x k per call keeps each answer far below 6 MB
 MAX_ID = 2**53
+Item = TypeVar("Item")
 
 
 def whole_number(value: Any, what: str, row: int) -> int:
@@ -52,49 +54,84 @@ Ownership = Callable[[str], "bool | None"]  # endpoint -> ours, another pipeline
 MIN_CALL_S = 2  # below this much time left, no InvokeEndpoint call is started
 
 
-def invoke(batch: Batch, prefix: str, runtime: Runtime, deadline: float, owned: Ownership) -> list[float | None]:
-    """Predicted ratings, one per row (None where an argument is NULL)."""
-    groups: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for position, row in enumerate(batch.rows):
-        model, user, movie = row.args
-        if model is None or user is None or movie is None:
-            continue
-        groups[resources.model_name(model, prefix, row=row.number)].append(
-            (position, whole_number(user, "user_id", row.number), whole_number(movie, "movie_id", row.number))
-        )
-    results: list[float | None] = [None] * len(batch.rows)
+@dataclass(frozen=True)
+class Rating:
+    """``invoke_model(model, user_id, movie_id)``: one predicted rating; ``row`` numbers it in errors."""
+
+    row: int
+    model: str
+    user: int
+    movie: int
+
+
+@dataclass(frozen=True)
+class TopK:
+    """``recommend(model, user_id, k)``: one user's best-first list; ``row`` numbers it in errors."""
+
+    row: int
+    model: str
+    user: int
+    k: int
+
+
+def rating_request(row: int, prefix: str, model: Any, user: Any, movie: Any) -> Rating | None:
+    """One call's validated arguments (None where one is NULL: SQL's answer is then NULL too)."""
+    if model is None or user is None or movie is None:
+        return None
+    return Rating(
+        row,
+        resources.model_name(model, prefix, row=row),
+        whole_number(user, "user_id", row),
+        whole_number(movie, "movie_id", row),
+    )
+
+
+def top_k_request(row: int, prefix: str, model: Any, user: Any, k: Any = None) -> TopK | None:
+    """One call's validated arguments, ``k`` 10 when NULL (None where the model or user is NULL)."""
+    if model is None or user is None:
+        return None
+    count = 10 if k is None else whole_number(k, "k", row)
+    if not 1 <= count <= MAX_K:
+        raise BadRequestError(f"Row {row}: k must be from 1 to {MAX_K}.")
+    return TopK(row, resources.model_name(model, prefix, row=row), whole_number(user, "user_id", row), count)
+
+
+def invoke(
+    requests: Sequence[Rating | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
+) -> list[float | None]:
+    """Predicted ratings, one per request (None for None), each model's in as few calls as fit a payload."""
+    groups: dict[str, list[tuple[int, Rating]]] = defaultdict(list)
+    for position, request in enumerate(requests):
+        if request is not None:
+            groups[request.model].append((position, request))
+    results: list[float | None] = [None] * len(requests)
     for model, items in groups.items():
-        for chunk in chunks(items, lambda item: len(f"{item[1]},{item[2]}\n")):
-            body = "\n".join(f"{user},{movie}" for _, user, movie in chunk).encode()
-            answer = _invoke(runtime, deadline, owned, prefix, model, body, "text/csv", batch, chunk[0][0])
+        for chunk in chunks(items, lambda item: len(f"{item[1].user},{item[1].movie}\n")):
+            body = "\n".join(f"{r.user},{r.movie}" for _, r in chunk).encode()
+            answer = _invoke(runtime, deadline, owned, prefix, model, body, "text/csv", chunk[0][1].row)
             values = answer.split()
             if len(values) != len(chunk):
                 raise FailedError(f"Model '{model}' answered {len(values)} predictions for {len(chunk)} rows.")
-            for (position, _, _), value in zip(chunk, values, strict=True):
+            for (position, _), value in zip(chunk, values, strict=True):
                 results[position] = float(value)
     return results
 
 
-def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float, owned: Ownership) -> list[list[int] | None]:
-    """Best-first movie ids per row (None where the model or user is NULL)."""
-    groups: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
-    for position, row in enumerate(batch.rows):
-        model, user, k = row.args
-        if model is None or user is None:
-            continue
-        count = 10 if k is None else whole_number(k, "k", row.number)
-        if not 1 <= count <= MAX_K:
-            raise BadRequestError(f"Row {row.number}: k must be from 1 to {MAX_K}.")
-        groups[(resources.model_name(model, prefix, row=row.number), count)].append(
-            (position, whole_number(user, "user_id", row.number))
-        )
-    results: list[list[int] | None] = [None] * len(batch.rows)
+def recommend(
+    requests: Sequence[TopK | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
+) -> list[list[int] | None]:
+    """Best-first movie ids per request (None for None), each model's and k's users in as few calls as fit."""
+    groups: dict[tuple[str, int], list[tuple[int, TopK]]] = defaultdict(list)
+    for position, request in enumerate(requests):
+        if request is not None:
+            groups[(request.model, request.k)].append((position, request))
+    results: list[list[int] | None] = [None] * len(requests)
     for (model, k), items in groups.items():
         per_call = max(1, RECOMMEND_CELLS // k)
         for start in range(0, len(items), per_call):
             chunk = items[start : start + per_call]
-            body = json.dumps({"user_ids": [user for _, user in chunk], "k": k}).encode()
-            answer = _invoke(runtime, deadline, owned, prefix, model, body, "application/json", batch, chunk[0][0])
+            body = json.dumps({"user_ids": [r.user for _, r in chunk], "k": k}).encode()
+            answer = _invoke(runtime, deadline, owned, prefix, model, body, "application/json", chunk[0][1].row)
             try:
                 lists = json.loads(answer)["recommendations"]
             except (json.JSONDecodeError, KeyError, TypeError):
@@ -106,7 +143,9 @@ def recommend(batch: Batch, prefix: str, runtime: Runtime, deadline: float, owne
     return results
 
 
-def chunks(items: Sequence[Any], size_of: Any, limit: int = PAYLOAD_LIMIT) -> Iterator[Sequence[Any]]:
+def chunks(
+    items: Sequence[Item], size_of: Callable[[Item], int], limit: int = PAYLOAD_LIMIT
+) -> Iterator[Sequence[Item]]:
     """Consecutive runs of ``items`` whose summed ``size_of`` stays within ``limit`` (one item may exceed it)."""
     start, size = 0, 0
     for index, item in enumerate(items):
@@ -127,12 +166,10 @@ def _invoke(
     model: str,
     body: bytes,
     content_type: str,
-    batch: Batch,
-    position: int,
+    row: int,
 ) -> str:
-    """One InvokeEndpoint call that must answer before ``deadline`` (``time.monotonic()``)."""
+    """One InvokeEndpoint call that must answer before ``deadline`` (``time.monotonic()``); ``row``: its first."""
     endpoint = resources.endpoint_name(prefix, model)
-    row = batch.rows[position].number
     ours = owned(endpoint)
     if ours is None:
         raise BadRequestError(_not_deployed(row, model))

@@ -108,7 +108,7 @@ def start(
     try:
         response = client.start_job_run(**job_run_request(name, request, training, spark))
     except AWS_ERRORS as exc:
-        raise upstream_error(exc, f"starting Spark job run {name}") from None
+        raise upstream_error(exc, f"starting Spark job run {name}", service="EMR Serverless") from None
     return {
         "engine": "spark",
         "job_run_name": name,
@@ -133,7 +133,7 @@ def stop(client: Any, application_id: str, prefix: str, job_run_id: str) -> dict
     except AWS_ERRORS as exc:
         if isinstance(exc, ClientError) and is_not_found(exc):
             raise InputError(f"The Spark application has no job run with id '{job_run_id}'.") from None
-        raise upstream_error(exc, f"looking up Spark job run {job_run_id}") from None
+        raise upstream_error(exc, f"looking up Spark job run {job_run_id}", service="EMR Serverless") from None
     if (run.get("tags") or {}).get(resources.PIPELINE_TAG) != prefix:
         raise InputError(
             f"Spark job run {job_run_id} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag) "
@@ -147,5 +147,5 @@ def stop(client: Any, application_id: str, prefix: str, job_run_id: str) -> dict
     try:
         client.cancel_job_run(applicationId=application_id, jobRunId=job_run_id)
     except AWS_ERRORS as exc:
-        raise upstream_error(exc, f"cancelling Spark job run {job_run_id}") from None
+        raise upstream_error(exc, f"cancelling Spark job run {job_run_id}", service="EMR Serverless") from None
     return {**answer, "action": "stopping", "status": "CANCELLING"}

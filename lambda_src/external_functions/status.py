@@ -11,7 +11,7 @@ redacted (``aws_errors.redact``); the operator CLI, run with AWS credentials, ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.deployment import describe_endpoint
 from external_functions.pipeline_jobs import describe as describe_training_job
-from external_functions.protocol import BadRequestError, Batch
+from external_functions.protocol import BadRequestError
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import is_not_found, redact
 
@@ -31,19 +31,27 @@ if TYPE_CHECKING:  # boto3-stubs (the type check only)
 Undeployed = Callable[[str], dict[str, Any] | None]  # a model's undeployment record (deployment_records), or None
 
 
+def name_request(row: int, name: Any) -> str | None:
+    """One call's name, checked (None for NULL: SQL's answer is then NULL too)."""
+    if name is not None and (not isinstance(name, str) or not resources.is_sagemaker_name(name)):
+        raise BadRequestError(f"Row {row}: name must be a training job, model or endpoint name.")
+    return name
+
+
 def statuses(
-    batch: Batch, prefix: str, sagemaker: SageMakerClient, *, undeployed: Undeployed = lambda model: None
+    names: Sequence[tuple[int, str | None]],
+    prefix: str,
+    sagemaker: SageMakerClient,
+    *,
+    undeployed: Undeployed = lambda model: None,
 ) -> list[dict[str, Any] | None]:
-    """One status OBJECT per row (None for a NULL name), as SQL callers may see it."""
+    """One status OBJECT per (row, name) (None for None), as SQL callers may see it: AWS's texts redacted."""
     results: list[dict[str, Any] | None] = []
-    for row in batch.rows:
-        name = row.args[0]
+    for row, name in names:
         if name is None:
             results.append(None)
             continue
-        if not isinstance(name, str) or not resources.is_sagemaker_name(name):
-            raise BadRequestError(f"Row {row.number}: name must be a training job, model or endpoint name.")
-        found = describe(name, prefix, sagemaker, row=row.number, undeployed=undeployed)
+        found = describe(name, prefix, sagemaker, row=row, undeployed=undeployed)
         if "failure_reason" in found:
             found["failure_reason"] = redact(found["failure_reason"])
         results.append(found)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ from botocore.exceptions import ClientError
 from external_functions import aws, log_retention, spark
 from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.pipeline_jobs import describe
-from external_functions.protocol import BadRequestError, Batch, Row
+from external_functions.protocol import BadRequestError
 from external_functions.settings import TrainingSettings, models_uri
 from external_functions.spark import SparkSettings
 from pipeline_shared import resources
@@ -53,23 +54,23 @@ METRICS = [{"Name": name, "Regex": rf"{name}=([0-9.eE+-]+)"} for name in METRIC_
 
 @dataclass(frozen=True)
 class TrainingRequest:
-    row: Row
+    """One training to start; ``row`` numbers it in errors (the SQL row, or 0 for the CLI's one request)."""
+
+    row: int
     input_table: TableName
     output_table: TableName
     options: dict[str, str]
 
 
-def parse_row(row: Row) -> TrainingRequest:
-    """Validate one row's arguments; identifiers are checked, options restricted to model settings."""
-    input_table, output_table = row.args[0], row.args[1]
-    options = row.args[2] if len(row.args) > 2 else None
+def parse_request(row: int, input_table: Any, output_table: Any, options: Any = None) -> TrainingRequest:
+    """Validate one call's arguments; identifiers are checked, options restricted to model settings."""
     tables = []
     for value, what in ((input_table, "input table"), (output_table, "output table")):
         try:
             tables.append(TableName.parse(value, what=what))
         except InvalidIdentifierError as exc:
-            raise BadRequestError(f"Row {row.number}: {exc}") from None
-    return TrainingRequest(row, tables[0], tables[1], _options(options, row.number))
+            raise BadRequestError(f"Row {row}: {exc}") from None
+    return TrainingRequest(row, tables[0], tables[1], _options(options, row))
 
 
 def _options(value: Any, row: int) -> dict[str, str]:
@@ -101,30 +102,32 @@ def _options(value: Any, row: int) -> dict[str, str]:
 
 
 def start(
-    batch: Batch,
+    requests: Sequence[TrainingRequest],
     settings: TrainingSettings,
     sagemaker: SageMakerClient,
     spark_settings: SparkSettings | None = None,
     emr_serverless: Callable[[], Any] = aws.emr_serverless,
+    *,
+    retry_key: str | None,
 ) -> list[dict[str, Any]]:
-    """Start (or find, on a retry) one training job per row; validates every row first.
+    """Start (or find, on a retry) one training job per request; every request is checked first.
 
-    Rows with ``engine=spark`` start an EMR Serverless job run instead (:mod:`external_functions.spark`),
+    ``retry_key`` names the call across retries (Snowflake's batch id): a request repeated with the same key
+    gets the job it started. None: every call starts new jobs (the operator CLI).
+    Requests with ``engine=spark`` start an EMR Serverless job run instead (:mod:`external_functions.spark`),
     refused where the stack has no Spark application (``spark_settings`` None: cdk.json's spark switch off).
     """
-    if not batch.batch_id:
-        raise BadRequestError(f"{FUNCTION} needs Snowflake's sf-external-function-query-batch-id header.")
-    if len(batch.rows) > settings.max_jobs_per_batch:
+    if len(requests) > settings.max_jobs_per_batch:
         # Each row starts a billed job: a statement over a whole table must not start thousands.
         raise BadRequestError(
             f"{FUNCTION} starts a billed training job per row and takes at most {settings.max_jobs_per_batch} "
-            f"rows per call, got {len(batch.rows)}: call it once per training, e.g. "
+            f"rows per call, got {len(requests)}: call it once per training, e.g. "
             "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
         )
-    requests = [parse_row(row) for row in batch.rows]
     for request in requests:  # every row checked before any job starts
         if request.options.get("engine") == "spark" and spark_settings is None:
-            raise BadRequestError(f"Row {request.row.number}: {spark.SWITCHED_OFF}")
+            raise BadRequestError(f"Row {request.row}: {spark.SWITCHED_OFF}")
+    key = retry_key or uuid.uuid4().hex
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}
     running: dict[str, dict[str, Any]] | None = None  # listed once per batch, when first needed
@@ -132,9 +135,7 @@ def start(
     for request in requests:
         table = request.output_table.sql
         if table not in started:
-            job = resources.training_job_name(
-                settings.prefix, resources.idempotency_token(batch.batch_id, request.row.number)
-            )
+            job = resources.training_job_name(settings.prefix, resources.idempotency_token(key, request.row))
             existing = describe(sagemaker, job)  # a retried batch gets the job it started
             if existing is not None:
                 started[table] = _summary(existing)

@@ -126,6 +126,6 @@ def _invocations(
                 Statistics=["Sum"],
             )
         except AWS_ERRORS as exc:
-            raise upstream_error(exc, f"reading the invocations of endpoint {endpoint}") from None
+            raise upstream_error(exc, f"reading the invocations of endpoint {endpoint}", service="CloudWatch") from None
         total += sum(point["Sum"] for point in answer["Datapoints"])
     return total

@@ -12,10 +12,8 @@ from botocore.stub import Stubber
 from external_functions import scoring
 from external_functions.protocol import (
     BadRequestError,
-    Batch,
     ExternalFunctionError,
     FailedError,
-    Row,
     UnavailableError,
 )
 from external_functions.scoring import chunks
@@ -127,7 +125,8 @@ def ours(endpoint: str) -> bool:
 
 
 def invoke_batch(rows):
-    return Batch(tuple(Row(i, args) for i, args in enumerate(rows)))
+    """The validated requests of SQL rows ``(model, user, movie)``, numbered from 0 as Snowflake does."""
+    return [scoring.rating_request(i, "recsys", *args) for i, args in enumerate(rows)]
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,6 @@
 """engine=spark: the StartJobRun request one validated row becomes (the job's arguments; no secret value)."""
 
 from external_functions import spark, training
-from external_functions.protocol import Row
 from external_functions.settings import Environment, TrainingSettings
 
 ENV = {
@@ -26,9 +25,7 @@ def test_job_run_request_carries_the_options_as_the_jobs_arguments():
     env = Environment(ENV, "train_and_get_recommendations")
     settings = spark.SparkSettings.from_env(env)
     assert settings is not None
-    request = training.parse_row(
-        Row(0, ("DB.S.RATINGS", "DB.S.RECS", {"engine": "spark", "n_factors": 12, "top_k": 5}))
-    )
+    request = training.parse_request(0, "DB.S.RATINGS", "DB.S.RECS", {"engine": "spark", "n_factors": 12, "top_k": 5})
     sent = spark.job_run_request("recsys-train-abc", request, TrainingSettings.from_env(env), settings)
     assert (sent["applicationId"], sent["clientToken"], sent["name"]) == (
         "00fabc",

@@ -6,10 +6,10 @@ import math
 import pytest
 
 from external_functions import training
-from external_functions.protocol import BadRequestError, Row
+from external_functions.protocol import BadRequestError
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS, BY_NAME, OPTION_NAMES, as_hyperparameter
 
-# --- training.parse_row: table names --------------------------------------------------------------
+# --- training.parse_request: table names --------------------------------------------------------------
 
 VALID = "DB.SCHEMA.RATINGS"
 INJECTIONS = [
@@ -35,30 +35,30 @@ INJECTIONS = [
 ]
 
 
-def row(*args, number=7):
-    return Row(number, args)
+def parse(*args, number=7):
+    return training.parse_request(number, *args)
 
 
-def test_parse_row_accepts_three_part_names():
-    request = training.parse_row(row(VALID, "db.schema.recs"))
+def test_parse_request_accepts_three_part_names():
+    request = parse(VALID, "db.schema.recs")
     assert request.input_table.sql == "DB.SCHEMA.RATINGS"
     assert request.output_table.sql == "DB.SCHEMA.RECS"
     assert request.options == {}
-    assert request.row.number == 7
+    assert request.row == 7
 
 
 @pytest.mark.parametrize("text", ["RATINGS", "SCHEMA.RATINGS", "_db.s$1.t_2", "  DB.S.T  ", "DB." + "R" * 255])
-def test_parse_row_accepts_plain_identifiers(text):
-    assert training.parse_row(row(text, VALID)).input_table.sql == text.strip().upper()
+def test_parse_request_accepts_plain_identifiers(text):
+    assert parse(text, VALID).input_table.sql == text.strip().upper()
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
 @pytest.mark.parametrize("position", [0, 1])
-def test_parse_row_rejects_unsafe_table_names(text, position):
+def test_parse_request_rejects_unsafe_table_names(text, position):
     args = [VALID, VALID]
     args[position] = text
     with pytest.raises(BadRequestError) as info:
-        training.parse_row(row(*args, number=31))
+        parse(*args, number=31)
     message = info.value.message
     assert info.value.status == 400
     assert message.startswith("Row 31: ")
@@ -70,19 +70,19 @@ def test_parse_row_rejects_unsafe_table_names(text, position):
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", 98765, 3.25, True, ["DB.S.T"], {"name": "DB.S.T"}])
-def test_parse_row_rejects_missing_or_non_text_names(value):
+def test_parse_request_rejects_missing_or_non_text_names(value):
     with pytest.raises(BadRequestError) as info:
-        training.parse_row(row(value, VALID, number=12))
+        parse(value, VALID, number=12)
     assert info.value.message.startswith("Row 12: ")
     assert "98765" not in info.value.message
     assert "3.25" not in info.value.message
 
 
-# --- training.parse_row: options ------------------------------------------------------------------
+# --- training.parse_request: options ------------------------------------------------------------------
 
 
 def options(value, number=5):
-    return training.parse_row(row(VALID, VALID, value, number=number)).options
+    return parse(VALID, VALID, value, number=number).options
 
 
 @pytest.mark.parametrize("value", [None, {}, "{}"])
