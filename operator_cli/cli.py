@@ -14,6 +14,7 @@ needs fixing (one sentence on stderr), 1 AWS failed or is throttling (retry late
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -38,10 +39,12 @@ from external_functions import (
     training,
     undeployment,
 )
-from external_functions.protocol import ExternalFunctionError, RetryableError
+from external_functions.errors import PipelineError, RetryableError
 from operator_cli import sdk, tuning
 from operator_cli.stack import DeployedStack, resolve
 from pipeline_shared import InputError, first_line, logs, resources
+from pipeline_shared.pipeline_objects import named
+from pipeline_shared.sagemaker_kinds import TRAINING_JOBS
 from pipeline_shared.training_options import METRIC_NAMES, NDCG_AT_10
 from stacks.config import CDK_JSON
 
@@ -83,11 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             sdk.ensure(argv)  # follows jobs with the SageMaker SDK, from .venv-operator
         stack = resolve(args.env, boto3.client("cloudformation"), cdk_json=args.cdk_json)
         result = args.run(args, stack)
-    except (InputError, ExternalFunctionError) as exc:
+    except (InputError, PipelineError) as exc:
         if isinstance(exc, RetryableError):
             message, retry = exc.told("retry later"), True
         else:
-            message, retry = exc.message if isinstance(exc, ExternalFunctionError) else str(exc), False
+            message, retry = exc.message if isinstance(exc, PipelineError) else str(exc), False
         print(f"recommender {args.verb}: {message}", file=sys.stderr)
         return 1 if retry else 2
     except (NoRegionError, NoCredentialsError) as exc:
@@ -297,10 +300,8 @@ def _status(args: argparse.Namespace, stack: DeployedStack) -> Any:
 def recent_jobs(prefix: str, sagemaker: SageMakerClient, limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
     """The pipeline's newest training jobs, each as ``pipeline_status`` describes it."""
     start = resources.training_job_prefix(prefix)
-    summaries = sagemaker.list_training_jobs(
-        NameContains=start, SortBy="CreationTime", SortOrder="Descending", MaxResults=100
-    )["TrainingJobSummaries"]
-    jobs = [s["TrainingJobName"] for s in summaries if s["TrainingJobName"].startswith(start)][:limit]
+    listed = named(sagemaker, TRAINING_JOBS, start, SortBy="CreationTime", SortOrder="Descending", MaxResults=100)
+    jobs = [summary["TrainingJobName"] for summary in itertools.islice(listed, limit)]
     return [status.training_job_status(sagemaker.describe_training_job(TrainingJobName=job)) for job in jobs]
 
 

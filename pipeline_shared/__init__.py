@@ -2,11 +2,11 @@
 
 ``settings`` (every deployment setting, declared once), ``identifiers`` (safe Snowflake
 names), ``credentials`` (Snowflake secrets), ``resources`` (SageMaker names, tags and the prefix
-rule), ``ownership`` (whether an object carries the pipeline's tag), ``training_options`` (the
-options a training job takes, with types, ranges and defaults), ``catalogue`` (the external
-functions), ``logs`` (JSON log lines), ``aws_errors`` (botocore errors read one way) and
-``bulk_load`` (stage, PUT, COPY and swap in one transaction). Each Lambda asset and the image
-carry a copy of this package.
+rule), ``pipeline_objects`` (which SageMaker objects are the pipeline's, and listing them),
+``sagemaker_kinds`` (how each kind is listed, deleted, stopped), ``training_options`` (the options
+a training job takes, with types, ranges and defaults), ``catalogue`` (the external functions),
+``logs`` (JSON log lines), ``aws_errors`` (botocore errors read one way) and ``bulk_load`` (stage,
+PUT, COPY and swap in one transaction). Each Lambda asset and the image carry a copy of this package.
 """
 
 

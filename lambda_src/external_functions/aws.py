@@ -24,10 +24,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from external_functions.protocol import BadRequestError, ExternalFunctionError, ThrottledError, UnavailableError
+from external_functions.errors import PipelineError, RequestError, ThrottledError, UnavailableError
 from pipeline_shared.aws_errors import THROTTLED, error_code, http_status, is_not_found, log_error, reference
 from pipeline_shared.logs import log
-from pipeline_shared.ownership import pipeline_owns
+from pipeline_shared.pipeline_objects import pipeline_owns
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 Client = TypeVar("Client")
+Item = TypeVar("Item")
 
 CONNECT_TIMEOUT_S = 2
 READ_TIMEOUT_S = 4  # SageMaker's and CloudWatch Logs' control-plane calls answer in well under a second
@@ -177,22 +178,20 @@ def describe_or_none(describe: Callable[..., Mapping[str, Any]], what: str, **na
         raise upstream_error(exc, f"looking up {what}") from None
 
 
-def pages(call: Callable[..., Mapping[str, Any]], key: str, doing: str, **request: Any) -> Iterator[dict[str, Any]]:
-    """Every item under ``key`` of a paged list call, following ``NextToken``; one call a page, so a budgeted
-    client checks its budget before each. ``doing`` names the listing in errors."""
-    token: str | None = None
+def translated(items: Iterator[Item], doing: str, *, service: str = "SageMaker") -> Iterator[Item]:
+    """``items`` (a listing of ``pipeline_objects``), an AWS error while producing one answered as
+    :func:`upstream_error` naming ``doing``."""
     while True:
         try:
-            page = call(**request, **({"NextToken": token} if token else {}))
-        except AWS_ERRORS as exc:
-            raise upstream_error(exc, doing) from None
-        yield from page[key]
-        token = page.get("NextToken")
-        if not token:
+            item = next(items)
+        except StopIteration:
             return
+        except AWS_ERRORS as exc:
+            raise upstream_error(exc, doing, service=service) from None
+        yield item
 
 
-def upstream_error(exc: Exception, doing: str, *, service: str = "SageMaker") -> ExternalFunctionError:
+def upstream_error(exc: Exception, doing: str, *, service: str = "SageMaker") -> PipelineError:
     """Translate a failure of AWS ``service`` into the answer Snowflake should get (retry or not); logged whole."""
     if isinstance(exc, ClientError):
         log_error(exc, doing)
@@ -202,10 +201,10 @@ def upstream_error(exc: Exception, doing: str, *, service: str = "SageMaker") ->
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
             return UnavailableError(f"{service} failed transiently while {doing} ({ref})")
         if code in {"AccessDenied", "AccessDeniedException"}:
-            return BadRequestError(
+            return RequestError(
                 f"The pipeline is not allowed to act while {doing} ({ref}): check the stack's IAM policies."
             )
-        return BadRequestError(f"{service} refused {doing} ({ref}); the function's log has {service}'s whole answer.")
+        return RequestError(f"{service} refused {doing} ({ref}); the function's log has {service}'s whole answer.")
     if isinstance(exc, BotoCoreError):
         log("WARNING", f"AWS could not be reached while {doing}", error=type(exc).__name__, detail=str(exc))
         return UnavailableError(f"{service} could not be reached while {doing}")

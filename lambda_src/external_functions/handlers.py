@@ -14,16 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from external_functions import aws, deployment, deployment_records, scoring, status, training, undeployment
-from external_functions.protocol import (
-    BadRequestError,
-    Batch,
-    ExternalFunctionError,
-    FailedError,
-    failed,
-    ok,
-    parse_event,
-    request_headers,
-)
+from external_functions.errors import FailedError, PipelineError, RequestError
+from external_functions.protocol import Batch, failed, ok, parse_event, request_headers, status_of
 from external_functions.settings import Environment, HostingSettings, MisconfiguredError, TrainingSettings
 from external_functions.spark import SparkSettings
 from pipeline_shared import InputError, resources, settings
@@ -55,13 +47,14 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         outcome = resources.ROWS
         return answer
     except InputError as exc:  # a shared rule (name, option) refused the caller's input
-        refusal = BadRequestError(str(exc))
-        log("WARNING", refusal.message, status=refusal.status, duration_ms=_since(started), **fields)
+        refusal = RequestError(str(exc))
+        log("WARNING", refusal.message, status=status_of(refusal), duration_ms=_since(started), **fields)
         outcome = resources.REFUSED_BATCHES
         return failed(refusal)
-    except ExternalFunctionError as error:
-        log("WARNING", error.message, status=error.status, duration_ms=_since(started), **fields)
-        outcome = resources.REFUSED_BATCHES if error.status < 500 else resources.FAILED_BATCHES
+    except PipelineError as error:
+        status = status_of(error)
+        log("WARNING", error.message, status=status, duration_ms=_since(started), **fields)
+        outcome = resources.REFUSED_BATCHES if status < 500 else resources.FAILED_BATCHES
         return failed(error)
     except Exception as exc:  # an answer Snowflake can show, never a stack trace
         log("ERROR", "unexpected failure", error=type(exc).__name__, trace=traceback.format_exc(), **fields)
@@ -115,7 +108,7 @@ def train_handler(event: dict[str, Any], context: Any) -> dict:
 
 def _train(batch: Batch, env: Environment) -> list[dict[str, Any]]:
     if not batch.batch_id:  # what makes a retried batch find the jobs it started
-        raise BadRequestError(f"{BY_PATH['train'].label} needs Snowflake's sf-external-function-query-batch-id header.")
+        raise RequestError(f"{BY_PATH['train'].label} needs Snowflake's sf-external-function-query-batch-id header.")
     requests = [training.parse_request(row.number, *row.args) for row in batch.rows]
     training_settings, spark_settings = TrainingSettings.from_env(env), SparkSettings.from_env(env)
     return training.start(requests, training_settings, aws.sagemaker(), spark_settings, retry_key=batch.batch_id)
@@ -149,7 +142,7 @@ def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str,
                 model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=function
             )
         except InputError as exc:
-            raise BadRequestError(f"Row {number}: {exc}") from None
+            raise RequestError(f"Row {number}: {exc}") from None
         answers.append(done.answer())
     return answers
 

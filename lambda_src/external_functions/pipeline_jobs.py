@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, pages, tagged_as_ours, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, tagged_as_ours, translated, upstream_error
 from external_functions.settings import models_uri
-from pipeline_shared import InputError, resources
+from pipeline_shared import InputError, pipeline_objects, resources
 from pipeline_shared.sagemaker_kinds import TRAINING_JOBS, TUNING_JOBS
 from pipeline_shared.training_options import NDCG_AT_10
 
@@ -56,13 +56,11 @@ def metric(job: dict[str, Any], name: str = NDCG) -> float | None:
 
 def completed_newest_first(sagemaker: SageMakerClient, prefix: str) -> Iterator[dict[str, Any]]:
     """Summaries of the Completed training jobs named like this pipeline's, newest first (tags not yet checked)."""
-    start = resources.training_job_prefix(prefix)
-    summaries = pages(
-        sagemaker.list_training_jobs, "TrainingJobSummaries", "listing training jobs",
-        NameContains=start, StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending", MaxResults=PAGE,
+    listed = pipeline_objects.named(
+        sagemaker, TRAINING_JOBS, resources.training_job_prefix(prefix),
+        StatusEquals="Completed", SortBy="CreationTime", SortOrder="Descending", MaxResults=PAGE,
     )  # fmt: skip
-    # NameContains alone would also match e.g. "x<prefix>-train-"
-    return (s for s in summaries if s["TrainingJobName"].startswith(start))
+    return translated(listed, "listing training jobs")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from external_functions.errors import PipelineError, RequestError, RetryableError, ThrottledError
+
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 # Parsed, a JSON batch takes 5-12x its size in Python objects: 16 MB stays inside the functions' 512 MB
 # (the largest batch Snowflake sends them, 20,000 rows, is about 1 MB).
@@ -27,61 +29,15 @@ MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class ExternalFunctionError(Exception):
-    """An error answered to Snowflake with ``status`` and this one-sentence message.
-
-    400 unless a subclass says otherwise: Snowflake retries every 5xx for minutes, so only the retryable
-    errors below answer one.
-    """
-
-    status = 400
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class BadRequestError(ExternalFunctionError):
-    """The caller's input is wrong; retrying the same batch cannot help."""
-
-    status = 400
-
-
-class FailedError(ExternalFunctionError):
-    """Something broke that a retry cannot fix (our bug, a broken model): a 4xx, so the query fails now.
-
-    Snowflake retries 429 and every 5xx for minutes, repeating side effects; only transient
-    trouble may answer those.
-    """
-
-    status = 400
-
-
-class RetryableError(ExternalFunctionError):
-    """Transient trouble. ``message`` says what happened; who retries is said by whoever answers
-    (:meth:`told`): Snowflake, for a batch, or the operator, at a terminal."""
-
-    status = 503
-
-    def __init__(self, reason: str, *, then: str = "") -> None:
-        super().__init__(reason)
-        self.then = then  # what the retry does, e.g. "continues where this call stopped"
-
-    def told(self, retrier: str = "Snowflake will retry") -> str:
-        """The one sentence for the caller: the reason, then who retries (and what the retry does)."""
-        return f"{self.message}; {retrier}" + (f", and the retry {self.then}" if self.then else "") + "."
-
-
-class ThrottledError(RetryableError):
-    """An upstream service throttled us; Snowflake retries the batch."""
-
-    status = 429
-
-
-class UnavailableError(RetryableError):
-    """An upstream service failed transiently; Snowflake retries the batch."""
-
-    status = 503
+def status_of(error: Exception) -> int:
+    """The HTTP status Snowflake gets for ``error``: 429 and 503 only for transient trouble, which Snowflake
+    retries with the same batch id; 400 for everything else, which fails the query at once (a 5xx would be
+    retried for minutes, repeating side effects)."""
+    if isinstance(error, ThrottledError):
+        return 429
+    if isinstance(error, RetryableError):
+        return 503
+    return 400
 
 
 @dataclass(frozen=True)
@@ -114,36 +70,36 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
     ``arities`` lists the accepted argument counts (e.g. ``(2, 3)`` for an optional third).
     """
     if not isinstance(event, dict):
-        raise BadRequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
+        raise RequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
     headers = request_headers(event)
     raw = _body_bytes(event, function)
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):  # JSONDecodeError, or an integer beyond Python's digit limit
-        raise BadRequestError(f"The request body for {function} is not valid JSON.") from None
+        raise RequestError(f"The request body for {function} is not valid JSON.") from None
     except RecursionError:
-        raise BadRequestError(f"The request body for {function} is nested too deeply to be a batch of rows.") from None
+        raise RequestError(f"The request body for {function} is nested too deeply to be a batch of rows.") from None
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, list):
-        raise BadRequestError(f'The request body for {function} has no "data" list of rows.')
+        raise RequestError(f'The request body for {function} has no "data" list of rows.')
 
     rows = []
     expected = " or ".join(str(a) for a in arities) + (" argument" if tuple(arities) == (1,) else " arguments")
     for position, item in enumerate(data):
         if not isinstance(item, list) or not item:
-            raise BadRequestError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
+            raise RequestError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
         number = item[0]
         if isinstance(number, bool) or not isinstance(number, int):
-            raise BadRequestError(f"Row {position} of the batch for {function} has no integer row number.")
+            raise RequestError(f"Row {position} of the batch for {function} has no integer row number.")
         args = tuple(item[1:])
         if len(args) not in arities:
             plural = "argument" if len(args) == 1 else "arguments"
-            raise BadRequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
+            raise RequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
         rows.append(Row(number, args))
     seen: set[int] = set()
     for row in rows:  # answers are matched to rows by number: a repeat is ambiguous
         if row.number in seen:
-            raise BadRequestError(f"Row number {row.number} appears more than once in the batch for {function}.")
+            raise RequestError(f"Row number {row.number} appears more than once in the batch for {function}.")
         seen.add(row.number)
     return Batch(tuple(rows), headers)
 
@@ -157,18 +113,18 @@ def request_headers(event: object) -> dict[str, str]:
 def _body_bytes(event: dict[str, Any], function: str) -> bytes:
     body = event.get("body")
     if body is None or body == "":
-        raise BadRequestError(f"The request for {function} has an empty body.")
+        raise RequestError(f"The request for {function} has an empty body.")
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError, TypeError):
-            raise BadRequestError(f"The request body for {function} is marked base64 but is not.") from None
+            raise RequestError(f"The request body for {function} is marked base64 but is not.") from None
     elif isinstance(body, str):
         raw = body.encode("utf-8")
     else:
-        raise BadRequestError(f"The request body for {function} is not text.")
+        raise RequestError(f"The request body for {function} is not text.")
     if len(raw) > MAX_BODY_BYTES:
-        raise BadRequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
+        raise RequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
     # Never trust Content-Encoding: API Gateway keeps it after inflating the body.
     if raw[:2] == GZIP_MAGIC:
         return _inflate(raw, zlib.MAX_WBITS | 16, function)
@@ -182,13 +138,13 @@ def _inflate(raw: bytes, wbits: int, function: str) -> bytes:
     try:
         out = inflater.decompress(raw, MAX_DECOMPRESSED_BYTES + 1)
     except zlib.error:
-        raise BadRequestError(f"The compressed request body for {function} is corrupt.") from None
+        raise RequestError(f"The compressed request body for {function} is corrupt.") from None
     if len(out) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-        raise BadRequestError(
+        raise RequestError(
             f"The request body for {function} expands beyond {MAX_DECOMPRESSED_BYTES >> 20} MB: lower MAX_BATCH_ROWS."
         )
     if not inflater.eof:  # truncated: the checksum trailer never arrived
-        raise BadRequestError(f"The compressed request body for {function} is corrupt.")
+        raise RequestError(f"The compressed request body for {function} is corrupt.")
     return out
 
 
@@ -200,10 +156,10 @@ def ok(batch: Batch, values: Sequence[Any]) -> dict[str, Any]:
     return _answer(200, {"data": data})
 
 
-def failed(error: ExternalFunctionError) -> dict[str, Any]:
+def failed(error: PipelineError) -> dict[str, Any]:
     """An error answer whose body is the bare sentence: Snowflake shows it to the user as is."""
     body = error.told() if isinstance(error, RetryableError) else error.message
-    return {"statusCode": error.status, "headers": {"Content-Type": "text/plain"}, "body": body}
+    return {"statusCode": status_of(error), "headers": {"Content-Type": "text/plain"}, "body": body}
 
 
 def _answer(status: int, document: dict[str, Any]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.aws import MAX_READ_TIMEOUT_S, upstream_error
+from external_functions.errors import FailedError, RequestError, UnavailableError
 from external_functions.log_retention import endpoint_log_group
-from external_functions.protocol import BadRequestError, FailedError, UnavailableError
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code, error_message, log_error, reference
 
@@ -45,7 +45,7 @@ def whole_number(value: Any, what: str, row: int) -> int:
         except ValueError:
             value = None
     if not isinstance(value, int | float) or not math.isfinite(value) or value != int(value) or abs(value) > MAX_ID:
-        raise BadRequestError(f"Row {row}: {what} must be a whole number.")
+        raise RequestError(f"Row {row}: {what} must be a whole number.")
     return int(value)
 
 
@@ -92,7 +92,7 @@ def top_k_request(row: int, prefix: str, model: Any, user: Any, k: Any = None) -
         return None
     count = 10 if k is None else whole_number(k, "k", row)
     if not 1 <= count <= MAX_K:
-        raise BadRequestError(f"Row {row}: k must be from 1 to {MAX_K}.")
+        raise RequestError(f"Row {row}: k must be from 1 to {MAX_K}.")
     return TopK(row, resources.model_name(model, prefix, row=row), whole_number(user, "user_id", row), count)
 
 
@@ -172,9 +172,9 @@ def _invoke(
     endpoint = resources.endpoint_name(prefix, model)
     ours = owned(endpoint)
     if ours is None:
-        raise BadRequestError(_not_deployed(row, model))
+        raise RequestError(_not_deployed(row, model))
     if not ours:
-        raise BadRequestError(
+        raise RequestError(
             f"Row {row}: endpoint {endpoint} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag); "
             f"deploy the model from this environment with deploy_model('{model}', 'latest')."
         )
@@ -188,13 +188,13 @@ def _invoke(
     except ClientError as exc:
         code, message = error_code(exc), error_message(exc)
         if code == "ValidationError" and "not found" in message.lower():
-            raise BadRequestError(_not_deployed(row, model)) from None
+            raise RequestError(_not_deployed(row, model)) from None
         if code == "ModelError":
             log_error(exc, f"invoking model '{model}'")
             original = int(str(exc.response.get("OriginalStatusCode") or 500))  # InvokeEndpoint's ModelError
             where = f"see the log group {endpoint_log_group(endpoint)}"
             if 400 <= original < 500:
-                raise BadRequestError(
+                raise RequestError(
                     f"Model '{model}' rejected the request with status {original} ({reference(exc)}): {where}."
                 ) from None
             raise FailedError(

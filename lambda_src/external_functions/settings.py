@@ -11,15 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from external_functions.protocol import ExternalFunctionError
+from external_functions.errors import PipelineError
 from pipeline_shared import settings
 from pipeline_shared.settings import Setting, SettingError
 
 
-class MisconfiguredError(ExternalFunctionError):
-    """The function's environment is incomplete: a deployment problem, not a transient one."""
-
-    status = 400  # Snowflake does not retry 4xx; retrying cannot fix a missing variable
+class MisconfiguredError(PipelineError):
+    """The function's environment is incomplete: a deployment problem a retry cannot fix (the stack must)."""
 
 
 @dataclass(frozen=True)

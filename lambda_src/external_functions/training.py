@@ -24,8 +24,8 @@ from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention, spark
 from external_functions.aws import AWS_ERRORS, upstream_error
+from external_functions.errors import RequestError
 from external_functions.pipeline_jobs import describe
-from external_functions.protocol import BadRequestError
 from external_functions.settings import TrainingSettings, models_uri
 from external_functions.spark import SparkSettings
 from pipeline_shared import resources
@@ -33,6 +33,8 @@ from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.logs import count
+from pipeline_shared.pipeline_objects import named
+from pipeline_shared.sagemaker_kinds import TRAINING_JOBS
 from pipeline_shared.training_options import (
     BY_NAME,
     METRIC_NAMES,
@@ -69,7 +71,7 @@ def parse_request(row: int, input_table: Any, output_table: Any, options: Any = 
         try:
             tables.append(TableName.parse(value, what=what))
         except InvalidIdentifierError as exc:
-            raise BadRequestError(f"Row {row}: {exc}") from None
+            raise RequestError(f"Row {row}: {exc}") from None
     return TrainingRequest(row, tables[0], tables[1], _options(options, row))
 
 
@@ -82,22 +84,22 @@ def _options(value: Any, row: int) -> dict[str, str]:
         except json.JSONDecodeError:
             value = None
     if not isinstance(value, dict):
-        raise BadRequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
+        raise RequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
     unknown = sorted(str(k) for k in value if k not in OPTION_NAMES)
     if unknown:
         # name the key only when it looks like one: never echo arbitrary caller text
         named = f" '{unknown[0]}'" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown[0]) else ""
-        raise BadRequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
+        raise RequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
     parsed = {}
     for key, raw in value.items():
         try:
             parsed[key] = parse_option(key, raw)
         except OptionError as exc:  # the image's own rule: a value it would refuse never starts a job
-            raise BadRequestError(f"Row {row}: option '{key}' {exc}.") from None
+            raise RequestError(f"Row {row}: option '{key}' {exc}.") from None
     try:
         check_together(parsed)
     except OptionError as exc:
-        raise BadRequestError(f"Row {row}: {exc}.") from None
+        raise RequestError(f"Row {row}: {exc}.") from None
     return {key: as_hyperparameter(option) for key, option in parsed.items()}
 
 
@@ -119,14 +121,14 @@ def start(
     """
     if len(requests) > settings.max_jobs_per_batch:
         # Each row starts a billed job: a statement over a whole table must not start thousands.
-        raise BadRequestError(
+        raise RequestError(
             f"{FUNCTION} starts a billed training job per row and takes at most {settings.max_jobs_per_batch} "
             f"rows per call, got {len(requests)}: call it once per training, e.g. "
             "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
         )
     for request in requests:  # every row checked before any job starts
         if request.options.get("engine") == "spark" and spark_settings is None:
-            raise BadRequestError(f"Row {request.row}: {spark.SWITCHED_OFF}")
+            raise RequestError(f"Row {request.row}: {spark.SWITCHED_OFF}")
     key = retry_key or uuid.uuid4().hex
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}
@@ -159,18 +161,10 @@ def start(
 def running_jobs_by_table(sagemaker: SageMakerClient, prefix: str) -> dict[str, dict[str, Any]]:
     """This pipeline's InProgress training jobs by the output table they write (the newest for each table)."""
     found: dict[str, dict[str, Any]] = {}
-    try:
-        pages = sagemaker.get_paginator("list_training_jobs").paginate(
-            NameContains=resources.training_job_prefix(prefix), StatusEquals="InProgress", SortBy="CreationTime"
-        )
-        summaries = [s for page in pages for s in page["TrainingJobSummaries"]]
-    except AWS_ERRORS as exc:
-        raise upstream_error(exc, "listing running training jobs") from None
-    for summary in summaries:
-        name = summary["TrainingJobName"]
-        if not name.startswith(resources.training_job_prefix(prefix)):
-            continue
-        job = describe(sagemaker, name)
+    start = resources.training_job_prefix(prefix)
+    listed = named(sagemaker, TRAINING_JOBS, start, StatusEquals="InProgress", SortBy="CreationTime")
+    for summary in aws.translated(listed, "listing running training jobs"):
+        job = describe(sagemaker, summary["TrainingJobName"])
         if job is not None and job["TrainingJobStatus"] == "InProgress":
             table = job.get("HyperParameters", {}).get("output_table")
             if table:

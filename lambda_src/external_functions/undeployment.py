@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream_error
+from external_functions.aws import AWS_ERRORS, describe_or_none, translated, upstream_error
 from external_functions.deployment_records import record_undeployed
 from pipeline_shared import InputError, resources
 from pipeline_shared.aws_errors import is_not_found
-from pipeline_shared.ownership import owned, tags_of
+from pipeline_shared.pipeline_objects import named, owned, tags_of
 from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, MODELS, Kind
 
 if TYPE_CHECKING:  # boto3-stubs (the type check only)
@@ -135,10 +135,7 @@ def _versions(sagemaker: SageMakerClient, kind: Kind, prefix: str, model: str) -
     """(name, ARN) of the model's configs or models: ``<prefix>-<model>-<12 hex>``, tagged with pipeline and model."""
     start = f"{resources.endpoint_name(prefix, model)}-"
     pattern = re.compile(rf"{re.escape(start)}[0-9a-f]{{{resources.VERSION_DIGITS}}}")
-    listed = pages(
-        getattr(sagemaker, kind.list_operation), kind.list_key, f"listing the {kind.noun}s of model {model}",
-        NameContains=start, MaxResults=100,
-    )  # fmt: skip
+    listed = translated(named(sagemaker, kind, start, MaxResults=100), f"listing the {kind.noun}s of model {model}")
     for summary in listed:
         name, arn = summary[kind.name_key], summary[kind.arn_key]
         if pattern.fullmatch(name) and _has_tags(sagemaker, arn, prefix, model=model):

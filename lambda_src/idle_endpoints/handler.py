@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from external_functions import aws
-from external_functions.protocol import ExternalFunctionError
+from external_functions.errors import PipelineError
 from external_functions.settings import Environment
 from idle_endpoints.sweep import Verdict, sweep
 from pipeline_shared import settings
@@ -39,7 +39,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             idle_hours=hours,
             now=datetime.now(UTC),
         )
-    except ExternalFunctionError as exc:  # the endpoints could not even be listed
+    except PipelineError as exc:  # the endpoints could not even be listed
         verdicts = [Verdict("*", "*", None, f"failed: {exc.message}")]
     for verdict in verdicts:
         level = "WARNING" if verdict.action.startswith("failed") else "INFO"

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from external_functions.aws import AWS_ERRORS, describe_or_none, pages, upstream_error
-from external_functions.protocol import ExternalFunctionError
+from external_functions.aws import AWS_ERRORS, describe_or_none, translated, upstream_error
+from external_functions.errors import PipelineError
 from external_functions.undeployment import undeploy
 from pipeline_shared import InputError, resources
-from pipeline_shared.ownership import owned, tags_of
+from pipeline_shared.pipeline_objects import named, owned, tags_of
+from pipeline_shared.sagemaker_kinds import ENDPOINTS
 
 if TYPE_CHECKING:  # boto3-stubs (the type check only)
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -64,8 +65,8 @@ def sweep(
             verdict = _judge(summary, model, sagemaker, cloudwatch, start, now)
             if verdict.action == "swept":
                 undeploy(model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=reason(idle_hours))
-        except (ExternalFunctionError, InputError) as exc:  # one endpoint's trouble: the others are still judged
-            message = exc.message if isinstance(exc, ExternalFunctionError) else str(exc)
+        except (PipelineError, InputError) as exc:  # one endpoint's trouble: the others are still judged
+            message = exc.message if isinstance(exc, PipelineError) else str(exc)
             verdict = Verdict(name, model, None, f"failed: {message}")
         verdicts.append(verdict)
     return verdicts
@@ -94,11 +95,8 @@ def _endpoints(sagemaker: SageMakerClient, prefix: str) -> Iterator[tuple[dict[s
     The model name is the one deploy_model was given: the endpoint's ``recommender:model`` tag, else its name's tail.
     """
     start = f"{prefix}-"
-    listed = pages(sagemaker.list_endpoints, "Endpoints", "listing endpoints", NameContains=start, MaxResults=100)
-    for summary in listed:
+    for summary in translated(named(sagemaker, ENDPOINTS, start, MaxResults=100), "listing endpoints"):
         name = summary["EndpointName"]
-        if not resources.is_pipeline_name(name, prefix):
-            continue
         try:
             tags = tags_of(sagemaker, summary["EndpointArn"])
         except AWS_ERRORS as exc:

@@ -17,13 +17,13 @@ jobs they started) are stopped the same way (:func:`stop_training_jobs`, then
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from pipeline_shared.aws_errors import error_code, error_message, is_not_found
-from pipeline_shared.ownership import pipeline_owns
-from pipeline_shared.resources import ENDPOINT_BUSY, is_pipeline_name
+from pipeline_shared.pipeline_objects import named, pipeline_owns
+from pipeline_shared.resources import ENDPOINT_BUSY
 from pipeline_shared.sagemaker_kinds import ENDPOINT_CONFIGS, ENDPOINTS, JOBS, MODELS, JobKind, Kind
 
 if TYPE_CHECKING:  # boto3-stubs (the type check only)
@@ -88,29 +88,19 @@ def training_jobs_stopped(sagemaker: SageMakerClient, prefix: str) -> bool:
     return not states
 
 
-def _paginator(sagemaker: SageMakerClient, operation: str) -> Any:
-    """The paginator of a list operation the kinds table names (its pages are read by the table's keys, untyped)."""
-    return cast(Any, sagemaker).get_paginator(operation)
-
-
 def _unfinished(sagemaker: SageMakerClient, kind: JobKind, prefix: str) -> Iterator[dict[str, Any]]:
     start_of_name = kind.start_of_name(prefix)
-    for page in _paginator(sagemaker, kind.list_operation).paginate(NameContains=start_of_name):
-        for job in page[kind.list_key]:
-            ours = job[kind.name_key].startswith(start_of_name)
-            unfinished = job[kind.status_key] in ("InProgress", "Stopping")
-            if ours and unfinished and _tagged(sagemaker, job[kind.arn_key], prefix):
-                yield job
+    for job in named(sagemaker, kind, start_of_name):
+        if job[kind.status_key] in ("InProgress", "Stopping") and _tagged(sagemaker, job[kind.arn_key], prefix):
+            yield job
 
 
 def pipeline_objects(sagemaker: SageMakerClient, kind: Kind, prefix: str) -> Iterator[dict[str, Any]]:
     """List summaries of the objects of one kind named ``<prefix>-...`` and tagged with ``prefix``."""
-    start_of_name = f"{prefix}-"
-    # NameContains also matches "x<prefix>-..."; the tag check tells "<prefix>-a" pipelines apart
-    for page in _paginator(sagemaker, kind.list_operation).paginate(NameContains=start_of_name):
-        for summary in page[kind.list_key]:
-            if is_pipeline_name(summary[kind.name_key], prefix) and _tagged(sagemaker, summary[kind.arn_key], prefix):
-                yield summary
+    # the tag check tells "<prefix>-a" pipelines apart (pipeline_objects)
+    for summary in named(sagemaker, kind, f"{prefix}-"):
+        if _tagged(sagemaker, summary[kind.arn_key], prefix):
+            yield summary
 
 
 def _tagged(sagemaker: SageMakerClient, arn: str, prefix: str) -> bool:

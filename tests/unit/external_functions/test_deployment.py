@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from external_functions import aws, deployment, handlers
-from external_functions.protocol import UnavailableError
+from external_functions.errors import UnavailableError
 from local_mode.snowflake_calls import proxy_event
 from local_mode.standins import LOOPBACK
 from tests.support.lambda_env import TRAINING_ENV

@@ -7,19 +7,18 @@ import zlib
 
 import pytest
 
+from external_functions.errors import FailedError, PipelineError, RequestError, ThrottledError, UnavailableError
 from external_functions.protocol import (
     MAX_BODY_BYTES,
     MAX_DECOMPRESSED_BYTES,
-    BadRequestError,
     Batch,
-    ExternalFunctionError,
     Row,
-    ThrottledError,
-    UnavailableError,
     failed,
     ok,
     parse_event,
+    status_of,
 )
+from external_functions.settings import MisconfiguredError
 from local_mode.snowflake_calls import proxy_event
 
 FUNCTION = "train_and_get_recommendations"
@@ -41,11 +40,11 @@ def json_bytes(document) -> bytes:
     return json.dumps(document).encode()
 
 
-def rejected(event, arities=(2, 3)) -> BadRequestError:
-    with pytest.raises(BadRequestError) as info:
+def rejected(event, arities=(2, 3)) -> RequestError:
+    with pytest.raises(RequestError) as info:
         parse(event, arities)
     error = info.value
-    assert error.status == 400
+    assert status_of(error) == 400
     assert str(error) == error.message
     assert MARKER not in error.message
     return error
@@ -345,14 +344,16 @@ def test_ok_requires_one_value_per_row(values):
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (BadRequestError("Row 3: the model name must be a non-empty string."), 400),
-        (ExternalFunctionError("recommend failed unexpectedly."), 400),
+        (RequestError("Row 3: the model name must be a non-empty string."), 400),
+        (PipelineError("recommend failed unexpectedly."), 400),
+        (FailedError("Model 'm' answered 1 predictions for 2 rows."), 400),  # a retry repeats it: no 5xx
+        (MisconfiguredError("The f function is misconfigured: X is missing; redeploy the stack."), 400),
     ],
 )
 def test_failed_answers_the_bare_sentence(error, status):
     answer = failed(error)
     assert answer == {"statusCode": status, "headers": {"Content-Type": "text/plain"}, "body": error.message}
-    assert error.status == status
+    assert status_of(error) == status
 
 
 @pytest.mark.parametrize(
@@ -376,7 +377,7 @@ def test_a_retryable_failure_says_snowflake_retries_and_a_terminal_says_retry_la
 
 
 def test_failed_from_a_parse_error():
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(RequestError) as info:
         parse(raw_event("not json " + MARKER))
     answer = failed(info.value)
     assert answer["statusCode"] == 400

@@ -10,12 +10,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from external_functions import scoring
-from external_functions.protocol import (
-    BadRequestError,
-    ExternalFunctionError,
-    FailedError,
-    UnavailableError,
-)
+from external_functions.errors import FailedError, PipelineError, RequestError, UnavailableError
+from external_functions.protocol import status_of
 from external_functions.scoring import chunks
 
 # --- scoring.whole_number -------------------------------------------------------------------------
@@ -69,14 +65,14 @@ def test_whole_number_accepts(value, expected):
     ],
 )
 def test_whole_number_rejects(value):
-    with pytest.raises(BadRequestError) as info:
+    with pytest.raises(RequestError) as info:
         scoring.whole_number(value, "movie_id", 88)
     assert info.value.message == "Row 88: movie_id must be a whole number."
 
 
 def test_whole_number_rejects_integers_too_large_for_a_float():
     # A JSON integer beyond float range must be a 400, not an unexpected OverflowError (a 500).
-    with pytest.raises(BadRequestError, match="Row 88: "):
+    with pytest.raises(RequestError, match="Row 88: "):
         scoring.whole_number(10**400, "user_id", 88)
 
 
@@ -133,19 +129,19 @@ def invoke_batch(rows):
     ("error", "expected"),
     [
         (("ModelError", 424, {"OriginalStatusCode": 500}), FailedError),  # the container broke: a retry repeats it
-        (("ModelError", 424, {"OriginalStatusCode": 400}), BadRequestError),
-        (("ValidationError", 400, {}), BadRequestError),
+        (("ModelError", 424, {"OriginalStatusCode": 400}), RequestError),
+        (("ValidationError", 400, {}), RequestError),
         (("ModelNotReadyException", 429, {}), UnavailableError),  # the one a retry fixes
     ],
 )
 def test_endpoint_failures_are_retried_only_when_a_retry_can_help(error, expected):
     runtime = runtime_answering(error=error)
-    with pytest.raises(ExternalFunctionError) as info:
+    with pytest.raises(PipelineError) as info:
         scoring.invoke(
             invoke_batch([("movielens", 1, 2)]), "recsys", lambda _: runtime, time.monotonic() + 25, lambda _: True
         )
     assert type(info.value) is expected
-    assert (info.value.status >= 500) is (expected is UnavailableError)
+    assert (status_of(info.value) >= 500) is (expected is UnavailableError)
 
 
 def test_a_model_answering_the_wrong_number_of_predictions_fails_fast():
@@ -153,7 +149,7 @@ def test_a_model_answering_the_wrong_number_of_predictions_fails_fast():
     with pytest.raises(FailedError) as info:
         batch = invoke_batch([("movielens", 1, 2), ("movielens", 1, 3)])
         scoring.invoke(batch, "recsys", lambda _: runtime, time.monotonic() + 25, lambda _: True)
-    assert info.value.status == 400
+    assert status_of(info.value) == 400
 
 
 def test_each_call_waits_at_most_what_is_left_of_the_budget():
@@ -176,7 +172,7 @@ def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
     batch = invoke_batch([("a", 1, 2), ("b", 1, 2)])
     with pytest.raises(UnavailableError) as info:
         scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 1.5, lambda _: True)
-    assert info.value.status == 503 and "ran out of time" in info.value.message
+    assert status_of(info.value) == 503 and "ran out of time" in info.value.message
     assert calls == []
 
 
@@ -184,6 +180,6 @@ def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
 def test_an_endpoint_of_another_pipeline_or_none_is_never_called(owned, fragment):
     calls = []
     batch = invoke_batch([("movielens", 1, 2)])
-    with pytest.raises(BadRequestError, match=fragment):
+    with pytest.raises(RequestError, match=fragment):
         scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 25, lambda _: owned)
     assert calls == []

@@ -2,7 +2,8 @@
 
 import pytest
 
-from external_functions.protocol import ExternalFunctionError
+from external_functions.errors import PipelineError
+from external_functions.protocol import status_of
 from external_functions.settings import (
     Environment,
     HostingSettings,
@@ -45,8 +46,8 @@ def misconfigured(build, *, naming):
     with pytest.raises(MisconfiguredError) as info:
         build()
     error = info.value
-    assert isinstance(error, ExternalFunctionError)
-    assert error.status == 400
+    assert isinstance(error, PipelineError)
+    assert status_of(error) == 400
     assert naming in error.message
     assert error.message.startswith("The f function is misconfigured")
     return error

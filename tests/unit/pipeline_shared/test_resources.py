@@ -3,7 +3,7 @@
 import pytest
 
 from pipeline_shared import InputError, resources
-from pipeline_shared.ownership import owned
+from pipeline_shared.pipeline_objects import owned
 from pipeline_shared.resources import MAX_PREFIX
 
 # --- model, endpoint and job names --------------------------------------------------------------
