@@ -51,7 +51,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
@@ -372,6 +372,47 @@ def quality_refusal(
     return None
 
 
+def next_step(
+    current: Mapping[str, Any] | None,
+    version: str,
+    *,
+    serverless: bool,
+    serves_serverless: Callable[[str], bool | None],
+    endpoint: str,
+    model: str,
+    row: int,
+) -> str:
+    """What the endpoint needs to serve config ``version``: ``create``, ``update``, ``recreate`` (delete, then a
+    later deploy_model creates it) or ``unchanged``; raises :class:`RequestError` while SageMaker is busy with it.
+
+    ``current``: DescribeEndpoint's answer (None: no endpoint); ``serverless``: the wanted endpoint type;
+    ``serves_serverless(config)``: the type a config serves (None: config gone). The states SageMaker could not
+    settle come first: their config may already be the wanted one.
+    """
+    if current is None:
+        return "create"
+    state = current["EndpointStatus"]
+    if state == "Failed":
+        return "recreate"  # DeleteEndpoint is the only operation a failed endpoint accepts
+    if state == "Deleting":
+        raise RequestError(
+            f"Row {row}: endpoint {endpoint} is being deleted (undeployed, its endpoint type changed, or it had "
+            f"failed); call deploy_model again once pipeline_status('{model}') says it is not deployed."
+        )
+    if state == "UpdateRollbackFailed":
+        return "update"  # in service with mixed configs: this restores it
+    if current["EndpointConfigName"] == version:
+        return "unchanged"  # a retry of a deployment that already went through
+    if state in resources.ENDPOINT_BUSY:
+        raise RequestError(
+            f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
+            f"once pipeline_status('{model}') says InService."
+        )
+    if serves_serverless(current["EndpointConfigName"]) not in (None, serverless):
+        return "recreate"  # UpdateEndpoint cannot switch between instances and serverless
+    return "update"
+
+
 def _switch(
     sagemaker: SageMakerClient,
     endpoint: str,
@@ -384,41 +425,29 @@ def _switch(
     model: str,
     row: int,
 ) -> str:
-    """Point ``endpoint`` at config ``version``; returns the action taken.
-
-    The states SageMaker could not settle come first: their config may already be the wanted one.
-    """
-    state = None if current is None else current["EndpointStatus"]
-    switch = partial(sagemaker.update_endpoint, EndpointName=endpoint, EndpointConfigName=version)
+    """Take :func:`next_step` to point ``endpoint`` at config ``version``; returns the action taken."""
+    step = next_step(
+        current,
+        version,
+        serverless=settings.serverless,
+        serves_serverless=lambda config: _is_serverless(sagemaker, config),
+        endpoint=endpoint,
+        model=model,
+        row=row,
+    )
     try:
-        if current is None:
+        if step == "create":
             create = partial(sagemaker.create_endpoint, EndpointName=endpoint, EndpointConfigName=version, Tags=tags)
             when_config_visible(create, version, deadline)
             return "created"
-        if state == "Failed":
-            sagemaker.delete_endpoint(EndpointName=endpoint)  # the only operation a failed endpoint accepts
-            return "recreating"
-        if state == "Deleting":
-            raise RequestError(
-                f"Row {row}: endpoint {endpoint} is being deleted (undeployed, its endpoint type changed, or it had "
-                f"failed); call deploy_model again once pipeline_status('{model}') says it is not deployed."
-            )
-        if state == "UpdateRollbackFailed":
-            when_config_visible(switch, version, deadline)  # in service with mixed configs: this restores it
-            return "updated"
-        if current["EndpointConfigName"] == version:
-            return "unchanged"  # a retry of a deployment that already went through
-        if state in resources.ENDPOINT_BUSY:
-            raise RequestError(
-                f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
-                f"once pipeline_status('{model}') says InService."
-            )
-        if _is_serverless(sagemaker, current["EndpointConfigName"]) not in (None, settings.serverless):
-            # UpdateEndpoint cannot switch between instances and serverless: delete, then create anew.
+        if step == "recreate":
             sagemaker.delete_endpoint(EndpointName=endpoint)
             return "recreating"
-        when_config_visible(switch, version, deadline)
-        return "updated"
+        if step == "update":
+            update = partial(sagemaker.update_endpoint, EndpointName=endpoint, EndpointConfigName=version)
+            when_config_visible(update, version, deadline)
+            return "updated"
+        return step  # unchanged
     except AWS_ERRORS as exc:
         raise upstream_error(exc, f"deploying endpoint {endpoint}") from None
 

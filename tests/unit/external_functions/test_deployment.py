@@ -1,4 +1,5 @@
-"""deploy_model's time budget: a hung SageMaker call ends within one call's bound, waits never pass the deadline.
+"""deploy_model: the time budget (a hung SageMaker call ends within one call's bound, waits never pass the deadline)
+and the step an endpoint needs, by the state SageMaker reports.
 
 The hung call is real: boto3 talks to a loopback socket that accepts connections and never answers
 (botocore's read timeout: https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html).
@@ -13,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from external_functions import aws, deployment, handlers
-from external_functions.errors import UnavailableError
+from external_functions.errors import RequestError, UnavailableError
 from local_mode.snowflake_calls import proxy_event
 from local_mode.standins import LOOPBACK
 from tests.support.lambda_env import TRAINING_ENV
@@ -132,3 +133,46 @@ def test_without_a_budget_every_wait_is_taken() -> None:
     with pytest.raises(UnavailableError):
         deployment.when_config_visible(invisible(calls, clock), "recsys-x", None, clock.sleep, clock)
     assert clock.slept == list(deployment.CONFIG_VISIBLE_WAITS_S) and len(calls) == 4
+
+
+# --- next_step: what an endpoint needs to serve a config, by the state SageMaker reports -----------------------
+
+
+def step(state: str | None, config: str = "old", *, serves_serverless: bool | None = False) -> str:
+    current = None if state is None else {"EndpointStatus": state, "EndpointConfigName": config}
+    asked: list[str] = []
+
+    def serves(name: str) -> bool | None:
+        asked.append(name)
+        return serves_serverless
+
+    chosen = deployment.next_step(
+        current, "new", serverless=False, serves_serverless=serves, endpoint="p-m", model="m", row=4
+    )
+    assert asked in ([], ["old"])  # the config's type is read only when it decides
+    return chosen
+
+
+@pytest.mark.parametrize(
+    ("state", "config", "serves_serverless", "expected"),
+    [
+        (None, "old", False, "create"),
+        ("Failed", "new", False, "recreate"),  # DeleteEndpoint is all a failed endpoint accepts
+        ("UpdateRollbackFailed", "new", False, "update"),  # mixed configs: set the wanted one again
+        ("InService", "new", False, "unchanged"),  # a retry of a deployment that went through
+        ("InService", "old", False, "update"),
+        ("InService", "old", None, "update"),  # the old config is gone: UpdateEndpoint still works
+        ("InService", "old", True, "recreate"),  # serverless to instances: UpdateEndpoint cannot
+        ("OutOfService", "old", False, "update"),
+    ],
+)
+def test_next_step_by_state(state, config, serves_serverless, expected):
+    assert step(state, config, serves_serverless=serves_serverless) == expected
+
+
+@pytest.mark.parametrize("state", ["Deleting", "Creating", "Updating", "SystemUpdating", "RollingBack"])
+def test_next_step_refuses_while_sagemaker_is_busy_with_the_endpoint(state):
+    with pytest.raises(RequestError) as info:
+        step(state)
+    assert info.value.message.startswith(f"Row 4: endpoint p-m is {'being deleted' if state == 'Deleting' else state}")
+    assert "pipeline_status('m')" in info.value.message
