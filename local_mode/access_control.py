@@ -104,15 +104,15 @@ class Catalog:
 CATALOG = Catalog()
 
 
-class Answer:
+class StatementAnswer:
     """What a statement answers: column names and rows (strings, or datetimes for ``created_on``)."""
 
     def __init__(self, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
         self.columns, self.rows = columns, rows
 
 
-def status(message: str) -> Answer:
-    return Answer(("status",), [(message,)])
+def status(message: str) -> StatementAnswer:
+    return StatementAnswer(("status",), [(message,)])
 
 
 def handles(statement: str) -> str | None:
@@ -123,7 +123,7 @@ def handles(statement: str) -> str | None:
     return None
 
 
-def run(statement: str, exists: Any, catalog: Catalog = CATALOG) -> Answer:
+def run(statement: str, exists: Any, catalog: Catalog = CATALOG) -> StatementAnswer:
     """Carry out ``statement``; ``exists(kind, name)`` tells whether a DATABASE, SCHEMA or TABLE exists."""
     kind = handles(statement)
     assert kind is not None
@@ -141,7 +141,7 @@ def _missing(kind: str, name: str) -> ProgrammingError:
     )
 
 
-def _create_role(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _create_role(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     name = identifier(match["name"])
     if name in catalog.roles and not match["replace"]:
         if match["if"]:
@@ -156,7 +156,7 @@ def _properties(text: str) -> dict[str, str]:
     return {key.upper(): value.strip("'") for key, value in found}
 
 
-def _create_user(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _create_user(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     name = identifier(match["name"])
     if name in catalog.users and not match["replace"]:
         if match["if"]:
@@ -166,7 +166,7 @@ def _create_user(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     return status(f"User {name} successfully created.")
 
 
-def _alter_user(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _alter_user(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     name = identifier(match["name"])
     if name not in catalog.users:
         if match["if"]:
@@ -176,7 +176,7 @@ def _alter_user(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     return status("Statement executed successfully.")
 
 
-def _drop(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _drop(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     kind, name = match["kind"].upper(), identifier(match["name"])
     kept = catalog.roles if kind == "ROLE" else catalog.users
     if name not in kept:
@@ -198,7 +198,7 @@ def _grantee(catalog: Catalog, kind: str, name: str) -> str:
     return name
 
 
-def _grant_role(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _grant_role(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     role = _grantee(catalog, "ROLE", identifier(match["role"]))
     kind = match["kind"].upper()
     grantee = _grantee(catalog, kind, identifier(match["grantee"]))
@@ -206,7 +206,7 @@ def _grant_role(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     return status("Statement executed successfully.")
 
 
-def _revoke_role(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _revoke_role(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     role, kind, grantee = identifier(match["role"]), match["kind"].upper(), identifier(match["grantee"])
     catalog.role_grants.pop((role, kind, grantee), None)
     return status("Statement executed successfully.")
@@ -229,7 +229,7 @@ def _privileges(text: str) -> list[str]:
     return [" ".join(p.split()).upper() for p in text.split(",") if p.strip()]
 
 
-def _grant(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _grant(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     grantee = _grantee(catalog, "ROLE", identifier(match["grantee"]))
     kind, name = _target(catalog, match, exists)
     for privilege in _privileges(match["privileges"]):
@@ -239,7 +239,7 @@ def _grant(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     return status("Statement executed successfully.")
 
 
-def _revoke(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _revoke(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     grantee = identifier(match["grantee"])
     kind = match["kind"].upper()
     name = "FAKESNOW" if kind == "ACCOUNT" else qualified(match["object"] or "")
@@ -248,7 +248,7 @@ def _revoke(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
     return status("Statement executed successfully.")
 
 
-def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     kind, name = match["kind"].upper(), identifier(match["name"])
     _grantee(catalog, kind, name)
     if kind == "USER":  # the columns since Snowflake's 2025_01 bundle (release note 1803): a role is USAGE on ROLE
@@ -257,7 +257,7 @@ def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> Answ
             for (role, k, who), t in catalog.role_grants.items()
             if k == "USER" and who == name
         ]
-        return Answer(USER_GRANT_COLUMNS, sorted(roles, key=lambda r: r[3]))
+        return StatementAnswer(USER_GRANT_COLUMNS, sorted(roles, key=lambda r: r[3]))
     rows = [
         (g.created_on, g.privilege, g.granted_on, g.name, "ROLE", name, str(g.grant_option).lower(), GRANTOR)
         for g in catalog.grants.values()
@@ -268,20 +268,20 @@ def _show_grants_to(catalog: Catalog, match: re.Match[str], exists: Any) -> Answ
         for (role, k, who), t in catalog.role_grants.items()
         if k == "ROLE" and who == name
     ]
-    return Answer(PRIVILEGE_COLUMNS, sorted(rows, key=lambda r: (r[2], r[3], r[1])))
+    return StatementAnswer(PRIVILEGE_COLUMNS, sorted(rows, key=lambda r: (r[2], r[3], r[1])))
 
 
-def _show_grants_of(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _show_grants_of(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     role = _grantee(catalog, "ROLE", identifier(match["name"]))
     rows = [(t, role, k, who, GRANTOR) for (r, k, who), t in catalog.role_grants.items() if r == role]
-    return Answer(ROLE_GRANT_COLUMNS, sorted(rows, key=lambda r: (r[2], r[3])))
+    return StatementAnswer(ROLE_GRANT_COLUMNS, sorted(rows, key=lambda r: (r[2], r[3])))
 
 
-def _show_roles(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
-    return Answer(("created_on", "name"), [(t, name) for name, t in sorted(catalog.roles.items())])
+def _show_roles(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
+    return StatementAnswer(("created_on", "name"), [(t, name) for name, t in sorted(catalog.roles.items())])
 
 
-def _show_users(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _show_users(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     rows = [
         (
             name,
@@ -291,10 +291,10 @@ def _show_users(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
         )
         for name, props in sorted(catalog.users.items())
     ]
-    return Answer(("name", "type", "default_role", "has_rsa_public_key"), rows)
+    return StatementAnswer(("name", "type", "default_role", "has_rsa_public_key"), rows)
 
 
-def _create_warehouse(catalog: Catalog, match: re.Match[str], exists: Any) -> Answer:
+def _create_warehouse(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
     name = identifier(match["name"])
     catalog.warehouses.add(name)
     return status(f"Warehouse {name} successfully created.")
@@ -324,7 +324,7 @@ def _literal(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def as_select(answer: Answer) -> str:
+def as_select(answer: StatementAnswer) -> str:
     """A SELECT that yields ``answer``'s rows under its column names (every value as text)."""
     columns = ", ".join(f'"{c}"' for c in answer.columns)
     if not answer.rows:

@@ -11,7 +11,14 @@ PUT, COPY and swap in one transaction). Each Lambda asset and the image carry a 
 
 
 class InputError(ValueError):
-    """Input a caller must fix (a name, an option, a model reference); the message is one sentence."""
+    """Input a caller must fix (a name, an option, a model reference); the message is one sentence.
+
+    ``row``: which of several requests it concerns (a SQL row's number; None: not said).
+    """
+
+    def __init__(self, message: str, *, row: int | None = None) -> None:
+        super().__init__(message)
+        self.message, self.row = message, row
 
 
 def first_line(exc: BaseException | str) -> str:

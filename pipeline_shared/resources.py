@@ -82,11 +82,12 @@ def model_name(value: object, prefix: str, *, row: int) -> str:
     """
     longest = max_model_name(prefix)
     if not isinstance(value, str) or not value:
-        raise InputError(f"Row {row}: the model name must be a non-empty string such as 'movielens'.")
+        raise InputError(row=row, message="the model name must be a non-empty string such as 'movielens'.")
     if len(value) > longest or not _SAGEMAKER_NAME.fullmatch(value):
         raise InputError(
-            f"Row {row}: the model name must be 1-{longest} letters, digits or single hyphens, "
-            "starting and ending with a letter or digit (e.g. 'movielens')."
+            row=row,
+            message=f"the model name must be 1-{longest} letters, digits or single hyphens, "
+            "starting and ending with a letter or digit (e.g. 'movielens').",
         )
     return value.lower()
 

@@ -17,6 +17,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from pipeline_shared.catalogue import CATALOGUE
+from pipeline_shared.resources import LOG_RETENTION_DAYS
 from pipeline_shared.settings import KEY_PAIR
 from stacks.config import PipelineConfig, SnowflakeConfig
 from stacks.container_image import ContainerImage
@@ -38,21 +39,11 @@ from stacks.storage import ArtifactStorage
 
 ROOT = Path(__file__).resolve().parents[1]
 R = logs.RetentionDays
-RETENTION = {
-    1: R.ONE_DAY,
-    3: R.THREE_DAYS,
-    5: R.FIVE_DAYS,
-    7: R.ONE_WEEK,
-    14: R.TWO_WEEKS,
-    30: R.ONE_MONTH,
-    60: R.TWO_MONTHS,
-    90: R.THREE_MONTHS,
-    180: R.SIX_MONTHS,
-    365: R.ONE_YEAR,
-    731: R.TWO_YEARS,
-    1827: R.FIVE_YEARS,
-    3653: R.TEN_YEARS,
-}
+# CDK's name for each retention period CloudWatch Logs accepts, in the order resources.LOG_RETENTION_DAYS lists them.
+_NAMES = (R.ONE_DAY, R.THREE_DAYS, R.FIVE_DAYS, R.ONE_WEEK, R.TWO_WEEKS, R.ONE_MONTH, R.TWO_MONTHS, R.THREE_MONTHS)
+RETENTION = dict(
+    zip(LOG_RETENTION_DAYS, (*_NAMES, R.SIX_MONTHS, R.ONE_YEAR, R.TWO_YEARS, R.FIVE_YEARS, R.TEN_YEARS), strict=True)
+)
 
 
 class RecommenderStack(Stack):

@@ -24,7 +24,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from external_functions.errors import PipelineError, RequestError, ThrottledError, UnavailableError
+from external_functions.errors import CallerError, PipelineError, ThrottledError, UnavailableError
 from pipeline_shared.aws_errors import THROTTLED, error_code, http_status, is_not_found, log_error, reference
 from pipeline_shared.logs import log
 from pipeline_shared.pipeline_objects import pipeline_owns
@@ -201,10 +201,10 @@ def upstream_error(exc: Exception, doing: str, *, service: str = "SageMaker") ->
         if status >= 500 or code in {"ServiceUnavailable", "InternalFailure", "InternalServerError"}:
             return UnavailableError(f"{service} failed transiently while {doing} ({ref})")
         if code in {"AccessDenied", "AccessDeniedException"}:
-            return RequestError(
+            return CallerError(
                 f"The pipeline is not allowed to act while {doing} ({ref}): check the stack's IAM policies."
             )
-        return RequestError(f"{service} refused {doing} ({ref}); the function's log has {service}'s whole answer.")
+        return CallerError(f"{service} refused {doing} ({ref}); the function's log has {service}'s whole answer.")
     if isinstance(exc, BotoCoreError):
         log("WARNING", f"AWS could not be reached while {doing}", error=type(exc).__name__, detail=str(exc))
         return UnavailableError(f"{service} could not be reached while {doing}")

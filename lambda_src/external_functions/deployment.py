@@ -60,7 +60,7 @@ from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention, pipeline_jobs
 from external_functions.aws import AWS_ERRORS, Budgeted, describe_or_none, tagged_as_ours, upstream_error
-from external_functions.errors import RequestError, UnavailableError
+from external_functions.errors import CallerError, UnavailableError
 from external_functions.pipeline_jobs import describe as describe_training_job
 from external_functions.settings import HostingSettings, models_uri
 from pipeline_shared import resources
@@ -106,9 +106,10 @@ def parse_request(row: int, prefix: str, model: Any, reference: Any, options: An
     """Validate one call's arguments: the model name, the model reference and the options."""
     name = resources.model_name(model, prefix, row=row)
     if not isinstance(reference, str) or not reference.strip():
-        raise RequestError(
-            f"Row {row}: model_ref must be 'latest', 'latest:DB.SCHEMA.TABLE', a training or tuning job name "
-            "or an s3:// model.tar.gz URI."
+        raise CallerError(
+            row=row,
+            message="model_ref must be 'latest', 'latest:DB.SCHEMA.TABLE', a training or tuning job name "
+            "or an s3:// model.tar.gz URI.",
         )
     return Deployment(row, name, reference.strip(), _min_ndcg_gain(options, row))
 
@@ -123,17 +124,19 @@ def _min_ndcg_gain(options: Any, row: int) -> float | None:
         except json.JSONDecodeError:
             options = None
     if not isinstance(options, dict) or set(options) - {GUARD_OPTION}:
-        raise RequestError(
-            f"Row {row}: deploy_model's options must be an OBJECT with only '{GUARD_OPTION}', "
-            f"e.g. {{'{GUARD_OPTION}': 0.0}}."
+        raise CallerError(
+            row=row,
+            message=f"deploy_model's options must be an OBJECT with only '{GUARD_OPTION}', "
+            f"e.g. {{'{GUARD_OPTION}': 0.0}}.",
         )
     gain = options.get(GUARD_OPTION)
     if gain is None:
         return None
     if isinstance(gain, bool) or not isinstance(gain, int | float) or not -MAX_GAIN <= gain <= MAX_GAIN:
-        raise RequestError(
-            f"Row {row}: option '{GUARD_OPTION}' must be a number from {-MAX_GAIN} to {MAX_GAIN} "
-            "(the NDCG@10 a new model must add to the served one's)."
+        raise CallerError(
+            row=row,
+            message=f"option '{GUARD_OPTION}' must be a number from {-MAX_GAIN} to {MAX_GAIN} "
+            "(the NDCG@10 a new model must add to the served one's).",
         )
     return float(gain)
 
@@ -169,9 +172,10 @@ def resolve(
     if reference.startswith("s3://"):
         where = models_uri(settings.bucket, settings.prefix)
         if not re.fullmatch(rf"{re.escape(where)}[\w!\-.*'()/=+]+\.tar\.gz", reference):
-            raise RequestError(
-                f"Row {row}: model_ref must be a model.tar.gz under {where} (the only place the pipeline's "
-                "SageMaker hosting role may read): copy the model there or deploy its training job by name."
+            raise CallerError(
+                row=row,
+                message=f"model_ref must be a model.tar.gz under {where} (the only place the pipeline's "
+                "SageMaker hosting role may read): copy the model there or deploy its training job by name.",
             )
         return ModelSource(reference, reference)
     job: dict[str, Any] | None
@@ -184,23 +188,26 @@ def resolve(
         if not resources.is_sagemaker_name(reference) or not reference.startswith(
             resources.training_job_prefix(settings.prefix)
         ):
-            raise RequestError(
-                f"Row {row}: model_ref is neither 'latest', 'latest:DB.SCHEMA.TABLE', an s3:// URI, a training job "
+            raise CallerError(
+                row=row,
+                message=f"model_ref is neither 'latest', 'latest:DB.SCHEMA.TABLE', an s3:// URI, a training job "
                 f"({resources.training_job_prefix(settings.prefix)}...) nor a tuning job "
-                f"({resources.tuning_job_prefix(settings.prefix)}...) of this pipeline."
+                f"({resources.tuning_job_prefix(settings.prefix)}...) of this pipeline.",
             )
         job = describe_training_job(sagemaker, reference)
         if job is None:
-            raise RequestError(f"Row {row}: there is no training job named {reference}.")
+            raise CallerError(row=row, message=f"there is no training job named {reference}.")
     if not tagged_as_ours(sagemaker, job["TrainingJobArn"], settings.prefix, f"training job {job['TrainingJobName']}"):
-        raise RequestError(
-            f"Row {row}: training job {job['TrainingJobName']} belongs to another pipeline "
-            f"(no {resources.PIPELINE_TAG}={settings.prefix} tag): deploy a job this environment trained."
+        raise CallerError(
+            row=row,
+            message=f"training job {job['TrainingJobName']} belongs to another pipeline "
+            f"(no {resources.PIPELINE_TAG}={settings.prefix} tag): deploy a job this environment trained.",
         )
     if job["TrainingJobStatus"] != "Completed":
-        raise RequestError(
-            f"Row {row}: training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
-            "check pipeline_status for it."
+        raise CallerError(
+            row=row,
+            message=f"training job {job['TrainingJobName']} is {job['TrainingJobStatus']}, not Completed: "
+            "check pipeline_status for it.",
         )
     return _source(job)
 
@@ -225,14 +232,15 @@ def _latest(
         try:
             table: str | None = TableName.parse(named, what="table after 'latest:'").sql
         except InvalidIdentifierError as exc:
-            raise RequestError(f"Row {row}: {exc}") from None
+            raise CallerError(row=row, message=exc.message) from None
     elif served is None:
         table = None
     elif served.job is None or pipeline_jobs.output_table(served.job) is None:
-        raise RequestError(
-            f"Row {row}: model '{model}' serves a model no training job of this pipeline recorded a table for "
+        raise CallerError(
+            row=row,
+            message=f"model '{model}' serves a model no training job of this pipeline recorded a table for "
             f"({served.model_data or 'its model is gone'}), so 'latest' has no table to follow: "
-            "deploy 'latest:DB.SCHEMA.TABLE' or a training job by name."
+            "deploy 'latest:DB.SCHEMA.TABLE' or a training job by name.",
         )
     else:
         table = pipeline_jobs.output_table(served.job)
@@ -240,14 +248,16 @@ def _latest(
     if found.job is not None:
         return found.job
     if table is None:
-        raise RequestError(
-            f"Row {row}: this pipeline has no completed training job yet: run "
-            "train_and_get_recommendations first, or pass an s3:// model URI."
+        raise CallerError(
+            row=row,
+            message="this pipeline has no completed training job yet: run "
+            "train_and_get_recommendations first, or pass an s3:// model URI.",
         )
     among = "" if found.exhausted else f" among its {found.scanned} newest completed jobs"
-    raise RequestError(
-        f"Row {row}: no completed training job of this pipeline wrote {table}{among}: train one with "
-        f"train_and_get_recommendations(..., '{table}') or deploy a training job by name."
+    raise CallerError(
+        row=row,
+        message=f"no completed training job of this pipeline wrote {table}{among}: train one with "
+        f"train_and_get_recommendations(..., '{table}') or deploy a training job by name.",
     )
 
 
@@ -259,16 +269,17 @@ def best_training_job(tuning_job: str, sagemaker: SageMakerClient, *, row: int) 
         HyperParameterTuningJobName=tuning_job,
     )
     if tuning is None:
-        raise RequestError(f"Row {row}: there is no tuning job named {tuning_job}.")
+        raise CallerError(row=row, message=f"there is no tuning job named {tuning_job}.")
     best = tuning.get("BestTrainingJob")
     if not best:
-        raise RequestError(
-            f"Row {row}: tuning job {tuning_job} is {tuning['HyperParameterTuningJobStatus']} and has no best "
-            "training job yet: deploy it once one of its training jobs has completed."
+        raise CallerError(
+            row=row,
+            message=f"tuning job {tuning_job} is {tuning['HyperParameterTuningJobStatus']} and has no best "
+            "training job yet: deploy it once one of its training jobs has completed.",
         )
     job = describe_training_job(sagemaker, best["TrainingJobName"])
     if job is None:
-        raise RequestError(f"Row {row}: the best training job of {tuning_job} no longer exists.")
+        raise CallerError(row=row, message=f"the best training job of {tuning_job} no longer exists.")
     return job
 
 
@@ -336,9 +347,10 @@ def _our_endpoint(sagemaker: SageMakerClient, endpoint: str, prefix: str, *, row
     """DescribeEndpoint's answer (None: no such endpoint); another pipeline's endpoint is refused."""
     current = describe_endpoint(sagemaker, endpoint)
     if current is not None and not tagged_as_ours(sagemaker, current["EndpointArn"], prefix, endpoint):
-        raise RequestError(
-            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no "
-            f"{resources.PIPELINE_TAG}={prefix} tag) and is left alone: choose another model name."
+        raise CallerError(
+            row=row,
+            message=f"endpoint {endpoint} belongs to another pipeline (no "
+            f"{resources.PIPELINE_TAG}={prefix} tag) and is left alone: choose another model name.",
         )
     return current
 
@@ -383,7 +395,7 @@ def next_step(
     row: int,
 ) -> str:
     """What the endpoint needs to serve config ``version``: ``create``, ``update``, ``recreate`` (delete, then a
-    later deploy_model creates it) or ``unchanged``; raises :class:`RequestError` while SageMaker is busy with it.
+    later deploy_model creates it) or ``unchanged``; raises :class:`CallerError` while SageMaker is busy with it.
 
     ``current``: DescribeEndpoint's answer (None: no endpoint); ``serverless``: the wanted endpoint type;
     ``serves_serverless(config)``: the type a config serves (None: config gone). The states SageMaker could not
@@ -395,18 +407,20 @@ def next_step(
     if state == "Failed":
         return "recreate"  # DeleteEndpoint is the only operation a failed endpoint accepts
     if state == "Deleting":
-        raise RequestError(
-            f"Row {row}: endpoint {endpoint} is being deleted (undeployed, its endpoint type changed, or it had "
-            f"failed); call deploy_model again once pipeline_status('{model}') says it is not deployed."
+        raise CallerError(
+            row=row,
+            message=f"endpoint {endpoint} is being deleted (undeployed, its endpoint type changed, or it had "
+            f"failed); call deploy_model again once pipeline_status('{model}') says it is not deployed.",
         )
     if state == "UpdateRollbackFailed":
         return "update"  # in service with mixed configs: this restores it
     if current["EndpointConfigName"] == version:
         return "unchanged"  # a retry of a deployment that already went through
     if state in resources.ENDPOINT_BUSY:
-        raise RequestError(
-            f"Row {row}: endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
-            f"once pipeline_status('{model}') says InService."
+        raise CallerError(
+            row=row,
+            message=f"endpoint {endpoint} is {state} from an earlier deployment; call deploy_model again "
+            f"once pipeline_status('{model}') says InService.",
         )
     if serves_serverless(current["EndpointConfigName"]) not in (None, serverless):
         return "recreate"  # UpdateEndpoint cannot switch between instances and serverless

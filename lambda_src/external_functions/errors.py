@@ -10,14 +10,18 @@ from __future__ import annotations
 
 
 class PipelineError(Exception):
-    """A failure the caller is told in one sentence; a retry cannot fix it unless it is a :class:`RetryableError`."""
+    """A failure the caller is told in one sentence; a retry cannot fix it unless it is a :class:`RetryableError`.
 
-    def __init__(self, message: str) -> None:
+    ``row``: which of several requests of one call it concerns (the SQL row's number; None: the call as a
+    whole). The external functions say it ("Row 3: ..."), the operator CLI, with one request, does not.
+    """
+
+    def __init__(self, message: str, *, row: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
+        self.message, self.row = message, row
 
 
-class RequestError(PipelineError):
+class CallerError(PipelineError):
     """The caller's request is wrong (a name, a reference, an option, a state the object is in); retrying the
     same request cannot help."""
 
@@ -30,8 +34,8 @@ class RetryableError(PipelineError):
     """Transient trouble. ``message`` says what happened; who retries is said by whoever answers
     (:meth:`told`): Snowflake, for a batch, or the operator, at a terminal."""
 
-    def __init__(self, reason: str, *, then: str = "") -> None:
-        super().__init__(reason)
+    def __init__(self, message: str, *, then: str = "", row: int | None = None) -> None:
+        super().__init__(message, row=row)
         self.then = then  # what the retry does, e.g. "continues where this call stopped"
 
     def told(self, retrier: str = "Snowflake will retry") -> str:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from external_functions import aws, deployment, deployment_records, scoring, status, training, undeployment
-from external_functions.errors import FailedError, PipelineError, RequestError
-from external_functions.protocol import Batch, failed, ok, parse_event, request_headers, status_of
+from external_functions.errors import CallerError, FailedError, PipelineError
+from external_functions.protocol import Batch, failed, ok, parse_event, request_headers, sentence, status_of
 from external_functions.settings import Environment, HostingSettings, MisconfiguredError, TrainingSettings
 from external_functions.spark import SparkSettings
 from pipeline_shared import InputError, resources, settings
@@ -47,13 +47,13 @@ def _serve(event: dict[str, Any], context: Any, *, path: str, work: Work) -> dic
         outcome = resources.ROWS
         return answer
     except InputError as exc:  # a shared rule (name, option) refused the caller's input
-        refusal = RequestError(str(exc))
-        log("WARNING", refusal.message, status=status_of(refusal), duration_ms=_since(started), **fields)
+        refusal = CallerError(exc.message, row=exc.row)
+        log("WARNING", sentence(refusal), status=status_of(refusal), duration_ms=_since(started), **fields)
         outcome = resources.REFUSED_BATCHES
         return failed(refusal)
     except PipelineError as error:
         status = status_of(error)
-        log("WARNING", error.message, status=status, duration_ms=_since(started), **fields)
+        log("WARNING", sentence(error), status=status, duration_ms=_since(started), **fields)
         outcome = resources.REFUSED_BATCHES if status < 500 else resources.FAILED_BATCHES
         return failed(error)
     except Exception as exc:  # an answer Snowflake can show, never a stack trace
@@ -108,7 +108,7 @@ def train_handler(event: dict[str, Any], context: Any) -> dict:
 
 def _train(batch: Batch, env: Environment) -> list[dict[str, Any]]:
     if not batch.batch_id:  # what makes a retried batch find the jobs it started
-        raise RequestError(f"{BY_PATH['train'].label} needs Snowflake's sf-external-function-query-batch-id header.")
+        raise CallerError(f"{BY_PATH['train'].label} needs Snowflake's sf-external-function-query-batch-id header.")
     requests = [training.parse_request(row.number, *row.args) for row in batch.rows]
     training_settings, spark_settings = TrainingSettings.from_env(env), SparkSettings.from_env(env)
     return training.start(requests, training_settings, aws.sagemaker(), spark_settings, retry_key=batch.batch_id)
@@ -142,7 +142,7 @@ def _undeploy(batch: Batch, env: Environment, deadline: float) -> list[dict[str,
                 model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=function
             )
         except InputError as exc:
-            raise RequestError(f"Row {number}: {exc}") from None
+            raise CallerError(row=number, message=exc.message) from None
         answers.append(done.answer())
     return answers
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from external_functions.errors import PipelineError, RequestError, RetryableError, ThrottledError
+from external_functions.errors import CallerError, PipelineError, RetryableError, ThrottledError
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 # Parsed, a JSON batch takes 5-12x its size in Python objects: 16 MB stays inside the functions' 512 MB
@@ -70,36 +70,36 @@ def parse_event(event: dict[str, Any], *, function: str, arities: Sequence[int])
     ``arities`` lists the accepted argument counts (e.g. ``(2, 3)`` for an optional third).
     """
     if not isinstance(event, dict):
-        raise RequestError(f"{function} received no HTTP request: call it through Snowflake's external function.")
+        raise CallerError(f"{function} received no HTTP request: call it through Snowflake's external function.")
     headers = request_headers(event)
     raw = _body_bytes(event, function)
     try:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):  # JSONDecodeError, or an integer beyond Python's digit limit
-        raise RequestError(f"The request body for {function} is not valid JSON.") from None
+        raise CallerError(f"The request body for {function} is not valid JSON.") from None
     except RecursionError:
-        raise RequestError(f"The request body for {function} is nested too deeply to be a batch of rows.") from None
+        raise CallerError(f"The request body for {function} is nested too deeply to be a batch of rows.") from None
     data = document.get("data") if isinstance(document, dict) else None
     if not isinstance(data, list):
-        raise RequestError(f'The request body for {function} has no "data" list of rows.')
+        raise CallerError(f'The request body for {function} has no "data" list of rows.')
 
     rows = []
     expected = " or ".join(str(a) for a in arities) + (" argument" if tuple(arities) == (1,) else " arguments")
     for position, item in enumerate(data):
         if not isinstance(item, list) or not item:
-            raise RequestError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
+            raise CallerError(f"Row {position} of the batch for {function} is not a [row_number, args...] list.")
         number = item[0]
         if isinstance(number, bool) or not isinstance(number, int):
-            raise RequestError(f"Row {position} of the batch for {function} has no integer row number.")
+            raise CallerError(f"Row {position} of the batch for {function} has no integer row number.")
         args = tuple(item[1:])
         if len(args) not in arities:
             plural = "argument" if len(args) == 1 else "arguments"
-            raise RequestError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
+            raise CallerError(f"Row {number}: {function} takes {expected}, got {len(args)} {plural}.")
         rows.append(Row(number, args))
     seen: set[int] = set()
     for row in rows:  # answers are matched to rows by number: a repeat is ambiguous
         if row.number in seen:
-            raise RequestError(f"Row number {row.number} appears more than once in the batch for {function}.")
+            raise CallerError(f"Row number {row.number} appears more than once in the batch for {function}.")
         seen.add(row.number)
     return Batch(tuple(rows), headers)
 
@@ -113,18 +113,18 @@ def request_headers(event: object) -> dict[str, str]:
 def _body_bytes(event: dict[str, Any], function: str) -> bytes:
     body = event.get("body")
     if body is None or body == "":
-        raise RequestError(f"The request for {function} has an empty body.")
+        raise CallerError(f"The request for {function} has an empty body.")
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError, TypeError):
-            raise RequestError(f"The request body for {function} is marked base64 but is not.") from None
+            raise CallerError(f"The request body for {function} is marked base64 but is not.") from None
     elif isinstance(body, str):
         raw = body.encode("utf-8")
     else:
-        raise RequestError(f"The request body for {function} is not text.")
+        raise CallerError(f"The request body for {function} is not text.")
     if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
+        raise CallerError(f"The request body for {function} exceeds 6 MB: lower MAX_BATCH_ROWS.")
     # Never trust Content-Encoding: API Gateway keeps it after inflating the body.
     if raw[:2] == GZIP_MAGIC:
         return _inflate(raw, zlib.MAX_WBITS | 16, function)
@@ -138,13 +138,13 @@ def _inflate(raw: bytes, wbits: int, function: str) -> bytes:
     try:
         out = inflater.decompress(raw, MAX_DECOMPRESSED_BYTES + 1)
     except zlib.error:
-        raise RequestError(f"The compressed request body for {function} is corrupt.") from None
+        raise CallerError(f"The compressed request body for {function} is corrupt.") from None
     if len(out) > MAX_DECOMPRESSED_BYTES or inflater.unconsumed_tail:
-        raise RequestError(
+        raise CallerError(
             f"The request body for {function} expands beyond {MAX_DECOMPRESSED_BYTES >> 20} MB: lower MAX_BATCH_ROWS."
         )
     if not inflater.eof:  # truncated: the checksum trailer never arrived
-        raise RequestError(f"The compressed request body for {function} is corrupt.")
+        raise CallerError(f"The compressed request body for {function} is corrupt.")
     return out
 
 
@@ -156,10 +156,16 @@ def ok(batch: Batch, values: Sequence[Any]) -> dict[str, Any]:
     return _answer(200, {"data": data})
 
 
+def sentence(error: PipelineError) -> str:
+    """What Snowflake shows the SQL user: the error's sentence, after "Row N: " when it concerns one row, and
+    for a retryable error who retries."""
+    text = error.told() if isinstance(error, RetryableError) else error.message
+    return text if error.row is None else f"Row {error.row}: {text}"
+
+
 def failed(error: PipelineError) -> dict[str, Any]:
     """An error answer whose body is the bare sentence: Snowflake shows it to the user as is."""
-    body = error.told() if isinstance(error, RetryableError) else error.message
-    return {"statusCode": status_of(error), "headers": {"Content-Type": "text/plain"}, "body": body}
+    return {"statusCode": status_of(error), "headers": {"Content-Type": "text/plain"}, "body": sentence(error)}
 
 
 def _answer(status: int, document: dict[str, Any]) -> dict[str, Any]:

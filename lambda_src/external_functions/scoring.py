@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from external_functions.aws import MAX_READ_TIMEOUT_S, upstream_error
-from external_functions.errors import FailedError, RequestError, UnavailableError
+from external_functions.errors import CallerError, FailedError, UnavailableError
 from external_functions.log_retention import endpoint_log_group
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import error_code, error_message, log_error, reference
@@ -45,7 +45,7 @@ def whole_number(value: Any, what: str, row: int) -> int:
         except ValueError:
             value = None
     if not isinstance(value, int | float) or not math.isfinite(value) or value != int(value) or abs(value) > MAX_ID:
-        raise RequestError(f"Row {row}: {what} must be a whole number.")
+        raise CallerError(row=row, message=f"{what} must be a whole number.")
     return int(value)
 
 
@@ -55,7 +55,7 @@ MIN_CALL_S = 2  # below this much time left, no InvokeEndpoint call is started
 
 
 @dataclass(frozen=True)
-class Rating:
+class RatingRequest:
     """``invoke_model(model, user_id, movie_id)``: one predicted rating; ``row`` numbers it in errors."""
 
     row: int
@@ -65,7 +65,7 @@ class Rating:
 
 
 @dataclass(frozen=True)
-class TopK:
+class TopKRequest:
     """``recommend(model, user_id, k)``: one user's best-first list; ``row`` numbers it in errors."""
 
     row: int
@@ -74,11 +74,11 @@ class TopK:
     k: int
 
 
-def rating_request(row: int, prefix: str, model: Any, user: Any, movie: Any) -> Rating | None:
+def rating_request(row: int, prefix: str, model: Any, user: Any, movie: Any) -> RatingRequest | None:
     """One call's validated arguments (None where one is NULL: SQL's answer is then NULL too)."""
     if model is None or user is None or movie is None:
         return None
-    return Rating(
+    return RatingRequest(
         row,
         resources.model_name(model, prefix, row=row),
         whole_number(user, "user_id", row),
@@ -86,21 +86,21 @@ def rating_request(row: int, prefix: str, model: Any, user: Any, movie: Any) -> 
     )
 
 
-def top_k_request(row: int, prefix: str, model: Any, user: Any, k: Any = None) -> TopK | None:
+def top_k_request(row: int, prefix: str, model: Any, user: Any, k: Any = None) -> TopKRequest | None:
     """One call's validated arguments, ``k`` 10 when NULL (None where the model or user is NULL)."""
     if model is None or user is None:
         return None
     count = 10 if k is None else whole_number(k, "k", row)
     if not 1 <= count <= MAX_K:
-        raise RequestError(f"Row {row}: k must be from 1 to {MAX_K}.")
-    return TopK(row, resources.model_name(model, prefix, row=row), whole_number(user, "user_id", row), count)
+        raise CallerError(row=row, message=f"k must be from 1 to {MAX_K}.")
+    return TopKRequest(row, resources.model_name(model, prefix, row=row), whole_number(user, "user_id", row), count)
 
 
 def invoke(
-    requests: Sequence[Rating | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
+    requests: Sequence[RatingRequest | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
 ) -> list[float | None]:
     """Predicted ratings, one per request (None for None), each model's in as few calls as fit a payload."""
-    groups: dict[str, list[tuple[int, Rating]]] = defaultdict(list)
+    groups: dict[str, list[tuple[int, RatingRequest]]] = defaultdict(list)
     for position, request in enumerate(requests):
         if request is not None:
             groups[request.model].append((position, request))
@@ -118,10 +118,10 @@ def invoke(
 
 
 def recommend(
-    requests: Sequence[TopK | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
+    requests: Sequence[TopKRequest | None], prefix: str, runtime: Runtime, deadline: float, owned: Ownership
 ) -> list[list[int] | None]:
     """Best-first movie ids per request (None for None), each model's and k's users in as few calls as fit."""
-    groups: dict[tuple[str, int], list[tuple[int, TopK]]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[tuple[int, TopKRequest]]] = defaultdict(list)
     for position, request in enumerate(requests):
         if request is not None:
             groups[(request.model, request.k)].append((position, request))
@@ -172,15 +172,16 @@ def _invoke(
     endpoint = resources.endpoint_name(prefix, model)
     ours = owned(endpoint)
     if ours is None:
-        raise RequestError(_not_deployed(row, model))
+        raise CallerError(row=row, message=_not_deployed(model))
     if not ours:
-        raise RequestError(
-            f"Row {row}: endpoint {endpoint} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag); "
-            f"deploy the model from this environment with deploy_model('{model}', 'latest')."
+        raise CallerError(
+            row=row,
+            message=f"endpoint {endpoint} belongs to another pipeline (no {resources.PIPELINE_TAG}={prefix} tag); "
+            f"deploy the model from this environment with deploy_model('{model}', 'latest').",
         )
     left = int(deadline - time.monotonic())
     if left < MIN_CALL_S:  # API Gateway would cut the call off: answer while Snowflake can still retry
-        raise UnavailableError(f"Row {row}: the batch ran out of time before model '{model}' answered")
+        raise UnavailableError(row=row, message=f"the batch ran out of time before model '{model}' answered")
     try:
         response = runtime(min(MAX_READ_TIMEOUT_S, left)).invoke_endpoint(
             EndpointName=endpoint, ContentType=content_type, Accept=content_type, Body=body
@@ -188,13 +189,13 @@ def _invoke(
     except ClientError as exc:
         code, message = error_code(exc), error_message(exc)
         if code == "ValidationError" and "not found" in message.lower():
-            raise RequestError(_not_deployed(row, model)) from None
+            raise CallerError(row=row, message=_not_deployed(model)) from None
         if code == "ModelError":
             log_error(exc, f"invoking model '{model}'")
             original = int(str(exc.response.get("OriginalStatusCode") or 500))  # InvokeEndpoint's ModelError
             where = f"see the log group {endpoint_log_group(endpoint)}"
             if 400 <= original < 500:
-                raise RequestError(
+                raise CallerError(
                     f"Model '{model}' rejected the request with status {original} ({reference(exc)}): {where}."
                 ) from None
             raise FailedError(
@@ -210,5 +211,5 @@ def _invoke(
     return response["Body"].read().decode()
 
 
-def _not_deployed(row: int, model: str) -> str:
-    return f"Row {row}: no model named '{model}' is deployed: run deploy_model('{model}', 'latest') first."
+def _not_deployed(model: str) -> str:
+    return f"no model named '{model}' is deployed: run deploy_model('{model}', 'latest') first."

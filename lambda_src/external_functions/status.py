@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from external_functions.aws import AWS_ERRORS, upstream_error
 from external_functions.deployment import describe_endpoint
-from external_functions.errors import RequestError
+from external_functions.errors import CallerError
 from external_functions.pipeline_jobs import describe as describe_training_job
 from pipeline_shared import resources
 from pipeline_shared.aws_errors import is_not_found, redact
@@ -34,7 +34,7 @@ Undeployed = Callable[[str], dict[str, Any] | None]  # a model's undeployment re
 def name_request(row: int, name: Any) -> str | None:
     """One call's name, checked (None for NULL: SQL's answer is then NULL too)."""
     if name is not None and (not isinstance(name, str) or not resources.is_sagemaker_name(name)):
-        raise RequestError(f"Row {row}: name must be a training job, model or endpoint name.")
+        raise CallerError(row=row, message="name must be a training job, model or endpoint name.")
     return name
 
 
@@ -77,7 +77,7 @@ def describe(
         record = undeployed(name.lower()) if resources.is_sagemaker_name(name) else None
         if record is not None:
             return not_deployed(name.lower(), record)
-        raise RequestError(f"Row {row}: this pipeline has no training job or deployed model named '{name}'.")
+        raise CallerError(row=row, message=f"this pipeline has no training job or deployed model named '{name}'.")
     return endpoint_status(found, sagemaker)
 
 

@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 
 from external_functions import aws, log_retention, spark
 from external_functions.aws import AWS_ERRORS, upstream_error
-from external_functions.errors import RequestError
+from external_functions.errors import CallerError
 from external_functions.pipeline_jobs import describe
 from external_functions.settings import TrainingSettings, models_uri
 from external_functions.spark import SparkSettings
@@ -71,7 +71,7 @@ def parse_request(row: int, input_table: Any, output_table: Any, options: Any = 
         try:
             tables.append(TableName.parse(value, what=what))
         except InvalidIdentifierError as exc:
-            raise RequestError(f"Row {row}: {exc}") from None
+            raise CallerError(row=row, message=exc.message) from None
     return TrainingRequest(row, tables[0], tables[1], _options(options, row))
 
 
@@ -84,22 +84,22 @@ def _options(value: Any, row: int) -> dict[str, str]:
         except json.JSONDecodeError:
             value = None
     if not isinstance(value, dict):
-        raise RequestError(f"Row {row}: options must be an OBJECT such as {{'n_epochs': 30, 'top_k': 20}}.")
+        raise CallerError(row=row, message="options must be an OBJECT such as {'n_epochs': 30, 'top_k': 20}.")
     unknown = sorted(str(k) for k in value if k not in OPTION_NAMES)
     if unknown:
         # name the key only when it looks like one: never echo arbitrary caller text
         named = f" '{unknown[0]}'" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,39}", unknown[0]) else ""
-        raise RequestError(f"Row {row}: unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
+        raise CallerError(row=row, message=f"unknown option{named}; allowed are {', '.join(OPTION_NAMES)}.")
     parsed = {}
     for key, raw in value.items():
         try:
             parsed[key] = parse_option(key, raw)
         except OptionError as exc:  # the image's own rule: a value it would refuse never starts a job
-            raise RequestError(f"Row {row}: option '{key}' {exc}.") from None
+            raise CallerError(row=row, message=f"option '{key}' {exc}.") from None
     try:
         check_together(parsed)
     except OptionError as exc:
-        raise RequestError(f"Row {row}: {exc}.") from None
+        raise CallerError(row=row, message=f"{exc}.") from None
     return {key: as_hyperparameter(option) for key, option in parsed.items()}
 
 
@@ -121,14 +121,14 @@ def start(
     """
     if len(requests) > settings.max_jobs_per_batch:
         # Each row starts a billed job: a statement over a whole table must not start thousands.
-        raise RequestError(
+        raise CallerError(
             f"{FUNCTION} starts a billed training job per row and takes at most {settings.max_jobs_per_batch} "
             f"rows per call, got {len(requests)}: call it once per training, e.g. "
             "select train_and_get_recommendations('DB.SCHEMA.RATINGS', 'DB.SCHEMA.RECS')."
         )
     for request in requests:  # every row checked before any job starts
         if request.options.get("engine") == "spark" and spark_settings is None:
-            raise RequestError(f"Row {request.row}: {spark.SWITCHED_OFF}")
+            raise CallerError(row=request.row, message=f"{spark.SWITCHED_OFF}")
     key = retry_key or uuid.uuid4().hex
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}

@@ -14,7 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from external_functions import aws, deployment, handlers
-from external_functions.errors import RequestError, UnavailableError
+from external_functions.errors import CallerError, UnavailableError
+from external_functions.protocol import sentence
 from local_mode.snowflake_calls import proxy_event
 from local_mode.standins import LOOPBACK
 from tests.support.lambda_env import TRAINING_ENV
@@ -172,7 +173,9 @@ def test_next_step_by_state(state, config, serves_serverless, expected):
 
 @pytest.mark.parametrize("state", ["Deleting", "Creating", "Updating", "SystemUpdating", "RollingBack"])
 def test_next_step_refuses_while_sagemaker_is_busy_with_the_endpoint(state):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         step(state)
-    assert info.value.message.startswith(f"Row 4: endpoint p-m is {'being deleted' if state == 'Deleting' else state}")
-    assert "pipeline_status('m')" in info.value.message
+    assert sentence(info.value).startswith(
+        f"Row 4: endpoint p-m is {'being deleted' if state == 'Deleting' else state}"
+    )
+    assert "pipeline_status('m')" in sentence(info.value)

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from external_functions.errors import FailedError, PipelineError, RequestError, ThrottledError, UnavailableError
+from external_functions.errors import CallerError, FailedError, PipelineError, ThrottledError, UnavailableError
 from external_functions.protocol import (
     MAX_BODY_BYTES,
     MAX_DECOMPRESSED_BYTES,
@@ -40,8 +40,8 @@ def json_bytes(document) -> bytes:
     return json.dumps(document).encode()
 
 
-def rejected(event, arities=(2, 3)) -> RequestError:
-    with pytest.raises(RequestError) as info:
+def rejected(event, arities=(2, 3)) -> CallerError:
+    with pytest.raises(CallerError) as info:
         parse(event, arities)
     error = info.value
     assert status_of(error) == 400
@@ -344,7 +344,7 @@ def test_ok_requires_one_value_per_row(values):
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (RequestError("Row 3: the model name must be a non-empty string."), 400),
+        (CallerError("Row 3: the model name must be a non-empty string."), 400),
         (PipelineError("recommend failed unexpectedly."), 400),
         (FailedError("Model 'm' answered 1 predictions for 2 rows."), 400),  # a retry repeats it: no 5xx
         (MisconfiguredError("The f function is misconfigured: X is missing; redeploy the stack."), 400),
@@ -377,7 +377,7 @@ def test_a_retryable_failure_says_snowflake_retries_and_a_terminal_says_retry_la
 
 
 def test_failed_from_a_parse_error():
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         parse(raw_event("not json " + MARKER))
     answer = failed(info.value)
     assert answer["statusCode"] == 400

@@ -10,8 +10,8 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from external_functions import scoring
-from external_functions.errors import FailedError, PipelineError, RequestError, UnavailableError
-from external_functions.protocol import status_of
+from external_functions.errors import CallerError, FailedError, PipelineError, UnavailableError
+from external_functions.protocol import sentence, status_of
 from external_functions.scoring import chunks
 
 # --- scoring.whole_number -------------------------------------------------------------------------
@@ -65,15 +65,16 @@ def test_whole_number_accepts(value, expected):
     ],
 )
 def test_whole_number_rejects(value):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         scoring.whole_number(value, "movie_id", 88)
-    assert info.value.message == "Row 88: movie_id must be a whole number."
+    assert sentence(info.value) == "Row 88: movie_id must be a whole number."
 
 
 def test_whole_number_rejects_integers_too_large_for_a_float():
     # A JSON integer beyond float range must be a 400, not an unexpected OverflowError (a 500).
-    with pytest.raises(RequestError, match="Row 88: "):
+    with pytest.raises(CallerError) as info:
         scoring.whole_number(10**400, "user_id", 88)
+    assert sentence(info.value) == "Row 88: user_id must be a whole number."
 
 
 # --- scoring.chunks ---------------------------------------------------------------------------------
@@ -129,8 +130,8 @@ def invoke_batch(rows):
     ("error", "expected"),
     [
         (("ModelError", 424, {"OriginalStatusCode": 500}), FailedError),  # the container broke: a retry repeats it
-        (("ModelError", 424, {"OriginalStatusCode": 400}), RequestError),
-        (("ValidationError", 400, {}), RequestError),
+        (("ModelError", 424, {"OriginalStatusCode": 400}), CallerError),
+        (("ValidationError", 400, {}), CallerError),
         (("ModelNotReadyException", 429, {}), UnavailableError),  # the one a retry fixes
     ],
 )
@@ -172,7 +173,7 @@ def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
     batch = invoke_batch([("a", 1, 2), ("b", 1, 2)])
     with pytest.raises(UnavailableError) as info:
         scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 1.5, lambda _: True)
-    assert status_of(info.value) == 503 and "ran out of time" in info.value.message
+    assert status_of(info.value) == 503 and "ran out of time" in sentence(info.value)
     assert calls == []
 
 
@@ -180,6 +181,6 @@ def test_a_batch_out_of_time_answers_503_before_api_gateway_cuts_it_off():
 def test_an_endpoint_of_another_pipeline_or_none_is_never_called(owned, fragment):
     calls = []
     batch = invoke_batch([("movielens", 1, 2)])
-    with pytest.raises(RequestError, match=fragment):
+    with pytest.raises(CallerError, match=fragment):
         scoring.invoke(batch, "recsys", lambda timeout: calls.append(timeout), time.monotonic() + 25, lambda _: owned)
     assert calls == []

@@ -6,8 +6,8 @@ import math
 import pytest
 
 from external_functions import training
-from external_functions.errors import RequestError
-from external_functions.protocol import status_of
+from external_functions.errors import CallerError
+from external_functions.protocol import sentence, status_of
 from pipeline_shared.training_options import ALGORITHM_OPTIONS, ALGORITHMS, BY_NAME, OPTION_NAMES, as_hyperparameter
 
 # --- training.parse_request: table names --------------------------------------------------------------
@@ -58,9 +58,9 @@ def test_parse_request_accepts_plain_identifiers(text):
 def test_parse_request_rejects_unsafe_table_names(text, position):
     args = [VALID, VALID]
     args[position] = text
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         parse(*args, number=31)
-    message = info.value.message
+    message = sentence(info.value)
     assert status_of(info.value) == 400
     assert message.startswith("Row 31: ")
     assert ("input table" if position == 0 else "output table") in message
@@ -72,11 +72,11 @@ def test_parse_request_rejects_unsafe_table_names(text, position):
 
 @pytest.mark.parametrize("value", [None, "", "   ", 98765, 3.25, True, ["DB.S.T"], {"name": "DB.S.T"}])
 def test_parse_request_rejects_missing_or_non_text_names(value):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         parse(value, VALID, number=12)
-    assert info.value.message.startswith("Row 12: ")
-    assert "98765" not in info.value.message
-    assert "3.25" not in info.value.message
+    assert sentence(info.value).startswith("Row 12: ")
+    assert "98765" not in sentence(info.value)
+    assert "3.25" not in sentence(info.value)
 
 
 # --- training.parse_request: options ------------------------------------------------------------------
@@ -105,9 +105,9 @@ def test_the_ranking_option_is_a_word():
         "ranking": "predicted_rating",
         "ranking_max_movies": "5000",
     }
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"ranking": "by_mood"}, number=2)
-    assert info.value.message == "Row 2: option 'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'."
+    assert sentence(info.value) == "Row 2: option 'ranking' must be one of 'graded_ease', 'ease', 'predicted_rating'."
 
 
 def test_graded_ease_options_are_refused_with_another_ranking():
@@ -116,18 +116,18 @@ def test_graded_ease_options_are_refused_with_another_ranking():
         "ranking_liked_weight": "0.0",
         "ranking_popularity_exponent": "0.1",
     }
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"ranking": "predicted_rating", "ranking_rating_weight": 1}, number=3)
-    assert info.value.message == (
+    assert sentence(info.value) == (
         "Row 3: 'ranking_rating_weight' is an option of ranking 'graded_ease' only, not of 'predicted_rating'."
     )
 
 
 def test_the_rating_scale_is_checked_as_a_whole():
     assert options({"rating_min": 1, "rating_max": 10}) == {"rating_min": "1.0", "rating_max": "10.0"}
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"rating_min": 6}, number=4)
-    assert info.value.message == "Row 4: 'rating_min' (6.0) must be below 'rating_max' (5.0)."
+    assert sentence(info.value) == "Row 4: 'rating_min' (6.0) must be below 'rating_max' (5.0)."
 
 
 def test_options_as_json_text():
@@ -163,10 +163,10 @@ def test_the_algorithm_is_passed_on_in_its_canonical_spelling(raw, name):
      ({"algorithm": "KNNBaseline", "user_based": "yes"}, "Row 5: option 'user_based' must be true or false.")],
 )  # fmt: skip
 def test_a_bad_algorithm_or_an_option_it_does_not_take_is_a_bad_request(value, message):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options(value)
     assert status_of(info.value) == 400
-    assert info.value.message == message
+    assert sentence(info.value) == message
 
 
 @pytest.mark.parametrize(
@@ -176,16 +176,16 @@ def test_a_bad_algorithm_or_an_option_it_does_not_take_is_a_bad_request(value, m
 )  # fmt: skip
 def test_options_outside_the_images_ranges_are_bad_requests(key, value):
     """The image's own rule, checked before a (billed) job starts."""
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({key: value}, number=3)
-    assert info.value.message.startswith(f"Row 3: option '{key}' must be ")
-    assert BY_NAME[key].rule in info.value.message
+    assert sentence(info.value).startswith(f"Row 3: option '{key}' must be ")
+    assert BY_NAME[key].rule in sentence(info.value)
 
 
 def test_unknown_option_is_rejected_naming_the_allowed_keys():
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"n_epochs": 3, "snowflake_user": "ACCOUNTADMIN"}, number=9)
-    message = info.value.message
+    message = sentence(info.value)
     assert message.startswith("Row 9: unknown option")
     for key in OPTION_NAMES:
         assert key in message
@@ -197,21 +197,21 @@ def test_unknown_option_is_rejected_naming_the_allowed_keys():
     [True, False, [1], {"a": 1}, None, math.nan, math.inf, -math.inf, "abc", "", "nan", "inf", "1e999", "0x10"],
 )
 def test_non_numeric_option_values_are_rejected(value):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"n_epochs": value}, number=4)
-    assert info.value.message.startswith("Row 4: option 'n_epochs' must be")
+    assert sentence(info.value).startswith("Row 4: option 'n_epochs' must be")
 
 
 def test_huge_integer_option_is_a_bad_request():
     # A JSON integer too large for a float must be a 400, not an unexpected OverflowError (a 500).
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options({"n_epochs": 10**400}, number=4)
-    assert info.value.message.startswith("Row 4: ")
+    assert sentence(info.value).startswith("Row 4: ")
 
 
 @pytest.mark.parametrize("value", [[1, 2], "[1, 2]", "not json", '"text"', 42, 1.5, True])
 def test_options_that_are_not_an_object_are_rejected(value):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(CallerError) as info:
         options(value, number=6)
-    assert info.value.message.startswith("Row 6: options must be an OBJECT")
-    assert "not json" not in info.value.message
+    assert sentence(info.value).startswith("Row 6: options must be an OBJECT")
+    assert "not json" not in sentence(info.value)

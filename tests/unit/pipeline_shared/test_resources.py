@@ -28,7 +28,7 @@ def test_model_name_rejects_invalid_names(value):
     with pytest.raises(InputError) as info:
         resources.model_name(value, "recsys", row=23)
     assert isinstance(info.value, ValueError)
-    assert str(info.value).startswith("Row 23: the model name must be")
+    assert str(info.value).startswith("the model name must be") and info.value.row == 23
 
 
 def test_model_name_length_limit_depends_on_the_prefix():
