@@ -244,7 +244,7 @@ SECRET_ARN = Setting(
     None, Matching(identifiers.SECRET_ARN, _ARN_EXAMPLE), None, "SNOWFLAKE_SECRET_ARN", "snowflake_secret_arn"
 )
 
-# -- Snowflake, as the training jobs connect (the DDL user's own settings are read in stacks.config) -----------
+# -- Snowflake: where and as whom the training jobs connect, and the custom resource's DDL user -----------------
 SNOWFLAKE_ACCOUNT = Setting(
     "snowflake.account",
     Matching(identifiers.SNOWFLAKE_ACCOUNT, "myorg-myaccount", "a Snowflake account identifier"),

@@ -164,7 +164,10 @@ def test_a_statement_past_the_clients_timeout_is_cancelled_with_error_604(fakesn
     finally:
         holder.cursor().execute("ROLLBACK")
     assert cancelled.value.errno == 604 and cancelled.value.sqlstate == "57014"
-    assert "SQL execution was cancelled by the client due to a timeout" in str(cancelled.value)
+    # Snowflake's own sentence; the connector prefixes "cancelled by the client due to a timeout" only when its
+    # abort-request has answered before the cancelled query does (its timer's ``executed`` flag, cursor.py) --
+    # a race Snowflake has too, so the prefix is not asserted (it failed once under load, 2026-12-08).
+    assert "SQL execution canceled" in str(cancelled.value)
     assert [a["sql"] for a in announced(fakesnow.log.read_text(), "abort")][-1] == f"UPDATE {table} SET V = 3"
     waiter.cursor().execute(f"UPDATE {table} SET V = 4")  # the cancelled statement holds nothing
 
