@@ -26,6 +26,8 @@
 - ``ListTrainingJobs`` sorts (``SortBy``/``SortOrder``), pages, and filters each page by ``StatusEquals``, as
   SageMaker documents; moto ignores the sort and pages before filtering by name. ``ListModels`` honours
   ``NameContains`` and pages; moto answers every model at once.
+- ``ListEndpoints``, ``ListEndpointConfigs`` and ``ListHyperParameterTuningJobs`` without ``MaxResults`` answer
+  10 at a time, as SageMaker documents for endpoints and tuning jobs (moto: 100), so paging is exercised.
 - Tuning jobs likewise: moto makes them ``Completed`` at once with a made-up best job. Here they
   are ``InProgress`` until local mode, which runs their training jobs, reports the end and the
   best training job (same channel, stream ``<tuning job>``). ``StopHyperParameterTuningJob`` (moto
@@ -67,6 +69,7 @@ from moto.emrserverless.exceptions import ValidationException as EMRValidationEx
 from moto.emrserverless.models import EMRServerlessBackend, JobRun
 from moto.logs.models import logs_backends
 from moto.sagemaker.exceptions import ResourceNotFound, ValidationError
+from moto.sagemaker.models import PAGINATION_MODEL as SAGEMAKER_PAGINATION
 from moto.sagemaker.models import (
     FakeEndpoint,
     FakeEndpointConfig,
@@ -117,6 +120,10 @@ def _describe_training_job_with_metrics(self: SageMakerModelBackend, training_jo
 
 
 LIST_PAGE = 10  # a page when MaxResults is not given (SageMaker documents no default: clients follow NextToken)
+# The pages moto gives without MaxResults (100) made to SageMaker's: "This value defaults to 10" (API_ListEndpoints),
+# "The default value is 10" (API_ListHyperParameterTuningJobs); ListEndpointConfigs documents none, so LIST_PAGE too.
+for _listing in ("list_endpoints", "list_endpoint_configs", "list_hyper_parameter_tuning_jobs"):
+    SAGEMAKER_PAGINATION[_listing]["limit_default"] = LIST_PAGE
 _SORT_KEYS = {"CreationTime": "CreationTime", "Name": "TrainingJobName", "Status": "TrainingJobStatus"}
 
 

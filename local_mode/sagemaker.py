@@ -352,7 +352,8 @@ class LocalSageMaker:
         but one created anew under its name is.
         """
         changed = []
-        for summary in self.sagemaker.list_endpoints()["Endpoints"]:
+        listed = self.sagemaker.get_paginator("list_endpoints").paginate()  # every page: ListEndpoints gives 10 a page
+        for summary in (summary for page in listed for summary in page["Endpoints"]):
             endpoint = summary["EndpointName"]
             described = self.sagemaker.describe_endpoint(EndpointName=endpoint)
             config, current = described["EndpointConfigName"], self.serving.get(endpoint)

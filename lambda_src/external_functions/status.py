@@ -118,12 +118,14 @@ def training_job_status(job: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def endpoint_status(endpoint: dict[str, Any], sagemaker: SageMakerClient) -> dict[str, Any]:
-    config_name = str(endpoint.get("EndpointConfigName"))  # DescribeEndpoint always names it
+    # DescribeEndpoint may leave EndpointConfigName out (not required in SageMaker's API model): no model to name then.
+    config_name = endpoint.get("EndpointConfigName")
     model_data = None
     try:
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-        model_name = config["ProductionVariants"][0]["ModelName"]
-        model_data = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"].get("ModelDataUrl")
+        if config_name:
+            config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+            model_name = config["ProductionVariants"][0]["ModelName"]
+            model_data = sagemaker.describe_model(ModelName=model_name)["PrimaryContainer"].get("ModelDataUrl")
     except AWS_ERRORS as exc:
         if not (isinstance(exc, ClientError) and is_not_found(exc)):
             raise upstream_error(exc, f"describing endpoint {endpoint['EndpointName']}") from None

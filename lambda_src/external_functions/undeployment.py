@@ -109,7 +109,10 @@ def _check_endpoint(sagemaker: SageMakerClient, endpoint: dict[str, Any], prefix
             f"Endpoint {name} is {endpoint['EndpointStatus']} and SageMaker cannot delete it yet: call "
             f"undeploy_model('{model}') again once pipeline_status('{model}') says InService."
         )
-    config_name = str(endpoint.get("EndpointConfigName"))  # DescribeEndpoint always names it
+    # DescribeEndpoint may leave EndpointConfigName out (not required in SageMaker's API model): nothing to check then.
+    config_name = endpoint.get("EndpointConfigName")
+    if not config_name:
+        return
     config = describe_or_none(
         sagemaker.describe_endpoint_config, f"endpoint config {config_name}", EndpointConfigName=config_name
     )
