@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,14 +142,21 @@ def _missing(kind: str, name: str) -> ProgrammingError:
     )
 
 
-def _create_role(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
+def _created(existing: MutableMapping[str, Any], match: re.Match[str], noun: str, value: Any) -> StatementAnswer:
+    """CREATE [OR REPLACE] <noun> [IF NOT EXISTS] <name>: ``existing[name] = value`` unless it exists (Snowflake's
+    answers: "already exists, statement succeeded" with IF NOT EXISTS, else error 002002)."""
     name = identifier(match["name"])
-    if name in catalog.roles and not match["replace"]:
+    if name in existing and not match["replace"]:
         if match["if"]:
             return status(f"{name} already exists, statement succeeded.")
-        raise ProgrammingError(msg=f"SQL compilation error:\nObject '{name}' already exists.", errno=2002)
-    catalog.roles[name] = datetime.now(UTC)
-    return status(f"Role {name} successfully created.")
+        what = "Object" if noun == "Role" else noun  # Snowflake says "Object" for a role, "User" for a user
+        raise ProgrammingError(msg=f"SQL compilation error:\n{what} '{name}' already exists.", errno=2002)
+    existing[name] = value
+    return status(f"{noun} {name} successfully created.")
+
+
+def _create_role(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
+    return _created(catalog.roles, match, "Role", datetime.now(UTC))
 
 
 def _properties(text: str) -> dict[str, str]:
@@ -157,13 +165,7 @@ def _properties(text: str) -> dict[str, str]:
 
 
 def _create_user(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:
-    name = identifier(match["name"])
-    if name in catalog.users and not match["replace"]:
-        if match["if"]:
-            return status(f"{name} already exists, statement succeeded.")
-        raise ProgrammingError(msg=f"SQL compilation error:\nUser '{name}' already exists.", errno=2002)
-    catalog.users[name] = _properties(match["rest"])
-    return status(f"User {name} successfully created.")
+    return _created(catalog.users, match, "User", _properties(match["rest"]))
 
 
 def _alter_user(catalog: Catalog, match: re.Match[str], exists: Any) -> StatementAnswer:

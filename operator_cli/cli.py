@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, RetryableError):
             message, retry = exc.told("retry later"), True
         else:
-            message, retry = exc.message if isinstance(exc, PipelineError) else str(exc), False
+            message, retry = exc.message, False
         print(f"recommender {args.verb}: {message}", file=sys.stderr)
         return 1 if retry else 2
     except (NoRegionError, NoCredentialsError) as exc:

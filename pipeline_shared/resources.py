@@ -19,7 +19,7 @@ from typing import TypedDict, TypeGuard
 from pipeline_shared import InputError
 
 MAX_PREFIX = 16
-PREFIX_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+PREFIX_PATTERN = re.compile(rf"(?=.{{1,{MAX_PREFIX}}}\Z)[a-z][a-z0-9]*(-[a-z0-9]+)*")  # length included
 MAX_NAME = 63
 VERSION_DIGITS = 12
 PIPELINE_TAG = "recommender:pipeline"
@@ -44,12 +44,7 @@ def metrics_namespace(prefix: str) -> str:
 
 def is_resource_prefix(value: object) -> TypeGuard[str]:
     """True for a usable resource prefix (see the module docstring)."""
-    return isinstance(value, str) and len(value) <= MAX_PREFIX and bool(PREFIX_PATTERN.fullmatch(value))
-
-
-def is_instance_type(value: object) -> TypeGuard[str]:
-    """True for a SageMaker instance type SageMaker accepts, such as ``ml.m5.large`` (never T2)."""
-    return isinstance(value, str) and bool(INSTANCE_TYPE_PATTERN.fullmatch(value))
+    return isinstance(value, str) and bool(PREFIX_PATTERN.fullmatch(value))
 
 
 def idempotency_token(*parts: object) -> str:
@@ -102,11 +97,6 @@ def versioned_name(prefix: str, model: str, token: str) -> str:
 
 def is_sagemaker_name(value: str) -> bool:
     return len(value) <= MAX_NAME and bool(_SAGEMAKER_NAME.fullmatch(value))
-
-
-def is_pipeline_name(name: str, prefix: str) -> bool:
-    """True for a name inside the pipeline's namespace (``<prefix>-...``)."""
-    return name.startswith(f"{prefix}-")
 
 
 class Tag(TypedDict):

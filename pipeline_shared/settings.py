@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pipeline_shared import identifiers
-
-if TYPE_CHECKING:  # typeshed's protocol of every dataclass instance
-    from _typeshed import DataclassInstance
 from pipeline_shared.identifiers import plain_identifier
 from pipeline_shared.resources import (
     DEFAULT_INSTANCE_TYPE,
@@ -31,6 +28,9 @@ from pipeline_shared.resources import (
     MAX_PREFIX,
     PREFIX_PATTERN,
 )
+
+if TYPE_CHECKING:  # typeshed's protocol of every dataclass instance
+    from _typeshed import DataclassInstance
 
 
 class SettingError(ValueError):
@@ -124,18 +124,13 @@ class Matching(Rule):
     pattern: re.Pattern[str]
     example: str
     what: str = ""  # what the text is, when the example alone does not say ("a Snowflake account identifier")
-    longest: int = 0  # characters at most (0: as the pattern allows)
 
     def refusal(self) -> str:
         kind = f"{self.what}, " if self.what else ""
         return f'is malformed: expected {kind}e.g. "{self.example}"'
 
     def parse(self, value: object) -> str:
-        if (
-            not isinstance(value, str)
-            or not self.pattern.fullmatch(value.strip())
-            or (self.longest and len(value.strip()) > self.longest)
-        ):
+        if not isinstance(value, str) or not self.pattern.fullmatch(value.strip()):
             raise SettingError(self.refusal())
         return value.strip()
 
@@ -168,6 +163,7 @@ class Setting:
     variable: str | None = None
     hyperparameter: str | None = None
     emit_default: bool = True  # False: the variable is left out while the value is the default
+    job_requires: bool = False  # every training job is given it (the others only when the stack sets them)
 
     @property
     def example(self) -> str:
@@ -218,12 +214,11 @@ AUTH_METHODS = (KEY_PAIR, WORKLOAD_IDENTITY)
 # -- the pipeline's names -------------------------------------------------------------------------------------
 RESOURCE_PREFIX = Setting(
     "resourcePrefix",
-    Matching(
-        PREFIX_PATTERN, "movielens-dev", f"lower-case letters, digits and hyphens, at most {MAX_PREFIX}", MAX_PREFIX
-    ),
+    Matching(PREFIX_PATTERN, "movielens-dev", f"lower-case letters, digits and hyphens, at most {MAX_PREFIX}"),
     variable="RESOURCE_PREFIX",
 )
-# Where the job runs: the Lambdas' own region (the Lambda runtime sets AWS_REGION, the stack cannot).
+# Where the job runs: the Lambdas' own region. AWS_REGION is one of the variables the Lambda runtime sets and a
+# function's configuration cannot (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
 AWS_REGION = Setting("region", Matching(REGION, "us-east-1"), variable="AWS_REGION", hyperparameter="aws_region")
 LOG_RETENTION = Setting(
     "logRetentionDays", WholeNumber(1, max(LOG_RETENTION_DAYS), among=LOG_RETENTION_DAYS), 30, "LOG_RETENTION_DAYS"
@@ -250,9 +245,14 @@ SNOWFLAKE_ACCOUNT = Setting(
     Matching(identifiers.SNOWFLAKE_ACCOUNT, "myorg-myaccount", "a Snowflake account identifier"),
     variable="SNOWFLAKE_ACCOUNT",
     hyperparameter="snowflake_account",
+    job_requires=True,
 )
 TRAINING_USER = Setting(
-    "snowflake.trainingUser", Identifier("RECOMMENDER_TRAINER"), None, "SNOWFLAKE_USER", "snowflake_user"
+    "snowflake.trainingUser",
+    Identifier("RECOMMENDER_TRAINER"),
+    variable="SNOWFLAKE_USER",
+    hyperparameter="snowflake_user",
+    job_requires=True,
 )
 TRAINING_ROLE = Setting(
     "snowflake.trainingRole", Identifier("RECOMMENDER_TRAINER"), None, "SNOWFLAKE_ROLE", "snowflake_role"

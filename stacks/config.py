@@ -200,11 +200,12 @@ class _Reader:
         for child in self.children:
             child.check_known()
 
-    def setting(self, setting: Setting, *, required: bool = False) -> Any:
+    def setting(self, setting: Setting, *, required: bool = False, default: Any = None) -> Any:
         """The value of a declared setting (``pipeline_shared.settings``) held by this mapping, or its default.
 
         cdk.json holds each value as its JSON type: ``"30"`` is not a number there, nor ``"true"`` a flag.
-        A null reads as absent for text and for settings without a default.
+        A null reads as absent for text and for settings without a default. ``default``, when given, stands in
+        for an absent value and is checked like one given (a default computed from other settings).
         """
         name = (setting.key or "").rsplit(".", 1)[-1]
         value = self.get(name)
@@ -213,7 +214,9 @@ class _Reader:
         if absent or (isinstance(value, str) and not value.strip()):
             if required:
                 raise ConfigError(f'cdk.json: context {self.key(name)} is missing: set it, e.g. "{setting.example}".')
-            return setting.default
+            if default is None:
+                return setting.default
+            value = default
         if not isinstance(value, json_type) or (json_type is int and isinstance(value, bool)):
             raise ConfigError(f"cdk.json: context {self.key(name)} {setting.rule.refusal()}.")
         try:
@@ -303,9 +306,8 @@ def _check_isolation(configs: list[PipelineConfig]) -> None:
 def _environment(name: str, env: _Reader) -> PipelineConfig:
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,30}", name):
         raise ConfigError(f'cdk.json: environment name "{name}" must be letters, digits and hyphens, e.g. "dev".')
-    prefix = env.setting(settings.RESOURCE_PREFIX)
-    if prefix is None:  # the default, checked as if given: a long environment name makes it too long
-        prefix = _Reader({"resourcePrefix": f"movielens-{name.lower()}"}, env.path).setting(settings.RESOURCE_PREFIX)
+    # the default is checked as if given: a long environment name makes it too long
+    prefix = env.setting(settings.RESOURCE_PREFIX, default=f"movielens-{name.lower()}")
     sf = env.child("snowflake")
     auth = sf.setting(settings.AUTH)
     if auth == WORKLOAD_IDENTITY:

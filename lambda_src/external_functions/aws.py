@@ -29,14 +29,12 @@ from pipeline_shared.aws_errors import THROTTLED, error_code, http_status, is_no
 from pipeline_shared.logs import log
 from pipeline_shared.pipeline_objects import pipeline_owns
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # boto3-stubs: the type check knows every call's parameters and answer (not in the Lambdas)
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_emr_serverless import EMRServerlessClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sagemaker import (
-        SageMakerClient,  # boto3-stubs: the type check knows every call's parameters and answer (not in the Lambdas)
-    )
+    from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
 
 Client = TypeVar("Client")

@@ -54,7 +54,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from botocore.exceptions import ClientError
 
@@ -368,8 +368,7 @@ def quality_refusal(
         )
     if served is None:
         return None  # nothing served yet: any model with a figure may go live
-    baseline = pipeline_jobs.metric(served.job) if served.job is not None else None
-    if baseline is None or served.job is None:
+    if served.job is None or (baseline := pipeline_jobs.metric(served.job)) is None:
         return (
             f"Refused by the quality guard: {endpoint} serves a model without a recorded validation NDCG@10 "
             f"({served.model_data or 'unknown'}), so {what} (NDCG@10 {candidate:.4f}) cannot be compared; deploy it "
@@ -384,6 +383,9 @@ def quality_refusal(
     return None
 
 
+Step = Literal["create", "update", "recreate", "unchanged"]
+
+
 def next_step(
     current: Mapping[str, Any] | None,
     version: str,
@@ -393,7 +395,7 @@ def next_step(
     endpoint: str,
     model: str,
     row: int,
-) -> str:
+) -> Step:
     """What the endpoint needs to serve config ``version``: ``create``, ``update``, ``recreate`` (delete, then a
     later deploy_model creates it) or ``unchanged``; raises :class:`CallerError` while SageMaker is busy with it.
 

@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # boto3-stubs (the type check only)
     from mypy_boto3_sagemaker import SageMakerClient
 
 
-NDCG = NDCG_AT_10  # the figure the quality guard compares
 MAX_SCANNED = 50  # Completed jobs described, newest first, when looking for the newest one of a table
 PAGE = 100  # ListTrainingJobs' largest page
 
@@ -46,7 +45,7 @@ def output_table(job: dict[str, Any]) -> str | None:
     return job.get("HyperParameters", {}).get("output_table")
 
 
-def metric(job: dict[str, Any], name: str = NDCG) -> float | None:
+def metric(job: dict[str, Any], name: str = NDCG_AT_10) -> float | None:
     """The final value SageMaker recorded for ``name``, or None when the job reported none."""
     for data in job.get("FinalMetricDataList") or []:
         if data.get("MetricName") == name:

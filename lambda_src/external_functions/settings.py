@@ -80,9 +80,9 @@ class TrainingSettings:
         # as ``<account>.privatelink`` (https://docs.snowflake.com/en/user-guide/admin-security-privatelink;
         # the connector builds ``<account>.snowflakecomputing.com`` from it) -- so nothing a Lambda forwards
         # points a job at another server. Local mode's SageMaker stand-in adds the stand-in's address itself.
-        snowflake = {}  # what the stack set (absent: the image's default), the account and user always
+        snowflake = {}  # what the stack set (absent: the image's default), and what every job needs
         for setting in settings.JOB_CONNECTION:
-            if setting in (settings.SNOWFLAKE_ACCOUNT, settings.TRAINING_USER) or env.given(setting):
+            if setting.job_requires or env.given(setting):
                 snowflake[str(setting.hyperparameter)] = setting.text(env.required(setting))
         return cls(
             prefix=env.prefix(),

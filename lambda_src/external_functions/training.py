@@ -28,12 +28,11 @@ from external_functions.errors import CallerError
 from external_functions.pipeline_jobs import describe
 from external_functions.settings import TrainingSettings, models_uri
 from external_functions.spark import SparkSettings
-from pipeline_shared import resources
+from pipeline_shared import pipeline_objects, resources
 from pipeline_shared.aws_errors import error_code
 from pipeline_shared.catalogue import BY_PATH
 from pipeline_shared.identifiers import InvalidIdentifierError, TableName
 from pipeline_shared.logs import count
-from pipeline_shared.pipeline_objects import named
 from pipeline_shared.sagemaker_kinds import TRAINING_JOBS
 from pipeline_shared.training_options import (
     BY_NAME,
@@ -128,7 +127,7 @@ def start(
         )
     for request in requests:  # every row checked before any job starts
         if request.options.get("engine") == "spark" and spark_settings is None:
-            raise CallerError(row=request.row, message=f"{spark.SWITCHED_OFF}")
+            raise CallerError(row=request.row, message=spark.SWITCHED_OFF)
     key = retry_key or uuid.uuid4().hex
     # One writer per output table: rows naming a table already started in this batch get that job.
     started: dict[str, dict[str, Any]] = {}
@@ -162,7 +161,7 @@ def running_jobs_by_table(sagemaker: SageMakerClient, prefix: str) -> dict[str, 
     """This pipeline's InProgress training jobs by the output table they write (the newest for each table)."""
     found: dict[str, dict[str, Any]] = {}
     start = resources.training_job_prefix(prefix)
-    listed = named(sagemaker, TRAINING_JOBS, start, StatusEquals="InProgress", SortBy="CreationTime")
+    listed = pipeline_objects.named(sagemaker, TRAINING_JOBS, start, StatusEquals="InProgress", SortBy="CreationTime")
     for summary in aws.translated(listed, "listing running training jobs"):
         job = describe(sagemaker, summary["TrainingJobName"])
         if job is not None and job["TrainingJobStatus"] == "InProgress":

@@ -66,8 +66,7 @@ def sweep(
             if verdict.action == "swept":
                 undeploy(model, prefix=prefix, bucket=bucket, sagemaker=sagemaker, s3=s3, reason=reason(idle_hours))
         except (PipelineError, InputError) as exc:  # one endpoint's trouble: the others are still judged
-            message = exc.message if isinstance(exc, PipelineError) else str(exc)
-            verdict = Verdict(name, model, None, f"failed: {message}")
+            verdict = Verdict(name, model, None, f"failed: {exc.message}")
         verdicts.append(verdict)
     return verdicts
 

@@ -213,7 +213,7 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     **{name: _setting(setting) for name, setting in settings.HYPERPARAMETERS.items()},
     **{option.name: _option for option in OPTIONS if option.name != "engine"},  # the engine is the Lambda's choice
 }
-_REQUIRED = ("input_table", "output_table", "snowflake_account", "snowflake_user")
+_REQUIRED = ("input_table", "output_table", *(name for name, s in settings.HYPERPARAMETERS.items() if s.job_requires))
 KNOWN_HYPERPARAMETERS = frozenset(_PARSERS)
 
 

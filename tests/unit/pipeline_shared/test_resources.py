@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline_shared import InputError, resources
+from pipeline_shared import InputError, resources, settings
 from pipeline_shared.pipeline_objects import owned
 from pipeline_shared.resources import MAX_PREFIX
 
@@ -96,12 +96,13 @@ def test_invalid_resource_prefixes(prefix):
 
 @pytest.mark.parametrize("value", ["ml.m5.large", "ml.c5.2xlarge", "ml.g4dn.xlarge", resources.DEFAULT_INSTANCE_TYPE])
 def test_instance_types(value):
-    assert resources.is_instance_type(value)
+    assert settings.TRAINING_INSTANCE_TYPE.parse(value) == value  # the instance-type rule (pipeline_shared.settings)
 
 
 @pytest.mark.parametrize("value", ["ml.t2.medium", "m5.large", "ml.m5", "ML.M5.LARGE", "ml.m5.large;x", None])
 def test_invalid_instance_types(value):
-    assert not resources.is_instance_type(value)
+    with pytest.raises(settings.SettingError):
+        settings.TRAINING_INSTANCE_TYPE.parse(value)
 
 
 def test_pipeline_tag_marks_only_this_prefix():
