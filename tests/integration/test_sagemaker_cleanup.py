@@ -164,12 +164,12 @@ def exists(sagemaker, kind: str, name: str) -> bool:
 def tagged_names(sagemaker, tag_value: str) -> set[str]:
     """Every endpoint, config and model carrying the pipeline tag with this value, found without teardown."""
     found = set()
-    for listing, key, name_key, arn_key in (
-        (sagemaker.list_endpoints, "Endpoints", "EndpointName", "EndpointArn"),
-        (sagemaker.list_endpoint_configs, "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
-        (sagemaker.list_models, "Models", "ModelName", "ModelArn"),
+    for listing, key, name_key, arn_key in (  # every page: SageMaker lists 10 at a time unless asked for more
+        ("list_endpoints", "Endpoints", "EndpointName", "EndpointArn"),
+        ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName", "EndpointConfigArn"),
+        ("list_models", "Models", "ModelName", "ModelArn"),
     ):
-        for summary in listing()[key]:
+        for summary in (s for page in sagemaker.get_paginator(listing).paginate() for s in page[key]):
             tags = sagemaker.list_tags(ResourceArn=summary[arn_key])["Tags"]
             if {"Key": "recommender:pipeline", "Value": tag_value} in tags:
                 found.add(summary[name_key])
